@@ -1,0 +1,1 @@
+"""Platform connectors: one module per platform, discovered through entry points."""

@@ -1,0 +1,233 @@
+"""The connector contract: what every platform plugin provides to the publish pipeline.
+
+A connector turns an approved post into a published item on one platform. It is built once from
+its configuration section and the gateway's shared outbound ``ClientSession``; per-account
+settings, credentials and checkpoints arrive with each call in a :class:`PublishContext`.
+
+Delivery outcomes are exceptions, never HTTP errors: the pipeline alone decides what happens next.
+
+* :class:`RetryLater` -- nothing reached the platform (or the platform said "try again"); safe to
+  repeat the same step after ``after_s`` seconds.
+* :class:`PermanentFailure` -- the platform refused the content or the account; do not retry.
+* :class:`Unconfirmed` -- the request may have reached the platform and its effect is unknown;
+  the pipeline must reconcile through :meth:`Connector.status`, never blindly repeat the step.
+* :class:`NeedsReauthorisation` -- the account's credentials were revoked or expired; an admin
+  must refresh them in the vault; the job is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+import aiohttp
+
+
+class DeliveryOutcome(Exception):
+    """Base of every outcome a connector reports instead of an HTTP error."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RetryLater(DeliveryOutcome):
+    """The step did not take effect; it may be repeated after ``after_s`` seconds."""
+
+    def __init__(self, reason: str, after_s: float = 5.0) -> None:
+        super().__init__(reason)
+        self.after_s = after_s
+
+
+class PermanentFailure(DeliveryOutcome):
+    """The platform refused; repeating the step will not help."""
+
+
+class Unconfirmed(DeliveryOutcome):
+    """The step may have reached the platform; its outcome must be reconciled, not retried."""
+
+    def __init__(self, reason: str, step: str = "") -> None:
+        super().__init__(reason)
+        self.step = step
+
+
+class NeedsReauthorisation(PermanentFailure):
+    """The platform rejected the account's credentials; an admin must refresh them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What a platform accepts; checked before anything is sent (Art. 16)."""
+
+    title_max_chars: int | None = None
+    digest_max_chars: int | None = None
+    author_max_chars: int | None = None
+    content_max_chars: int | None = None
+    content_max_bytes: int | None = None
+    image_max_bytes: int | None = None
+    image_types: tuple[str, ...] = ("image/jpeg", "image/png", "image/gif")
+    max_images: int | None = None
+    requires_cover: bool = False
+    requires_title: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """An image carried with a post; ``sha256`` is part of the approved content hash."""
+
+    filename: str
+    content_type: str
+    data: bytes
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundPost:
+    """Exactly the content that was approved (its ``content_sha256`` is the approvals' subject)."""
+
+    title: str
+    digest: str
+    author: str
+    content: str  # HTML allowed; in-article images are referenced as <img src="image:N"> (index)
+    source: str
+    category: str
+    content_sha256: str
+    cover: Image | None = None
+    images: tuple[Image, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRef:
+    """The target account as a connector sees it: no credentials, only non-secret settings."""
+
+    id: str
+    platform: str
+    name: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """The platform confirmed the item is live."""
+
+    platform_id: str
+    url: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """The platform accepted the item and publishes it asynchronously; poll :meth:`status`."""
+
+    platform_id: str
+    poll_after_s: float = 5.0
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    """The platform item is gone (or trashed)."""
+
+    platform_id: str
+
+
+Result = Published | Pending
+
+
+class TokenCache(Protocol):
+    """Shared, encrypted cache for platform access tokens (a secret: never log a value).
+
+    The gateway backs it with Redis; every gateway process sees the same tokens, and ``lock``
+    ensures that one process at a time refreshes a token (callers double-check after locking).
+    """
+
+    async def get(self, name: str) -> str | None: ...
+
+    async def set(self, name: str, value: str, ttl_s: float) -> None: ...
+
+    async def delete(self, name: str) -> None: ...
+
+    def lock(self, name: str, ttl_s: float = 30.0) -> AbstractAsyncContextManager[None]: ...
+
+
+class PublishContext(Protocol):
+    """Everything one call needs, handed over by the pipeline.
+
+    ``state`` holds the checkpoints of earlier steps of this job (possibly from another, crashed,
+    gateway process). A connector calls ``checkpoint(...)`` after each step that changed something
+    on the platform and before the next one, so a resumed job never repeats a finished step.
+    Mark the *intent* of a step that cannot be safely repeated before sending it
+    (e.g. ``checkpoint(submitting=True)``): on resume, such a marker without a result means the
+    outcome is unknown and must be reconciled.
+    """
+
+    job_id: str
+    account: AccountRef
+    state: Mapping[str, Any]
+    tokens: TokenCache
+
+    async def credentials(self) -> Mapping[str, str]:
+        """Open the account's credentials from the vault; use them for this call only."""
+        ...
+
+    async def checkpoint(self, **updates: Any) -> None:
+        """Durably record step results before the next step is taken."""
+        ...
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """One platform. Implementations are plain classes registered under ``mediagate.connectors``."""
+
+    platform: ClassVar[str]
+    limits: ClassVar[Limits]
+    asynchronous: ClassVar[bool]  # True if publish() may return Pending
+
+    @classmethod
+    def from_config(
+        cls, section: Mapping[str, Any], *, session: aiohttp.ClientSession
+    ) -> Connector: ...
+
+    def validate(self, post: OutboundPost, account: AccountRef) -> list[str]:
+        """Problems with this post on this platform (Art. 16), each a readable sentence."""
+        ...
+
+    async def publish(self, post: OutboundPost, ctx: PublishContext) -> Result: ...
+
+    async def status(self, ctx: PublishContext) -> Result:
+        """Where the job's item stands, from the checkpoints and the platform's status or listing
+        API; raises :class:`Unconfirmed` if it cannot tell, :class:`PermanentFailure` if the
+        platform rejected it."""
+        ...
+
+    async def update(self, post: OutboundPost, ctx: PublishContext) -> Result: ...
+
+    async def delete(self, ctx: PublishContext) -> Deleted: ...
+
+    async def ping(self) -> bool:
+        """True if the platform endpoint answers (used by /healthz); never raises."""
+        ...
+
+
+HealthState = Literal["ok", "degraded", "down"]
+CredentialsOpener = Callable[[], Awaitable[Mapping[str, str]]]
+__all__: Sequence[str] = (
+    "AccountRef",
+    "Connector",
+    "Deleted",
+    "DeliveryOutcome",
+    "Image",
+    "Limits",
+    "NeedsReauthorisation",
+    "OutboundPost",
+    "Pending",
+    "PermanentFailure",
+    "PublishContext",
+    "Published",
+    "Result",
+    "RetryLater",
+    "TokenCache",
+    "Unconfirmed",
+)

@@ -1,0 +1,124 @@
+"""Fault switches shared by every emulator.
+
+A fault applies to requests whose path ends with ``path`` (or to all when ``path`` is ``"*"``)
+and fires ``times`` times (``None`` = until cleared):
+
+* ``latency_s`` -- sleep before handling;
+* ``hang`` -- never answer (the client times out) and do **not** apply the request;
+* ``status`` -- answer this HTTP status (e.g. 502) without applying the request;
+* ``drop_after_apply`` -- apply the request, then drop the connection without an answer
+  (the platform did it, the caller cannot know).
+
+Set them in-process with :meth:`Faults.add` or over HTTP:
+``POST /_emulator/faults`` ``{"path": "/cgi-bin/freepublish/submit", "drop_after_apply": true,
+"times": 1}``; ``DELETE /_emulator/faults`` clears them; ``GET /_emulator/faults`` lists them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Fault:
+    path: str = "*"
+    latency_s: float = 0.0
+    hang: bool = False
+    status: int | None = None
+    drop_after_apply: bool = False
+    times: int | None = None
+
+    def matches(self, path: str) -> bool:
+        return self.path == "*" or path.endswith(self.path)
+
+
+class Faults:
+    """The active faults of one emulator and counters of what fired."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self.fired = 0
+
+    def add(self, **kwargs: Any) -> Fault:
+        fault = Fault(**kwargs)
+        self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        self._faults.clear()
+
+    def take(self, path: str) -> Fault | None:
+        """The first matching fault, consuming one of its ``times``."""
+        for fault in self._faults:
+            if fault.matches(path):
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
+                self.fired += 1
+                return fault
+        return None
+
+    def as_json(self) -> list[dict[str, Any]]:
+        return [asdict(f) for f in self._faults]
+
+
+FAULTS_KEY = web.AppKey("emulator_faults", Faults)
+
+
+@web.middleware
+async def fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith("/_emulator/"):
+        return await handler(request)
+    fault = request.app[FAULTS_KEY].take(request.path)
+    if fault is None:
+        return await handler(request)
+    if fault.latency_s:
+        await asyncio.sleep(fault.latency_s)
+    if fault.hang:
+        await asyncio.sleep(3600)
+    if fault.status is not None:
+        return web.Response(status=fault.status, text="emulated upstream failure")
+    if fault.drop_after_apply:
+        await handler(request)
+        transport = request.transport
+        if transport is not None:
+            transport.abort()
+        raise asyncio.CancelledError()
+    return await handler(request)
+
+
+async def _get_faults(request: web.Request) -> web.Response:
+    return web.json_response(request.app[FAULTS_KEY].as_json())
+
+
+async def _add_fault(request: web.Request) -> web.Response:
+    body = await request.json()
+    try:
+        fault = request.app[FAULTS_KEY].add(**body)
+    except TypeError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    return web.json_response(asdict(fault), status=201)
+
+
+async def _clear_faults(request: web.Request) -> web.Response:
+    request.app[FAULTS_KEY].clear()
+    return web.Response(status=204)
+
+
+def install(app: web.Application) -> Faults:
+    """Give ``app`` fault switches and their control routes; call before the app starts."""
+    faults = Faults()
+    app[FAULTS_KEY] = faults
+    app.middlewares.append(fault_middleware)
+    app.router.add_get("/_emulator/faults", _get_faults)
+    app.router.add_post("/_emulator/faults", _add_fault)
+    app.router.add_delete("/_emulator/faults", _clear_faults)
+    return faults

@@ -1,0 +1,1 @@
+"""Screening of Chinese text for confidential and sensitive content (pure, synchronous)."""
