@@ -1,0 +1,180 @@
+"""Tamper-evident audit log (Art. 22): an append-only Redis Stream, each record hash-chained.
+
+Every record holds ``seq``, ``prev`` (the hash of the record before it) and ``hash`` =
+SHA-256(prev || canonical JSON of the record without ``hash``). Appending is one Lua script that
+only succeeds if the chain head is still the one the record was computed against, so several
+gateway processes can append concurrently without forking the chain. If a record cannot be
+written the caller gets :class:`ServiceUnavailable` and must not act (fail closed).
+
+Records never contain secrets: callers pass identifiers, hashes, field *names* and reasons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aredis
+from redis.exceptions import RedisError
+
+from gateway.errors import ServiceUnavailable
+from gateway.keys import Keys
+
+log = logging.getLogger(__name__)
+
+GENESIS = "0" * 64
+_MAX_APPEND_ATTEMPTS = 50
+
+_APPEND_LUA = """
+local head = redis.call('GET', KEYS[1])
+local expected = ARGV[1]
+if head == false then head = '0:' .. ARGV[4] end
+if head ~= expected then return 0 end
+redis.call('XADD', KEYS[2], '*', 'r', ARGV[2])
+redis.call('SET', KEYS[1], ARGV[3])
+return 1
+"""
+
+
+def _canonical(record: Mapping[str, Any]) -> bytes:
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def chain_hash(prev: str, record: Mapping[str, Any]) -> str:
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return hashlib.sha256(prev.encode() + _canonical(body)).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    id: str
+    name: str
+    role: str
+    unit: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"id": self.id, "name": self.name, "role": self.role, "unit": self.unit}
+
+
+SYSTEM = Actor(id="system", name="mediagate", role="system", unit="")
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    ok: bool
+    records: int
+    broken_at: str = ""  # stream id of the first record that does not verify
+    broken_seq: int = -1
+    reason: str = ""
+
+
+class AuditLog:
+    def __init__(self, redis: aredis.Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._script = redis.register_script(_APPEND_LUA)
+        self._local = asyncio.Lock()  # one appender per process; others retry on conflict
+
+    async def append(
+        self,
+        *,
+        actor: Actor,
+        action: str,
+        target: str = "",
+        result: str = "ok",
+        decision: str = "",
+        reasons: Sequence[str] = (),
+        content_sha256: str = "",
+        request_id: str = "",
+        details: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Write one record; raise :class:`ServiceUnavailable` if it cannot be written."""
+        base: dict[str, Any] = {
+            "ts": round(time.time(), 6),
+            "request_id": request_id,
+            "actor": actor.as_dict(),
+            "action": action,
+            "target": target,
+            "content_sha256": content_sha256,
+            "decision": decision,
+            "reasons": list(reasons),
+            "result": result,
+            "details": dict(details or {}),
+        }
+        try:
+            async with self._local:
+                for _ in range(_MAX_APPEND_ATTEMPTS):
+                    head = await self._redis.get(self._keys.audit_head())
+                    head_s = head.decode() if head else f"0:{GENESIS}"
+                    seq_s, _, prev = head_s.partition(":")
+                    record = {**base, "seq": int(seq_s) + 1, "prev": prev}
+                    record["hash"] = chain_hash(prev, record)
+                    ok = await self._script(
+                        keys=[self._keys.audit_head(), self._keys.audit_stream()],
+                        args=[
+                            head_s,
+                            _canonical(record),
+                            f"{record['seq']}:{record['hash']}",
+                            GENESIS,
+                        ],
+                    )
+                    if ok == 1:
+                        return record
+                    await asyncio.sleep(0.001)
+        except RedisError as exc:
+            log.error("audit log write failed: %s", type(exc).__name__)
+            raise ServiceUnavailable(
+                "the audit log cannot be written; nothing was done", reason="audit_unavailable"
+            ) from exc
+        raise ServiceUnavailable(
+            "the audit log is too contended to write; nothing was done", reason="audit_contended"
+        )
+
+    async def records(self, *, since_ts: float = 0.0) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """Every record in order, with its stream id."""
+        start = f"{int(since_ts * 1000)}-0" if since_ts else "-"
+        while True:
+            batch = await self._redis.xrange(self._keys.audit_stream(), min=start, count=500)
+            if not batch:
+                return
+            for entry_id, fields in batch:
+                eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                raw = fields.get(b"r") or fields.get("r") or b"{}"
+                yield eid, json.loads(raw)
+            last = batch[-1][0]
+            last_s = last.decode() if isinstance(last, bytes) else last
+            start = "(" + last_s
+
+    async def verify(self) -> VerifyResult:
+        """Recompute the chain; name the first record that does not verify."""
+        prev, expected_seq, count = GENESIS, 1, 0
+        async for eid, record in self.records():
+            count += 1
+            if record.get("seq") != expected_seq:
+                return VerifyResult(False, count, eid, record.get("seq", -1),
+                                    f"sequence {record.get('seq')} where {expected_seq} expected")
+            if record.get("prev") != prev:
+                return VerifyResult(False, count, eid, expected_seq,
+                                    "prev does not match the hash of the record before")
+            if chain_hash(prev, record) != record.get("hash"):
+                return VerifyResult(False, count, eid, expected_seq,
+                                    "hash does not match the record's content")
+            prev, expected_seq = record["hash"], expected_seq + 1
+        head = await self._redis.get(self._keys.audit_head())
+        if head is not None and head.decode() != f"{expected_seq - 1}:{prev}" and count:
+            return VerifyResult(False, count, "head", expected_seq - 1,
+                                "the chain head does not match the last record (truncated?)")
+        return VerifyResult(True, count)
+
+    async def ping(self) -> bool:
+        try:
+            await self._redis.exists(self._keys.audit_head())
+        except RedisError:
+            return False
+        return True

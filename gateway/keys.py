@@ -1,0 +1,117 @@
+"""Every Redis key name and TTL the gateway uses, in one place.
+
+All keys share the hash tag ``{<prefix>}`` so they live in one Redis Cluster slot: multi-key
+Lua scripts and MULTI blocks work unchanged on Cluster. Durations carry their unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LOCK_TTL_S = 30
+IDEMPOTENCY_TTL_S = 24 * 3600
+PLATFORM_TOKEN_MAX_TTL_S = 7200
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "mg"
+
+    def _k(self, *parts: str) -> str:
+        return ":".join((f"{{{self.prefix}}}", *parts))
+
+    # identities
+    def api_key(self, key_id: str) -> str:
+        return self._k("apikey", key_id)
+
+    def api_keys(self) -> str:
+        return self._k("apikeys")  # set of key ids
+
+    # accounts (Art. 7)
+    def account(self, account_id: str) -> str:
+        return self._k("account", account_id)
+
+    def account_versions(self, account_id: str) -> str:
+        return self._k("account", account_id, "versions")  # list of JSON snapshots
+
+    def accounts(self) -> str:
+        return self._k("accounts")  # set of account ids
+
+    # freeze switches (Art. 8)
+    def freeze(self, scope: str, target: str = "") -> str:
+        return self._k("freeze", scope, target) if target else self._k("freeze", scope)
+
+    def freezes(self) -> str:
+        return self._k("freezes")  # hash "scope:id" -> JSON
+
+    # vault (Art. 20)
+    def vault(self, account_id: str) -> str:
+        return self._k("vault", account_id)  # hash field -> JSON envelope
+
+    def vault_accounts(self) -> str:
+        return self._k("vault", "accounts")
+
+    def platform_token(self, account_id: str, name: str) -> str:
+        return self._k("ptoken", account_id, name)
+
+    def platform_token_lock(self, account_id: str, name: str) -> str:
+        return self._k("ptoken", account_id, name, "lock")
+
+    # audit (Art. 22)
+    def audit_stream(self) -> str:
+        return self._k("audit")
+
+    def audit_head(self) -> str:
+        return self._k("audit", "head")
+
+    # approvals and the gate
+    def jti(self, account_id: str, jti: str) -> str:
+        return self._k("jti", account_id, jti)
+
+    def rejection(self, content_sha256: str) -> str:
+        return self._k("rejections", content_sha256)
+
+    def attestations(self, content_sha256: str) -> str:
+        return self._k("attest", content_sha256)
+
+    # jobs and delivery
+    def job(self, job_id: str) -> str:
+        return self._k("job", job_id)
+
+    def job_history(self, job_id: str) -> str:
+        return self._k("job", job_id, "history")
+
+    def job_post(self, job_id: str) -> str:
+        return self._k("job", job_id, "post")
+
+    def jobs_by_state(self, state: str) -> str:
+        return self._k("jobs", "state", state)
+
+    def jobs_all(self) -> str:
+        return self._k("jobs")  # sorted set: job id by creation time
+
+    def job_queue(self) -> str:
+        return self._k("queue")  # sorted set: job id by due time
+
+    def job_lease(self, job_id: str) -> str:
+        return self._k("lease", job_id)
+
+    def idempotency(self, principal_id: str, key: str) -> str:
+        return self._k("idem", principal_id, key)
+
+    # lexicons (hot reload)
+    def lexicon(self, category: str) -> str:
+        return self._k("lexicon", category)
+
+    def lexicons(self) -> str:
+        return self._k("lexicons")  # hash category -> JSON meta
+
+    def lexicon_version(self) -> str:
+        return self._k("lexicons", "version")
+
+    def lexicon_channel(self) -> str:
+        return self._k("lexicons", "changed")
+
+    # metrics and reports
+    def activity(self, unit: str, week: str) -> str:
+        return self._k("activity", unit, week)

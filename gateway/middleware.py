@@ -1,0 +1,161 @@
+"""The middleware chain, in the order it runs (outermost first):
+
+1. ``request_id`` -- takes a sane ``X-Request-Id`` or makes one; echoes it on every answer.
+2. ``problems``   -- maps :class:`GatewayError`, aiohttp's HTTP errors and store outages to
+                     RFC 9457 problem+json; any other exception becomes a generic 500 carrying
+                     the request id, logged with its traceback, nothing internal leaked.
+3. ``metrics``    -- counts requests and latency per route template.
+4. ``auth``       -- authenticates the bearer key and checks the route's declared roles.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from gateway.appkeys import SERVICES
+from gateway.errors import (
+    BadRequest,
+    Forbidden,
+    GatewayError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Unauthenticated,
+)
+from gateway.principals import Principal
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PROBLEM_JSON = "application/problem+json"
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
+PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
+ROUTE_ROLES: web.AppKey[dict[tuple[str, str], frozenset[str] | None]] = web.AppKey("route_roles")
+
+
+def problem_response(error: GatewayError, request: web.Request) -> web.Response:
+    body = error.to_problem(instance=request.path)
+    body["request_id"] = request.get(REQUEST_ID, "")
+    headers = {}
+    if error.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="mediagate"'
+    return web.Response(
+        status=error.status,
+        body=json.dumps(body, ensure_ascii=False).encode(),
+        content_type=PROBLEM_JSON,
+        charset="utf-8",
+        headers=headers,
+    )
+
+
+@web.middleware
+async def request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
+    given = request.headers.get("X-Request-Id", "")
+    rid = given if _REQUEST_ID_RE.match(given) else secrets.token_hex(8)
+    request[REQUEST_ID] = rid
+    response = await handler(request)
+    response.headers["X-Request-Id"] = rid
+    return response
+
+
+def _from_http_exception(exc: web.HTTPException) -> GatewayError:
+    if isinstance(exc, web.HTTPNotFound):
+        return NotFound("no such resource")
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        return MethodNotAllowed(f"method not allowed; allowed: {', '.join(sorted(exc.allowed_methods))}")
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return PayloadTooLarge("body: request too large")
+    error = BadRequest(exc.reason or "bad request")
+    error.status = exc.status  # type: ignore[misc]
+    return error
+
+
+@web.middleware
+async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except GatewayError as exc:
+        return problem_response(exc, request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem_response(_from_http_exception(exc), request)
+    except RedisError as exc:
+        log.error("store unavailable during %s %s: %s", request.method, request.path,
+                  type(exc).__name__)
+        return problem_response(
+            ServiceUnavailable("the state store is unavailable; nothing was done",
+                               reason="store_unavailable"), request)
+    except Exception:
+        log.exception("unhandled error in %s %s (request %s)", request.method, request.path,
+                      request.get(REQUEST_ID, ""))
+        error = GatewayError(f"internal error; quote request id {request.get(REQUEST_ID, '')}")
+        error.status, error.slug, error.title = 500, "internal", "Internal error"  # type: ignore[misc]
+        return problem_response(error, request)
+    return response
+
+
+def _route_template(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
+    start = time.perf_counter()
+    route = _route_template(request)
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        services = request.app.get(SERVICES)
+        if services is not None:
+            services.metrics.requests.inc(request.method, route, str(status))
+            services.metrics.latency.observe(time.perf_counter() - start, route)
+
+
+def bearer_key(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthenticated("send 'Authorization: Bearer <api key>'", reason="missing_key")
+    return value.strip()
+
+
+@web.middleware
+async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    route = _route_template(request)
+    roles = request.app[ROUTE_ROLES].get((request.method, route), None)
+    if roles is None:  # public route, or unmatched (404/405 come from the router)
+        return await handler(request)
+    principal: Principal | None = await request.app[SERVICES].principals.authenticate(
+        bearer_key(request)
+    )
+    if principal is None:
+        raise Unauthenticated("the API key is unknown or revoked", reason="bad_key")
+    if principal.role not in roles:
+        raise Forbidden(
+            f"role {principal.role!r} may not call {request.method} {route}; "
+            f"allowed: {', '.join(sorted(roles))}",
+            reason="wrong_role",
+        )
+    request[PRINCIPAL] = principal
+    return await handler(request)
+
+
+def principal_of(request: web.Request) -> Principal:
+    principal: Principal = request[PRINCIPAL]
+    return principal

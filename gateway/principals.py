@@ -1,0 +1,114 @@
+"""Principals and their API keys.
+
+A principal is one person or system with one role in one unit. Its API key is
+``mg_<key id>_<secret>``: random, shown once at creation, stored only as a SHA-256 hash (the
+secret has 256 bits of entropy, so a fast hash is enough), compared in constant time, revocable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass
+
+import redis.asyncio as aredis
+
+from gateway.keys import Keys
+from gateway.settings import ROLES
+
+KEY_PREFIX = "mg_"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    id: str
+    name: str
+    role: str
+    unit: str
+    created_at: float = 0.0
+    revoked: bool = False
+
+    def public(self) -> dict[str, object]:
+        return {"id": self.id, "name": self.name, "role": self.role, "unit": self.unit,
+                "created_at": self.created_at, "revoked": self.revoked}
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    principal: Principal
+    key: str  # the only time the full key exists outside the caller's hands
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _split(api_key: str) -> tuple[str, str] | None:
+    if not api_key.startswith(KEY_PREFIX):
+        return None
+    key_id, sep, secret = api_key[len(KEY_PREFIX) :].partition("_")
+    if not sep or not key_id.isalnum() or len(key_id) > 32 or not secret or len(secret) > 128:
+        return None
+    return key_id, secret
+
+
+class PrincipalStore:
+    def __init__(self, redis: aredis.Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    async def create(self, *, name: str, role: str, unit: str) -> IssuedKey:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+        key_id = secrets.token_hex(8)
+        secret = secrets.token_urlsafe(32)
+        principal = Principal(id=key_id, name=name, role=role, unit=unit, created_at=time.time())
+        record = {**asdict(principal), "secret_sha256": _hash(secret)}
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._keys.api_key(key_id), json.dumps(record, ensure_ascii=False))
+            pipe.sadd(self._keys.api_keys(), key_id)
+            await pipe.execute()
+        return IssuedKey(principal=principal, key=f"{KEY_PREFIX}{key_id}_{secret}")
+
+    async def authenticate(self, api_key: str) -> Principal | None:
+        parts = _split(api_key)
+        if parts is None:
+            return None
+        key_id, secret = parts
+        raw = await self._redis.get(self._keys.api_key(key_id))
+        if raw is None:
+            # Spend the same hashing work so timing does not reveal which ids exist.
+            hmac.compare_digest(_hash(secret), _hash(""))
+            return None
+        record = json.loads(raw)
+        if not hmac.compare_digest(record.pop("secret_sha256"), _hash(secret)):
+            return None
+        principal = Principal(**record)
+        return None if principal.revoked else principal
+
+    async def get(self, key_id: str) -> Principal | None:
+        raw = await self._redis.get(self._keys.api_key(key_id))
+        if raw is None:
+            return None
+        record = json.loads(raw)
+        record.pop("secret_sha256", None)
+        return Principal(**record)
+
+    async def revoke(self, key_id: str) -> Principal | None:
+        key = self._keys.api_key(key_id)
+        raw = await self._redis.get(key)
+        if raw is None:
+            return None
+        record = json.loads(raw)
+        record["revoked"] = True
+        await self._redis.set(key, json.dumps(record, ensure_ascii=False))
+        record.pop("secret_sha256", None)
+        return Principal(**record)
+
+    async def list(self) -> list[Principal]:
+        ids = sorted(m.decode() for m in await self._redis.smembers(self._keys.api_keys()))
+        found = [await self.get(i) for i in ids]
+        return [p for p in found if p is not None]

@@ -1,0 +1,45 @@
+"""The gateway's parts, assembled once per app and shared by the handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aredis
+
+from gateway.accounts import AccountRegistry
+from gateway.audit import Actor, AuditLog
+from gateway.errors import ServiceUnavailable
+from gateway.freeze import FreezeSwitch
+from gateway.keys import Keys
+from gateway.metrics import Metrics
+from gateway.principals import Principal, PrincipalStore
+from gateway.settings import Settings
+from gateway.vault import Vault
+
+
+@dataclass
+class Services:
+    settings: Settings
+    redis: aredis.Redis
+    keys: Keys
+    principals: PrincipalStore
+    accounts: AccountRegistry
+    freeze: FreezeSwitch
+    audit: AuditLog
+    metrics: Metrics
+    vault_: Vault | None = None
+    vault_problem: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def vault(self) -> Vault:
+        """The vault, or 503: without a master key nothing that needs credentials runs."""
+        if self.vault_ is None:
+            raise ServiceUnavailable(f"the credential vault is unavailable: {self.vault_problem}",
+                                     reason="vault_unavailable")
+        return self.vault_
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(id=principal.id, name=principal.name, role=principal.role, unit=principal.unit)

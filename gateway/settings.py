@@ -1,0 +1,381 @@
+"""Typed, frozen settings loaded once from ``gateway.toml`` and ``policy.toml``.
+
+Every table maps onto a frozen dataclass. Unknown keys, wrong types and bad values stop start-up
+with a :class:`SettingsError` naming the file, the key and the value. Secrets appear in the files
+only as references (``{ env = "NAME" }`` or ``{ file = "path" }``) and are resolved by
+:meth:`SecretRef.resolve` at the edge, never stored in a settings object.
+
+Deployment overrides come from the environment: ``MEDIAGATE_<SECTION>__<KEY>=<toml value>``
+(for example ``MEDIAGATE_SERVER__PORT=9000``); ``REDIS_URL`` overrides ``store.redis_url``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin
+
+ROLES = ("editor", "unit_head", "brand_pr", "leader", "admin", "auditor")
+Role = Literal["editor", "unit_head", "brand_pr", "leader", "admin", "auditor"]
+POST_CATEGORIES = ("company", "news", "culture", "other")
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+
+class SettingsError(ValueError):
+    """A configuration file or override is wrong; the message names file, key and value."""
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """Where a secret comes from: an environment variable or a file. Never the value itself."""
+
+    env: str = ""
+    file: str = ""
+
+    def resolve(self, environ: Mapping[str, str] | None = None) -> str | None:
+        environ = os.environ if environ is None else environ
+        if self.env:
+            return environ.get(self.env) or None
+        if self.file:
+            path = Path(self.file)
+            return path.read_text().strip() if path.exists() else None
+        return None
+
+    def describe(self) -> str:
+        return f"env {self.env}" if self.env else f"file {self.file}" if self.file else "unset"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("data")
+    public_url: str = ""
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    redis_url: str = ""  # empty: start the embedded Valkey server in data_dir
+    key_prefix: str = "mg"
+    socket_timeout_s: float = 5.0
+    max_connections: int = 64
+    appendfsync: Literal["always", "everysec"] = "everysec"
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_json_depth: int = 16
+    max_text_chars: int = 200_000
+    max_images: int = 20
+    max_image_bytes: int = 5 * 1024 * 1024
+    request_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+@dataclass(frozen=True)
+class VaultSettings:
+    master_key: SecretRef = SecretRef(env="MEDIAGATE_MASTER_KEY")
+    # Keys that still decrypt (after a rotation, until `run.py vault rewrap` has run).
+    old_master_keys: tuple[SecretRef, ...] = (SecretRef(env="MEDIAGATE_OLD_MASTER_KEY"),)
+    # For the embedded default only: create a 0600 key file in the data directory.
+    allow_key_file: bool = True
+
+
+@dataclass(frozen=True)
+class IssuerSettings:
+    """An external approval issuer (e.g. the company's OA system)."""
+
+    kid: str
+    issuer: str
+    public_key: str  # base64url raw Ed25519 public key (public, not a secret)
+    roles: tuple[str, ...] = ()
+    not_after: str = ""  # ISO date-time after which this key no longer verifies
+
+
+@dataclass(frozen=True)
+class ApprovalSettings:
+    token_ttl_s: int = 72 * 3600
+    clock_skew_s: int = 60
+    issuer: str = "mediagate"
+    signing_key: SecretRef = SecretRef(env="MEDIAGATE_SIGNING_KEY")
+    issuers: tuple[IssuerSettings, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScreeningSettings:
+    lexicon_dir: Path = CONFIG_DIR / "lexicons"
+    classifier_model_dir: Path | None = None
+    classifier_threshold: float | None = None
+    workers: int = 2
+    reload_poll_s: float = 0.25
+    screen_timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    workers: int = 2
+    lease_s: float = 30.0
+    poll_interval_s: float = 0.5
+    max_attempts: int = 8
+    idempotency_ttl_s: int = 24 * 3600
+
+
+@dataclass(frozen=True)
+class ConnectorSettings:
+    allow: tuple[str, ...] = ("wechat", "weibo", "wordpress", "webhook")
+    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings = ServerSettings()
+    store: StoreSettings = StoreSettings()
+    limits: LimitSettings = LimitSettings()
+    logging: LoggingSettings = LoggingSettings()
+    vault: VaultSettings = VaultSettings()
+    approvals: ApprovalSettings = ApprovalSettings()
+    screening: ScreeningSettings = ScreeningSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    connectors: ConnectorSettings = ConnectorSettings()
+    policy: Policy = field(default_factory=lambda: Policy())
+
+
+# --- policy ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: str
+    name: str
+    kind: Literal["hq", "department", "subsidiary"]
+    parent: str = ""
+    weekly_quota: int = 1  # Art. 23: news items a week (subsidiaries)
+
+
+@dataclass(frozen=True)
+class CategoryPolicy:
+    """What a screening category triggers: block, review requiring roles, or a warning."""
+
+    action: Literal["block", "review", "warn"]
+    require: tuple[str, ...] = ()
+    severity: Literal["low", "medium", "high", "critical"] = "high"
+    alert: bool = False  # Art. 8: alert hook on blocked high-severity content
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    """A director, supervisor or executive (Art. 17(2))."""
+
+    name: str
+    title: str = ""
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PostCategoryPolicy:
+    require: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Policy:
+    units: Mapping[str, Unit] = field(default_factory=dict)
+    categories: Mapping[str, CategoryPolicy] = field(default_factory=dict)
+    post_categories: Mapping[str, PostCategoryPolicy] = field(default_factory=dict)
+    roster: tuple[RosterEntry, ...] = ()
+    brand_pr_unit: str = "brand_pr"
+    alert_webhook: str = ""
+
+    def unit(self, unit_id: str) -> Unit | None:
+        return self.units.get(unit_id)
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp)
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Convert a TOML value to ``tp`` or raise SettingsError naming ``where``."""
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where)
+            except SettingsError as exc:
+                errors.append(str(exc))
+        raise SettingsError(errors[0] if errors else f"{where}: bad value {value!r}")
+    if origin is Literal:
+        if value not in get_args(tp):
+            choices = ", ".join(repr(a) for a in get_args(tp))
+            raise SettingsError(f"{where} = {value!r}: must be one of {choices}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise SettingsError(f"{where} = {value!r}: must be a list")
+        (item_tp, _ellipsis) = get_args(tp)
+        return tuple(_coerce(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin in (Mapping, dict, typing.Mapping) or origin is not None and origin is Mapping:
+        if not isinstance(value, dict):
+            raise SettingsError(f"{where} = {value!r}: must be a table")
+        key_tp, val_tp = get_args(tp)
+        result = {}
+        for k, v in value.items():
+            if val_tp in (Unit,) and isinstance(v, dict):
+                v = {"id": k, **v}
+            result[k] = _coerce(v, val_tp, f"{where}.{k}")
+        return types.MappingProxyType(result)
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise SettingsError(f"{where} = {value!r}: must be a table")
+        return _build(tp, value, where)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise SettingsError(f"{where} = {value!r}: must be true or false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SettingsError(f"{where} = {value!r}: must be an integer")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SettingsError(f"{where} = {value!r}: must be a number")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise SettingsError(f"{where} = {value!r}: must be a string")
+        return value
+    if tp is Path:
+        if not isinstance(value, str):
+            raise SettingsError(f"{where} = {value!r}: must be a path string")
+        return Path(value)
+    raise SettingsError(f"{where}: unsupported setting type {_type_name(tp)}")  # pragma: no cover
+
+
+def _build(cls: Any, table: Mapping[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in table:
+        if key not in names:
+            known = ", ".join(sorted(names))
+            raise SettingsError(f"{where}.{key}: unknown key (known keys: {known})".lstrip("."))
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in table:
+            kwargs[f.name] = _coerce(table[f.name], hints[f.name], f"{where}.{f.name}".lstrip("."))
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise SettingsError(f"{where}.{f.name}: required key is missing".lstrip("."))
+    return cls(**kwargs)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise SettingsError(f"{path}: file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, value in environ.items():
+        if not name.startswith("MEDIAGATE_") or "__" not in name:
+            continue
+        section, _, key = name[len("MEDIAGATE_") :].lower().partition("__")
+        if section not in {f.name for f in dataclasses.fields(Settings)} or section == "policy":
+            raise SettingsError(f"environment {name}: unknown section {section!r}")
+        try:
+            parsed = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            parsed = value  # a bare string
+        raw.setdefault(section, {})[key] = parsed
+    if environ.get("REDIS_URL"):
+        raw.setdefault("store", {})["redis_url"] = environ["REDIS_URL"]
+
+
+def _validate_policy(policy: Policy, file: str) -> None:
+    for unit in policy.units.values():
+        if unit.parent and unit.parent not in policy.units:
+            raise SettingsError(f"{file}: units.{unit.id}.parent = {unit.parent!r}: no such unit")
+    if policy.units and policy.brand_pr_unit not in policy.units:
+        raise SettingsError(
+            f"{file}: brand_pr_unit = {policy.brand_pr_unit!r}: no such unit"
+        )
+    for name, cat in policy.categories.items():
+        for role in cat.require:
+            if role not in ROLES:
+                raise SettingsError(f"{file}: categories.{name}.require: unknown role {role!r}")
+        if cat.action == "review" and not cat.require:
+            raise SettingsError(f"{file}: categories.{name}: action 'review' needs require = [...]")
+    for name, pc in policy.post_categories.items():
+        if name not in POST_CATEGORIES:
+            raise SettingsError(f"{file}: post_categories.{name}: unknown post category")
+        for role in pc.require:
+            if role not in ROLES:
+                raise SettingsError(f"{file}: post_categories.{name}.require: unknown role {role!r}")
+
+
+def load_policy(path: Path) -> Policy:
+    try:
+        policy = _build(Policy, _read_toml(path), "")
+    except SettingsError as exc:
+        raise SettingsError(f"{path}: {exc}") from None
+    _validate_policy(policy, str(path))
+    return typing.cast(Policy, policy)
+
+
+def load_settings(
+    config: Path | None = None,
+    policy: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read ``gateway.toml`` and ``policy.toml`` (defaults in ``config/``) plus overrides."""
+    environ = os.environ if environ is None else environ
+    config = config or Path(environ.get("MEDIAGATE_CONFIG") or CONFIG_DIR / "gateway.toml")
+    policy = policy or Path(environ.get("MEDIAGATE_POLICY") or CONFIG_DIR / "policy.toml")
+    raw = _read_toml(config)
+    if "policy" in raw:
+        raise SettingsError(f"{config}: policy: the policy lives in its own file ({policy})")
+    connectors = raw.get("connectors", {})
+    if isinstance(connectors, dict):
+        sections = {k: v for k, v in connectors.items() if isinstance(v, dict)}
+        raw["connectors"] = {k: v for k, v in connectors.items() if not isinstance(v, dict)}
+        raw["connectors"]["sections"] = sections
+    try:
+        _apply_env(raw, environ)
+        settings = _build(Settings, raw, "")
+    except SettingsError as exc:
+        raise SettingsError(f"{config}: {exc}") from None
+    settings = dataclasses.replace(settings, policy=load_policy(policy))
+    base = config.parent.parent if config.parent.name == "config" else config.parent
+    if not settings.screening.lexicon_dir.is_absolute():
+        lex = base / settings.screening.lexicon_dir
+        settings = dataclasses.replace(
+            settings, screening=dataclasses.replace(settings.screening, lexicon_dir=lex)
+        )
+    return typing.cast(Settings, settings)

@@ -1,0 +1,203 @@
+"""Bounded request bodies and field validation that names the field.
+
+``read_json`` enforces the body limit, strict UTF-8, the JSON depth limit and rejects duplicate
+keys; the ``take_*`` helpers check one field each and raise :class:`ValidationFailed` with the
+field's dotted path (``post.images[2].data``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from gateway.errors import (
+    BadRequest,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+    field_error,
+)
+
+_MISSING = object()
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Depth of nested containers, stopping early once ``limit`` is passed."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def parse_json_bytes(raw: bytes, *, max_depth: int) -> Any:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(
+            f"body: not valid UTF-8 (byte {exc.start})", errors=[{"field": "body",
+                                                                 "message": "invalid UTF-8"}]
+        ) from None
+    # A cheap pre-check keeps a pathological "[[[[..." from reaching the parser's recursion.
+    if text.count("[") + text.count("{") > 0 and _bracket_depth(text) > max_depth:
+        raise BadRequest(f"body: JSON nested deeper than {max_depth} levels",
+                         errors=[{"field": "body", "message": "too deep"}])
+    try:
+        value = json.loads(text, object_pairs_hook=_reject_duplicates)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"body: not valid JSON: {exc}",
+                         errors=[{"field": "body", "message": "invalid JSON"}]) from None
+    return value
+
+
+def _bracket_depth(text: str) -> int:
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+async def read_json(request: web.Request, *, max_bytes: int, max_depth: int) -> dict[str, Any]:
+    """The request's JSON object body, bounded in size and depth."""
+    ctype = request.content_type
+    if ctype not in ("application/json", "application/problem+json") and not ctype.endswith(
+        "+json"
+    ):
+        raise UnsupportedMediaType(f"Content-Type must be application/json, not {ctype!r}",
+                                   errors=[{"field": "Content-Type", "message": "not JSON"}])
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise PayloadTooLarge(f"body: {request.content_length} bytes; the limit is {max_bytes}",
+                              limit_bytes=max_bytes)
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"body: more than {max_bytes} bytes", limit_bytes=max_bytes)
+        chunks.append(chunk)
+    value = parse_json_bytes(b"".join(chunks), max_depth=max_depth)
+    if not isinstance(value, dict):
+        raise field_error("body", "must be a JSON object")
+    return value
+
+
+def expect_keys(obj: Mapping[str, Any], path: str, allowed: Iterable[str]) -> None:
+    allowed = set(allowed)
+    for key in obj:
+        if key not in allowed:
+            where = f"{path}.{key}" if path else key
+            raise field_error(where, f"unknown field (allowed: {', '.join(sorted(allowed))})")
+
+
+def _where(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def take_str(
+    obj: Mapping[str, Any],
+    key: str,
+    path: str = "",
+    *,
+    required: bool = True,
+    default: str = "",
+    max_chars: int = 10_000,
+    min_chars: int = 0,
+    choices: Iterable[str] | None = None,
+) -> str:
+    value = obj.get(key, _MISSING)
+    where = _where(path, key)
+    if value is _MISSING or value is None:
+        if required:
+            raise field_error(where, "is required")
+        return default
+    if not isinstance(value, str):
+        raise field_error(where, f"must be a string, not {type(value).__name__}")
+    if len(value) > max_chars:
+        raise ValidationFailed([{"field": where,
+                                 "message": f"longer than {max_chars} characters"}])
+    if len(value.strip()) < min_chars:
+        raise field_error(where, "must not be empty" if min_chars == 1 else
+                          f"needs at least {min_chars} characters")
+    if choices is not None:
+        options = list(choices)
+        if value not in options:
+            raise field_error(where, f"must be one of {', '.join(options)}")
+    return value
+
+
+def take_str_list(
+    obj: Mapping[str, Any],
+    key: str,
+    path: str = "",
+    *,
+    required: bool = True,
+    max_items: int = 100,
+    max_chars: int = 4096,
+) -> list[str]:
+    value = obj.get(key, _MISSING)
+    where = _where(path, key)
+    if value is _MISSING or value is None:
+        if required:
+            raise field_error(where, "is required")
+        return []
+    if not isinstance(value, list):
+        raise field_error(where, f"must be a list, not {type(value).__name__}")
+    if len(value) > max_items:
+        raise field_error(where, f"more than {max_items} items")
+    result = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not item or len(item) > max_chars:
+            raise field_error(f"{where}[{i}]", f"must be a non-empty string ≤ {max_chars} chars")
+        result.append(item)
+    return result
+
+
+def take_obj(
+    obj: Mapping[str, Any], key: str, path: str = "", *, required: bool = True
+) -> dict[str, Any]:
+    value = obj.get(key, _MISSING)
+    where = _where(path, key)
+    if value is _MISSING or value is None:
+        if required:
+            raise field_error(where, "is required")
+        return {}
+    if not isinstance(value, dict):
+        raise field_error(where, f"must be an object, not {type(value).__name__}")
+    return value
+
+
+def take_bool(obj: Mapping[str, Any], key: str, path: str = "", *, default: bool = False) -> bool:
+    value = obj.get(key, default)
+    if not isinstance(value, bool):
+        raise field_error(_where(path, key), "must be true or false")
+    return value

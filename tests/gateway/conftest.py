@@ -1,0 +1,103 @@
+"""Fixtures for gateway tests: the real app on a loopback server, keys for every role."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import redis.asyncio as aredis
+from aiohttp.test_utils import TestClient
+
+from gateway.app import Runtime, create_app
+from gateway.keys import Keys
+from gateway.principals import PrincipalStore
+from gateway.settings import Settings, load_settings
+from gateway.vault import MasterKey
+
+MASTER = MasterKey.from_bytes(base64.b64decode(base64.b64encode(os.urandom(32))))
+
+
+@dataclass(frozen=True)
+class Caller:
+    key: str
+    id: str
+    role: str
+    unit: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return load_settings(environ={})
+
+
+@pytest.fixture
+def runtime(redis_url: str) -> Runtime:
+    return Runtime(redis_url=redis_url, master_key=MASTER)
+
+
+MakeClient = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+@pytest.fixture
+async def make_client(aiohttp_client: Any, redis: aredis.Redis, settings: Settings,
+                      runtime: Runtime) -> MakeClient:
+    async def make(settings_: Settings | None = None, runtime_: Runtime | None = None
+                   ) -> TestClient[Any, Any]:
+        app = create_app(settings_ or settings, runtime_ or runtime)
+        client: TestClient[Any, Any] = await aiohttp_client(app)
+        return client
+
+    return make
+
+
+@pytest.fixture
+async def client(make_client: MakeClient) -> TestClient[Any, Any]:
+    return await make_client()
+
+
+@pytest.fixture
+async def callers(redis: aredis.Redis, settings: Settings) -> dict[str, Caller]:
+    """One key per role, plus editors and heads of several units."""
+    store = PrincipalStore(redis, Keys(settings.store.key_prefix))
+    wanted = {
+        "editor": ("editor", "sub_east"),
+        "editor_west": ("editor", "sub_west"),
+        "editor_hq": ("editor", "strategy_dept"),
+        "unit_head": ("unit_head", "sub_east"),
+        "unit_head_west": ("unit_head", "sub_west"),
+        "dept_head": ("unit_head", "strategy_dept"),
+        "brand_pr": ("brand_pr", "brand_pr"),
+        "brand_pr2": ("brand_pr", "brand_pr"),
+        "leader": ("leader", "hq"),
+        "admin": ("admin", "hq"),
+        "auditor": ("auditor", "hq"),
+    }
+    result = {}
+    for name, (role, unit) in wanted.items():
+        issued = await store.create(name=name, role=role, unit=unit)
+        result[name] = Caller(issued.key, issued.principal.id, role, unit)
+    return result
+
+
+async def file_active_account(client: TestClient[Any, Any], callers: dict[str, Caller],
+                              account_id: str = "east-weibo", unit: str = "sub_east",
+                              platform: str = "weibo",
+                              settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    head = callers["unit_head"] if unit == "sub_east" else callers["admin"]
+    resp = await client.post("/v1/accounts", headers=head.headers, json={
+        "id": account_id, "platform": platform, "name": f"{account_id} 官方", "unit": unit,
+        "settings": settings or {}})
+    assert resp.status == 201, await resp.text()
+    resp = await client.post(f"/v1/accounts/{account_id}/approve",
+                             headers=callers["brand_pr"].headers, json={})
+    assert resp.status == 200, await resp.text()
+    data: dict[str, Any] = await resp.json()
+    return data
