@@ -253,10 +253,10 @@ def test_moving_text_between_fields_changes_hash() -> None:
 
 
 _TEXT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)),
+    alphabet=st.characters(exclude_categories=["Cs"]),
     max_size=40,
 )
-_NEW_CHAR = st.characters(blacklist_categories=("Cs",))
+_NEW_CHAR = st.characters(exclude_categories=["Cs"])
 
 
 @settings(max_examples=300, deadline=None)
