@@ -1,0 +1,287 @@
+"""A reference receiver of the signed-webhook CMS contract (docs/platforms/website-webhook.md).
+
+Every request must carry ``X-Gateway-Timestamp`` (unix seconds, within ``replay_window_s``) and
+``X-Gateway-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>``; a ``POST``
+with an ``Idempotency-Key`` already seen returns the first answer again (200, same ``id``) when the
+body is the same and 409 ``idempotency_conflict`` when it differs. Images travel inline
+(base64) and in-article ``<img src="image:N">`` references are rewritten to where the CMS stores
+``images[N]``.
+
+Control routes (besides :mod:`connectors.emulators.faults`):
+
+* ``GET /_emulator/items`` -- every article, deleted included;
+* ``GET /_emulator/counters`` -- calls, articles created, idempotent replays, signature failures;
+* ``POST /_emulator/revoke`` -- rotate the secret (the gateway's secret stops working);
+* ``GET /media/{name}`` -- the stored image bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from connectors.emulators import faults
+
+_IMG_RE = re.compile(r"""(<img\b[^>]*?\bsrc\s*=\s*["'])image:(\d+)(["'])""", re.I)
+
+
+@dataclass
+class Article:
+    """One article as the CMS stores it."""
+
+    id: str
+    external_id: str
+    body: dict[str, Any]
+    url: str
+    status: str = "published"
+    deleted: bool = False
+    images: list[str] = field(default_factory=list)
+    cover: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "external_id": self.external_id,
+            "url": self.url,
+            "status": self.status,
+            "title": self.body.get("title", ""),
+            "content_html": self.body.get("content_html", ""),
+            "cover_image": self.cover,
+            "images": self.images,
+        }
+
+
+@dataclass
+class WebhookState:
+    """Everything the receiver remembers; tests may read and change it in-process."""
+
+    secret: str
+    replay_window_s: float
+    articles: dict[str, Article] = field(default_factory=dict)
+    idempotency: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)
+    media: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    counters: Counter[str] = field(default_factory=Counter)
+
+
+STATE_KEY = web.AppKey("webhook_cms_state", WebhookState)
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The signature header value for ``body`` sent at ``timestamp``."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def _error(status: int, code: str, message: str, *, retryable: bool = False) -> web.Response:
+    body = {"error": {"code": code, "message": message, "retryable": retryable, "details": {}}}
+    return web.json_response(body, status=status)
+
+
+async def _verified(request: web.Request) -> bytes | web.Response:
+    """The raw body if the signature and timestamp check out, else the 401 to send."""
+    state = request.app[STATE_KEY]
+    body = await request.read()
+    ts = request.headers.get("X-Gateway-Timestamp", "")
+    sig = request.headers.get("X-Gateway-Signature", "")
+    try:
+        age_s = abs(time.time() - int(ts))
+    except ValueError:
+        state.counters["bad_signature"] += 1
+        return _error(401, "missing_timestamp", "X-Gateway-Timestamp is required")
+    if age_s > state.replay_window_s:
+        state.counters["bad_signature"] += 1
+        return _error(401, "stale_timestamp", "timestamp outside the replay window")
+    if not hmac.compare_digest(sig, sign(state.secret, ts, body)):
+        state.counters["bad_signature"] += 1
+        return _error(401, "invalid_signature", "signature does not match")
+    return body
+
+
+def _store_media(request: web.Request, image: Any) -> str:
+    if not isinstance(image, dict):
+        raise ValueError("image must be an object")
+    data = base64.b64decode(str(image.get("data_base64", "")), validate=True)
+    digest = hashlib.sha256(data).hexdigest()
+    if image.get("sha256") and image["sha256"] != digest:
+        raise ValueError("image sha256 mismatch")
+    ext = {"image/png": "png", "image/gif": "gif"}.get(str(image.get("content_type")), "jpg")
+    name = f"{digest[:24]}.{ext}"
+    request.app[STATE_KEY].media[name] = (str(image.get("content_type", "image/jpeg")), data)
+    return f"{request.scheme}://{request.host}/media/{name}"
+
+
+def _materialise(request: web.Request, article: Article, body: dict[str, Any]) -> None:
+    """Store the images of ``body`` on ``article`` and rewrite ``image:N`` references."""
+    images = [_store_media(request, img) for img in body.get("images") or []]
+    cover = body.get("cover_image")
+    article.cover = _store_media(request, cover) if cover else None
+    html = str(body.get("content_html", ""))
+
+    def _swap(m: re.Match[str]) -> str:
+        index = int(m.group(2))
+        if index >= len(images):
+            raise ValueError(f"image:{index} has no matching images[] entry")
+        return m.group(1) + images[index] + m.group(3)
+
+    article.body = {**body, "content_html": _IMG_RE.sub(_swap, html), "images": None}
+    article.images = images
+
+
+def _parse(raw: bytes) -> dict[str, Any]:
+    body = json.loads(raw.decode("utf-8"))
+    if not isinstance(body, dict) or not str(body.get("title", "")).strip():
+        raise ValueError("body must be an object with a title")
+    return body
+
+
+async def _create(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    state.counters["create"] += 1
+    raw = await _verified(request)
+    if isinstance(raw, web.Response):
+        return raw
+    key = request.headers.get("Idempotency-Key")
+    digest = hashlib.sha256(raw).hexdigest()
+    if key and key in state.idempotency:
+        first_digest, _status, first_body = state.idempotency[key]
+        if first_digest != digest:
+            return _error(409, "idempotency_conflict", "Idempotency-Key reused with another body")
+        state.counters["replayed"] += 1
+        return web.json_response(first_body, status=200)
+    try:
+        body = _parse(raw)
+        article_id = f"cms-{len(state.articles) + 1}"
+        article = Article(
+            id=article_id,
+            external_id=str(body.get("external_id", "")),
+            body={},
+            url=f"{request.scheme}://{request.host}/articles/{article_id}",
+            status="draft" if body.get("status") == "draft" else "published",
+        )
+        _materialise(request, article, body)
+    except (ValueError, binascii.Error) as exc:
+        return _error(400, "invalid_body", str(exc))
+    state.articles[article_id] = article
+    state.counters["created"] += 1
+    answer = {"id": article.id, "url": article.url, "status": article.status}
+    if key:
+        state.idempotency[key] = (digest, 201, answer)
+    return web.json_response(answer, status=201)
+
+
+def _article(request: web.Request) -> Article | None:
+    article = request.app[STATE_KEY].articles.get(request.match_info["id"])
+    return None if article is None or article.deleted else article
+
+
+async def _get(request: web.Request) -> web.Response:
+    request.app[STATE_KEY].counters["get"] += 1
+    raw = await _verified(request)
+    if isinstance(raw, web.Response):
+        return raw
+    article = _article(request)
+    if article is None:
+        return _error(404, "not_found", "no such article")
+    return web.json_response(article.as_json())
+
+
+async def _list(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    state.counters["list"] += 1
+    raw = await _verified(request)
+    if isinstance(raw, web.Response):
+        return raw
+    wanted = request.query.get("external_id")
+    found = [
+        a.as_json()
+        for a in state.articles.values()
+        if not a.deleted and (wanted is None or a.external_id == wanted)
+    ]
+    return web.json_response({"items": found})
+
+
+async def _replace(request: web.Request) -> web.Response:
+    request.app[STATE_KEY].counters["update"] += 1
+    raw = await _verified(request)
+    if isinstance(raw, web.Response):
+        return raw
+    article = _article(request)
+    if article is None:
+        return _error(404, "not_found", "no such article")
+    try:
+        _materialise(request, article, _parse(raw))
+    except (ValueError, binascii.Error) as exc:
+        return _error(400, "invalid_body", str(exc))
+    return web.json_response({"id": article.id, "url": article.url, "status": article.status})
+
+
+async def _delete(request: web.Request) -> web.Response:
+    request.app[STATE_KEY].counters["delete"] += 1
+    raw = await _verified(request)
+    if isinstance(raw, web.Response):
+        return raw
+    article = _article(request)
+    if article is None:
+        return _error(404, "not_found", "no such article")
+    article.deleted = True
+    return web.Response(status=204)
+
+
+async def _media(request: web.Request) -> web.Response:
+    found = request.app[STATE_KEY].media.get(request.match_info["name"])
+    if found is None:
+        raise web.HTTPNotFound()
+    return web.Response(body=found[1], content_type=found[0])
+
+
+async def _items(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    return web.json_response(
+        [{**a.as_json(), "deleted": a.deleted} for a in state.articles.values()]
+    )
+
+
+async def _counters(request: web.Request) -> web.Response:
+    return web.json_response(dict(request.app[STATE_KEY].counters))
+
+
+async def _revoke(request: web.Request) -> web.Response:
+    request.app[STATE_KEY].secret = secrets.token_hex(16)
+    return web.json_response({"ok": True})
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+def make_app(*, secret: str = "webhook-secret", replay_window_s: float = 300.0) -> web.Application:
+    """A webhook CMS that trusts requests signed with ``secret``."""
+    app = web.Application(client_max_size=32 * 1024 * 1024)
+    app[STATE_KEY] = WebhookState(secret=secret, replay_window_s=replay_window_s)
+    faults.install(app)
+    r = app.router
+    r.add_get("/health", _health)
+    r.add_post("/posts", _create)
+    r.add_get("/posts", _list)
+    r.add_get("/posts/{id}", _get)
+    r.add_put("/posts/{id}", _replace)
+    r.add_delete("/posts/{id}", _delete)
+    r.add_get("/media/{name}", _media)
+    r.add_get("/_emulator/items", _items)
+    r.add_get("/_emulator/counters", _counters)
+    r.add_post("/_emulator/revoke", _revoke)
+    return app
+
+
+__all__ = ["STATE_KEY", "Article", "WebhookState", "make_app", "sign"]

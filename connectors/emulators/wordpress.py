@@ -1,0 +1,512 @@
+"""A local WordPress REST API emulator (``/wp-json/wp/v2``) for the website connector.
+
+It follows wp-core's controllers as summarised in reference/platforms.md §3: Application
+Passwords over HTTP Basic (spaces stripped), 401 ``rest_cannot_create`` when the Authorization
+header is missing (the "header stripped by the host" pitfall, switchable), posts with slug
+de-duplication (``-2``, ``-3``), 201 + ``Location``, EDITABLE verbs (POST/PUT/PATCH), trash and
+``force=true`` delete (410 ``rest_already_trashed``, 404 after force, 501 when trash is off),
+list with ``search``/``slug``/``status``/``per_page``/``page`` and ``X-WP-Total`` headers, media
+upload as a raw body with ``Content-Disposition`` or multipart ``file``, and the 5.7+ error
+envelope ``{"code", "message", "data": {"status"}}``.
+
+Control routes (besides :mod:`connectors.emulators.faults`):
+
+* ``GET /_emulator/items`` -- ``{"posts": [...], "media": [...]}``, trashed and deleted included;
+* ``GET /_emulator/counters`` -- calls per endpoint, posts and media created;
+* ``POST /_emulator/revoke`` ``{"user"?}`` -- revoke the application passwords of one user (or all);
+* ``POST /_emulator/strip_auth`` ``{"on": bool}`` -- behave as if a proxy strips Authorization.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, unquote
+
+from aiohttp import web
+
+from connectors.emulators import faults
+
+_PREFIX = "/wp-json/wp/v2"
+_IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+_DISPOSITION_RE = re.compile(r"""attachment;\s*filename\*?=(?:UTF-8'')?"?([^";]+)"?""", re.I)
+
+
+@dataclass
+class WordPressState:
+    """Everything the emulator remembers; tests may read and change it in-process."""
+
+    users: dict[str, list[str]]
+    trash_enabled: bool = True
+    strip_auth: bool = False
+    next_id: int = 1
+    posts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    media: dict[int, dict[str, Any]] = field(default_factory=dict)
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    counters: Counter[str] = field(default_factory=Counter)
+
+
+STATE_KEY = web.AppKey("wordpress_state", WordPressState)
+
+
+class _WPError(Exception):
+    def __init__(self, status: int, code: str, message: str, **data: Any) -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+def _error_response(err: _WPError) -> web.Response:
+    body = {"code": err.code, "message": err.message, "data": {**err.data, "status": err.status}}
+    return web.json_response(body, status=err.status)
+
+
+@web.middleware
+async def _wp_errors(request: web.Request, handler: faults.Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except _WPError as err:
+        return _error_response(err)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _user(request: web.Request) -> str | None:
+    """The authenticated user, None when anonymous; raises on bad credentials."""
+    state = request.app[STATE_KEY]
+    header = request.headers.get("Authorization", "")
+    if state.strip_auth or not header.startswith("Basic "):
+        return None
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        raise _WPError(401, "invalid_username", "Unknown username.") from None
+    if user not in state.users:
+        raise _WPError(401, "invalid_username", "Unknown username. Check again or try your email.")
+    password = "".join(ch for ch in password if ch.isalnum())
+    if password not in ["".join(c for c in p if c.isalnum()) for p in state.users[user]]:
+        raise _WPError(
+            401, "incorrect_password", "The provided password is an invalid application password."
+        )
+    return user
+
+
+def _require(request: web.Request, code: str, what: str) -> str:
+    user = _user(request)
+    if user is None:
+        raise _WPError(401, code, f"Sorry, you are not allowed to {what} as this user.")
+    return user
+
+
+def _slugify(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).strip().lower()
+    text = re.sub(r"[^\w\s-]", "", text)
+    slug = re.sub(r"[\s_-]+", "-", text).strip("-")
+    return quote(slug, safe="-").lower() if slug else ""
+
+
+def _unique_slug(state: WordPressState, slug: str, own_id: int | None) -> str:
+    taken = {p["slug"] for pid, p in state.posts.items() if pid != own_id and not p.get("_deleted")}
+    if slug not in taken:
+        return slug
+    n = 2
+    while f"{slug}-{n}" in taken:
+        n += 1
+    return f"{slug}-{n}"
+
+
+def _render(request: web.Request, post: dict[str, Any], context: str) -> dict[str, Any]:
+    base = f"{request.scheme}://{request.host}"
+    body: dict[str, Any] = {
+        "id": post["id"],
+        "date": post["date"],
+        "date_gmt": post["date"],
+        "modified": post["modified"],
+        "slug": post["slug"],
+        "status": post["status"],
+        "type": "post",
+        "link": f"{base}/{post['slug']}/"
+        if post["status"] == "publish"
+        else f"{base}/?p={post['id']}",
+        "guid": {"rendered": f"{base}/?p={post['id']}"},
+        "title": {"rendered": post["title"]},
+        "content": {"rendered": post["content"], "protected": False},
+        "excerpt": {"rendered": post["excerpt"], "protected": False},
+        "author": post["author"],
+        "featured_media": post["featured_media"],
+        "categories": post["categories"],
+        "tags": post["tags"],
+        "meta": post["meta"],
+    }
+    if context == "edit":
+        for key in ("title", "content", "excerpt"):
+            body[key]["raw"] = post[key]
+    return body
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError:
+        raise _WPError(400, "rest_invalid_json", "Invalid JSON body passed.") from None
+    if not isinstance(body, dict):
+        raise _WPError(400, "rest_invalid_json", "Invalid JSON body passed.")
+    return body
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("raw", ""))
+    return "" if value is None else str(value)
+
+
+def _apply(state: WordPressState, post: dict[str, Any], body: dict[str, Any]) -> None:
+    for key in ("title", "content", "excerpt"):
+        if key in body:
+            post[key] = _text(body[key])
+    if "status" in body:
+        if body["status"] not in ("publish", "future", "draft", "pending", "private"):
+            raise _WPError(
+                400,
+                "rest_invalid_param",
+                "Invalid parameter(s): status",
+                params={"status": "status is not one of publish, future, draft, pending, private."},
+            )
+        post["status"] = body["status"]
+    if "featured_media" in body:
+        media_id = int(body["featured_media"] or 0)
+        # wp-core ignores handle_featured_media()'s result on create: an unknown id is dropped
+        post["featured_media"] = media_id if media_id in state.media else 0
+    for key in ("categories", "tags"):
+        if key in body:
+            post[key] = [int(v) for v in body[key]]
+    if "meta" in body and isinstance(body["meta"], dict):
+        post["meta"].update(body["meta"])
+    if body.get("slug"):
+        post["slug"] = _unique_slug(state, _slugify(str(body["slug"])), post["id"])
+    elif not post["slug"] and post["title"]:
+        post["slug"] = _unique_slug(state, _slugify(post["title"]), post["id"])
+    if not post["slug"]:
+        post["slug"] = str(post["id"])
+    post["modified"] = _now()
+
+
+async def _create_post(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    state.counters["posts.create"] += 1
+    user = _require(request, "rest_cannot_create", "create posts")
+    body = await _json_body(request)
+    if "id" in body:
+        raise _WPError(400, "rest_post_exists", "Cannot create existing post.")
+    post_id = state.next_id
+    state.next_id += 1
+    post: dict[str, Any] = {
+        "id": post_id,
+        "date": _now(),
+        "modified": _now(),
+        "slug": "",
+        "status": "draft",
+        "title": "",
+        "content": "",
+        "excerpt": "",
+        "author": sorted(state.users).index(user) + 1,
+        "featured_media": 0,
+        "categories": [1],
+        "tags": [],
+        "meta": {},
+    }
+    _apply(state, post, body)
+    state.posts[post_id] = post
+    state.counters["posts.created"] += 1
+    response = web.json_response(_render(request, post, "edit"), status=201)
+    response.headers["Location"] = f"{request.scheme}://{request.host}{_PREFIX}/posts/{post_id}"
+    return response
+
+
+def _get(state: WordPressState, raw_id: str) -> dict[str, Any]:
+    try:
+        post = state.posts.get(int(raw_id))
+    except ValueError:
+        post = None
+    if post is None or post.get("_deleted"):
+        raise _WPError(404, "rest_post_invalid_id", "Invalid post ID.")
+    return post
+
+
+async def _list_posts(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    state.counters["posts.list"] += 1
+    q = request.query
+    context = q.get("context", "view")
+    statuses = q.get("status", "publish").split(",")
+    if (context == "edit" or statuses != ["publish"]) and _user(request) is None:
+        raise _WPError(
+            401,
+            "rest_forbidden_context" if context == "edit" else "rest_invalid_param",
+            "Sorry, you are not allowed to edit posts in this post type.",
+        )
+    try:
+        per_page = int(q.get("per_page", "10"))
+        page = int(q.get("page", "1"))
+    except ValueError:
+        raise _WPError(400, "rest_invalid_param", "Invalid parameter(s): per_page") from None
+    if not 1 <= per_page <= 100:
+        raise _WPError(
+            400,
+            "rest_invalid_param",
+            "Invalid parameter(s): per_page",
+            params={"per_page": "per_page must be between 1 (inclusive) and 100 (inclusive)"},
+        )
+    posts = [p for p in state.posts.values() if not p.get("_deleted")]
+    if "any" not in statuses:
+        posts = [p for p in posts if p["status"] in statuses]
+    else:
+        posts = [p for p in posts if p["status"] != "trash"]
+    if "slug" in q:
+        slugs = q["slug"].split(",")
+        posts = [p for p in posts if p["slug"] in slugs]
+    if q.get("search"):
+        needle = q["search"].lower()
+        posts = [
+            p for p in posts if any(needle in p[k].lower() for k in ("title", "content", "excerpt"))
+        ]
+    posts.sort(key=lambda p: p["id"], reverse=True)
+    total = len(posts)
+    pages = max(1, math.ceil(total / per_page))
+    if page > pages and total:
+        raise _WPError(
+            400,
+            "rest_post_invalid_page_number",
+            "The page number requested is larger than the number of pages available.",
+        )
+    chunk = posts[(page - 1) * per_page : page * per_page]
+    response = web.json_response([_render(request, p, context) for p in chunk])
+    response.headers["X-WP-Total"] = str(total)
+    response.headers["X-WP-TotalPages"] = str(pages)
+    return response
+
+
+async def _get_post(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    state.counters["posts.get"] += 1
+    post = _get(state, request.match_info["id"])
+    context = request.query.get("context", "view")
+    if (post["status"] != "publish" or context == "edit") and _user(request) is None:
+        raise _WPError(401, "rest_forbidden", "Sorry, you are not allowed to do that.")
+    return web.json_response(_render(request, post, context))
+
+
+async def _update_post(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    state.counters["posts.update"] += 1
+    _require(request, "rest_cannot_edit", "edit this post")
+    post = _get(state, request.match_info["id"])
+    _apply(state, post, await _json_body(request))
+    return web.json_response(_render(request, post, "edit"))
+
+
+async def _delete_post(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    state.counters["posts.delete"] += 1
+    _require(request, "rest_cannot_delete", "delete this post")
+    post = _get(state, request.match_info["id"])
+    if request.query.get("force") in ("true", "1"):
+        previous = _render(request, post, "edit")
+        post["_deleted"] = True
+        return web.json_response({"deleted": True, "previous": previous})
+    if not state.trash_enabled:
+        raise _WPError(
+            501,
+            "rest_trash_not_supported",
+            "The post does not support trashing. Set 'force' to 'true' to delete.",
+        )
+    if post["status"] == "trash":
+        raise _WPError(410, "rest_already_trashed", "The post has already been deleted.")
+    post["_previous_status"] = post["status"]
+    post["status"] = "trash"
+    post["slug"] = f"{post['slug']}__trashed"
+    return web.json_response(_render(request, post, "edit"))
+
+
+async def _upload(request: web.Request) -> tuple[str, str, bytes]:
+    """(filename, content type, bytes) from either upload form."""
+    if request.content_type.startswith("multipart/"):
+        form = await request.post()
+        file = form.get("file")
+        if not isinstance(file, web.FileField):
+            raise _WPError(400, "rest_upload_no_data", "No data supplied.")
+        with file.file:
+            return file.filename, file.content_type, file.file.read()
+    data = await request.read()
+    if not data:
+        raise _WPError(400, "rest_upload_no_data", "No data supplied.")
+    if "Content-Type" not in request.headers:
+        raise _WPError(400, "rest_upload_no_content_type", "No Content-Type supplied.")
+    disposition = request.headers.get("Content-Disposition")
+    if not disposition:
+        raise _WPError(
+            400, "rest_upload_no_content_disposition", "No Content-Disposition supplied."
+        )
+    match = _DISPOSITION_RE.search(disposition)
+    if not match:
+        raise _WPError(
+            400,
+            "rest_upload_invalid_disposition",
+            "Invalid Content-Disposition supplied. Content-Disposition needs to be formatted"
+            ' as `attachment; filename="image.png"` or similar.',
+        )
+    return unquote(match.group(1).strip()), request.content_type, data
+
+
+async def _create_media(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    state.counters["media.create"] += 1
+    user = _user(request)
+    if user is None:
+        raise _WPError(
+            400, "rest_cannot_create", "Sorry, you are not allowed to upload media on this site."
+        )
+    filename, content_type, data = await _upload(request)
+    if content_type not in _IMAGE_TYPES:
+        raise _WPError(
+            400,
+            "rest_upload_sideload_error",
+            "Sorry, you are not allowed to upload this file type.",
+        )
+    name, dot, ext = filename.rpartition(".")
+    stem = _slugify(name or ext) or "image"
+    path = f"/wp-content/uploads/{datetime.now(UTC):%Y/%m}/{stem}{dot}{ext if name else ''}"
+    n = 1
+    while path in state.files:
+        path = f"/wp-content/uploads/{datetime.now(UTC):%Y/%m}/{stem}-{n}{dot}{ext if name else ''}"
+        n += 1
+    state.files[path] = (content_type, data)
+    media_id = state.next_id
+    state.next_id += 1
+    item = {
+        "id": media_id,
+        "date": _now(),
+        "slug": stem,
+        "status": "inherit",
+        "type": "attachment",
+        "title": {"rendered": stem},
+        "mime_type": content_type,
+        "media_type": "image",
+        "source_url": f"{request.scheme}://{request.host}{path}",
+        "media_details": {"filesize": len(data), "sha256": hashlib.sha256(data).hexdigest()},
+        "_path": path,
+    }
+    state.media[media_id] = item
+    state.counters["media.created"] += 1
+    public = {k: v for k, v in item.items() if not k.startswith("_")}
+    response = web.json_response(public, status=201)
+    response.headers["Location"] = f"{request.scheme}://{request.host}{_PREFIX}/media/{media_id}"
+    return response
+
+
+async def _get_media(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    try:
+        item = state.media[int(request.match_info["id"])]
+    except (KeyError, ValueError):
+        raise _WPError(404, "rest_post_invalid_id", "Invalid post ID.") from None
+    return web.json_response({k: v for k, v in item.items() if not k.startswith("_")})
+
+
+async def _file(request: web.Request) -> web.Response:
+    found = request.app[STATE_KEY].files.get(request.path)
+    if found is None:
+        raise web.HTTPNotFound()
+    return web.Response(body=found[1], content_type=found[0])
+
+
+async def _me(request: web.Request) -> web.Response:
+    user = _require(request, "rest_not_logged_in", "view this resource")
+    return web.json_response(
+        {"id": sorted(request.app[STATE_KEY].users).index(user) + 1, "name": user, "slug": user}
+    )
+
+
+async def _index(request: web.Request) -> web.Response:
+    return web.json_response({"name": "Emulated WordPress", "namespaces": ["wp/v2"]})
+
+
+async def _items(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    posts = []
+    for post in state.posts.values():
+        posts.append({**_render(request, post, "edit"), "deleted": bool(post.get("_deleted"))})
+    media = [{k: v for k, v in m.items() if not k.startswith("_")} for m in state.media.values()]
+    return web.json_response({"posts": posts, "media": media})
+
+
+async def _counters(request: web.Request) -> web.Response:
+    return web.json_response(dict(request.app[STATE_KEY].counters))
+
+
+async def _revoke(request: web.Request) -> web.Response:
+    body = await request.json() if request.can_read_body else {}
+    state = request.app[STATE_KEY]
+    for user in state.users:
+        if body.get("user") in (None, user):
+            state.users[user] = []
+    return web.json_response({"ok": True})
+
+
+async def _strip_auth(request: web.Request) -> web.Response:
+    body = await request.json()
+    request.app[STATE_KEY].strip_auth = bool(body.get("on"))
+    return web.json_response({"strip_auth": request.app[STATE_KEY].strip_auth})
+
+
+def make_app(
+    *,
+    users: dict[str, list[str]] | None = None,
+    trash_enabled: bool = True,
+    strip_auth: bool = False,
+) -> web.Application:
+    """A WordPress emulator; ``users`` maps username → application passwords."""
+    state = WordPressState(
+        users={
+            u: list(p) for u, p in (users or {"editor": ["abcd EFGH 1234 ijkl MNOP 5678"]}).items()
+        },
+        trash_enabled=trash_enabled,
+        strip_auth=strip_auth,
+    )
+    app = web.Application(client_max_size=16 * 1024 * 1024)
+    app[STATE_KEY] = state
+    faults.install(app)
+    app.middlewares.append(_wp_errors)
+    r = app.router
+    r.add_get("/wp-json/", _index)
+    r.add_get(f"{_PREFIX}/posts", _list_posts)
+    r.add_post(f"{_PREFIX}/posts", _create_post)
+    r.add_get(f"{_PREFIX}/posts/{{id}}", _get_post)
+    for method in ("POST", "PUT", "PATCH"):
+        r.add_route(method, f"{_PREFIX}/posts/{{id}}", _update_post)
+    r.add_delete(f"{_PREFIX}/posts/{{id}}", _delete_post)
+    r.add_post(f"{_PREFIX}/media", _create_media)
+    r.add_get(f"{_PREFIX}/media/{{id}}", _get_media)
+    r.add_get(f"{_PREFIX}/users/me", _me)
+    r.add_get("/wp-content/uploads/{path:.+}", _file)
+    r.add_get("/_emulator/items", _items)
+    r.add_get("/_emulator/counters", _counters)
+    r.add_post("/_emulator/revoke", _revoke)
+    r.add_post("/_emulator/strip_auth", _strip_auth)
+    return app
+
+
+__all__ = ["STATE_KEY", "WordPressState", "make_app"]
