@@ -163,10 +163,18 @@ class PublishContext(Protocol):
     outcome is unknown and must be reconciled.
     """
 
-    job_id: str
-    account: AccountRef
-    state: Mapping[str, Any]
-    tokens: TokenCache
+    # Read-only members: an implementation may use plain attributes or properties.
+    @property
+    def job_id(self) -> str: ...
+
+    @property
+    def account(self) -> AccountRef: ...
+
+    @property
+    def state(self) -> Mapping[str, Any]: ...
+
+    @property
+    def tokens(self) -> TokenCache: ...
 
     async def credentials(self) -> Mapping[str, str]:
         """Open the account's credentials from the vault; use them for this call only."""

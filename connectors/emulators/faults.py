@@ -4,7 +4,9 @@ A fault applies to requests whose path ends with ``path`` (or to all when ``path
 and fires ``times`` times (``None`` = until cleared):
 
 * ``latency_s`` -- sleep before handling;
-* ``hang`` -- never answer (the client times out) and do **not** apply the request;
+* ``hang`` -- never answer (the client times out) and do **not** apply the request; a hung
+  request is released (answered 503, still not applied) when the emulator shuts down, so test
+  servers close promptly;
 * ``status`` -- answer this HTTP status (e.g. 502) without applying the request;
 * ``drop_after_apply`` -- apply the request, then drop the connection without an answer
   (the platform did it, the caller cannot know).
@@ -17,6 +19,7 @@ Set them in-process with :meth:`Faults.add` or over HTTP:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -45,6 +48,14 @@ class Faults:
     def __init__(self) -> None:
         self._faults: list[Fault] = []
         self.fired = 0
+        self._closing: asyncio.Event | None = None
+
+    @property
+    def closing(self) -> asyncio.Event:
+        """Set on application shutdown; hung requests wait for it."""
+        if self._closing is None:
+            self._closing = asyncio.Event()
+        return self._closing
 
     def add(self, **kwargs: Any) -> Fault:
         fault = Fault(**kwargs)
@@ -83,7 +94,10 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
     if fault.latency_s:
         await asyncio.sleep(fault.latency_s)
     if fault.hang:
-        await asyncio.sleep(3600)
+        closing = request.app[FAULTS_KEY].closing
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(closing.wait(), timeout=3600)
+        return web.Response(status=503, text="emulated hang released")
     if fault.status is not None:
         return web.Response(status=fault.status, text="emulated upstream failure")
     if fault.drop_after_apply:
@@ -113,11 +127,16 @@ async def _clear_faults(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def _release_hung(app: web.Application) -> None:
+    app[FAULTS_KEY].closing.set()
+
+
 def install(app: web.Application) -> Faults:
     """Give ``app`` fault switches and their control routes; call before the app starts."""
     faults = Faults()
     app[FAULTS_KEY] = faults
     app.middlewares.append(fault_middleware)
+    app.on_shutdown.append(_release_hung)
     app.router.add_get("/_emulator/faults", _get_faults)
     app.router.add_post("/_emulator/faults", _add_fault)
     app.router.add_delete("/_emulator/faults", _clear_faults)

@@ -20,16 +20,28 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import redis.asyncio as aredis
+from aiohttp.test_utils import TestServer
 
-from connectors.base import AccountRef
+from connectors.base import (
+    AccountRef,
+    Connector,
+    OutboundPost,
+    Pending,
+    Published,
+    Result,
+    RetryLater,
+    Unconfirmed,
+)
 
 _STATE_PREFIX = "test:{connectors}:job:"
 _TOKEN_PREFIX = "test:{connectors}:token:"
@@ -150,8 +162,10 @@ class RedisPublishContext:
         if self.crash_on is not None and self.crash_on in updates:
             raise SimulatedCrash(f"simulated crash before checkpointing {self.crash_on!r}")
         if updates:
-            encoded = {k: json.dumps(v, ensure_ascii=False) for k, v in updates.items()}
-            await self.redis.hset(_STATE_PREFIX + self.job_id, mapping=encoded)  # type: ignore[misc]
+            encoded: dict[str | bytes, str | bytes] = {
+                k: json.dumps(v, ensure_ascii=False) for k, v in updates.items()
+            }
+            await self.redis.hset(_STATE_PREFIX + self.job_id, mapping=encoded)  # type: ignore[arg-type]
         self.state.update(updates)
         self.checkpoints.append(dict(updates))
 
@@ -161,8 +175,71 @@ class RedisPublishContext:
 
 async def load_state(redis: aredis.Redis, job_id: str) -> dict[str, Any]:
     """The checkpoints recorded for ``job_id`` (what a resuming process would see)."""
-    raw = await redis.hgetall(_STATE_PREFIX + job_id)  # type: ignore[misc]
+    raw = await redis.hgetall(_STATE_PREFIX + job_id)
     return {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in raw.items()}
 
 
-__all__ = ["RedisPublishContext", "RedisTokenCache", "SimulatedCrash", "load_state"]
+async def drive(
+    connector: Connector,
+    post: OutboundPost,
+    resume_ctx: Callable[[], Awaitable[Any]],
+    *,
+    outcomes: list[Exception] | None = None,
+    max_rounds: int = 30,
+    wait_s: float = 0.1,
+) -> Result:
+    """Act like the publish pipeline until the item is :class:`Published`.
+
+    Each round takes a context from ``resume_ctx()`` (normally :meth:`RedisPublishContext.resume`,
+    i.e. the job as another process would see it): ``RetryLater`` → ``publish()`` again (it
+    resumes from the checkpoints), ``Pending``/``Unconfirmed`` → ``status()``. Outcomes met on
+    the way are appended to ``outcomes``; other exceptions propagate.
+    """
+    use_status = False
+    for _ in range(max_rounds):
+        ctx = await resume_ctx()
+        try:
+            result = await (connector.status(ctx) if use_status else connector.publish(post, ctx))
+        except RetryLater as exc:
+            if outcomes is not None:
+                outcomes.append(exc)
+            use_status = False
+            await asyncio.sleep(min(exc.after_s, wait_s))
+            continue
+        except Unconfirmed as exc:
+            if outcomes is not None:
+                outcomes.append(exc)
+            use_status = True
+            await asyncio.sleep(wait_s)
+            continue
+        if isinstance(result, Published):
+            return result
+        assert isinstance(result, Pending)
+        use_status = True
+        await asyncio.sleep(min(result.poll_after_s, 0.02))
+    raise AssertionError(f"job not published after {max_rounds} rounds")
+
+
+async def emulator_get(server: TestServer, path: str) -> Any:
+    """GET an emulator control route (``/_emulator/items``, ``/_emulator/counters`` ...)."""
+    async with aiohttp.ClientSession() as s, s.get(server.make_url(path)) as r:
+        assert r.status < 300, await r.text()
+        return await r.json()
+
+
+async def emulator_post(server: TestServer, path: str, body: Mapping[str, Any]) -> Any:
+    """POST to an emulator control route (``/_emulator/faults`` ...)."""
+    async with aiohttp.ClientSession() as s, s.post(server.make_url(path), json=body) as r:
+        assert r.status < 300, await r.text()
+        return await r.json()
+
+
+__all__ = [
+    "RedisPublishContext",
+    "RedisTokenCache",
+    "SimulatedCrash",
+    "drive",
+    "emulator_get",
+    "emulator_post",
+    "load_state",
+]
