@@ -472,13 +472,21 @@ def sign_approval(claims: ApprovalClaims, key: SigningKey) -> str:
     return token
 
 
-def verify_approval(token: str, ring: KeyRing, *, now: float, leeway_s: int = 60) -> ApprovalClaims:
+def verify_approval(
+    token: str,
+    ring: KeyRing,
+    *,
+    now: float,
+    leeway_s: int = 60,
+    max_lifetime_s: int | None = None,
+) -> ApprovalClaims:
     """Verify an approval token and return its claims, or raise :class:`TokenError`.
 
     ``now`` is Unix seconds (the caller's clock, injected for testability). ``leeway_s`` tolerates
     clock skew between issuer and gateway: a token is expired once ``now >= exp + leeway_s`` and
     not yet valid while ``iat > now + leeway_s`` (same for ``nbf`` when present). A retired key's
-    ``not_after`` is our own configuration and gets no leeway.
+    ``not_after`` is our own configuration and gets no leeway. ``max_lifetime_s``, when given,
+    caps ``exp - iat`` (``bad_claims``): an external issuer cannot mint year-long approvals.
 
     Does not check content hash, accounts, approver identity or ``jti`` replay: the gateway does,
     with the returned claims.
@@ -525,6 +533,8 @@ def verify_approval(token: str, ring: KeyRing, *, now: float, leeway_s: int = 60
         raise TokenError(
             "issuer_mismatch", f"iss {claims.iss!r} may not use kid {kid!r} (issuer {key.issuer!r})"
         )
+    if max_lifetime_s is not None and claims.exp - claims.iat > max_lifetime_s:
+        raise TokenError("bad_claims", f"claim 'exp' gives a lifetime above {max_lifetime_s} s")
     if key.roles is not None and claims.role not in key.roles:
         raise TokenError(
             "role_not_allowed", f"issuer {key.issuer!r} may not assert role {claims.role!r}"

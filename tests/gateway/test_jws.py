@@ -652,6 +652,15 @@ def test_sign_refuses_invalid_claims() -> None:
         sign_approval(_claims(reason="x" * MAX_TOKEN_BYTES), CURRENT)
 
 
+def test_max_lifetime_caps_exp_minus_iat() -> None:
+    token = sign_approval(_claims(exp=NOW_S + 3600), CURRENT)
+    assert verify_approval(token, RING, now=NOW_S, max_lifetime_s=3600).exp == NOW_S + 3600
+    with pytest.raises(TokenError) as info:
+        verify_approval(token, RING, now=NOW_S, max_lifetime_s=3599)
+    assert info.value.code == "bad_claims"
+    assert "'exp'" in info.value.message
+
+
 def test_negative_leeway_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="leeway_s"):
         verify_approval(_good(), RING, now=NOW_S, leeway_s=-1)
