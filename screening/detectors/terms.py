@@ -1,0 +1,77 @@
+"""Lexicon hits → findings: allow-list overrides, token-boundary downgrade, view-based caps,
+and roster (executive) mentions."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+
+from screening.findings import Finding
+from screening.lexicon import Lexicon
+from screening.matcher import Hit, view_of
+from screening.normalize import Views
+from screening.persons import RosterEntry, owner_of
+from screening.segment import crosses_boundary
+
+logger = logging.getLogger(__name__)
+
+SHORT_TERM_CHARS = 3
+_FUNCTION_CHARS = frozenset("的了是在和与及或也都就而之其把被让给着过吗呢吧啊个")
+_SENTENCE_END_RE = re.compile(r"[。！？；!?;\n]")
+MAX_BOUNDARY_CHECKS = 500
+
+
+def scan(field: str, views: Views, lexicons: Sequence[Lexicon], roster: Sequence[RosterEntry],
+         hits: Sequence[Hit]) -> list[Finding]:
+    """Findings for deny-term and roster hits in one field."""
+    allow = [(h.start, h.end) for h in hits if h.pattern.kind == "allow"]
+    out: list[Finding] = []
+    checks = 0
+    for h in hits:
+        kind = h.pattern.kind
+        if kind == "roster":
+            out.append(_roster_finding(field, views, roster, h))
+            continue
+        if kind != "deny":
+            continue
+        if any(a <= h.start and h.end <= b for a, b in allow):
+            continue
+        lex = lexicons[h.pattern.owner]
+        evidence: dict[str, object] = {
+            "lexicon": lex.name, "version": lex.version, "source": lex.source,
+            "term": h.pattern.term, "view": h.view,
+        }
+        if h.view != "canon":
+            evidence["normalised"] = h.key
+        if (h.view in ("canon", "skeleton") and not h.key.isascii()
+                and len(h.key) <= SHORT_TERM_CHARS and checks < MAX_BOUNDARY_CHECKS):
+            checks += 1
+            if crosses_boundary(view_of(views, h.view).text, h.vstart, h.vend):
+                evidence["downgraded"] = "crosses a word boundary (jieba)"
+        if h.view == "pinyin" and not h.latin:
+            evidence["capped_at_review"] = "homophone (same pinyin, different characters)"
+        elif h.view == "initials":
+            if all(c in _FUNCTION_CHARS for c in views.original[h.start:h.end] if ord(c) > 0x2E80):
+                continue  # "MB的": an acronym next to a particle is not 麻痹的
+            evidence["capped_at_review"] = "initials mixed with hanzi"
+        elif h.view == "skeleton" and _SENTENCE_END_RE.search(views.original, h.start, h.end):
+            evidence["capped_at_review"] = "match spans a sentence boundary"
+        out.append(Finding(
+            detector="lexicon", rule=f"lexicon:{lex.category}:{h.pattern.term}",
+            category=lex.category, severity="low" if "downgraded" in evidence else lex.severity,
+            action="warn" if "downgraded" in evidence else lex.action, field=field,
+            start=h.start, end=h.end, text=views.original[h.start:h.end], evidence=evidence,
+        ))
+    return out
+
+
+def _roster_finding(field: str, views: Views, roster: Sequence[RosterEntry], h: Hit) -> Finding:
+    entry = owner_of(roster, h.pattern.owner)
+    return Finding(
+        detector="person", rule=f"executive:{entry.name}", category="executive",
+        severity="medium", action="review", field=field, start=h.start, end=h.end,
+        text=views.original[h.start:h.end],
+        evidence={"name": entry.name, "role": entry.role, "matched_alias": h.pattern.term,
+                  "view": h.view},
+    )

@@ -1,0 +1,59 @@
+"""HTML to screenable text with an offset map back into the HTML source.
+
+Tags are removed (block-level tags become a newline so words do not join across paragraphs),
+``<script>``/``<style>`` bodies and comments are dropped, character references are decoded.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+
+logger = logging.getLogger(__name__)
+
+_TOKEN_RE = re.compile(
+    r"<!--.*?(?:-->|$)|<(script|style)\b[^>]*>.*?(?:</\1\s*>|$)|</?([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>"
+    r"|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?",
+    re.DOTALL | re.IGNORECASE,
+)
+_BLOCK_TAGS = frozenset(
+    "p br div li ul ol tr td th table h1 h2 h3 h4 h5 h6 section article blockquote hr pre "
+    "header footer figure figcaption".split()
+)
+_LOOKS_HTML_RE = re.compile(r"<[a-zA-Z/!][^>]*>|&#?[A-Za-z0-9]{2,8};")
+
+
+def looks_like_html(text: str) -> bool:
+    """Whether ``text`` contains a tag or a character reference."""
+    return _LOOKS_HTML_RE.search(text) is not None
+
+
+def strip_html(source: str) -> tuple[str, list[int], list[int]]:
+    """Plain text plus, per plain character, its ``[start, end)`` span in ``source``."""
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    pos = 0
+    for m in _TOKEN_RE.finditer(source):
+        for i in range(pos, m.start()):
+            out.append(source[i])
+            starts.append(i)
+            ends.append(i + 1)
+        tok = m.group()
+        if tok.startswith("&"):
+            decoded = html.unescape(tok)
+            for c in decoded:
+                out.append(c)
+                starts.append(m.start())
+                ends.append(m.end())
+        elif m.group(2) and m.group(2).lower() in _BLOCK_TAGS:
+            out.append("\n")
+            starts.append(m.start())
+            ends.append(m.start())
+        pos = m.end()
+    for i in range(pos, len(source)):
+        out.append(source[i])
+        starts.append(i)
+        ends.append(i + 1)
+    return "".join(out), starts, ends

@@ -1,0 +1,199 @@
+"""The screening pipeline: normalise each field once, run the detectors in order, merge, decide.
+
+Pure, synchronous and thread-safe: a :class:`Screener` is immutable after construction (hot reload
+builds a new one with :meth:`Screener.with_lexicons` off the event loop and swaps the reference).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from screening import html, normalize, segment
+from screening.decision import DEFAULT_RULES, CategoryRule, Decision, decide
+from screening.detectors import combination, dates, financial, pii, terms
+from screening.findings import SEVERITY_ORDER, Finding
+from screening.lexicon import Lexicon, load_directory
+from screening.matcher import LexiconMatcher
+from screening.persons import RosterEntry, outsiders, roster_names
+
+logger = logging.getLogger(__name__)
+
+#: Longest text accepted in one field; the gateway answers 413 above it.
+MAX_FIELD_CHARS = 200_000
+#: Longest total over all fields of one post.
+MAX_TOTAL_CHARS = 400_000
+#: Findings kept per field in the result (the decision still sees all of them).
+MAX_FINDINGS_PER_FIELD = 500
+HTML_FIELDS = frozenset({"content"})
+
+
+class TextTooLong(ValueError):
+    """A field (or the whole post) is longer than the screening limit."""
+
+    def __init__(self, field: str, length: int, limit: int) -> None:
+        super().__init__(f"field {field!r} has {length} characters; the limit is {limit}")
+        self.field = field
+        self.length = length
+        self.limit = limit
+
+
+class Classifier(Protocol):
+    """The optional model stage: findings for one field's normalised text."""
+
+    def scan(self, field: str, text: str) -> list[Finding]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenResult:
+    """Findings (spans in the original field text), the decision, and roles a review needs."""
+
+    findings: tuple[Finding, ...]
+    decision: Decision
+    required_roles: tuple[str, ...]
+
+    def to_json(self) -> dict[str, object]:
+        """The ``POST /v1/screen`` answer shape."""
+        return {
+            "decision": self.decision,
+            "required_roles": list(self.required_roles),
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+@dataclass(frozen=True)
+class Screener:
+    """Immutable screening engine for one set of lexicons, rules and roster."""
+
+    lexicons: tuple[Lexicon, ...]
+    rules: Mapping[str, CategoryRule]
+    roster: tuple[RosterEntry, ...] = ()
+    classifier: object | None = None
+    _base: tuple[Lexicon, ...] = field(default=(), repr=False)
+    _matcher: LexiconMatcher = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        normalize.warm_up()
+        segment.warm_up()
+        object.__setattr__(self, "_matcher",
+                           LexiconMatcher(self.lexicons, roster_names(self.roster)))
+
+    @classmethod
+    def from_directory(
+        cls,
+        lexicon_dir: Path,
+        *,
+        rules: Mapping[str, CategoryRule] = DEFAULT_RULES,
+        roster: Sequence[RosterEntry] = (),
+        extra_lexicons: Sequence[Lexicon] = (),
+        classifier: object | None = None,
+    ) -> Screener:
+        """Load every lexicon file in ``lexicon_dir`` (all or nothing) plus ``extra_lexicons``."""
+        base = tuple(load_directory(lexicon_dir))
+        return cls((*base, *extra_lexicons), dict(rules), tuple(roster), classifier, base)
+
+    def with_lexicons(self, extra_lexicons: Sequence[Lexicon]) -> Screener:
+        """A new screener with the same file lexicons and ``extra_lexicons`` replacing the previous
+        extras (admin-managed lists). ``self`` is untouched and keeps serving meanwhile."""
+        return Screener((*self._base, *extra_lexicons), self.rules, self.roster, self.classifier,
+                        self._base)
+
+    @property
+    def term_count(self) -> int:
+        """Number of patterns (terms, allow phrases, rule terms, roster names) compiled."""
+        return self._matcher.term_count
+
+    def screen(self, fields: Mapping[str, str]) -> ScreenResult:
+        """Screen every text field of a post; raises :class:`TextTooLong` above the limits."""
+        total = 0
+        for name, text in fields.items():
+            if not isinstance(text, str):
+                raise TypeError(f"field {name!r} must be a string")
+            if len(text) > MAX_FIELD_CHARS:
+                raise TextTooLong(name, len(text), MAX_FIELD_CHARS)
+            total += len(text)
+        if total > MAX_TOTAL_CHARS:
+            raise TextTooLong("*", total, MAX_TOTAL_CHARS)
+        found: list[Finding] = []
+        per_field: dict[str, list[Finding]] = {}
+        for name, text in fields.items():
+            if text.strip():
+                per_field[name] = self._screen_field(name, text)
+                found.extend(per_field[name])
+        findings, decision, roles = decide(found, self.rules)
+        kept = _cap_per_field(findings)
+        return ScreenResult(kept, decision, roles)
+
+    def _screen_field(self, name: str, text: str) -> list[Finding]:
+        if name in HTML_FIELDS and html.looks_like_html(text):
+            plain, hs, he = html.strip_html(text)
+            views = normalize.build_views(plain, source=text, source_map=(hs, he))
+        else:
+            views = normalize.build_views(text)
+        hits = self._matcher.match(views)
+        out = terms.scan(name, views, self.lexicons, self.roster, hits)
+        out += combination.scan(name, text, self.lexicons, hits)
+        out += pii.scan(name, views, )
+        out += financial.scan(name, views)
+        out += dates.scan(name, views)
+        out += outsiders(name, views, roster_names(self.roster))
+        if self.classifier is not None:
+            out += self._classify(name, views)
+        return merge_overlaps(out)
+
+    def _classify(self, name: str, views: normalize.Views) -> list[Finding]:
+        scan = getattr(self.classifier, "scan")  # noqa: B009 - duck-typed optional stage
+        results: list[Finding] = []
+        canon = views.canon
+        for f in scan(name, canon.text):
+            a, b = max(0, min(f.start, len(canon.text))), max(0, min(f.end, len(canon.text)))
+            start, end = canon.span(a, b) if b > a else (f.start, f.end)
+            results.append(Finding(
+                detector=f.detector, rule=f.rule, category=f.category, severity=f.severity,
+                action=f.action, field=name, start=start, end=end,
+                text=views.original[start:end], evidence=f.evidence,
+            ))
+        return results
+
+
+_ACTION_RANK = {"warn": 0, "review": 1, "block": 2}
+
+
+def _rank(f: Finding) -> tuple[int, int, int]:
+    return (_ACTION_RANK[f.action], SEVERITY_ORDER[f.severity], f.end - f.start)
+
+
+def merge_overlaps(findings: Sequence[Finding]) -> list[Finding]:
+    """Drop exact duplicates (same category and span, keep the strongest) and findings strictly
+    inside a stronger-or-equal finding of the same category and detector (法轮 inside 法轮功)."""
+    best: dict[tuple[str, int, int], Finding] = {}
+    for f in findings:
+        key = (f.category, f.start, f.end)
+        if key not in best or _rank(f) > _rank(best[key]):
+            best[key] = f
+    items = sorted(best.values(), key=lambda f: (f.start, -(f.end - f.start)))
+    kept: list[Finding] = []
+    by_cat: dict[tuple[str, str], list[Finding]] = {}
+    for f in items:
+        group = by_cat.setdefault((f.category, f.detector), [])
+        if any(g.start <= f.start and f.end <= g.end and _rank(g)[:2] >= _rank(f)[:2]
+               for g in group[-50:]):
+            continue
+        group.append(f)
+        kept.append(f)
+    return kept
+
+
+def _cap_per_field(findings: Sequence[Finding]) -> tuple[Finding, ...]:
+    counts: dict[str, int] = {}
+    out: list[Finding] = []
+    for f in sorted(findings, key=lambda f: (-_rank(f)[0], -_rank(f)[1], f.start)):
+        n = counts.get(f.field, 0)
+        if n < MAX_FINDINGS_PER_FIELD:
+            counts[f.field] = n + 1
+            out.append(f)
+    out.sort(key=lambda f: (f.field, f.start, f.end))
+    return tuple(out)
