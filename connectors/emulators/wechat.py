@@ -57,6 +57,7 @@ class _Token:
     pool: str  # "stable" | "legacy"
     expires_at: float
     revoked: bool = False
+    superseded: bool = False  # a newer /cgi-bin/token was issued: 40001 once the grace ends
 
 
 @dataclass
@@ -214,6 +215,8 @@ def _check_token(request: web.Request, st: WeChatState) -> str:
     if info.revoked:
         raise _Err(40001, "invalid credential, access_token is invalid or not latest")
     if st.clock() >= info.expires_at:
+        if info.superseded:
+            raise _Err(40001, "invalid credential, access_token is invalid or not latest")
         raise _Err(42001, "access_token expired")
     return info.app_id
 
@@ -311,6 +314,7 @@ async def _legacy_token(request: web.Request, st: WeChatState, _: str) -> web.Re
     previous = st.tokens.get(st.legacy_current.get(app_id, ""))
     if previous is not None:  # the old token dies after the grace period
         previous.expires_at = min(previous.expires_at, st.clock() + st.grace_s)
+        previous.superseded = True
     token = _issue(st, app_id, "legacy")
     st.legacy_current[app_id] = token
     return web.json_response({"access_token": token, "expires_in": int(st.token_ttl_s)})
