@@ -18,7 +18,7 @@ from typing import Any, Literal
 import redis.asyncio as aredis
 
 from gateway.errors import Conflict, NotFound
-from gateway.keys import Keys
+from gateway.keys import Keys, text
 
 AccountState = Literal["pending", "active", "rejected", "retired"]
 ACCOUNT_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
@@ -72,14 +72,34 @@ class AccountRegistry:
             raise NotFound(f"no account {account_id!r}", field="account")
         return account
 
-    async def list(self, *, unit: str | None = None, state: str | None = None) -> list[Account]:
-        ids = sorted(m.decode() for m in await self._redis.smembers(self._keys.accounts()))
+    async def list_all(self, *, unit: str | None = None, state: str | None = None) -> list[Account]:
+        ids = sorted(text(m) for m in await self._redis.smembers(self._keys.accounts()))
         if not ids:
             return []
         raws = await self._redis.mget([self._keys.account(i) for i in ids])
         found = [Account.from_json(r) for r in raws if r]
-        return [a for a in found if (unit is None or a.unit == unit)
-                and (state is None or a.state == state)]
+        return [
+            a
+            for a in found
+            if (unit is None or a.unit == unit) and (state is None or a.state == state)
+        ]
+
+    async def check_filing(self, account_id: str, *, platform: str, unit: str) -> Account | None:
+        """Refuse a re-filing that would move an account to another unit or platform."""
+        old = await self.get(account_id)
+        if old and old.unit != unit:
+            raise Conflict(f"account {account_id!r} belongs to unit {old.unit!r}", field="unit")
+        if old and old.platform != platform:
+            raise Conflict(f"account {account_id!r} is on {old.platform!r}", field="platform")
+        return old
+
+    async def check_pending(self, account_id: str) -> Account:
+        account = await self.require(account_id)
+        if account.state != "pending":
+            raise Conflict(
+                f"account {account_id!r} is {account.state}, not pending", state=account.state
+            )
+        return account
 
     async def file(
         self,
@@ -102,16 +122,25 @@ class AccountRegistry:
                     raw = await pipe.get(key)
                     old = Account.from_json(raw) if raw else None
                     if old and old.unit != unit:
-                        raise Conflict(f"account {account_id!r} belongs to unit {old.unit!r}",
-                                       field="unit")
+                        raise Conflict(
+                            f"account {account_id!r} belongs to unit {old.unit!r}", field="unit"
+                        )
                     if old and old.platform != platform:
-                        raise Conflict(f"account {account_id!r} is on {old.platform!r}",
-                                       field="platform")
+                        raise Conflict(
+                            f"account {account_id!r} is on {old.platform!r}", field="platform"
+                        )
                     account = Account(
-                        id=account_id, platform=platform, name=name, unit=unit, state="pending",
-                        operators=tuple(operators), settings=dict(settings),
-                        version=(old.version + 1) if old else 1, filed_by=filed_by,
-                        filed_at=time.time(), note=note,
+                        id=account_id,
+                        platform=platform,
+                        name=name,
+                        unit=unit,
+                        state="pending",
+                        operators=tuple(operators),
+                        settings=dict(settings),
+                        version=(old.version + 1) if old else 1,
+                        filed_by=filed_by,
+                        filed_at=time.time(),
+                        note=note,
                     )
                     pipe.multi()
                     if old:
@@ -135,11 +164,16 @@ class AccountRegistry:
                         raise NotFound(f"no account {account_id!r}")
                     old = Account.from_json(raw)
                     if old.state != "pending":
-                        raise Conflict(f"account {account_id!r} is {old.state}, not pending",
-                                       state=old.state)
-                    new = replace(old, state="active" if approve else "rejected",
-                                  approved_by=by, approved_at=time.time(),
-                                  note=note or old.note)
+                        raise Conflict(
+                            f"account {account_id!r} is {old.state}, not pending", state=old.state
+                        )
+                    new = replace(
+                        old,
+                        state="active" if approve else "rejected",
+                        approved_by=by,
+                        approved_at=time.time(),
+                        note=note or old.note,
+                    )
                     pipe.multi()
                     pipe.set(key, _dump(new))
                     await pipe.execute()

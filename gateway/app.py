@@ -54,7 +54,8 @@ def _store_ctx(runtime: Runtime) -> CleanupCtx:
         keys = Keys(settings.store.key_prefix)
         vault = (
             Vault(client, keys, runtime.master_key, runtime.old_master_keys)
-            if runtime.master_key else None
+            if runtime.master_key
+            else None
         )
         app[SERVICES] = Services(
             settings=settings,

@@ -24,7 +24,7 @@ import redis.asyncio as aredis
 from redis.exceptions import RedisError
 
 from gateway.errors import ServiceUnavailable
-from gateway.keys import Keys
+from gateway.keys import Keys, text
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class AuditLog:
             async with self._local:
                 for _ in range(_MAX_APPEND_ATTEMPTS):
                     head = await self._redis.get(self._keys.audit_head())
-                    head_s = head.decode() if head else f"0:{GENESIS}"
+                    head_s = text(head) if head else f"0:{GENESIS}"
                     seq_s, _, prev = head_s.partition(":")
                     record = {**base, "seq": int(seq_s) + 1, "prev": prev}
                     record["hash"] = chain_hash(prev, record)
@@ -144,12 +144,9 @@ class AuditLog:
             if not batch:
                 return
             for entry_id, fields in batch:
-                eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-                raw = fields.get(b"r") or fields.get("r") or b"{}"
-                yield eid, json.loads(raw)
-            last = batch[-1][0]
-            last_s = last.decode() if isinstance(last, bytes) else last
-            start = "(" + last_s
+                raw = (fields or {}).get(b"r") or b"{}"
+                yield text(entry_id or b""), json.loads(raw)
+            start = "(" + text(batch[-1][0] or b"")
 
     async def verify(self) -> VerifyResult:
         """Recompute the chain; name the first record that does not verify."""
@@ -157,19 +154,35 @@ class AuditLog:
         async for eid, record in self.records():
             count += 1
             if record.get("seq") != expected_seq:
-                return VerifyResult(False, count, eid, record.get("seq", -1),
-                                    f"sequence {record.get('seq')} where {expected_seq} expected")
+                return VerifyResult(
+                    False,
+                    count,
+                    eid,
+                    record.get("seq", -1),
+                    f"sequence {record.get('seq')} where {expected_seq} expected",
+                )
             if record.get("prev") != prev:
-                return VerifyResult(False, count, eid, expected_seq,
-                                    "prev does not match the hash of the record before")
+                return VerifyResult(
+                    False,
+                    count,
+                    eid,
+                    expected_seq,
+                    "prev does not match the hash of the record before",
+                )
             if chain_hash(prev, record) != record.get("hash"):
-                return VerifyResult(False, count, eid, expected_seq,
-                                    "hash does not match the record's content")
+                return VerifyResult(
+                    False, count, eid, expected_seq, "hash does not match the record's content"
+                )
             prev, expected_seq = record["hash"], expected_seq + 1
         head = await self._redis.get(self._keys.audit_head())
-        if head is not None and head.decode() != f"{expected_seq - 1}:{prev}" and count:
-            return VerifyResult(False, count, "head", expected_seq - 1,
-                                "the chain head does not match the last record (truncated?)")
+        if head is not None and text(head) != f"{expected_seq - 1}:{prev}" and count:
+            return VerifyResult(
+                False,
+                count,
+                "head",
+                expected_seq - 1,
+                "the chain head does not match the last record (truncated?)",
+            )
         return VerifyResult(True, count)
 
     async def ping(self) -> bool:

@@ -40,13 +40,15 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "host", None):
         changes["host"] = args.host
     if changes:
-        settings = dataclasses.replace(settings,
-                                       server=dataclasses.replace(settings.server, **changes))
+        settings = dataclasses.replace(
+            settings, server=dataclasses.replace(settings.server, **changes)
+        )
     return settings
 
 
 def _with_store(settings: Settings, work: Callable[[aredis.Redis, Keys], Awaitable[T]]) -> T:
     with store_url(settings) as (url, _embedded):
+
         async def go() -> T:
             client = aredis.Redis.from_url(url)
             try:
@@ -65,10 +67,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with store_url(settings) as (url, embedded):
         runtime = resolve_runtime(settings, url, embedded=embedded)
         where = "embedded Valkey in " + str(settings.server.data_dir) if embedded else "Redis"
-        print(f"mediagate listening on http://{settings.server.host}:{settings.server.port} "
-              f"(store: {where})", flush=True)
-        web.run_app(create_app(settings, runtime), host=settings.server.host,
-                    port=settings.server.port, print=None, handle_signals=True)
+        print(
+            f"mediagate listening on http://{settings.server.host}:{settings.server.port} "
+            f"(store: {where})",
+            flush=True,
+        )
+        web.run_app(
+            create_app(settings, runtime),
+            host=settings.server.host,
+            port=settings.server.port,
+            print=None,
+            handle_signals=True,
+        )
     return 0
 
 
@@ -84,25 +94,34 @@ def cmd_keys(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.action == "create":
         if args.unit not in settings.policy.units:
-            print(f"unknown unit {args.unit!r}; units: {', '.join(settings.policy.units)}",
-                  file=sys.stderr)
+            print(
+                f"unknown unit {args.unit!r}; units: {', '.join(settings.policy.units)}",
+                file=sys.stderr,
+            )
             return 2
 
         async def create(client: aredis.Redis, keys: Keys) -> int:
             issued = await PrincipalStore(client, keys).create(
-                name=args.name, role=args.role, unit=args.unit)
+                name=args.name, role=args.role, unit=args.unit
+            )
             await AuditLog(client, keys).append(
-                actor=_cli_actor(), action="key.create", target=issued.principal.id,
-                details={"role": args.role, "unit": args.unit, "name": args.name})
-            print(f"created {args.role} key {issued.principal.id} for {args.name!r} "
-                  f"in unit {args.unit}; it is shown once:")
+                actor=_cli_actor(),
+                action="key.create",
+                target=issued.principal.id,
+                details={"role": args.role, "unit": args.unit, "name": args.name},
+            )
+            print(
+                f"created {args.role} key {issued.principal.id} for {args.name!r} "
+                f"in unit {args.unit}; it is shown once:"
+            )
             print(issued.key)
             return 0
 
         return _with_store(settings, create)
     if args.action == "list":
+
         async def listing(client: aredis.Redis, keys: Keys) -> int:
-            for p in await PrincipalStore(client, keys).list():
+            for p in await PrincipalStore(client, keys).list_all():
                 state = "revoked" if p.revoked else "active"
                 print(f"{p.id}  {p.role:<10} {p.unit:<14} {state:<8} {p.name}")
             return 0
@@ -114,8 +133,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
         if principal is None:
             print(f"no key {args.key_id}", file=sys.stderr)
             return 1
-        await AuditLog(client, keys).append(actor=_cli_actor(), action="key.revoke",
-                                            target=args.key_id)
+        await AuditLog(client, keys).append(
+            actor=_cli_actor(), action="key.revoke", target=args.key_id
+        )
         print(f"revoked {args.key_id}")
         return 0
 
@@ -141,11 +161,14 @@ def cmd_vault(args: argparse.Namespace) -> int:
             print(f"vault unavailable: {runtime.vault_problem}", file=sys.stderr)
             return 1
         vault = Vault(client, keys, runtime.master_key, runtime.old_master_keys)
-        await AuditLog(client, keys).append(actor=_cli_actor(), action="vault.rewrap",
-                                            details={"key_id": vault.key_id})
+        await AuditLog(client, keys).append(
+            actor=_cli_actor(), action="vault.rewrap", details={"key_id": vault.key_id}
+        )
         result = await vault.rewrap()
-        print(f"re-wrapped {result['rewrapped']} secrets under master key {vault.key_id}; "
-              f"{result['already_current']} were already current")
+        print(
+            f"re-wrapped {result['rewrapped']} secrets under master key {vault.key_id}; "
+            f"{result['already_current']} were already current"
+        )
         return 0
 
     return _with_store(settings, rewrap)
@@ -155,13 +178,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     if args.action == "verify":
+
         async def verify(client: aredis.Redis, keys: Keys) -> int:
             result = await AuditLog(client, keys).verify()
             if result.ok:
                 print(f"audit chain intact: {result.records} records")
                 return 0
-            print(f"audit chain BROKEN at record seq {result.broken_seq} "
-                  f"(stream id {result.broken_at}): {result.reason}")
+            print(
+                f"audit chain BROKEN at record seq {result.broken_seq} "
+                f"(stream id {result.broken_at}): {result.reason}"
+            )
             return 1
 
         return _with_store(settings, verify)
@@ -265,5 +291,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-
-

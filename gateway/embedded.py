@@ -90,7 +90,7 @@ class EmbeddedValkey:
             "--daemonize", "no",
         ]  # fmt: skip
         log.info("starting embedded valkey on %s (data in %s)", self.socket_path, self.data_dir)
-        self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, binary from our dependency
+        self._proc = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         deadline = time.monotonic() + START_TIMEOUT_S

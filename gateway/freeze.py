@@ -27,8 +27,13 @@ class FreezeRecord:
     at: float
 
     def public(self) -> dict[str, object]:
-        return {"scope": self.scope, "id": self.id, "reason": self.reason, "by": self.by,
-                "at": self.at}
+        return {
+            "scope": self.scope,
+            "id": self.id,
+            "reason": self.reason,
+            "by": self.by,
+            "at": self.at,
+        }
 
 
 def _field(scope: str, target: str) -> str:
@@ -42,15 +47,18 @@ class FreezeSwitch:
 
     async def freeze(self, scope: Scope, target: str, *, reason: str, by: str) -> FreezeRecord:
         record = FreezeRecord(scope, target if scope != "all" else "*", reason, by, time.time())
-        await self._redis.hset(self._keys.freezes(), _field(scope, record.id),
-                               json.dumps(record.public(), ensure_ascii=False))
+        await self._redis.hset(
+            self._keys.freezes(),
+            _field(scope, record.id),
+            json.dumps(record.public(), ensure_ascii=False),
+        )
         return record
 
     async def unfreeze(self, scope: Scope, target: str) -> bool:
         target = target if scope != "all" else "*"
         return bool(await self._redis.hdel(self._keys.freezes(), _field(scope, target)))
 
-    async def list(self) -> list[FreezeRecord]:
+    async def list_all(self) -> list[FreezeRecord]:
         raw = await self._redis.hgetall(self._keys.freezes())
         return [FreezeRecord(**json.loads(v)) for _, v in sorted(raw.items())]
 

@@ -115,3 +115,8 @@ class Keys:
     # metrics and reports
     def activity(self, unit: str, week: str) -> str:
         return self._k("activity", unit, week)
+
+
+def text(value: bytes | str) -> str:
+    """A Redis reply as text (the clients here return bytes)."""
+    return value.decode() if isinstance(value, bytes) else value

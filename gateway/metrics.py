@@ -75,22 +75,36 @@ class Metrics:
     """The gateway's metrics; one instance per app."""
 
     def __init__(self) -> None:
-        self.requests = Counter("mediagate_http_requests_total", "HTTP requests by route and "
-                                "status", ("method", "route", "status"))
-        self.latency = Histogram("mediagate_http_request_seconds", "HTTP request latency",
-                                 ("route",))
-        self.decisions = Counter("mediagate_publish_decisions_total", "Publish gate decisions",
-                                 ("decision",))
-        self.deliveries = Counter("mediagate_deliveries_total", "Delivery outcomes by platform",
-                                  ("platform", "outcome"))
-        self.audit_failures = Counter("mediagate_audit_failures_total",
-                                      "Audit records that could not be written")
+        self.requests = Counter(
+            "mediagate_http_requests_total",
+            "HTTP requests by route and status",
+            ("method", "route", "status"),
+        )
+        self.latency = Histogram(
+            "mediagate_http_request_seconds", "HTTP request latency", ("route",)
+        )
+        self.decisions = Counter(
+            "mediagate_publish_decisions_total", "Publish gate decisions", ("decision",)
+        )
+        self.deliveries = Counter(
+            "mediagate_deliveries_total", "Delivery outcomes by platform", ("platform", "outcome")
+        )
+        self.audit_failures = Counter(
+            "mediagate_audit_failures_total", "Audit records that could not be written"
+        )
         self.lexicon_version = Gauge("mediagate_lexicon_version", "Applied lexicon version")
         self.up = Gauge("mediagate_dependency_up", "1 if a dependency answers", ("part",))
 
     def render(self) -> str:
         lines: list[str] = []
-        for metric in (self.requests, self.latency, self.decisions, self.deliveries,
-                       self.audit_failures, self.lexicon_version, self.up):
+        for metric in (
+            self.requests,
+            self.latency,
+            self.decisions,
+            self.deliveries,
+            self.audit_failures,
+            self.lexicon_version,
+            self.up,
+        ):
             lines.extend(metric.render())
         return "\n".join(lines) + "\n"

@@ -73,7 +73,9 @@ def _from_http_exception(exc: web.HTTPException) -> GatewayError:
     if isinstance(exc, web.HTTPNotFound):
         return NotFound("no such resource")
     if isinstance(exc, web.HTTPMethodNotAllowed):
-        return MethodNotAllowed(f"method not allowed; allowed: {', '.join(sorted(exc.allowed_methods))}")
+        return MethodNotAllowed(
+            f"method not allowed; allowed: {', '.join(sorted(exc.allowed_methods))}"
+        )
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         return PayloadTooLarge("body: request too large")
     error = BadRequest(exc.reason or "bad request")
@@ -92,14 +94,22 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
             raise
         return problem_response(_from_http_exception(exc), request)
     except RedisError as exc:
-        log.error("store unavailable during %s %s: %s", request.method, request.path,
-                  type(exc).__name__)
+        log.error(
+            "store unavailable during %s %s: %s", request.method, request.path, type(exc).__name__
+        )
         return problem_response(
-            ServiceUnavailable("the state store is unavailable; nothing was done",
-                               reason="store_unavailable"), request)
+            ServiceUnavailable(
+                "the state store is unavailable; nothing was done", reason="store_unavailable"
+            ),
+            request,
+        )
     except Exception:
-        log.exception("unhandled error in %s %s (request %s)", request.method, request.path,
-                      request.get(REQUEST_ID, ""))
+        log.exception(
+            "unhandled error in %s %s (request %s)",
+            request.method,
+            request.path,
+            request.get(REQUEST_ID, ""),
+        )
         error = GatewayError(f"internal error; quote request id {request.get(REQUEST_ID, '')}")
         error.status, error.slug, error.title = 500, "internal", "Internal error"  # type: ignore[misc]
         return problem_response(error, request)

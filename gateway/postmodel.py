@@ -41,17 +41,27 @@ class Post:
             return {"filename": i.filename, "content_type": i.content_type, "sha256": i.sha256}
 
         return {
-            "title": self.title, "digest": self.digest, "author": self.author,
-            "content": self.content, "source": self.source, "category": self.category,
+            "title": self.title,
+            "digest": self.digest,
+            "author": self.author,
+            "content": self.content,
+            "source": self.source,
+            "category": self.category,
             "cover": img(self.cover) if self.cover else None,
             "images": [img(i) for i in self.images],
         }
 
     def outbound(self, content_sha256: str) -> OutboundPost:
         return OutboundPost(
-            title=self.title, digest=self.digest, author=self.author, content=self.content,
-            source=self.source, category=self.category, content_sha256=content_sha256,
-            cover=self.cover, images=self.images,
+            title=self.title,
+            digest=self.digest,
+            author=self.author,
+            content=self.content,
+            source=self.source,
+            category=self.category,
+            content_sha256=content_sha256,
+            cover=self.cover,
+            images=self.images,
         )
 
 
@@ -69,11 +79,14 @@ def _image(value: Any, where: str, limits: LimitSettings) -> Image:
     if not data:
         raise field_error(f"{where}.data", "is empty")
     if len(data) > limits.max_image_bytes:
-        raise PayloadTooLarge(f"{where}.data: {len(data)} bytes; limit {limits.max_image_bytes}",
-                              errors=[{"field": f"{where}.data", "message": "too large"}],
-                              limit_bytes=limits.max_image_bytes)
-    return Image(filename=filename, content_type=ctype, data=data,
-                 sha256=hashlib.sha256(data).hexdigest())
+        raise PayloadTooLarge(
+            f"{where}.data: {len(data)} bytes; limit {limits.max_image_bytes}",
+            errors=[{"field": f"{where}.data", "message": "too large"}],
+            limit_bytes=limits.max_image_bytes,
+        )
+    return Image(
+        filename=filename, content_type=ctype, data=data, sha256=hashlib.sha256(data).hexdigest()
+    )
 
 
 def parse_post(value: Any, limits: LimitSettings, path: str = "post") -> Post:
@@ -119,9 +132,14 @@ def post_from_stored(data: Mapping[str, Any]) -> Post:
 
     images = tuple(i for i in (img(v) for v in data.get("images", [])) if i is not None)
     return Post(
-        title=data["title"], digest=data["digest"], author=data["author"],
-        content=data["content"], source=data["source"], category=data["category"],
-        cover=img(data.get("cover")), images=images,
+        title=data["title"],
+        digest=data["digest"],
+        author=data["author"],
+        content=data["content"],
+        source=data["source"],
+        category=data["category"],
+        cover=img(data.get("cover")),
+        images=images,
     )
 
 
@@ -129,11 +147,20 @@ def post_to_stored(post: Post) -> dict[str, Any]:
     def img(i: Image | None) -> dict[str, str] | None:
         if i is None:
             return None
-        return {"filename": i.filename, "content_type": i.content_type, "sha256": i.sha256,
-                "data": base64.b64encode(i.data).decode()}
+        return {
+            "filename": i.filename,
+            "content_type": i.content_type,
+            "sha256": i.sha256,
+            "data": base64.b64encode(i.data).decode(),
+        }
 
     return {
-        "title": post.title, "digest": post.digest, "author": post.author,
-        "content": post.content, "source": post.source, "category": post.category,
-        "cover": img(post.cover), "images": [img(i) for i in post.images],
+        "title": post.title,
+        "digest": post.digest,
+        "author": post.author,
+        "content": post.content,
+        "source": post.source,
+        "category": post.category,
+        "cover": img(post.cover),
+        "images": [img(i) for i in post.images],
     }

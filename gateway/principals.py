@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 import redis.asyncio as aredis
 
-from gateway.keys import Keys
+from gateway.keys import Keys, text
 from gateway.settings import ROLES
 
 KEY_PREFIX = "mg_"
@@ -32,8 +32,14 @@ class Principal:
     revoked: bool = False
 
     def public(self) -> dict[str, object]:
-        return {"id": self.id, "name": self.name, "role": self.role, "unit": self.unit,
-                "created_at": self.created_at, "revoked": self.revoked}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "unit": self.unit,
+            "created_at": self.created_at,
+            "revoked": self.revoked,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +114,7 @@ class PrincipalStore:
         record.pop("secret_sha256", None)
         return Principal(**record)
 
-    async def list(self) -> list[Principal]:
-        ids = sorted(m.decode() for m in await self._redis.smembers(self._keys.api_keys()))
+    async def list_all(self) -> list[Principal]:
+        ids = sorted(text(m) for m in await self._redis.smembers(self._keys.api_keys()))
         found = [await self.get(i) for i in ids]
         return [p for p in found if p is not None]

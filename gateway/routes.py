@@ -30,58 +30,176 @@ class Route:
     tag: str = ""
 
 
-def _r(method: str, path: str, handler: Handler, roles: frozenset[str] | set[str] | None,
-       summary: str, request: str = "", tag: str = "") -> Route:
-    return Route(method, path, handler, frozenset(roles) if roles is not None else None,
-                 summary, request, tag)
+def _r(
+    method: str,
+    path: str,
+    handler: Handler,
+    roles: frozenset[str] | set[str] | None,
+    summary: str,
+    request: str = "",
+    tag: str = "",
+) -> Route:
+    return Route(
+        method,
+        path,
+        handler,
+        frozenset(roles) if roles is not None else None,
+        summary,
+        request,
+        tag,
+    )
 
 
 ROUTES: list[Route] = [
     _r("GET", "/livez", health.livez, None, "Process is alive", tag="health"),
-    _r("GET", "/healthz", health.healthz, None,
-       "Redis, audit, vault and every loaded part answer", tag="health"),
+    _r(
+        "GET",
+        "/healthz",
+        health.healthz,
+        None,
+        "Redis, audit, vault and every loaded part answer",
+        tag="health",
+    ),
     _r("GET", "/metrics", health.metrics, None, "Prometheus metrics", tag="health"),
     _r("GET", "/openapi.json", health.openapi, None, "This document", tag="health"),
     # accounts (Art. 7)
-    _r("POST", "/v1/accounts", accounts.file_account, {"unit_head", "brand_pr", "admin"},
-       "File an account (or re-file changes); pending until Brand-PR approves",
-       "AccountFiling", "accounts"),
-    _r("GET", "/v1/accounts", accounts.list_accounts, EDITORS_AND_UP,
-       "Accounts visible to the caller", tag="accounts"),
-    _r("GET", "/v1/accounts/{account}", accounts.get_account, EDITORS_AND_UP,
-       "One account with its filing history and freeze state", tag="accounts"),
-    _r("POST", "/v1/accounts/{account}/approve", accounts.approve_account, {"brand_pr"},
-       "Approve a pending filing (account becomes active)", "Note", "accounts"),
-    _r("POST", "/v1/accounts/{account}/reject", accounts.reject_account, {"brand_pr"},
-       "Reject a pending filing", "Note", "accounts"),
+    _r(
+        "POST",
+        "/v1/accounts",
+        accounts.file_account,
+        {"unit_head", "brand_pr", "admin"},
+        "File an account (or re-file changes); pending until Brand-PR approves",
+        "AccountFiling",
+        "accounts",
+    ),
+    _r(
+        "GET",
+        "/v1/accounts",
+        accounts.list_accounts,
+        EDITORS_AND_UP,
+        "Accounts visible to the caller",
+        tag="accounts",
+    ),
+    _r(
+        "GET",
+        "/v1/accounts/{account}",
+        accounts.get_account,
+        EDITORS_AND_UP,
+        "One account with its filing history and freeze state",
+        tag="accounts",
+    ),
+    _r(
+        "POST",
+        "/v1/accounts/{account}/approve",
+        accounts.approve_account,
+        {"brand_pr"},
+        "Approve a pending filing (account becomes active)",
+        "Note",
+        "accounts",
+    ),
+    _r(
+        "POST",
+        "/v1/accounts/{account}/reject",
+        accounts.reject_account,
+        {"brand_pr"},
+        "Reject a pending filing",
+        "Note",
+        "accounts",
+    ),
     # emergency stop (Art. 8)
-    _r("POST", "/admin/freeze", admin.freeze, {"admin", "brand_pr"},
-       "Freeze an account, a unit or everything", "Freeze", "admin"),
-    _r("POST", "/admin/unfreeze", admin.unfreeze, {"admin", "brand_pr"},
-       "Lift a freeze", "Freeze", "admin"),
-    _r("GET", "/admin/freezes", admin.list_freezes, {"admin", "brand_pr", "auditor"},
-       "Active freezes", tag="admin"),
+    _r(
+        "POST",
+        "/admin/freeze",
+        admin.freeze,
+        {"admin", "brand_pr"},
+        "Freeze an account, a unit or everything",
+        "Freeze",
+        "admin",
+    ),
+    _r(
+        "POST",
+        "/admin/unfreeze",
+        admin.unfreeze,
+        {"admin", "brand_pr"},
+        "Lift a freeze",
+        "Freeze",
+        "admin",
+    ),
+    _r(
+        "GET",
+        "/admin/freezes",
+        admin.list_freezes,
+        {"admin", "brand_pr", "auditor"},
+        "Active freezes",
+        tag="admin",
+    ),
     # credential vault (Art. 20)
-    _r("PUT", "/admin/vault/{account}", admin.put_credentials, {"admin"},
-       "Store or rotate credentials (write-only; answers metadata)", "VaultPut", "vault"),
-    _r("GET", "/admin/vault/{account}", admin.get_credentials, {"admin"},
-       "Credential metadata (never values)", tag="vault"),
-    _r("DELETE", "/admin/vault/{account}", admin.delete_credentials, {"admin"},
-       "Delete credentials (all, or ?field=name)", tag="vault"),
+    _r(
+        "PUT",
+        "/admin/vault/{account}",
+        admin.put_credentials,
+        {"admin"},
+        "Store or rotate credentials (write-only; answers metadata)",
+        "VaultPut",
+        "vault",
+    ),
+    _r(
+        "GET",
+        "/admin/vault/{account}",
+        admin.get_credentials,
+        {"admin"},
+        "Credential metadata (never values)",
+        tag="vault",
+    ),
+    _r(
+        "DELETE",
+        "/admin/vault/{account}",
+        admin.delete_credentials,
+        {"admin"},
+        "Delete credentials (all, or ?field=name)",
+        tag="vault",
+    ),
     # identities
-    _r("POST", "/admin/keys", admin.create_key, {"admin"},
-       "Create a principal and its API key (shown once)", "KeyCreate", "admin"),
-    _r("GET", "/admin/keys", admin.list_keys, {"admin", "auditor"},
-       "Principals (never keys)", tag="admin"),
-    _r("DELETE", "/admin/keys/{key_id}", admin.revoke_key, {"admin"},
-       "Revoke an API key", tag="admin"),
+    _r(
+        "POST",
+        "/admin/keys",
+        admin.create_key,
+        {"admin"},
+        "Create a principal and its API key (shown once)",
+        "KeyCreate",
+        "admin",
+    ),
+    _r(
+        "GET",
+        "/admin/keys",
+        admin.list_keys,
+        {"admin", "auditor"},
+        "Principals (never keys)",
+        tag="admin",
+    ),
+    _r(
+        "DELETE",
+        "/admin/keys/{key_id}",
+        admin.revoke_key,
+        {"admin"},
+        "Revoke an API key",
+        tag="admin",
+    ),
     # audit (Art. 22)
-    _r("GET", "/admin/audit/verify", admin.verify_audit, {"admin", "auditor"},
-       "Recompute the audit hash chain", tag="audit"),
+    _r(
+        "GET",
+        "/admin/audit/verify",
+        admin.verify_audit,
+        {"admin", "auditor"},
+        "Recompute the audit hash chain",
+        tag="audit",
+    ),
 ]
 
 
-def add_routes(app: web.Application, routes: list[Route]) -> dict[tuple[str, str], frozenset[str] | None]:
+def add_routes(
+    app: web.Application, routes: list[Route]
+) -> dict[tuple[str, str], frozenset[str] | None]:
     """Register ``routes``; return the (method, path) → roles table the auth middleware reads."""
     table: dict[tuple[str, str], frozenset[str] | None] = {}
     for route in routes:

@@ -28,13 +28,18 @@ def _signing_key_pem(settings: Settings, data_dir: Path, embedded: bool) -> byte
         if not embedded:
             return b""
         pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption())
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(pem)
-        log.warning("APPROVALS: created an approval signing key at %s; set "
-                    "MEDIAGATE_SIGNING_KEY in production", path)
+        log.warning(
+            "APPROVALS: created an approval signing key at %s; set "
+            "MEDIAGATE_SIGNING_KEY in production",
+            path,
+        )
     return path.read_bytes()
 
 
@@ -63,9 +68,13 @@ def resolve_runtime(settings: Settings, redis_url: str, *, embedded: bool) -> Ru
                 log.error("ignoring old master key from %s: %s", ref.describe(), exc)
     if problem:
         log.error("VAULT UNAVAILABLE: %s; publishing and credential endpoints answer 503", problem)
-    return Runtime(redis_url=redis_url, master_key=master, old_master_keys=tuple(old),
-                   vault_problem=problem, signing_key_pem=_signing_key_pem(
-                       settings, data_dir, embedded))
+    return Runtime(
+        redis_url=redis_url,
+        master_key=master,
+        old_master_keys=tuple(old),
+        vault_problem=problem,
+        signing_key_pem=_signing_key_pem(settings, data_dir, embedded),
+    )
 
 
 @contextlib.contextmanager
@@ -74,8 +83,9 @@ def store_url(settings: Settings) -> Iterator[tuple[str, bool]]:
     if settings.store.redis_url:
         yield settings.store.redis_url, False
         return
-    server = EmbeddedValkey(settings.server.data_dir / "store",
-                            appendfsync=settings.store.appendfsync)
+    server = EmbeddedValkey(
+        settings.server.data_dir / "store", appendfsync=settings.store.appendfsync
+    )
     server.start()
     try:
         yield server.url, True

@@ -36,8 +36,10 @@ class Services:
     def vault(self) -> Vault:
         """The vault, or 503: without a master key nothing that needs credentials runs."""
         if self.vault_ is None:
-            raise ServiceUnavailable(f"the credential vault is unavailable: {self.vault_problem}",
-                                     reason="vault_unavailable")
+            raise ServiceUnavailable(
+                f"the credential vault is unavailable: {self.vault_problem}",
+                reason="vault_unavailable",
+            )
         return self.vault_
 
 

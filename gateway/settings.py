@@ -150,7 +150,7 @@ class Settings:
     screening: ScreeningSettings = ScreeningSettings()
     delivery: DeliverySettings = DeliverySettings()
     connectors: ConnectorSettings = ConnectorSettings()
-    policy: Policy = field(default_factory=lambda: Policy())
+    policy: Policy = field(default_factory=lambda: Policy())  # noqa: PLW0108 - Policy is defined below
 
 
 # --- policy ---------------------------------------------------------------------------------
@@ -237,17 +237,16 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             raise SettingsError(f"{where} = {value!r}: must be a list")
         (item_tp, _ellipsis) = get_args(tp)
         return tuple(_coerce(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value))
-    if origin in (Mapping, dict, typing.Mapping) or origin is not None and origin is Mapping:
+    if origin in (Mapping, dict, typing.Mapping) or (origin is not None and origin is Mapping):
         if not isinstance(value, dict):
             raise SettingsError(f"{where} = {value!r}: must be a table")
-        key_tp, val_tp = get_args(tp)
+        _key_tp, val_tp = get_args(tp)
         result = {}
         for k, v in value.items():
-            if val_tp in (Unit,) and isinstance(v, dict):
-                v = {"id": k, **v}
-            result[k] = _coerce(v, val_tp, f"{where}.{k}")
+            item = {"id": k, **v} if val_tp is Unit and isinstance(v, dict) else v
+            result[k] = _coerce(item, val_tp, f"{where}.{k}")
         return types.MappingProxyType(result)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
         if not isinstance(value, dict):
@@ -323,9 +322,7 @@ def _validate_policy(policy: Policy, file: str) -> None:
         if unit.parent and unit.parent not in policy.units:
             raise SettingsError(f"{file}: units.{unit.id}.parent = {unit.parent!r}: no such unit")
     if policy.units and policy.brand_pr_unit not in policy.units:
-        raise SettingsError(
-            f"{file}: brand_pr_unit = {policy.brand_pr_unit!r}: no such unit"
-        )
+        raise SettingsError(f"{file}: brand_pr_unit = {policy.brand_pr_unit!r}: no such unit")
     for name, cat in policy.categories.items():
         for role in cat.require:
             if role not in ROLES:
@@ -337,7 +334,9 @@ def _validate_policy(policy: Policy, file: str) -> None:
             raise SettingsError(f"{file}: post_categories.{name}: unknown post category")
         for role in pc.require:
             if role not in ROLES:
-                raise SettingsError(f"{file}: post_categories.{name}.require: unknown role {role!r}")
+                raise SettingsError(
+                    f"{file}: post_categories.{name}.require: unknown role {role!r}"
+                )
 
 
 def load_policy(path: Path) -> Policy:

@@ -52,18 +52,21 @@ def parse_json_bytes(raw: bytes, *, max_depth: int) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequest(
-            f"body: not valid UTF-8 (byte {exc.start})", errors=[{"field": "body",
-                                                                 "message": "invalid UTF-8"}]
+            f"body: not valid UTF-8 (byte {exc.start})",
+            errors=[{"field": "body", "message": "invalid UTF-8"}],
         ) from None
     # A cheap pre-check keeps a pathological "[[[[..." from reaching the parser's recursion.
     if text.count("[") + text.count("{") > 0 and _bracket_depth(text) > max_depth:
-        raise BadRequest(f"body: JSON nested deeper than {max_depth} levels",
-                         errors=[{"field": "body", "message": "too deep"}])
+        raise BadRequest(
+            f"body: JSON nested deeper than {max_depth} levels",
+            errors=[{"field": "body", "message": "too deep"}],
+        )
     try:
         value = json.loads(text, object_pairs_hook=_reject_duplicates)
     except (ValueError, RecursionError) as exc:
-        raise BadRequest(f"body: not valid JSON: {exc}",
-                         errors=[{"field": "body", "message": "invalid JSON"}]) from None
+        raise BadRequest(
+            f"body: not valid JSON: {exc}", errors=[{"field": "body", "message": "invalid JSON"}]
+        ) from None
     return value
 
 
@@ -94,11 +97,14 @@ async def read_json(request: web.Request, *, max_bytes: int, max_depth: int) -> 
     if ctype not in ("application/json", "application/problem+json") and not ctype.endswith(
         "+json"
     ):
-        raise UnsupportedMediaType(f"Content-Type must be application/json, not {ctype!r}",
-                                   errors=[{"field": "Content-Type", "message": "not JSON"}])
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/json, not {ctype!r}",
+            errors=[{"field": "Content-Type", "message": "not JSON"}],
+        )
     if request.content_length is not None and request.content_length > max_bytes:
-        raise PayloadTooLarge(f"body: {request.content_length} bytes; the limit is {max_bytes}",
-                              limit_bytes=max_bytes)
+        raise PayloadTooLarge(
+            f"body: {request.content_length} bytes; the limit is {max_bytes}", limit_bytes=max_bytes
+        )
     chunks, size = [], 0
     async for chunk in request.content.iter_chunked(65536):
         size += len(chunk)
@@ -143,11 +149,12 @@ def take_str(
     if not isinstance(value, str):
         raise field_error(where, f"must be a string, not {type(value).__name__}")
     if len(value) > max_chars:
-        raise ValidationFailed([{"field": where,
-                                 "message": f"longer than {max_chars} characters"}])
+        raise ValidationFailed([{"field": where, "message": f"longer than {max_chars} characters"}])
     if len(value.strip()) < min_chars:
-        raise field_error(where, "must not be empty" if min_chars == 1 else
-                          f"needs at least {min_chars} characters")
+        raise field_error(
+            where,
+            "must not be empty" if min_chars == 1 else f"needs at least {min_chars} characters",
+        )
     if choices is not None:
         options = list(choices)
         if value not in options:

@@ -32,7 +32,7 @@ import redis.asyncio as aredis
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from gateway.keys import Keys
+from gateway.keys import Keys, text
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,8 @@ def key_file_master(data_dir: Path) -> MasterKey:
         log.warning(
             "VAULT: created a master key file at %s. It protects every platform credential: "
             "set MEDIAGATE_MASTER_KEY from a secret store in production and keep this file "
-            "out of backups that sit next to the data.", path,
+            "out of backups that sit next to the data.",
+            path,
         )
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
@@ -118,8 +119,13 @@ class FieldMeta:
     updated_at: float
 
     def public(self) -> dict[str, Any]:
-        return {"field": self.field, "version": self.version, "key_id": self.kek_id,
-                "updated_by": self.updated_by, "updated_at": self.updated_at}
+        return {
+            "field": self.field,
+            "version": self.version,
+            "key_id": self.kek_id,
+            "updated_by": self.updated_by,
+            "updated_at": self.updated_at,
+        }
 
 
 class Vault:
@@ -202,14 +208,21 @@ class Vault:
         metas = []
         for name, blob in sorted(raw.items()):
             env = json.loads(blob)
-            metas.append(FieldMeta(name.decode(), env["v"], env["kek"],
-                                   env.get("updated_by", ""), env.get("updated_at", 0.0)))
+            metas.append(
+                FieldMeta(
+                    text(name),
+                    env["v"],
+                    env["kek"],
+                    env.get("updated_by", ""),
+                    env.get("updated_at", 0.0),
+                )
+            )
         return metas
 
     async def open(self, account: str) -> dict[str, str]:
         """Decrypt every field of ``account``; for the connector call only, never to a caller."""
         raw = await self._redis.hgetall(self._keys.vault(account))
-        return {n.decode(): self._unseal(account, n.decode(), json.loads(b)) for n, b in raw.items()}
+        return {text(n): self._unseal(account, text(n), json.loads(b)) for n, b in raw.items()}
 
     async def delete(self, account: str, fields: Sequence[str] = ()) -> int:
         key = self._keys.vault(account)
@@ -223,34 +236,37 @@ class Vault:
         return int(count)
 
     async def rewrap(self) -> dict[str, int]:
-        """Re-seal every secret under the current master key, in memory; nothing leaves the process."""
+        """Re-seal every secret under the current master key (in memory only)."""
         done = skipped = 0
         for member in await self._redis.smembers(self._keys.vault_accounts()):
-            account = member.decode()
+            account = text(member)
             key = self._keys.vault(account)
             async with self._redis.pipeline(transaction=True) as pipe:
                 while True:
                     try:
                         await pipe.watch(key)
                         current = await pipe.hgetall(key)
-                        updates = {}
+                        updates: dict[str, str] = {}
                         for name_b, blob in current.items():
-                            name, env = name_b.decode(), json.loads(blob)
+                            name, env = text(name_b), json.loads(blob)
                             if env["kek"] == self._master.id:
                                 skipped += 1
                                 continue
                             dek = self._unseal_dek(account, name, env)
                             # The value ciphertext's AAD names the KEK, so it is re-sealed too.
                             old_aad = _aad(account, name, env["v"], env["kek"])
-                            value = AESGCM(dek).decrypt(_unb64(env["nonce"]), _unb64(env["ct"]),
-                                                        old_aad)
+                            value = AESGCM(dek).decrypt(
+                                _unb64(env["nonce"]), _unb64(env["ct"]), old_aad
+                            )
                             new = self._seal(account, name, env["v"], value.decode())
-                            new.update(updated_by=env.get("updated_by", ""),
-                                       updated_at=env.get("updated_at", 0.0))
+                            new.update(
+                                updated_by=env.get("updated_by", ""),
+                                updated_at=env.get("updated_at", 0.0),
+                            )
                             updates[name] = json.dumps(new)
                         pipe.multi()
-                        if updates:
-                            pipe.hset(key, mapping=updates)
+                        for name, blob in updates.items():
+                            pipe.hset(key, name, blob)
                         await pipe.execute()
                         done += len(updates)
                         break

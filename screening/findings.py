@@ -7,7 +7,8 @@ mutating old ones. Spans are character offsets into the *original* text of one p
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any, Literal
 
 Severity = Literal["low", "medium", "high", "critical"]
@@ -29,7 +30,7 @@ class Finding:
     start: int  # offset into the original text of `field`
     end: int  # exclusive
     text: str  # original[start:end]
-    evidence: Mapping[str, Any] = field(default_factory=dict)
+    evidence: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The FINDING shape of the HTTP API."""

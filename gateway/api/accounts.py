@@ -28,8 +28,10 @@ def _settings(raw: dict[str, Any]) -> dict[str, Any]:
         ):
             raise field_error(f"settings.{key}", "must be a string, number or boolean")
         if any(word in key.lower() for word in ("secret", "password", "token", "key")):
-            raise field_error(f"settings.{key}",
-                              "looks like a credential: store it with PUT /admin/vault/{account}")
+            raise field_error(
+                f"settings.{key}",
+                "looks like a credential: store it with PUT /admin/vault/{account}",
+            )
     return raw
 
 
@@ -47,18 +49,33 @@ async def file_account(request: web.Request) -> web.Response:
     if unit not in svc.settings.policy.units:
         raise field_error("unit", f"unknown unit {unit!r}")
     require_unit(svc.settings.policy, principal, unit, "file accounts")
+    name = take_str(data, "name", max_chars=200, min_chars=1)
+    operators = take_str_list(data, "operators", required=False, max_items=50, max_chars=64)
+    settings = _settings(take_obj(data, "settings", required=False))
+    note = take_str(data, "note", required=False, max_chars=2000)
+    old = await svc.accounts.check_filing(account_id, platform=platform, unit=unit)
+    # Audit first: if the record cannot be written, nothing is filed.
+    await audit(
+        request,
+        "account.file",
+        account_id,
+        details={
+            "version": old.version + 1 if old else 1,
+            "platform": platform,
+            "unit": unit,
+            "name": name,
+        },
+    )
     account = await svc.accounts.file(
         account_id=account_id,
         platform=platform,
-        name=take_str(data, "name", max_chars=200, min_chars=1),
+        name=name,
         unit=unit,
-        operators=take_str_list(data, "operators", required=False, max_items=50, max_chars=64),
-        settings=_settings(take_obj(data, "settings", required=False)),
+        operators=operators,
+        settings=settings,
         filed_by=principal.id,
-        note=take_str(data, "note", required=False, max_chars=2000),
+        note=note,
     )
-    await audit(request, "account.file", account.id, details={
-        "version": account.version, "platform": account.platform, "unit": account.unit})
     return json_response(account.public(), status=201)
 
 
@@ -68,10 +85,16 @@ async def _decide(request: web.Request, approve: bool) -> web.Response:
     expect_keys(data, "", ("note",))
     note = take_str(data, "note", required=False, max_chars=2000)
     account_id = request.match_info["account"]
+    pending = await svc.accounts.check_pending(account_id)
+    await audit(
+        request,
+        "account.approve" if approve else "account.reject",
+        account_id,
+        decision="active" if approve else "rejected",
+        reasons=[note] if note else [],
+        details={"version": pending.version},
+    )
     account = await svc.accounts.decide(account_id, approve=approve, by=principal.id, note=note)
-    await audit(request, "account.approve" if approve else "account.reject", account.id,
-                decision=account.state, reasons=[note] if note else [],
-                details={"version": account.version})
     return json_response(account.public())
 
 
@@ -86,11 +109,23 @@ async def reject_account(request: web.Request) -> web.Response:
 async def list_accounts(request: web.Request) -> web.Response:
     svc, principal = services(request), principal_of(request)
     state = request.query.get("state")
-    accounts = await svc.accounts.list(state=state)
+    accounts = await svc.accounts.list_all(state=state)
     visible = [a for a in accounts if covers(svc.settings.policy, principal, a.unit)]
-    return json_response({"accounts": [
-        {"id": a.id, "platform": a.platform, "name": a.name, "unit": a.unit, "state": a.state,
-         "version": a.version} for a in visible]})
+    return json_response(
+        {
+            "accounts": [
+                {
+                    "id": a.id,
+                    "platform": a.platform,
+                    "name": a.name,
+                    "unit": a.unit,
+                    "state": a.state,
+                    "version": a.version,
+                }
+                for a in visible
+            ]
+        }
+    )
 
 
 async def get_account(request: web.Request) -> web.Response:
@@ -100,5 +135,10 @@ async def get_account(request: web.Request) -> web.Response:
         raise NotFound(f"no account {account.id!r}")
     versions = await svc.accounts.versions(account.id)
     freeze = await svc.freeze.blocking(account=account.id, unit=account.unit)
-    return json_response({**account.public(), "frozen": freeze.public() if freeze else None,
-                          "previous_versions": [v.public() for v in versions]})
+    return json_response(
+        {
+            **account.public(),
+            "frozen": freeze.public() if freeze else None,
+            "previous_versions": [v.public() for v in versions],
+        }
+    )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from aiohttp import web
 
 from gateway.api.common import audit, body, json_response, services
 from gateway.errors import NotFound, field_error
+from gateway.freeze import Scope
 from gateway.middleware import principal_of
 from gateway.settings import ROLES
 from gateway.validation import expect_keys, take_obj, take_str
@@ -16,10 +18,10 @@ from gateway.vault import FIELD_NAME_CHARS, MAX_FIELDS, MAX_VALUE_CHARS
 FIELD_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
 
-async def _freeze_args(request: web.Request) -> tuple[str, str, str]:
+async def _freeze_args(request: web.Request) -> tuple[Scope, str, str]:
     data = await body(request)
     expect_keys(data, "", ("scope", "id", "reason"))
-    scope = take_str(data, "scope", choices=("account", "unit", "all"))
+    scope = cast(Scope, take_str(data, "scope", choices=("account", "unit", "all")))
     target = take_str(data, "id", required=scope != "all", max_chars=64)
     reason = take_str(data, "reason", required=False, max_chars=2000)
     svc = services(request)
@@ -36,8 +38,12 @@ async def freeze(request: web.Request) -> web.Response:
         raise field_error("reason", "is required to freeze")
     svc = services(request)
     await audit(request, "freeze", f"{scope}:{target or '*'}", reasons=[reason])
-    record = await svc.freeze.freeze(scope, target, reason=reason,  # type: ignore[arg-type]
-                                     by=principal_of(request).id)
+    record = await svc.freeze.freeze(
+        scope,
+        target,
+        reason=reason,
+        by=principal_of(request).id,
+    )
     return json_response(record.public(), status=201)
 
 
@@ -45,12 +51,14 @@ async def unfreeze(request: web.Request) -> web.Response:
     scope, target, reason = await _freeze_args(request)
     svc = services(request)
     await audit(request, "unfreeze", f"{scope}:{target or '*'}", reasons=[reason] if reason else [])
-    removed = await svc.freeze.unfreeze(scope, target)  # type: ignore[arg-type]
+    removed = await svc.freeze.unfreeze(scope, target)
     return json_response({"scope": scope, "id": target or "*", "removed": removed})
 
 
 async def list_freezes(request: web.Request) -> web.Response:
-    return json_response({"freezes": [f.public() for f in await services(request).freeze.list()]})
+    return json_response(
+        {"freezes": [f.public() for f in await services(request).freeze.list_all()]}
+    )
 
 
 async def put_credentials(request: web.Request) -> web.Response:
@@ -67,8 +75,9 @@ async def put_credentials(request: web.Request) -> web.Response:
         raise field_error("fields", f"at most {MAX_FIELDS} fields")
     for name, value in fields.items():
         if not FIELD_RE.match(name):
-            raise field_error("fields", f"field names are letters, digits and _, "
-                              f"≤ {FIELD_NAME_CHARS} characters")
+            raise field_error(
+                "fields", f"field names are letters, digits and _, ≤ {FIELD_NAME_CHARS} characters"
+            )
         # The message names the field, never the value.
         if not isinstance(value, str) or not value:
             raise field_error(f"fields.{name}", "must be a non-empty string")
@@ -113,12 +122,15 @@ async def create_key(request: web.Request) -> web.Response:
     await audit(request, "key.create", details={"role": role, "unit": unit, "name": name})
     issued = await svc.principals.create(name=name, role=role, unit=unit)
     await audit(request, "key.created", issued.principal.id)
-    return json_response({**issued.principal.public(), "key": issued.key}, status=201,
-                         headers={"Cache-Control": "no-store"})
+    return json_response(
+        {**issued.principal.public(), "key": issued.key},
+        status=201,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 async def list_keys(request: web.Request) -> web.Response:
-    principals = await services(request).principals.list()
+    principals = await services(request).principals.list_all()
     return json_response({"keys": [p.public() for p in principals]})
 
 
@@ -134,9 +146,13 @@ async def revoke_key(request: web.Request) -> web.Response:
 
 async def verify_audit(request: web.Request) -> web.Response:
     result = await services(request).audit.verify()
-    return json_response({"ok": result.ok, "records": result.records,
-                          "broken_at": result.broken_at or None,
-                          "broken_seq": result.broken_seq if not result.ok else None,
-                          "reason": result.reason or None}, status=200)
-
-
+    return json_response(
+        {
+            "ok": result.ok,
+            "records": result.records,
+            "broken_at": result.broken_at or None,
+            "broken_seq": result.broken_seq if not result.ok else None,
+            "reason": result.reason or None,
+        },
+        status=200,
+    )

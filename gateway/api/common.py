@@ -20,12 +20,14 @@ def services(request: web.Request) -> Services:
 
 async def body(request: web.Request) -> dict[str, Any]:
     limits = services(request).settings.limits
-    return await read_json(request, max_bytes=limits.max_body_bytes,
-                           max_depth=limits.max_json_depth)
+    return await read_json(
+        request, max_bytes=limits.max_body_bytes, max_depth=limits.max_json_depth
+    )
 
 
-def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None
-                  ) -> web.Response:
+def json_response(
+    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
     return web.Response(
         status=status,
         body=json.dumps(data, ensure_ascii=False).encode(),
@@ -50,9 +52,15 @@ async def audit(
     svc = services(request)
     try:
         return await svc.audit.append(
-            actor=actor_of(principal_of(request)), action=action, target=target, result=result,
-            decision=decision, reasons=reasons, content_sha256=content_sha256,
-            request_id=request.get(REQUEST_ID, ""), details=details,
+            actor=actor_of(principal_of(request)),
+            action=action,
+            target=target,
+            result=result,
+            decision=decision,
+            reasons=reasons,
+            content_sha256=content_sha256,
+            request_id=request.get(REQUEST_ID, ""),
+            details=details,
         )
     except Exception:
         svc.metrics.audit_failures.inc()

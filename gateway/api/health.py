@@ -30,8 +30,10 @@ async def healthz(request: web.Request) -> web.Response:
 
     await check("redis", svc.redis.ping())
     await check("audit", svc.audit.ping())
-    parts["vault"] = {"ok": svc.vault_ is not None, **(
-        {"error": svc.vault_problem} if svc.vault_ is None else {})}
+    parts["vault"] = {
+        "ok": svc.vault_ is not None,
+        **({"error": svc.vault_problem} if svc.vault_ is None else {}),
+    }
     for name, probe in svc.extras.get("health_probes", {}).items():
         await check(name, probe())
     for name, info in svc.extras.get("health_info", {}).items():
@@ -40,14 +42,19 @@ async def healthz(request: web.Request) -> web.Response:
     healthy = all(bool(parts.get(n, {}).get("ok")) for n in required)
     for name, state in parts.items():
         svc.metrics.up.set(1.0 if state.get("ok") else 0.0, name)
-    return json_response({"status": "ok" if healthy else "unavailable", "parts": parts},
-                         status=200 if healthy else 503)
+    return json_response(
+        {"status": "ok" if healthy else "unavailable", "parts": parts},
+        status=200 if healthy else 503,
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return web.Response(text=services(request).metrics.render(),
-                        content_type="text/plain", charset="utf-8",
-                        headers={"X-Content-Type-Options": "nosniff"})
+    return web.Response(
+        text=services(request).metrics.render(),
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
 
 
 async def openapi(request: web.Request) -> web.Response:

@@ -47,10 +47,12 @@ MakeClient = Callable[..., Awaitable[TestClient[Any, Any]]]
 
 
 @pytest.fixture
-async def make_client(aiohttp_client: Any, redis: aredis.Redis, settings: Settings,
-                      runtime: Runtime) -> MakeClient:
-    async def make(settings_: Settings | None = None, runtime_: Runtime | None = None
-                   ) -> TestClient[Any, Any]:
+async def make_client(
+    aiohttp_client: Any, redis: aredis.Redis, settings: Settings, runtime: Runtime
+) -> MakeClient:
+    async def make(
+        settings_: Settings | None = None, runtime_: Runtime | None = None
+    ) -> TestClient[Any, Any]:
         app = create_app(settings_ or settings, runtime_ or runtime)
         client: TestClient[Any, Any] = await aiohttp_client(app)
         return client
@@ -87,17 +89,30 @@ async def callers(redis: aredis.Redis, settings: Settings) -> dict[str, Caller]:
     return result
 
 
-async def file_active_account(client: TestClient[Any, Any], callers: dict[str, Caller],
-                              account_id: str = "east-weibo", unit: str = "sub_east",
-                              platform: str = "weibo",
-                              settings: dict[str, Any] | None = None) -> dict[str, Any]:
+async def file_active_account(
+    client: TestClient[Any, Any],
+    callers: dict[str, Caller],
+    account_id: str = "east-weibo",
+    unit: str = "sub_east",
+    platform: str = "weibo",
+    settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     head = callers["unit_head"] if unit == "sub_east" else callers["admin"]
-    resp = await client.post("/v1/accounts", headers=head.headers, json={
-        "id": account_id, "platform": platform, "name": f"{account_id} 官方", "unit": unit,
-        "settings": settings or {}})
+    resp = await client.post(
+        "/v1/accounts",
+        headers=head.headers,
+        json={
+            "id": account_id,
+            "platform": platform,
+            "name": f"{account_id} 官方",
+            "unit": unit,
+            "settings": settings or {},
+        },
+    )
     assert resp.status == 201, await resp.text()
-    resp = await client.post(f"/v1/accounts/{account_id}/approve",
-                             headers=callers["brand_pr"].headers, json={})
+    resp = await client.post(
+        f"/v1/accounts/{account_id}/approve", headers=callers["brand_pr"].headers, json={}
+    )
     assert resp.status == 200, await resp.text()
     data: dict[str, Any] = await resp.json()
     return data
