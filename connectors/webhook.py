@@ -89,7 +89,10 @@ class WebhookConnector:
     """Publishes to a CMS speaking the signed-webhook contract (see the module docstring)."""
 
     platform: ClassVar[str] = "webhook"
-    limits: ClassVar[Limits] = Limits(image_max_bytes=10 * 1024 * 1024)
+    limits: ClassVar[Limits] = Limits(
+        image_max_bytes=10 * 1024 * 1024,
+        image_types=("image/jpeg", "image/png", "image/gif", "image/webp"),
+    )
     asynchronous: ClassVar[bool] = True  # the contract allows 202 + polling
 
     def __init__(
@@ -129,6 +132,8 @@ class WebhookConnector:
             problems.append("The website needs a title.")
         max_bytes = self.limits.image_max_bytes
         for image in ([post.cover] if post.cover else []) + list(post.images):
+            if image.content_type not in self.limits.image_types:
+                problems.append(f"The website takes no {image.content_type} ({image.filename}).")
             if max_bytes is not None and len(image.data) > max_bytes:
                 problems.append(
                     f"Image {image.filename} is {len(image.data)} bytes (max {max_bytes})."

@@ -236,14 +236,19 @@ class WeiboConnector:
         topic = _TOPIC_RE.search(text)
         if topic:
             problems.append(f"Weibo statuses must not contain #topic# words: {topic.group(0)!r}.")
-        pic = self._pic(post)
+        # only one picture is sent (the cover, else the first image), but every image is part of
+        # the approved post and is checked, so a bad file is reported before anything is sent
         limits = self.limits
-        if pic is not None:
-            if pic.content_type not in limits.image_types:
-                problems.append(f"Weibo accepts JPEG, PNG or GIF pictures, not {pic.content_type}.")
-            if limits.image_max_bytes is not None and len(pic.data) > limits.image_max_bytes:
+        for image in ([post.cover] if post.cover else []) + list(post.images):
+            if image.content_type not in limits.image_types:
                 problems.append(
-                    f"Weibo pictures must be under 5 MB; {pic.filename} is {len(pic.data)} bytes."
+                    f"Weibo accepts JPEG, PNG or GIF pictures; {image.filename} is "
+                    f"{image.content_type}."
+                )
+            if limits.image_max_bytes is not None and len(image.data) > limits.image_max_bytes:
+                problems.append(
+                    f"Weibo pictures must be under 5 MB; {image.filename} is "
+                    f"{len(image.data)} bytes."
                 )
         return problems
 
@@ -349,11 +354,13 @@ class WeiboConnector:
         problems = self.validate(post, ctx.account)
         if problems:
             raise PermanentFailure(" ".join(problems))
-        text = self.compose(post, ctx.account)
+        # a resumed job keeps the text it sent first: an identical resend is what lets Weibo's
+        # duplicate rule (20019) catch a status that did land
+        text = str(state.get("weibo_text") or "") or self.compose(post, ctx.account)
         token = await self._token(ctx)
         resend = False
         if state.get("weibo_sharing"):
-            found = await self._timeline_match(token, str(state.get("weibo_text") or text), ctx)
+            found = await self._timeline_match(token, text, ctx)
             if found is not None:
                 return await self._confirm(found, ctx, "reconciled on resume")
             age_s = time.time() - float(state["weibo_sharing"])

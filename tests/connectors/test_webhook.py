@@ -246,3 +246,17 @@ def test_payload_is_deterministic_and_keeps_cjk() -> None:
 async def test_ping(server: TestServer, session: Any, unused_tcp_port: int) -> None:
     assert await connector(session, base_url=str(server.make_url(""))).ping() is True
     assert await connector(session, base_url=f"http://127.0.0.1:{unused_tcp_port}").ping() is False
+
+
+async def test_conformance_kit(server: TestServer, session: Any) -> None:
+    from connectors.testing import assert_conformant
+
+    await assert_conformant(
+        WebhookConnector,
+        section={"base_url": str(server.make_url("")), "timeout_s": 2.0},
+        session=session,
+        account=account(server),
+        post=make_post(),
+        credentials=CREDS,
+        bad_credentials={"secret": "some-other-secret"},
+    )

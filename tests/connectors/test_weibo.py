@@ -345,3 +345,17 @@ def test_html_to_text(html: str, text: str) -> None:
 @pytest.mark.parametrize(("text", "length"), [("微博", 2), ("ab", 1), ("abc", 2), ("中a", 2)])
 def test_emulator_counts_like_weibo(text: str, length: int) -> None:
     assert weibo_length(text) == length
+
+
+async def test_conformance_kit(server: TestServer, session: Any) -> None:
+    from connectors.testing import assert_conformant
+
+    await assert_conformant(
+        WeiboConnector,
+        section={"base_url": str(server.make_url("")), "timeout_s": 2.0},
+        session=session,
+        account=ACCOUNT,
+        post=make_post(),
+        credentials={"access_token": SECRET},
+        bad_credentials={"access_token": "not-a-weibo-token"},
+    )
