@@ -484,3 +484,24 @@ async def test_ping(session: aiohttp.ClientSession, server: TestServer) -> None:
 
 def WeChatConnectorAt(session: aiohttp.ClientSession, base_url: str) -> Any:
     return WeChatConnector.from_config({"base_url": base_url}, session=session)
+
+
+async def test_wechat_passes_the_conformance_kit(
+    session: aiohttp.ClientSession, server: TestServer, redis: aredis.Redis
+) -> None:
+    from connectors.testing import check_connector
+
+    async def make_context() -> RedisPublishContext:
+        return await new_ctx(redis)
+
+    problems = await check_connector(
+        WeChatConnector,
+        section={"base_url": str(server.make_url("")).rstrip("/"), "poll_interval_s": 0.01},
+        session=session,
+        account=ACCOUNT,
+        post=make_post(),
+        make_context=make_context,
+        bad_credentials={"app_id": APP_ID, "app_secret": "wrong-secret-value"},
+        secrets=[APP_SECRET],
+    )
+    assert problems == []
