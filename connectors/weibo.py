@@ -9,8 +9,10 @@ without one, the first in-article image) is sent as ``pic``; Weibo statuses carr
 ``statuses/share`` is not idempotent, so (reference/platforms.md §5):
 
 * the intent is checkpointed (``weibo_sharing`` = unix time, ``weibo_text``) before the call;
-* an answer lost after sending (timeout, dropped connection) is reconciled by looking for the
-  text in ``statuses/user_timeline``; found → published, not found → :class:`Unconfirmed`;
+* an answer lost after sending (timeout, dropped connection, a bare 502/504 from a proxy) is
+  reconciled by looking for the text in ``statuses/user_timeline``; found → published, not
+  found → :class:`Unconfirmed`; a Weibo error envelope or another 5xx means nothing was shared
+  → :class:`RetryLater`;
 * a resumed job with an intent but no id reconciles the same way; only when the timeline does
   not show the text *and* the intent is older than ``resend_grace_s`` (Weibo's 20032 lag) is the
   identical text sent again -- Weibo itself refuses a repeat (20019/20017/20111), which is then
@@ -67,6 +69,7 @@ _TRANSIENT_CODES = frozenset({10001, 10002, 10003, 10009, 10010, 10011})
 _DUPLICATE_CODES = frozenset({20017, 20019, 20111})
 _SLOW_SUCCESS = 20032
 _NOT_FOUND = 20101
+_PROXY_GAVE_UP = frozenset({502, 504})  # answered by a proxy after the request went upstream
 _TOPIC_RE = re.compile(r"#[^#\s]+#")
 _URL_RE = re.compile(r"https?://[^\s<>\"']+")
 _BLOCK_TAGS = frozenset(
@@ -412,6 +415,9 @@ class WeiboConnector:
         if error is None and http_status == 200 and isinstance(body, dict) and body.get("id"):
             return await self._confirm(body, ctx, "shared")
         if error is None:
+            if http_status in _PROXY_GAVE_UP:
+                # a proxy stopped waiting; Weibo behind it may still have shared the status
+                return await self._reconcile(token, text, ctx, f"HTTP {http_status} from a proxy")
             await ctx.checkpoint(weibo_sharing=None)
             raise RetryLater(f"Weibo answered HTTP {http_status} without a status", 30.0)
         code, message = error

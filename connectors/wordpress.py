@@ -12,8 +12,9 @@ Steps of one publish, each checkpointed before the next:
 ``POST /posts`` is not idempotent (a repeat silently creates ``slug-2``), so the intent is
 checkpointed (``wp_creating`` = unix time) before the call, and an unknown outcome (timeout,
 dropped connection, 5xx) is reconciled by searching the posts for the marker
-(``search=`` + ``context=edit``, which covers the raw content). Not found right after a lost
-answer → :class:`Unconfirmed`; a resumed job re-creates the post only when the marker is still not
+(``search=`` + ``context=edit``, which covers the raw content). Not found after a lost answer or
+a bare 502/504 from a proxy → :class:`Unconfirmed`; not found after WordPress's own 5xx error
+envelope or a 503 → :class:`RetryLater`; a resumed job re-creates the post only when the marker is still not
 found ``reconcile_grace_s`` after the intent (default 120 s, longer than any PHP request can run),
 so a request still in flight cannot turn into a duplicate.
 
@@ -388,6 +389,13 @@ class WordPressConnector:
             found = await self._find(ctx, site, auth)
             if found is not None:
                 return await self._confirm(found, ctx, f"reconciled after {answer.describe()}")
+            if answer.status in (502, 504) and not answer.code:
+                # a proxy stopped waiting, not WordPress: PHP behind it may still insert the post
+                raise Unconfirmed(
+                    f"WordPress create answered {answer.describe()} from a proxy; the post may "
+                    "still be created; reconcile later",
+                    step="create",
+                )
         await ctx.checkpoint(wp_creating=None)
         self._raise_for(answer, ctx.account, "creating the post")
         raise AssertionError("unreachable")  # pragma: no cover

@@ -169,7 +169,7 @@ async def test_emulator_enforces_safe_domain(server: TestServer, session: Any, r
 async def test_5xx_is_retry_later_then_publishes_once(
     server: TestServer, session: Any, redis: Any
 ) -> None:
-    server.app[faults.FAULTS_KEY].add(path="/2/statuses/share.json", status=502, times=1)
+    server.app[faults.FAULTS_KEY].add(path="/2/statuses/share.json", status=503, times=1)
     ctx = await new_ctx(redis)
     with pytest.raises(RetryLater):
         await connector(server, session).publish(make_post(), ctx)
@@ -359,3 +359,17 @@ async def test_conformance_kit(server: TestServer, session: Any) -> None:
         credentials={"access_token": SECRET},
         bad_credentials={"access_token": "not-a-weibo-token"},
     )
+
+
+async def test_504_from_a_proxy_is_reconciled_not_retried(
+    server: TestServer, session: Any, redis: Any
+) -> None:
+    server.app[faults.FAULTS_KEY].add(path="/2/statuses/share.json", status=504, times=1)
+    ctx = await new_ctx(redis)
+    with pytest.raises(Unconfirmed, match="proxy"):
+        await connector(server, session).publish(make_post(), ctx)
+    assert created(server) == [] and ctx.state["weibo_sharing"]
+    result = await connector(server, session, resend_grace_s=0).publish(
+        make_post(), await resume(redis, ctx)
+    )
+    assert isinstance(result, Published) and len(created(server)) == 1

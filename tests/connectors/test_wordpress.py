@@ -130,7 +130,7 @@ async def test_slug_deduplication(server: TestServer, session: Any, redis: Any) 
 
 
 async def test_5xx_on_create_is_retried_once(server: TestServer, session: Any, redis: Any) -> None:
-    server.app[faults.FAULTS_KEY].add(path=POSTS, status=502, times=1)
+    server.app[faults.FAULTS_KEY].add(path=POSTS, status=503, times=1)
     ctx = await new_ctx(redis, server)
     with pytest.raises(RetryLater):
         await connector(session).publish(make_post(), ctx)
@@ -310,3 +310,15 @@ async def test_conformance_kit(server: TestServer, session: Any) -> None:
         credentials=CREDS,
         bad_credentials={"username": "editor", "app_password": "wrongwrongwrongwrong"},
     )
+
+
+async def test_504_from_a_proxy_is_unconfirmed_not_retried(
+    server: TestServer, session: Any, redis: Any
+) -> None:
+    server.app[faults.FAULTS_KEY].add(path=POSTS, status=504, times=1)
+    ctx = await new_ctx(redis, server)
+    with pytest.raises(Unconfirmed, match="proxy"):
+        await connector(session).publish(make_post(), ctx)
+    assert live(server) == []
+    await connector(session, reconcile_grace_s=0).publish(make_post(), await resume(redis, ctx))
+    assert len(live(server)) == 1
