@@ -48,6 +48,7 @@ class Article:
     deleted: bool = False
     images: list[str] = field(default_factory=list)
     cover: str | None = None
+    polls_left: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +69,7 @@ class WebhookState:
 
     secret: str
     replay_window_s: float
+    pending_polls: int = 0
     articles: dict[str, Article] = field(default_factory=dict)
     idempotency: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)
     media: dict[str, tuple[str, bytes]] = field(default_factory=dict)
@@ -169,15 +171,18 @@ async def _create(request: web.Request) -> web.Response:
             url=f"{request.scheme}://{request.host}/articles/{article_id}",
             status="draft" if body.get("status") == "draft" else "published",
         )
+        if state.pending_polls and article.status == "published":
+            article.status, article.polls_left = "pending", state.pending_polls
         _materialise(request, article, body)
     except (ValueError, binascii.Error) as exc:
         return _error(400, "invalid_body", str(exc))
     state.articles[article_id] = article
     state.counters["created"] += 1
     answer = {"id": article.id, "url": article.url, "status": article.status}
+    code = 202 if article.status == "pending" else 201
     if key:
-        state.idempotency[key] = (digest, 201, answer)
-    return web.json_response(answer, status=201)
+        state.idempotency[key] = (digest, code, answer)
+    return web.json_response(answer, status=code)
 
 
 def _article(request: web.Request) -> Article | None:
@@ -193,6 +198,10 @@ async def _get(request: web.Request) -> web.Response:
     article = _article(request)
     if article is None:
         return _error(404, "not_found", "no such article")
+    if article.status == "pending":
+        article.polls_left -= 1
+        if article.polls_left <= 0:
+            article.status = "published"
     return web.json_response(article.as_json())
 
 
@@ -265,10 +274,18 @@ async def _health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def make_app(*, secret: str = "webhook-secret", replay_window_s: float = 300.0) -> web.Application:
-    """A webhook CMS that trusts requests signed with ``secret``."""
+def make_app(
+    *, secret: str = "webhook-secret", replay_window_s: float = 300.0, pending_polls: int = 0
+) -> web.Application:
+    """A webhook CMS that trusts requests signed with ``secret``.
+
+    ``pending_polls`` > 0 makes it asynchronous: a create answers 202 ``pending`` and the item
+    becomes ``published`` on the ``pending_polls``-th ``GET /posts/{id}``.
+    """
     app = web.Application(client_max_size=32 * 1024 * 1024)
-    app[STATE_KEY] = WebhookState(secret=secret, replay_window_s=replay_window_s)
+    app[STATE_KEY] = WebhookState(
+        secret=secret, replay_window_s=replay_window_s, pending_polls=pending_polls
+    )
     faults.install(app)
     r = app.router
     r.add_get("/health", _health)

@@ -9,7 +9,8 @@ It speaks the real wire format (reference/platforms.md §2): form or multipart b
   half-width character is half a character) (20012); ``rip`` is required (10016);
 * the same text as one of the user's recent statuses is refused with 20019, a text that differs
   only in spacing/punctuation with 20017;
-* posting is rate-limited per token and hour (10024), all calls per token and hour (10023);
+* posting is rate-limited per user and hour (10024), all calls per token and hour (10023) and
+  per client IP and hour (10022);
 * tokens expire (21327) or are revoked (21317 by default); an unknown token gives 21332.
 
 Control routes (besides the shared fault switches of :mod:`connectors.emulators.faults`):
@@ -129,11 +130,13 @@ class WeiboState:
     max_chars: int
     posts_per_hour: int
     calls_per_hour: int
+    ip_calls_per_hour: int
     duplicate_window: int
     tokens: dict[str, TokenInfo] = field(default_factory=dict)
     statuses: list[Status] = field(default_factory=list)
     counters: Counter[str] = field(default_factory=Counter)
     calls: dict[str, list[float]] = field(default_factory=dict)
+    ip_calls: dict[str, list[float]] = field(default_factory=dict)
     posts: dict[str, list[float]] = field(default_factory=dict)
     injected: list[int] = field(default_factory=list)
     timeline_hidden: bool = False
@@ -167,7 +170,14 @@ def _envelope(request: web.Request, err: _WeiboError) -> web.Response:
     return web.json_response(body, status=err.http_status)
 
 
-def _authorise(state: WeiboState, token: str | None) -> TokenInfo:
+def _authorise(state: WeiboState, token: str | None, remote: str | None = None) -> TokenInfo:
+    """The token's owner, after the token checks and the hourly call limits (IP, then user)."""
+    now = time.time()
+    ip_calls = [t for t in state.ip_calls.get(remote or "", []) if now - t < 3600]
+    if len(ip_calls) >= state.ip_calls_per_hour:
+        raise _WeiboError(10022, 403)
+    ip_calls.append(now)
+    state.ip_calls[remote or ""] = ip_calls
     if not token:
         raise _WeiboError(21332, 401)  # Weibo answers an absent token like an invalid one
     info = state.tokens.get(token)
@@ -175,9 +185,8 @@ def _authorise(state: WeiboState, token: str | None) -> TokenInfo:
         raise _WeiboError(21332, 401)
     if info.revoked_code is not None:
         raise _WeiboError(info.revoked_code, 401)
-    if info.expires_at is not None and time.time() >= info.expires_at:
+    if info.expires_at is not None and now >= info.expires_at:
         raise _WeiboError(21327, 401)
-    now = time.time()
     calls = [t for t in state.calls.get(token, []) if now - t < 3600]
     if len(calls) >= state.calls_per_hour:
         raise _WeiboError(10023, 403)
@@ -237,7 +246,7 @@ async def _share(request: web.Request) -> web.Response:
 
 def _share_form(request: web.Request, state: WeiboState, form: Any) -> web.Response:
     try:
-        info = _authorise(state, _token_of(request, form))
+        info = _authorise(state, _token_of(request, form), request.remote)
         text = str(form.get("status") or "")
         rip = str(form.get("rip") or "")
         if not rip:
@@ -293,7 +302,7 @@ async def _show(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     state.counters["show"] += 1
     try:
-        info = _authorise(state, _token_of(request, request.query))
+        info = _authorise(state, _token_of(request, request.query), request.remote)
         return web.json_response(_find(state, info.uid, request.query.get("id", "")).as_json())
     except _WeiboError as err:
         return _envelope(request, err)
@@ -303,7 +312,7 @@ async def _user_timeline(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     state.counters["user_timeline"] += 1
     try:
-        info = _authorise(state, _token_of(request, request.query))
+        info = _authorise(state, _token_of(request, request.query), request.remote)
         count = min(max(int(request.query.get("count", "20")), 1), 100)
         page = max(int(request.query.get("page", "1")), 1)
         mine = list(reversed(_visible(state, info.uid)))
@@ -322,7 +331,7 @@ async def _destroy(request: web.Request) -> web.Response:
     state.counters["destroy"] += 1
     try:
         form = await request.post()
-        info = _authorise(state, _token_of(request, form))
+        info = _authorise(state, _token_of(request, form), request.remote)
         status = _find(state, info.uid, str(form.get("id") or ""))
         status.deleted = True
         state.counters["destroyed"] += 1
@@ -401,6 +410,7 @@ def make_app(
     max_chars: int = 140,
     posts_per_hour: int = 30,
     calls_per_hour: int = 1000,
+    ip_calls_per_hour: int = 10000,
     duplicate_window: int = 20,
     token_ttl_s: float | None = None,
 ) -> web.Application:
@@ -410,6 +420,7 @@ def make_app(
         max_chars=max_chars,
         posts_per_hour=posts_per_hour,
         calls_per_hour=calls_per_hour,
+        ip_calls_per_hour=ip_calls_per_hour,
         duplicate_window=duplicate_window,
     )
     expires_at = None if token_ttl_s is None else time.time() + token_ttl_s

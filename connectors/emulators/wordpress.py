@@ -44,6 +44,9 @@ class WordPressState:
     """Everything the emulator remembers; tests may read and change it in-process."""
 
     users: dict[str, list[str]]
+    contributors: frozenset[str] = frozenset()
+    categories: dict[int, str] = field(default_factory=lambda: {1: "Uncategorized"})
+    tags: dict[int, str] = field(default_factory=dict)
     trash_enabled: bool = True
     strip_auth: bool = False
     next_id: int = 1
@@ -211,6 +214,12 @@ async def _create_post(request: web.Request) -> web.Response:
     body = await _json_body(request)
     if "id" in body:
         raise _WPError(400, "rest_post_exists", "Cannot create existing post.")
+    if user in state.contributors and body.get("status") in ("publish", "future", "private"):
+        raise _WPError(
+            403,
+            "rest_cannot_publish",
+            "Sorry, you are not allowed to publish posts in this post type.",
+        )
     post_id = state.next_id
     state.next_id += 1
     post: dict[str, Any] = {
@@ -440,6 +449,28 @@ async def _me(request: web.Request) -> web.Response:
     )
 
 
+def _terms(kind: str) -> faults.Handler:
+    async def handler(request: web.Request) -> web.Response:
+        state = request.app[STATE_KEY]
+        terms: dict[int, str] = getattr(state, kind)
+        try:
+            per_page = int(request.query.get("per_page", "10"))
+        except ValueError:
+            raise _WPError(400, "rest_invalid_param", "Invalid parameter(s): per_page") from None
+        if not 1 <= per_page <= 100:
+            raise _WPError(400, "rest_invalid_param", "Invalid parameter(s): per_page")
+        items = [
+            {"id": tid, "name": name, "slug": _slugify(name) or str(tid), "taxonomy": kind}
+            for tid, name in sorted(terms.items())
+        ][:per_page]
+        response = web.json_response(items)
+        response.headers["X-WP-Total"] = str(len(terms))
+        response.headers["X-WP-TotalPages"] = str(max(1, math.ceil(len(terms) / per_page)))
+        return response
+
+    return handler
+
+
 async def _index(request: web.Request) -> web.Response:
     return web.json_response({"name": "Emulated WordPress", "namespaces": ["wp/v2"]})
 
@@ -475,14 +506,21 @@ async def _strip_auth(request: web.Request) -> web.Response:
 def make_app(
     *,
     users: dict[str, list[str]] | None = None,
+    contributors: tuple[str, ...] = (),
+    categories: dict[int, str] | None = None,
+    tags: dict[int, str] | None = None,
     trash_enabled: bool = True,
     strip_auth: bool = False,
 ) -> web.Application:
-    """A WordPress emulator; ``users`` maps username → application passwords."""
+    """A WordPress emulator; ``users`` maps username → application passwords; ``contributors``
+    may write but not publish (403 ``rest_cannot_publish``)."""
     state = WordPressState(
         users={
             u: list(p) for u, p in (users or {"editor": ["abcd EFGH 1234 ijkl MNOP 5678"]}).items()
         },
+        contributors=frozenset(contributors),
+        categories=dict(categories or {1: "Uncategorized"}),
+        tags=dict(tags or {}),
         trash_enabled=trash_enabled,
         strip_auth=strip_auth,
     )
@@ -501,6 +539,8 @@ def make_app(
     r.add_post(f"{_PREFIX}/media", _create_media)
     r.add_get(f"{_PREFIX}/media/{{id}}", _get_media)
     r.add_get(f"{_PREFIX}/users/me", _me)
+    r.add_get(f"{_PREFIX}/categories", _terms("categories"))
+    r.add_get(f"{_PREFIX}/tags", _terms("tags"))
     r.add_get("/wp-content/uploads/{path:.+}", _file)
     r.add_get("/_emulator/items", _items)
     r.add_get("/_emulator/counters", _counters)

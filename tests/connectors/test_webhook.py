@@ -19,6 +19,7 @@ from connectors.base import (
     Image,
     NeedsReauthorisation,
     OutboundPost,
+    Pending,
     PermanentFailure,
     Published,
     RetryLater,
@@ -260,3 +261,17 @@ async def test_conformance_kit(server: TestServer, session: Any) -> None:
         credentials=CREDS,
         bad_credentials={"secret": "some-other-secret"},
     )
+
+
+async def test_asynchronous_cms_is_pending_then_published(
+    aiohttp_server: Any, session: Any, redis: Any
+) -> None:
+    server = await aiohttp_server(make_app(secret=SECRET, pending_polls=2))
+    ctx = await new_ctx(redis, server)
+    c = connector(session)
+    first = await c.publish(make_post(), ctx)
+    assert isinstance(first, Pending)
+    assert isinstance(await c.status(await resume(redis, ctx)), Pending)
+    done = await c.status(await resume(redis, ctx))
+    assert isinstance(done, Published) and done.platform_id == first.platform_id
+    assert len(live(server)) == 1
