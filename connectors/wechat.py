@@ -161,6 +161,7 @@ class WeChatConnector:
         submit_settle_s: float = 3600.0,
         token_lock_ttl_s: float = 10.0,
         reconcile_pages: int = 3,
+        max_poll_interval_s: float = 1800.0,
     ) -> None:
         self._session = session
         self._base_url = base_url.rstrip("/")
@@ -169,6 +170,7 @@ class WeChatConnector:
         self.submit_settle_s = submit_settle_s
         self._token_lock_ttl_s = token_lock_ttl_s
         self._reconcile_pages = reconcile_pages
+        self.max_poll_interval_s = max_poll_interval_s
 
     _SECTION_KEYS: ClassVar[frozenset[str]] = frozenset(
         {
@@ -178,6 +180,7 @@ class WeChatConnector:
             "submit_settle_s",
             "token_lock_ttl_s",
             "reconcile_pages",
+            "max_poll_interval_s",
         }
     )
 
@@ -199,6 +202,7 @@ class WeChatConnector:
             submit_settle_s=float(section.get("submit_settle_s", 3600.0)),
             token_lock_ttl_s=float(section.get("token_lock_ttl_s", 10.0)),
             reconcile_pages=int(section.get("reconcile_pages", 3)),
+            max_poll_interval_s=float(section.get("max_poll_interval_s", 1800.0)),
         )
 
     def __repr__(self) -> str:
@@ -355,6 +359,10 @@ class WeChatConnector:
     async def status(self, ctx: PublishContext) -> Result:
         """Poll ``freepublish/get`` for a submitted job, or reconcile an unknown submit."""
         state = ctx.state
+        prefix = str(state.get("updating", ""))
+        if prefix:  # a new version is on its way (see update())
+            result = await self.status(_PrefixedContext(ctx, prefix))
+            return await self._finish_update(ctx, prefix, result)
         if state.get("article_id"):
             return Published(str(state["article_id"]), str(state.get("url", "")))
         creds = await self._creds(ctx)
@@ -368,7 +376,11 @@ class WeChatConnector:
         data = await self._call(ctx, creds, "freepublish/get", body={"publish_id": publish_id})
         code = int(data.get("publish_status", -1))
         if code == 1:
-            return Pending(publish_id, poll_after_s=self.poll_interval_s)
+            # Sparse polling (100 polls/day per account): back off exponentially per job.
+            polls = int(state.get("polls", 0)) + 1
+            await ctx.checkpoint(polls=polls)
+            wait_s = min(self.poll_interval_s * 2 ** (polls - 1), self.max_poll_interval_s)
+            return Pending(publish_id, poll_after_s=wait_s)
         if code == 0:
             article_id = str(data.get("article_id", ""))
             items = (data.get("article_detail") or {}).get("item") or [{}]
@@ -440,18 +452,25 @@ class WeChatConnector:
 
     async def update(self, post: OutboundPost, ctx: PublishContext) -> Result:
         """WeChat cannot edit a published article: publish the new version as a new article
-        (its own checkpoints, prefixed by its content hash) and delete the previous one once
-        the new one is live."""
-        previous = str(ctx.state.get("article_id", ""))
-        sub = _PrefixedContext(ctx, f"v_{post.content_sha256[:16]}_")
-        result = await self.publish(post, sub)
+        (its own checkpoints, prefixed by its content hash; ``updating`` names them) and delete
+        the previous article once the new one is live. :meth:`status` follows a pending update.
+        """
+        prefix = f"v_{post.content_sha256[:16]}_"
+        if ctx.state.get("updating") != prefix:
+            await ctx.checkpoint(updating=prefix)
+        result = await self.publish(post, _PrefixedContext(ctx, prefix))
+        return await self._finish_update(ctx, prefix, result)
+
+    async def _finish_update(self, ctx: PublishContext, prefix: str, result: Result) -> Result:
         if isinstance(result, Pending):
-            result = await self.status(sub)
-        if isinstance(result, Published) and previous and previous != result.platform_id:
-            if not ctx.state.get(f"deleted_{previous}"):
-                await self._delete_article(ctx, await self._creds(ctx), previous)
-                await ctx.checkpoint(**{f"deleted_{previous}": True})
-            await ctx.checkpoint(article_id=result.platform_id, url=result.url)
+            return result
+        previous = str(ctx.state.get("article_id", ""))
+        if previous and previous != result.platform_id and not ctx.state.get(prefix + "replaced"):
+            await self._delete_article(ctx, await self._creds(ctx), previous)
+            await ctx.checkpoint(**{prefix + "replaced": True})
+        await ctx.checkpoint(
+            article_id=result.platform_id, url=result.url, updating="", deleted=False
+        )
         return result
 
     async def delete(self, ctx: PublishContext) -> Deleted:
@@ -504,13 +523,22 @@ class WeChatConnector:
         cached = await ctx.tokens.get(name)
         if cached:
             return cached
-        async with ctx.tokens.lock(name, ttl_s=self._token_lock_ttl_s):
-            cached = await ctx.tokens.get(name)  # another process may have fetched it
-            if cached:
-                return cached
-            return await self._fetch_and_cache(ctx, creds, force=False)
+        try:
+            async with ctx.tokens.lock(name, ttl_s=self._token_lock_ttl_s):
+                cached = await ctx.tokens.get(name)  # another process may have fetched it
+                if cached:
+                    return cached
+                return await self._fetch_and_cache(ctx, creds, force=False)
+        except TimeoutError:
+            raise RetryLater("the WeChat token lock is busy", after_s=2.0) from None
 
     async def _refresh_after_reject(self, ctx: PublishContext, creds: _Creds, rejected: str) -> str:
+        try:
+            return await self._refresh_locked(ctx, creds, rejected)
+        except TimeoutError:
+            raise RetryLater("the WeChat token lock is busy", after_s=2.0) from None
+
+    async def _refresh_locked(self, ctx: PublishContext, creds: _Creds, rejected: str) -> str:
         name = self._token_name(ctx)
         async with ctx.tokens.lock(name, ttl_s=self._token_lock_ttl_s):
             cached = await ctx.tokens.get(name)

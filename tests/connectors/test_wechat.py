@@ -369,17 +369,22 @@ async def test_final_failure_status_is_permanent(
     assert await items(server) == []
 
 
-async def test_poll_while_publishing_is_pending(
+async def test_poll_while_publishing_is_pending_and_backs_off(
     aiohttp_server: Any, session: aiohttp.ClientSession, redis: aredis.Redis
 ) -> None:
     server = await aiohttp_server(
         make_app(app_id_secrets={APP_ID: APP_SECRET}, publish_delay_s=60.0)
     )
-    connector = make_connector(session, server, poll_interval_s=120.0)
+    connector = make_connector(session, server, poll_interval_s=120.0, max_poll_interval_s=400)
     ctx = await new_ctx(redis)
     await connector.publish(make_post(), ctx)
-    result = await connector.status(ctx)
-    assert isinstance(result, Pending) and result.poll_after_s == 120.0
+    waits = []
+    for _ in range(4):
+        result = await connector.status(await resume(redis, ctx.job_id))
+        assert isinstance(result, Pending)
+        waits.append(result.poll_after_s)
+    assert waits == [120.0, 240.0, 400.0, 400.0]
+    assert (await counters(server))["calls"]["freepublish/get"] == 4
 
 
 async def test_daily_quota_on_submit_parks_the_job(
@@ -468,12 +473,39 @@ async def test_update_publishes_new_version_and_deletes_old(
     ctx = await new_ctx(redis)
     first = await drive(connector, make_post(), redis, ctx.job_id)
     ctx = await resume(redis, ctx.job_id)
-    second = await connector.update(make_post("更正后的标题"), ctx)
+    pending = await connector.update(make_post("更正后的标题"), ctx)
+    assert isinstance(pending, Pending)
+    second = await connector.status(await resume(redis, ctx.job_id))
     assert isinstance(second, Published) and second.platform_id != first.platform_id
     by_id = {i["article_id"]: i for i in await items(server)}
     assert by_id[first.platform_id]["deleted"] is True
     assert by_id[second.platform_id]["articles"][0]["title"] == "更正后的标题"
     assert (await resume(redis, ctx.job_id)).state["article_id"] == second.platform_id
+
+
+async def test_pending_update_is_followed_by_status(
+    aiohttp_server: Any, session: aiohttp.ClientSession, redis: aredis.Redis
+) -> None:
+    server = await aiohttp_server(
+        make_app(app_id_secrets={APP_ID: APP_SECRET}, publish_delay_s=0.3)
+    )
+    connector = make_connector(session, server)
+    job = (await new_ctx(redis)).job_id
+    first = await drive(connector, make_post(), redis, job)
+    updated = make_post("第二版", content_sha256="f" * 64)
+    result = await connector.update(updated, await resume(redis, job))
+    assert isinstance(result, Pending)
+    old_view = await connector.status(await resume(redis, job))
+    assert isinstance(old_view, Pending)  # status follows the update, not the old article
+    await asyncio.sleep(0.35)
+    second = await connector.status(await resume(redis, job))
+    assert isinstance(second, Published) and second.platform_id != first.platform_id
+    by_id = {i["article_id"]: i for i in await items(server)}
+    assert by_id[first.platform_id]["deleted"] is True
+    assert len(by_id) == 2
+    assert await connector.status(await resume(redis, job)) == Published(
+        second.platform_id, second.url
+    )
 
 
 async def test_ping(session: aiohttp.ClientSession, server: TestServer) -> None:
