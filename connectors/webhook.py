@@ -277,7 +277,8 @@ class WebhookConnector:
         if not item_id:
             found = await self._lookup(ctx)
             if found is None:
-                raise Unconfirmed("the CMS has no item for this job (yet)", step="create")
+                # repeating the create is safe (same Idempotency-Key): let publish() do it
+                raise RetryLater("the CMS has no item for this job; publish (again)", 1.0)
             return await self._result(found, ctx, "found by a status check")
         try:
             answer = await self._send(ctx, "GET", f"/posts/{item_id}")

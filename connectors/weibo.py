@@ -15,8 +15,8 @@ without one, the first in-article image) is sent as ``pic``; Weibo statuses carr
   → :class:`RetryLater`;
 * a resumed job with an intent but no id reconciles the same way; only when the timeline does
   not show the text *and* the intent is older than ``resend_grace_s`` (Weibo's 20032 lag) is the
-  identical text sent again -- Weibo itself refuses a repeat (20019/20017/20111), which is then
-  reconciled, never retried;
+  identical text sent again (``status`` then answers :class:`RetryLater`) -- Weibo itself
+  refuses a repeat (20019/20017/20111), which is then reconciled, never retried;
 * 20019/20017/20111 always mean "may already be published": timeline, else Unconfirmed;
 * 20032 ("update success, server slow") is a success whose id is looked up later.
 
@@ -441,8 +441,21 @@ class WeiboConnector:
         platform_id = str(state.get("weibo_id") or "")
         if not platform_id:
             if not state.get("weibo_sharing") or not state.get("weibo_text"):
-                raise Unconfirmed("nothing has been sent to Weibo for this job", step="share")
-            return await self._reconcile(token, str(state["weibo_text"]), ctx, "a status check")
+                raise RetryLater("nothing has been shared on Weibo for this job yet", 1.0)
+            found = await self._timeline_match(token, str(state["weibo_text"]), ctx)
+            if found is not None:
+                return await self._confirm(found, ctx, "reconciled by a status check")
+            age_s = time.time() - float(state["weibo_sharing"])
+            if age_s >= self._resend_grace_s:
+                # established: the share did not take effect; publish() may send it again
+                raise RetryLater(
+                    f"the Weibo share of {age_s:.0f} s ago is not in the timeline; share again "
+                    "(Weibo refuses an identical repeat with 20019)",
+                    1.0,
+                )
+            raise Unconfirmed(
+                f"the Weibo share of {age_s:.0f} s ago is not in the timeline yet", step="share"
+            )
         try:
             http_status, body = await self._get("/2/statuses/show.json", token, {"id": platform_id})
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:

@@ -11,12 +11,13 @@ Steps of one publish, each checkpointed before the next:
 
 ``POST /posts`` is not idempotent (a repeat silently creates ``slug-2``), so the intent is
 checkpointed (``wp_creating`` = unix time) before the call, and an unknown outcome (timeout,
-dropped connection, 5xx) is reconciled by searching the posts for the marker
-(``search=`` + ``context=edit``, which covers the raw content). Not found after a lost answer or
-a bare 502/504 from a proxy → :class:`Unconfirmed`; not found after WordPress's own 5xx error
-envelope or a 503 → :class:`RetryLater`; a resumed job re-creates the post only when the marker is still not
-found ``reconcile_grace_s`` after the intent (default 120 s, longer than any PHP request can run),
-so a request still in flight cannot turn into a duplicate.
+dropped connection, 5xx) is reconciled by searching the posts for the marker (``search=`` +
+``context=edit``, which covers the raw content). Not found after a lost answer or a bare 502/504
+from a proxy → :class:`Unconfirmed`; not found after WordPress's own 5xx error envelope or a 503
+→ :class:`RetryLater`. A resumed job (``publish``) or a status check (``status`` answers
+:class:`RetryLater`) lets the post be created again only when the marker is still not found
+``reconcile_grace_s`` after the intent (default 120 s, longer than a PHP request may run), so a
+request still in flight cannot turn into a duplicate.
 
 Update is ``POST /posts/{id}`` with every field (idempotent). Delete moves the post to the trash,
 or deletes it for good with ``delete = "force"``; 410 ``rest_already_trashed`` and 404 after a
@@ -408,11 +409,20 @@ class WordPressConnector:
         post_id = str(ctx.state.get("wp_post_id") or "")
         if not post_id:
             if not ctx.state.get("wp_creating"):
-                raise Unconfirmed("nothing has been sent to WordPress for this job", step="create")
+                raise RetryLater("nothing has been created on WordPress for this job yet", 1.0)
             found = await self._find(ctx, site, auth)
-            if found is None:
-                raise Unconfirmed("the WordPress post of this job is not found", step="create")
-            return await self._confirm(found, ctx, "reconciled by a status check")
+            if found is not None:
+                return await self._confirm(found, ctx, "reconciled by a status check")
+            age_s = time.time() - float(ctx.state["wp_creating"])
+            if age_s >= self._grace_s:
+                # established: the create did not take effect; publish() may create the post
+                raise RetryLater(
+                    f"the WordPress create of {age_s:.0f} s ago left no post; create again", 1.0
+                )
+            raise Unconfirmed(
+                f"the WordPress post of this job is not found yet ({age_s:.0f} s after the create)",
+                step="create",
+            )
         try:
             answer = await self._call(
                 "GET", f"{site}{_API}/posts/{post_id}", auth, params={"context": "edit"}

@@ -23,12 +23,11 @@ from connectors.base import (
     PermanentFailure,
     Published,
     RetryLater,
-    Unconfirmed,
 )
 from connectors.emulators import faults
 from connectors.emulators.webhook_cms import STATE_KEY, make_app, sign
 from connectors.webhook import WebhookConnector, signature
-from tests.connectors.support import RedisPublishContext, SimulatedCrash
+from tests.connectors.support import RedisPublishContext, SimulatedCrash, drive
 
 SECRET = "HOOK-SECRET-5b7e1d0c9a"  # recognisable: must never show up in messages or logs
 CREDS = {"secret": SECRET}
@@ -225,10 +224,10 @@ async def test_update_and_delete(server: TestServer, session: Any, redis: Any) -
         await c.status(ctx)
 
 
-async def test_status_without_anything_sent_is_unconfirmed(
+async def test_status_without_an_item_asks_to_publish(
     server: TestServer, session: Any, redis: Any
 ) -> None:
-    with pytest.raises(Unconfirmed):
+    with pytest.raises(RetryLater):
         await connector(session).status(await new_ctx(redis, server))
 
 
@@ -275,3 +274,19 @@ async def test_asynchronous_cms_is_pending_then_published(
     done = await c.status(await resume(redis, ctx))
     assert isinstance(done, Published) and done.platform_id == first.platform_id
     assert len(live(server)) == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"status": 503}, {"status": 504}, {"hang": True}, {"drop_after_apply": True}],
+    ids=["503", "504", "hang", "drop"],
+)
+async def test_fault_matrix_creates_exactly_once(
+    server: TestServer, session: Any, redis: Any, fault: dict[str, Any]
+) -> None:
+    server.app[faults.FAULTS_KEY].add(path="/posts", times=1, **fault)
+    ctx = await new_ctx(redis, server)
+    c = connector(session, timeout_s=0.4)
+    result = await drive(c, make_post(), lambda: resume(redis, ctx), wait_s=0.05, max_rounds=30)
+    assert isinstance(result, Published)
+    assert len(live(server)) == 1 and server.app[STATE_KEY].counters["created"] == 1

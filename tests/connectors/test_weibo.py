@@ -25,7 +25,7 @@ from connectors.base import (
 from connectors.emulators import faults
 from connectors.emulators.weibo import STATE_KEY, make_app, weibo_length
 from connectors.weibo import WeiboConnector, html_to_text
-from tests.connectors.support import RedisPublishContext, SimulatedCrash
+from tests.connectors.support import RedisPublishContext, SimulatedCrash, drive
 
 SECRET = "WB-SECRET-token-7f3c9a1e5d"  # recognisable: must never show up in messages or logs
 UID = "1404376560"
@@ -373,3 +373,28 @@ async def test_504_from_a_proxy_is_reconciled_not_retried(
         make_post(), await resume(redis, ctx)
     )
     assert isinstance(result, Published) and len(created(server)) == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"status": 503}, {"status": 504}, {"hang": True}, {"drop_after_apply": True}],
+    ids=["503", "504", "hang", "drop"],
+)
+@pytest.mark.parametrize("timeline_down", [False, True], ids=["timeline-up", "timeline-503"])
+async def test_fault_matrix_shares_exactly_once(
+    server: TestServer, session: Any, redis: Any, fault: dict[str, Any], timeline_down: bool
+) -> None:
+    """Driven like the pipeline (RetryLater → publish, Unconfirmed → status), every fault on the
+    share (and a timeline that fails once while reconciling) ends with exactly one status."""
+    fl = server.app[faults.FAULTS_KEY]
+    fl.add(path="/2/statuses/share.json", times=1, **fault)
+    if timeline_down:
+        fl.add(path="/2/statuses/user_timeline.json", status=503, times=1)
+    ctx = await new_ctx(redis)
+    c = connector(server, session, timeout_s=0.4, resend_grace_s=0.5)
+    outcomes: list[Exception] = []
+    result = await drive(
+        c, make_post(), lambda: resume(redis, ctx), outcomes=outcomes, wait_s=0.05, max_rounds=60
+    )
+    assert isinstance(result, Published)
+    assert len(created(server)) == 1 and server.app[STATE_KEY].counters["created"] == 1

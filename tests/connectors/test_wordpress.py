@@ -26,7 +26,7 @@ from connectors.base import (
 from connectors.emulators import faults
 from connectors.emulators.wordpress import STATE_KEY, make_app
 from connectors.wordpress import WordPressConnector
-from tests.connectors.support import RedisPublishContext, SimulatedCrash
+from tests.connectors.support import RedisPublishContext, SimulatedCrash, drive
 
 SECRET = "WPsecret9Q7zK2mX4vB8nL1c"  # recognisable application password
 CREDS = {"username": "editor", "app_password": SECRET}
@@ -322,3 +322,26 @@ async def test_504_from_a_proxy_is_unconfirmed_not_retried(
     assert live(server) == []
     await connector(session, reconcile_grace_s=0).publish(make_post(), await resume(redis, ctx))
     assert len(live(server)) == 1
+
+
+@pytest.mark.parametrize("path", ["/wp-json/wp/v2/media", POSTS])
+@pytest.mark.parametrize(
+    "fault",
+    [{"status": 503}, {"status": 500}, {"status": 504}, {"hang": True}, {"drop_after_apply": True}],
+    ids=["503", "500", "504", "hang", "drop"],
+)
+async def test_fault_matrix_publishes_exactly_once(
+    server: TestServer, session: Any, redis: Any, path: str, fault: dict[str, Any]
+) -> None:
+    """Driven like the pipeline (RetryLater → publish, Unconfirmed → status), every fault on
+    every step ends with exactly one post."""
+    server.app[faults.FAULTS_KEY].add(path=path, times=1, **fault)
+    ctx = await new_ctx(redis, server)
+    c = connector(session, timeout_s=0.4, reconcile_grace_s=0.5)
+    outcomes: list[Exception] = []
+    result = await drive(
+        c, make_post(), lambda: resume(redis, ctx), outcomes=outcomes, wait_s=0.05, max_rounds=60
+    )
+    assert isinstance(result, Published)
+    assert len(live(server)) == 1 and server.app[STATE_KEY].counters["posts.created"] == 1
+    assert all(isinstance(o, RetryLater | Unconfirmed) for o in outcomes)
