@@ -345,3 +345,24 @@ async def test_fault_matrix_publishes_exactly_once(
     assert isinstance(result, Published)
     assert len(live(server)) == 1 and server.app[STATE_KEY].counters["posts.created"] == 1
     assert all(isinstance(o, RetryLater | Unconfirmed) for o in outcomes)
+
+
+async def test_user_without_publish_capability_is_permanent(
+    aiohttp_server: Any, session: Any, redis: Any
+) -> None:
+    server = await aiohttp_server(make_app(users={"editor": [SECRET]}, contributors=("editor",)))
+    ctx = await new_ctx(redis, server)
+    with pytest.raises(PermanentFailure, match="rest_cannot_publish") as info:
+        await connector(session).publish(make_post(), ctx)
+    assert not isinstance(info.value, NeedsReauthorisation)
+    assert live(server) == [] and ctx.state["wp_creating"] is None
+
+
+@pytest.mark.parametrize(("status", "outcome"), [(429, RetryLater), (400, PermanentFailure)])
+async def test_other_create_answers(
+    server: TestServer, session: Any, redis: Any, status: int, outcome: type[Exception]
+) -> None:
+    server.app[faults.FAULTS_KEY].add(path=POSTS, status=status, times=1)
+    with pytest.raises(outcome):
+        await connector(session).publish(make_post(), await new_ctx(redis, server))
+    assert live(server) == []
