@@ -64,7 +64,11 @@ async def request_id(request: web.Request, handler: Handler) -> web.StreamRespon
     given = request.headers.get("X-Request-Id", "")
     rid = given if _REQUEST_ID_RE.match(given) else secrets.token_hex(8)
     request[REQUEST_ID] = rid
-    response = await handler(request)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # redirects and the like pass through as exceptions
+        exc.headers["X-Request-Id"] = rid
+        raise
     response.headers["X-Request-Id"] = rid
     return response
 
