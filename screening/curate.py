@@ -19,6 +19,7 @@ folder). Steps, each counted in the log and summarised in ``config/lexicons/READ
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -52,7 +53,17 @@ HAND_KEEP = {
 }
 # Everyday words found in the public lists by reading the false-positive reports (tech prose).
 DROP = frozenset({"验证码", "种子下载", "内部使用", "性服务", "卡巴刀", "维基百科", "联邦政府",
-                  "下载速度", "公证"})
+                  "下载速度", "公证", "咖啡因", "6月4日"})
+_DATE_RE = re.compile(r"^[0-9]{1,2}月[0-9]{1,2}[日号]$")
+# Names of state leaders appear in ordinary corporate news (学习习近平新时代…): they must not
+# block, but need the leader in charge and Brand-PR to approve (category "sensitive"). Evasive
+# spellings of these names (平近习, 习包子) stay in political/block.
+POLITICAL_FIGURES = (
+    "习近平", "习主席", "习总书记", "李强", "赵乐际", "王沪宁", "蔡奇", "丁薛祥", "李希", "韩正",
+    "王岐山", "胡锦涛", "温家宝", "江泽民", "李克强", "朱镕基", "李鹏", "邓小平", "毛泽东",
+    "周恩来", "刘少奇", "华国锋", "胡耀邦", "赵紫阳", "彭丽媛", "习明泽", "栗战书", "汪洋",
+)
+
 # Combination rules for ambiguous words dropped above (大麻 alone is also 大麻烦, hemp, …).
 HAND_RULES = {
     "violence_contraband": ("@near 10: 大麻, 可卡因, 鸦片 | 吸食, 种植, 贩卖, 走私, 购买, 出售",
@@ -126,7 +137,9 @@ def curate(data: Path, clean_text: Path) -> dict[str, list[str]]:
                                                     .isalpha())):
                 st["latin_or_number"] += 1
                 continue
-            if _everyday(term, freq) or _everyday(key, freq) or term in DROP:
+            if term in POLITICAL_FIGURES:
+                continue
+            if _everyday(term, freq) or _everyday(key, freq) or term in DROP or _DATE_RE.match(key):
                 st["everyday"] += 1
                 continue
             if key in curation_half:
@@ -159,12 +172,26 @@ def write(lists: dict[str, list[str]], out_dir: Path = OUT_DIR) -> None:
         (out_dir / f"{cat}.txt").write_text("\n".join(body) + "\n", encoding="utf-8")
 
 
+def write_figures(out_dir: Path = OUT_DIR) -> None:
+    """The political-figures lexicon (hand list, review by leader + Brand-PR)."""
+    head = [
+        "# category: sensitive", "# action: review", "# severity: high",
+        "# source: hand-curated list of PRC state leaders (public record), mediagate",
+        f"# version: {VERSION}", "# licence: CC0-1.0",
+        "# description: state leaders' names: never blocked, reviewed by leader + brand_pr",
+        "# generated file: edit screening/curate.py, not this",
+    ]
+    (out_dir / "political_figures.txt").write_text("\n".join(head + list(POLITICAL_FIGURES))
+                                                  + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Curate and write the default lexicons."""
     args = sys.argv[1:] if argv is None else argv
     data = Path(args[0]) if args else SHARED
     clean = Path(args[1]) if len(args) > 1 else SHARED / "clean/TranslateProject/text.txt"
     write(curate(data, clean))
+    write_figures()
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, cast
 
@@ -224,7 +224,8 @@ def load_lexicon(path: Path) -> Lexicon:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise LexiconError(f"{path}:1", f"not UTF-8 ({exc.reason})") from exc
-    return parse_lexicon(text, name=str(path))
+    lexicon = parse_lexicon(text, name=str(path))
+    return replace(lexicon, name=path.stem)
 
 
 def load_directory(directory: Path) -> list[Lexicon]:

@@ -20,7 +20,7 @@ Views and what they are allowed to find:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -105,7 +105,10 @@ class _Automaton:
 class LexiconMatcher:
     """Compiled automata for a set of lexicons (immutable once built; safe to share)."""
 
-    def __init__(self, lexicons: Sequence[Lexicon], roster_names: Sequence[str] = ()) -> None:
+    def __init__(self, lexicons: Sequence[Lexicon], roster_names: Sequence[str] = (), *,
+                 owner_offset: int = 0) -> None:
+        """Compile ``lexicons``; pattern owners are ``owner_offset + index`` so that a matcher
+        for hot-reloaded extra lexicons can sit next to the (large, slow to build) base one."""
         canon: dict[str, list[Pattern]] = {}
         skel: dict[str, list[Pattern]] = {}
         py: dict[str, list[Pattern]] = {}
@@ -115,10 +118,11 @@ class LexiconMatcher:
         table = pinyin_table()
         entries: list[Pattern] = []
         for li, lex in enumerate(lexicons):
-            entries.extend(Pattern("deny", li, t) for t in lex.terms)
-            entries.extend(Pattern("allow", li, t) for t in lex.allow)
+            owner = owner_offset + li
+            entries.extend(Pattern("deny", owner, t) for t in lex.terms)
+            entries.extend(Pattern("allow", owner, t) for t in lex.allow)
             for rule in lex.rules:
-                entries.extend(Pattern("combo", li, t) for t in (*rule.left, *rule.right))
+                entries.extend(Pattern("combo", owner, t) for t in (*rule.left, *rule.right))
         entries.extend(Pattern("roster", ri, n) for ri, n in enumerate(roster_names))
         for pat in dict.fromkeys(entries):
             cv = canonical(pat.term)
@@ -151,12 +155,16 @@ class LexiconMatcher:
         logger.debug("matcher built: %d canon, %d skeleton, %d pinyin keys",
                      len(canon), len(skel), len(py))
 
-    def match(self, views: Views) -> list[Hit]:
-        """All hits in all views, deduplicated by (pattern, original span), earliest view wins."""
-        hits: dict[tuple[Pattern, int, int], Hit] = {}
+    def match(self, views: Views, hits: dict[tuple[Pattern, int, int], Hit] | None = None
+              ) -> list[Hit]:
+        """All hits in all views, deduplicated by (pattern, original span), earliest view wins.
+        Pass ``hits`` to accumulate the hits of several matchers."""
+        if hits is None:
+            hits = {}
+        found = hits
 
         def add(hit: Hit) -> None:
-            hits.setdefault((hit.pattern, hit.start, hit.end), hit)
+            found.setdefault((hit.pattern, hit.start, hit.end), hit)
 
         self._plain(views.canon, "canon", self._canon, add)
         self._plain(views.skeleton, "skeleton", self._skel, add)
@@ -166,7 +174,7 @@ class LexiconMatcher:
         return list(hits.values())
 
     @staticmethod
-    def _plain(view: View, name: ViewName, auto: _Automaton, add: _Add) -> None:
+    def _plain(view: View, name: ViewName, auto: _Automaton, add: Callable[[Hit], None]) -> None:
         text = view.text
         for idx, a, b in auto.find(text):
             if not _word_ok(text, a, b):
@@ -181,7 +189,8 @@ class LexiconMatcher:
                 add(Hit(pat, name, start, end, a, b, key))
 
     @staticmethod
-    def _phonetic(uview: UnitView, name: ViewName, auto: _Automaton, add: _Add) -> None:
+    def _phonetic(uview: UnitView, name: ViewName, auto: _Automaton,
+                  add: Callable[[Hit], None]) -> None:
         view, bounds, latin = uview.view, uview.bounds, uview.latin
         for idx, a, b in auto.find(view.text):
             if not (bounds[a] and bounds[b]):
@@ -202,10 +211,6 @@ class LexiconMatcher:
                     if any(uview.chars[k] != want[k - a] for k in hanzi_pos):
                         continue
                 add(Hit(pat, name, start, end, a, b, key, has_latin, has_hanzi))
-
-
-class _Add:
-    def __call__(self, hit: Hit) -> None: ...
 
 
 def view_of(views: Views, name: ViewName) -> View:

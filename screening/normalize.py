@@ -45,6 +45,14 @@ _BOPOMOFO = dict(
     )
 )
 
+# Bopomofo finals that read differently together than letter by letter (ㄨㄣ = un, not uen).
+_BOPOMOFO_PAIRS = {
+    "ㄨㄣ": "un", "ㄨㄥ": "ong", "ㄧㄥ": "ing", "ㄧㄣ": "in", "ㄩㄣ": "un", "ㄧㄢ": "ian",
+    "ㄨㄢ": "uan", "ㄧㄠ": "iao", "ㄧㄡ": "iu", "ㄨㄟ": "ui", "ㄨㄛ": "uo", "ㄧㄚ": "ia",
+    "ㄨㄚ": "ua", "ㄧㄤ": "iang", "ㄨㄤ": "uang", "ㄩㄝ": "ve", "ㄩㄥ": "iong", "ㄧㄝ": "ie",
+    "ㄩㄢ": "uan", "ㄨㄞ": "uai",
+}
+
 # Chinese and financial numerals, used only by the digits view (一 stays 一 in canon so that
 # lexicon terms such as 一党专政 keep their pinyin and jieba segmentation).
 _CN_DIGITS = dict(
@@ -55,7 +63,7 @@ _DIGIT_SEPARATORS = frozenset(" \u3000\t-‐‑–—.·・_*#/~()（）[]【】
 # Look-alike (形近字) and 火星文 folds, applied in the skeleton view only.
 _LOOKALIKE = {
     "刁": "习", "尛": "小", "釹": "女", "孑": "子", "孒": "子", "氺": "水", "朩": "木",
-    "囗": "口", "冫": "冰", "丬": "将", "卝": "丱", "菿": "到", "犇": "奔", "猋": "飙",
+    "囗": "口", "丬": "将", "卝": "丱", "菿": "到", "犇": "奔", "猋": "飙",
     "莋": "做", "媄": "美", "嘂": "叫", "槑": "梅", "靐": "雷", "兲": "天", "叒": "又",
     "孓": "子", "曱": "甲", "甴": "由", "乜": "也", "冇": "没", "囧": "窘", "烎": "火",
     "挋": "振", "亻": "人", "扌": "手", "纟": "丝", "钅": "金", "讠": "言", "饣": "食",
@@ -65,7 +73,7 @@ _SPLIT = {
     "氵去": "法", "水去": "法", "車欠": "软", "车欠": "软", "石更": "硬", "弓长": "张",
     "口天": "吴", "木子": "李", "禾火": "秋", "日月": "明", "女子": "好", "十八子": "李",
     "三点水去": "法", "西女": "要", "月半": "胖", "王八": "全", "禾口": "和", "土申": "坤",
-    "言射": "谢", "文刂": "刘", "亠": "", "白勺": "的", "女昌": "娼", "女支": "妓",
+    "言射": "谢", "冫水": "冰", "讠十": "计", "讠兑": "说", "亻尔": "你", "文刂": "刘", "亠": "", "白勺": "的", "女昌": "娼", "女支": "妓",
     "犭由": "油", "犭句": "狗", "口巴": "吧", "幸丸": "执", "丶": "",
 }
 
@@ -168,6 +176,8 @@ def _char_table() -> dict[str, str]:
     for base in (0x24B6, 0x24D0, 0x249C):  # Ⓐ ⓐ ⒜
         for i in range(26):
             table[chr(base + i)] = chr(ord("a") + i)
+    for cp in range(0xFF01, 0xFF5F):  # full-width ASCII, including punctuation (＠ ．)
+        table[chr(cp)] = chr(cp - 0xFEE0).lower()
     table["\u3000"] = " "
     table.update(_SMALL_CAPS)
     table.update(_number_styles())
@@ -187,7 +197,7 @@ def _fast_tables() -> tuple[dict[int, str], re.Pattern[str]]:
     one_to_one: dict[int, str] = {}
     special: list[str] = []
     for k, v in _char_table().items():
-        if len(v) == 1:
+        if len(v) == 1 and k not in _BOPOMOFO:
             one_to_one[ord(k)] = v
         else:
             special.append(k)
@@ -262,13 +272,28 @@ def canonical(text: str) -> View:
     table = _char_table()
     out: list[str] = []
     starts: list[int] = []
-    for i in _logical_order(text):
+    ends: list[int] = []
+    order = _logical_order(text)
+    k = 0
+    while k < len(order):
+        i = order[k]
         ch = text[i]
-        rep = table.get(ch, ch)
-        for c in rep:
+        if ch in _BOPOMOFO and k + 1 < len(order):
+            pair = _BOPOMOFO_PAIRS.get(ch + text[order[k + 1]])
+            if pair:
+                j = order[k + 1]
+                for c in pair:
+                    out.append(c)
+                    starts.append(min(i, j))
+                    ends.append(max(i, j) + 1)
+                k += 2
+                continue
+        for c in table.get(ch, ch):
             out.append(c)
             starts.append(i)
-    return View("".join(out), starts, [s + 1 for s in starts])
+            ends.append(i + 1)
+        k += 1
+    return View("".join(out), starts, ends)
 
 
 def skeleton(canon: View) -> View:

@@ -35,9 +35,8 @@ def warm_up() -> None:
 
 
 def crosses_boundary(text: str, a: int, b: int) -> bool:
-    """Whether ``text[a:b]`` straddles jieba tokens: it covers parts of two or more tokens and
-    does not start and end on token edges (路口|交通 → 口交 straddles; 绝密 inside the single
-    token 绝密文件 does not)."""
+    """Whether ``text[a:b]`` straddles jieba tokens (路口|交通 → 口交) or sits in the middle of one
+    token (共产党员 → 产党). A term at the start or end of a longer token (绝密文件) does not."""
     lo = max(0, a - WINDOW_CHARS)
     hi = min(len(text), b + WINDOW_CHARS)
     pos = lo
@@ -47,9 +46,16 @@ def crosses_boundary(text: str, a: int, b: int) -> bool:
         if end > a and pos < b:
             overlapping.append((pos, end))
         pos = end
-    if len(overlapping) < 2:
-        return False
+    if len(overlapping) == 1:
+        # inside one token: fine at its start or end (绝密|文件), not in its middle (共[产党]员)
+        tok_a, tok_b = overlapping[0]
+        return tok_a != a and tok_b != b
     return overlapping[0][0] != a or overlapping[-1][1] != b
+
+
+def is_word(text: str) -> bool:
+    """Whether ``text`` is an entry of jieba's dictionary (an ordinary word such as 人大代表)."""
+    return _tokenizer().FREQ.get(text, 0) > 0
 
 
 def person_names(text: str) -> list[tuple[int, int, str]]:

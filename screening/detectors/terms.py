@@ -12,7 +12,7 @@ from screening.lexicon import Lexicon
 from screening.matcher import Hit, view_of
 from screening.normalize import Views
 from screening.persons import RosterEntry, owner_of
-from screening.segment import crosses_boundary
+from screening.segment import crosses_boundary, is_word
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +26,8 @@ def scan(field: str, views: Views, lexicons: Sequence[Lexicon], roster: Sequence
          hits: Sequence[Hit]) -> list[Finding]:
     """Findings for deny-term and roster hits in one field."""
     allow = [(h.start, h.end) for h in hits if h.pattern.kind == "allow"]
+    direct = [(h.start, h.end) for h in hits
+              if h.pattern.kind == "deny" and h.view in ("canon", "skeleton")]
     out: list[Finding] = []
     checks = 0
     for h in hits:
@@ -37,6 +39,9 @@ def scan(field: str, views: Views, lexicons: Sequence[Lexicon], roster: Sequence
             continue
         if any(a <= h.start and h.end <= b for a, b in allow):
             continue
+        if h.view not in ("canon", "skeleton") and any(
+                a <= h.start and h.end <= b for a, b in direct):
+            continue  # the text literally holds a deny term here; the variant view adds nothing
         lex = lexicons[h.pattern.owner]
         evidence: dict[str, object] = {
             "lexicon": lex.name, "version": lex.version, "source": lex.source,
@@ -49,6 +54,8 @@ def scan(field: str, views: Views, lexicons: Sequence[Lexicon], roster: Sequence
             checks += 1
             if crosses_boundary(view_of(views, h.view).text, h.vstart, h.vend):
                 evidence["downgraded"] = "crosses a word boundary (jieba)"
+        if h.view in ("pinyin", "reversed") and not h.latin and is_word(_covered_text(views, h)):
+            continue  # the text is an ordinary word (人大代表 ≠ 人大代婊, 共产党 ≠ 党产共)
         if h.view == "pinyin" and not h.latin:
             evidence["capped_at_review"] = "homophone (same pinyin, different characters)"
         elif h.view == "initials":
@@ -75,3 +82,13 @@ def _roster_finding(field: str, views: Views, roster: Sequence[RosterEntry], h: 
         evidence={"name": entry.name, "role": entry.role, "matched_alias": h.pattern.term,
                   "view": h.view},
     )
+
+
+
+def _covered_text(views: Views, h: Hit) -> str:
+    """The skeleton characters a pinyin or reversed hit covers, in reading order."""
+    if h.view == "reversed":
+        return views.reversed.text[h.vstart : h.vend][::-1]
+    uv = views.pinyin
+    seen = dict.fromkeys((uv.view.starts[k], uv.chars[k]) for k in range(h.vstart, h.vend))
+    return "".join(c for _, c in seen)

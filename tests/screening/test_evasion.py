@@ -1,0 +1,200 @@
+"""Every evasion family of reference/screening.md §5, table-driven, against the default lexicons.
+
+Each case is ``(text, category, span_text)``: a non-warn finding of ``category`` whose span in the
+original text is exactly ``span_text`` must be reported. Must-not-fire cases assert the reverse.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from screening.pipeline import Screener
+
+
+def _found(screener: Screener, text: str) -> set[tuple[str, str]]:
+    result = screener.screen({"content": text})
+    return {(f.category, f.text) for f in result.findings if f.action != "warn"}
+
+
+def _check(screener: Screener, text: str, category: str, span: str) -> None:
+    """A non-warn finding of ``category`` (``BLOCK``: any blocking finding) covers ``span``."""
+    result = screener.screen({"content": text})
+    start = text.index(span)
+    ok = [f for f in result.findings if f.action != "warn"
+          and (f.category == category or (category == "BLOCK" and f.action == "block"))
+          and f.start <= start and start + len(span) <= f.end]
+    assert ok, [(f.category, f.action, f.text) for f in result.findings]
+
+
+CASE_AND_WIDTH = [
+    ("ＦＵＣＫ ＹＯＵ", "vulgar", "ＦＵＣＫ ＹＯＵ"),
+    ("Fuck You", "vulgar", "Fuck You"),
+    ("访问ＦＡＬＵＮＤＡＦＡ网站", "political", "ＦＡＬＵＮＤＡＦＡ"),
+    ("FaLunDaFa好", "political", "FaLunDaFa"),
+    ("这是ＰＲＯＪＥＣＴ ＡＵＲＯＲＡ的资料", "commercial_secret", "ＰＲＯＪＥＣＴ ＡＵＲＯＲＡ"),
+    ("project aurora 上线", "commercial_secret", "project aurora"),
+]
+NUMBER_STYLES = [  # contact details written with number styles (family: number styles)
+    ("电话①③⑧⓪⓪①③⑧⓪⓪⓪", "pii", "①③⑧⓪⓪①③⑧⓪⓪⓪"),
+    ("手机壹叁捌零零壹叁捌零零零", "pii", "壹叁捌零零壹叁捌零零零"),
+    ("call ❶❸❽⓿⓿❶❸❽⓿⓿⓿ now", "pii", "❶❸❽⓿⓿❶❸❽⓿⓿⓿"),
+    ("号码⑴⑶⑻⑼⑼⑴⑶⑻⑼⑼⑼", "pii", "⑴⑶⑻⑼⑼⑴⑶⑻⑼⑼⑼"),
+    ("联系¹³⁸⁰⁰¹³⁸⁰⁰⁰", "pii", "¹³⁸⁰⁰¹³⁸⁰⁰⁰"),
+    ("联系➀➂➇➉➀➂➇➉0", "pii", "➀➂➇➉➀➂➇➉0"),
+    ("一三八零零一三八零零零是我", "pii", "一三八零零一三八零零零"),
+]
+LETTER_STYLES = [
+    ("Ⓕⓤⓒⓚ ⓨⓞⓤ", "vulgar", "Ⓕⓤⓒⓚ ⓨⓞⓤ"),
+    ("⒡⒰⒞⒦ ⒴⒪⒰", "vulgar", "⒡⒰⒞⒦ ⒴⒪⒰"),
+    ("𝐟𝐮𝐜𝐤 𝐲𝐨𝐮", "vulgar", "𝐟𝐮𝐜𝐤 𝐲𝐨𝐮"),
+    ("ꜰᴜᴄᴋ ʏᴏᴜ!", "vulgar", "ꜰᴜᴄᴋ ʏᴏᴜ"),
+    ("🅵🆄🅲🅺 🆈🅾🆄", "vulgar", "🅵🆄🅲🅺 🆈🅾🆄"),
+    ("𝒇𝒂𝒍𝒖𝒏𝒅𝒂𝒇𝒂", "political", "𝒇𝒂𝒍𝒖𝒏𝒅𝒂𝒇𝒂"),
+]
+INSERTION = [  # symbols, spaces, emoji, zero-width characters inside words
+    ("修炼法\u200b轮\u200c功", "political", "法\u200b轮\u200c功"),
+    ("法 轮 功", "political", "法 轮 功"),
+    ("傻@#￥%逼", "vulgar", "傻@#￥%逼"),
+    ("李😀洪😀志", "political", "李😀洪😀志"),
+    ("买冰…毒", "violence_contraband", "冰…毒"),
+    ("星-河-计-划", "commercial_secret", "星-河-计-划"),
+    ("傻\u2060逼", "vulgar", "傻\u2060逼"),
+    ("法\ufeff轮\u00ad大法", "political", "法\ufeff轮\u00ad大法"),
+]
+BIDI = [  # U+202E (RLO) with the text stored reversed so that it displays correctly
+    ("\u202e功轮法\u202c", "political", "功轮法"),
+    ("看\u202e志洪李\u202c的书", "political", "志洪李"),
+    ("\u202e逼傻\u202c", "vulgar", "逼傻"),
+    ("\u202e划计河星\u202c已启动", "commercial_secret", "划计河星"),
+    ("\u202b毒冰\u202c出售", "violence_contraband", "毒冰"),
+]
+REVERSAL = [
+    ("功轮法好", "political", "功轮法"),
+    ("志洪李", "BLOCK", "志洪李"),
+    ("划计河星", "commercial_secret", "划计河星"),
+    ("法大轮法", "political", "法大轮法"),
+    ("因洛海", "violence_contraband", "因洛海"),
+    ("丸头摇", "violence_contraband", "丸头摇"),
+]
+PINYIN = [  # pinyin, initials and mixed pinyin/hanzi
+    ("修炼falungong", "BLOCK", "falungong"),
+    ("法lun功", "political", "法lun功"),
+    ("li hong zhi 说", "political", "li hong zhi"),
+    ("xinghe计划", "commercial_secret", "xinghe计划"),
+    ("星河jihua", "commercial_secret", "星河jihua"),
+    ("f轮g", "political", "f轮g"),
+    ("xh计划启动", "commercial_secret", "xh计划"),
+    ("ㄈㄚ ㄌㄨㄣ ㄍㄨㄥ", "political", "ㄈㄚ ㄌㄨㄣ ㄍㄨㄥ"),
+]
+HOMOPHONES = [  # same pinyin, other characters: reviewed, not blocked
+    ("发轮功", "political", "发轮功"),
+    ("李红志", "political", "李红志"),
+    ("星合计化", "commercial_secret", "星合计化"),
+    ("海落因", "violence_contraband", "海落因"),
+    ("摇头万", "violence_contraband", "摇头万"),
+]
+LOOKALIKES = [
+    ("刁近平万岁", "sensitive", "刁近平"),
+    ("刁主席讲话", "sensitive", "刁主席"),
+    ("刁包子", "political", "刁包子"),
+    ("打倒刁近平", "sensitive", "刁近平"),
+    ("冫水毒", "violence_contraband", "冫水毒"),
+]
+SPLIT_CHARACTERS = [
+    ("氵去轮功", "political", "氵去轮功"),
+    ("水去轮功", "political", "水去轮功"),
+    ("木子洪志", "political", "木子洪志"),
+    ("十八子洪志", "political", "十八子洪志"),
+    ("三点水去轮大法", "political", "三点水去轮大法"),
+]
+TRADITIONAL_MARTIAN = [
+    ("法輪功", "political", "法輪功"),
+    ("李洪誌", "political", "李洪誌"),
+    ("傻屄", "vulgar", "傻屄"),
+    ("海洛因與冰毒", "violence_contraband", "冰毒"),
+    ("星河計劃", "commercial_secret", "星河計劃"),
+    ("天樞項目", "commercial_secret", "天樞項目"),
+]
+NUMBER_CODES = [  # number codes and date arithmetic
+    ("5月35日", "political", "5月35日"),
+    ("五月三十五日", "political", "五月三十五日"),
+    ("那年4月65日", "political", "4月65日"),
+    ("5/35", "political", "5/35"),
+    ("5月35号纪念", "political", "5月35号"),
+    ("六四事件", "political", "六四事件"),
+]
+ALIASES = [  # aliases and codenames (roster aliases, leader aliases, unit codenames)
+    ("张董出席", "executive", "张董"),
+    ("欧阳总致辞", "executive", "欧阳总"),
+    ("习主席讲话", "sensitive", "习主席"),
+    ("星河计划进展", "commercial_secret", "星河计划"),
+    ("天枢项目预算", "commercial_secret", "天枢项目"),
+    ("张建国主持会议", "executive", "张建国"),
+]
+CO_OCCURRENCE = [  # combination rules
+    ("他因吸食大麻被捕", "violence_contraband", "吸食大麻"),
+    ("大麻种植基地", "violence_contraband", "大麻种植"),
+    ("私制枪支", "violence_contraband", "私制枪支"),
+    ("出售子弹", "violence_contraband", "出售子弹"),
+    ("加微信兼职日赚", "advertising", "微信兼职"),
+    ("本文件为征求意见稿", "commercial_secret", "征求意见稿"),
+]
+BLIND_SPOTS = [  # adjacent terms, CJK inside Latin runs, repeated characters
+    ("法轮功李洪志", "political", "李洪志"),
+    ("法轮功李洪志", "political", "法轮功"),
+    ("abc法轮功def", "political", "法轮功"),
+    ("abc冰毒xyz", "violence_contraband", "冰毒"),
+    ("傻傻傻逼逼", "vulgar", "傻傻傻逼逼"),
+    ("法法法轮轮功功", "political", "法法法轮轮功功"),
+]
+CONTACT_AND_IDS = [  # obfuscated contact details and ID numbers
+    ("身份证3604 2619 9101 0100 71", "pii", "3604 2619 9101 0100 71"),
+    ("身份证叁陆零肆贰陆壹玖玖壹零壹零壹零零柒壹", "pii", "叁陆零肆贰陆壹玖玖壹零壹零壹零零柒壹"),
+    ("卡号 6222-0212-3456-7894", "pii", "6222-0212-3456-7894"),
+    ("电话138-0013-8000", "pii", "138-0013-8000"),
+    ("座机010-12345678", "pii", "010-12345678"),
+    ("邮箱ＰＲ＠ＥＸＡＭＰＬＥ．ＣＯＭ", "pii", "ＰＲ＠ＥＸＡＭＰＬＥ．ＣＯＭ"),
+    ("加微信：abc_12345", "advertising", "微信：abc_12345"),
+    ("ｖｘ: hello2024", "advertising", "ｖｘ: hello2024"),
+]
+
+FAMILIES = {
+    "case_width": CASE_AND_WIDTH, "number_styles": NUMBER_STYLES, "letter_styles": LETTER_STYLES,
+    "insertion": INSERTION, "bidi": BIDI, "reversal": REVERSAL, "pinyin": PINYIN,
+    "homophones": HOMOPHONES, "lookalikes": LOOKALIKES, "split": SPLIT_CHARACTERS,
+    "traditional": TRADITIONAL_MARTIAN, "number_codes": NUMBER_CODES, "aliases": ALIASES,
+    "co_occurrence": CO_OCCURRENCE, "blind_spots": BLIND_SPOTS, "contact_ids": CONTACT_AND_IDS,
+}
+ALL_CASES = [pytest.param(t, c, s, id=f"{fam}-{i}")
+             for fam, cases in FAMILIES.items() for i, (t, c, s) in enumerate(cases)]
+
+
+def test_every_family_has_five_cases() -> None:
+    assert all(len(cases) >= 5 for cases in FAMILIES.values())
+
+
+@pytest.mark.parametrize(("text", "category", "span"), ALL_CASES)
+def test_evasion_is_caught(screener: Screener, text: str, category: str, span: str) -> None:
+    _check(screener, text, category, span)
+
+
+@pytest.mark.parametrize("text", [t for t, _, _ in HOMOPHONES])
+def test_homophones_are_reviewed_not_blocked(screener: Screener, text: str) -> None:
+    assert screener.screen({"content": text}).decision == "review"
+
+
+MUST_NOT_FIRE = [
+    "路口交通很拥堵", "中央空调坏了", "这是个大麻烦", "岩石样本", "咖啡因含量", "他在问道",
+    "天下无双的产品", "尸体解剖课程", "小姐姐们", "人大代表来访", "Disburse the funds",
+    "the assistant said hello", "grass and class", "International Congress", "695 billion",
+    "title: hello", "6月4日发布新版本", "我们的网络招聘会", "一个北京的公司", "验证码已发送",
+    "stars align", "cpm 指标", "sbc 芯片", "MB的大小", "SSH连接", "LTS发行版", "共产党员先锋",
+    "学习党的二十大精神", "今年5月3日", "12月31日", "2014年1月19日，Linux3.13发布。",
+    "种子下载速度很快", "性能。游戏", "大，麻烦", "法律与轮胎功能",
+]
+
+
+@pytest.mark.parametrize("text", MUST_NOT_FIRE)
+def test_must_not_block(screener: Screener, text: str) -> None:
+    result = screener.screen({"content": text})
+    assert result.decision == "pass", [(f.rule, f.text, f.action) for f in result.findings]
