@@ -18,7 +18,9 @@ without one, the first in-article image) is sent as ``pic``; Weibo statuses carr
   identical text sent again (``status`` then answers :class:`RetryLater`) -- Weibo itself
   refuses a repeat (20019/20017/20111), which is then reconciled, never retried;
 * 20019/20017/20111 always mean "may already be published": timeline, else Unconfirmed;
-* 20032 ("update success, server slow") is a success whose id is looked up later.
+* 20032 ("update success, server slow") is a success whose id is looked up later;
+* after 20032 or a repeat code, the checkpoint ``weibo_landed`` records that Weibo has the
+  status: it is then only looked for, never sent again.
 
 Tokens (21314–21319, 21327, 21332) raise :class:`NeedsReauthorisation`: Weibo has no server-side
 refresh, an admin re-runs OAuth and stores the new ``access_token`` in the vault. Rate limits
@@ -335,10 +337,16 @@ class WeiboConnector:
         logger.info("weibo job %s: status %s %s", ctx.job_id, platform_id, how)
         return Published(platform_id=platform_id, url=url, details={"how": how})
 
-    async def _reconcile(self, token: str, text: str, ctx: PublishContext, why: str) -> Published:
+    async def _reconcile(
+        self, token: str, text: str, ctx: PublishContext, why: str, *, landed: bool = False
+    ) -> Published:
+        """Find the shared text in the timeline, else :class:`Unconfirmed`. ``landed`` = Weibo
+        itself said the status exists (20032, 20019...): recorded so it is never sent again."""
         found = await self._timeline_match(token, text, ctx)
         if found is not None:
             return await self._confirm(found, ctx, f"reconciled after {why}")
+        if landed:
+            await ctx.checkpoint(weibo_landed=why)
         raise Unconfirmed(
             f"Weibo share may have been applied ({why}) but the status is not in the last "
             f"{self._reconcile_count} of the account's timeline yet; reconcile later",
@@ -367,6 +375,12 @@ class WeiboConnector:
             if found is not None:
                 return await self._confirm(found, ctx, "reconciled on resume")
             age_s = time.time() - float(state["weibo_sharing"])
+            if state.get("weibo_landed"):
+                raise Unconfirmed(
+                    f"Weibo confirmed the status exists ({state['weibo_landed']}) but it is not "
+                    "in the timeline yet; it is never sent again",
+                    step="share",
+                )
             if age_s < self._resend_grace_s:
                 raise Unconfirmed(
                     f"an earlier Weibo share {age_s:.0f} s ago may still appear (Weibo may lag "
@@ -422,10 +436,11 @@ class WeiboConnector:
             raise RetryLater(f"Weibo answered HTTP {http_status} without a status", 30.0)
         code, message = error
         if code == _SLOW_SUCCESS:
-            return await self._reconcile(token, text, ctx, "20032 (accepted, server slow)")
+            why = "20032 (accepted, server slow)"
+            return await self._reconcile(token, text, ctx, why, landed=True)
         if code in _DUPLICATE_CODES:
             why = f"{code} repeat content" + (" on a resend" if resend else "")
-            return await self._reconcile(token, text, ctx, why)
+            return await self._reconcile(token, text, ctx, why, landed=True)
         await ctx.checkpoint(weibo_sharing=None)
         self._raise_for(code, message, ctx.account, "the status")
         raise AssertionError("unreachable")  # pragma: no cover
@@ -446,7 +461,7 @@ class WeiboConnector:
             if found is not None:
                 return await self._confirm(found, ctx, "reconciled by a status check")
             age_s = time.time() - float(state["weibo_sharing"])
-            if age_s >= self._resend_grace_s:
+            if age_s >= self._resend_grace_s and not state.get("weibo_landed"):
                 # established: the share did not take effect; publish() may send it again
                 raise RetryLater(
                     f"the Weibo share of {age_s:.0f} s ago is not in the timeline; share again "

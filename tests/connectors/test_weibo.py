@@ -235,6 +235,13 @@ async def test_duplicate_20019_after_timeout_is_reconciled(
             make_post(), await resume(redis, ctx)
         )
     assert len(state.statuses) == 1 and state.counters["share"] == 2
+    # Weibo has said the text exists: it is never sent again, however old the intent
+    c = connector(server, session, resend_grace_s=0)
+    with pytest.raises(Unconfirmed, match="never sent again"):
+        await c.publish(make_post(), await resume(redis, ctx))
+    with pytest.raises(Unconfirmed):
+        await c.status(await resume(redis, ctx))
+    assert state.counters["share"] == 2
     async with session.post(server.make_url("/_emulator/timeline"), json={"hidden": False}):
         pass
     result = await connector(server, session).status(await resume(redis, ctx))
