@@ -246,6 +246,12 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             item = {"id": k, **v} if val_tp is Unit and isinstance(v, dict) else v
             result[k] = _coerce(item, val_tp, f"{where}.{k}")
         return types.MappingProxyType(result)
+    if tp is SecretRef and not isinstance(value, dict | SecretRef):
+        # Not echoed: a literal here is most likely the secret itself.
+        raise SettingsError(
+            f'{where}: must be a reference {{ env = "NAME" }} or {{ file = "/path" }}; '
+            "a literal value is not accepted (and not repeated here)"
+        )
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
@@ -301,7 +307,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
 
 
-def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
+    """Apply ``MEDIAGATE_<SECTION>__<KEY>`` overrides; return ``{"section.key": variable}``."""
+    origins: dict[str, str] = {}
     for name, value in environ.items():
         if not name.startswith("MEDIAGATE_") or "__" not in name:
             continue
@@ -313,8 +321,19 @@ def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
         except tomllib.TOMLDecodeError:
             parsed = value  # a bare string
         raw.setdefault(section, {})[key] = parsed
+        origins[f"{section}.{key}"] = name
     if environ.get("REDIS_URL"):
         raw.setdefault("store", {})["redis_url"] = environ["REDIS_URL"]
+        origins["store.redis_url"] = "REDIS_URL"
+    return origins
+
+
+def _blame_env(message: str, origins: Mapping[str, str]) -> str:
+    """Name the environment variable when a bad value came from one."""
+    for key, name in origins.items():
+        if message == key or message.startswith((f"{key} ", f"{key}:", f"{key}[", f"{key}.")):
+            return f"{message} (from environment {name})"
+    return message
 
 
 def _validate_policy(policy: Policy, file: str) -> None:
@@ -365,11 +384,12 @@ def load_settings(
         sections = {k: v for k, v in connectors.items() if isinstance(v, dict)}
         raw["connectors"] = {k: v for k, v in connectors.items() if not isinstance(v, dict)}
         raw["connectors"]["sections"] = sections
+    origins: dict[str, str] = {}
     try:
-        _apply_env(raw, environ)
+        origins = _apply_env(raw, environ)
         settings = _build(Settings, raw, "")
     except SettingsError as exc:
-        raise SettingsError(f"{config}: {exc}") from None
+        raise SettingsError(f"{config}: {_blame_env(str(exc), origins)}") from None
     settings = dataclasses.replace(settings, policy=load_policy(policy))
     base = config.parent.parent if config.parent.name == "config" else config.parent
     if not settings.screening.lexicon_dir.is_absolute():
