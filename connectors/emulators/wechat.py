@@ -14,7 +14,8 @@ Control routes (never part of the real API):
 * ``POST /_emulator/revoke_tokens`` -- every token becomes invalid (40001); with
   ``{"keep_stable": true}`` the stable pool keeps handing out the revoked token (the pathological
   case that justifies ``force_refresh``);
-* ``POST /_emulator/config`` -- set ``publish_delay_s`` / ``publish_outcome`` / quotas at run time;
+* ``POST /_emulator/config`` -- set ``publish_delay_s`` / ``publish_outcome`` / quotas /
+  ``busy_next`` (the next N API calls answer errcode -1, "system busy") at run time;
 * the shared fault switches of :mod:`connectors.emulators.faults`.
 """
 
@@ -126,6 +127,7 @@ class WeChatState:
     stable: dict[str, _StablePool] = field(default_factory=dict)
     legacy_current: dict[str, str] = field(default_factory=dict)
     stable_keep_revoked: bool = False
+    busy_next: int = 0  # the next N API calls answer errcode -1 (system busy), not applied
     materials: dict[str, Material] = field(default_factory=dict)
     images: dict[str, bytes] = field(default_factory=dict)
     drafts: dict[str, Draft] = field(default_factory=dict)
@@ -193,6 +195,9 @@ def _count(request: web.Request, endpoint: str) -> WeChatState:
     remote = request.remote or ""
     if st.ip_whitelist is not None and remote not in st.ip_whitelist:
         raise _Err(40164, f"invalid ip {remote} ipv6 ::ffff:{remote}, not in whitelist")
+    if st.busy_next > 0:
+        st.busy_next -= 1
+        raise _Err(-1, "system error")
     st.calls[endpoint] += 1
     quota = st.daily_quotas.get(endpoint)
     if quota is not None and st.calls[endpoint] > quota:
@@ -328,10 +333,14 @@ async def _read_media(request: web.Request) -> tuple[str, str, bytes]:
         form = await request.post()
     except ValueError as exc:
         raise _Err(47001, "data format error") from exc
+    for value in form.values():  # read and close every uploaded file (no leaked temp files)
+        if isinstance(value, web.FileField) and value is not form.get("media"):
+            value.file.close()
     media = form.get("media")
     if not isinstance(media, web.FileField):
         raise _Err(41005, "media data missing")
-    return media.filename, media.content_type, media.file.read()
+    with media.file:
+        return media.filename, media.content_type, media.file.read()
 
 
 def _image_kind(filename: str, content_type: str, data: bytes) -> str:
@@ -596,7 +605,14 @@ async def _revoke(request: web.Request) -> web.Response:
     return web.json_response({"revoked": len(st.tokens)})
 
 
-_CONFIGURABLE = ("publish_delay_s", "publish_outcome", "minute_quota", "token_ttl_s", "grace_s")
+_CONFIGURABLE = (
+    "publish_delay_s",
+    "publish_outcome",
+    "minute_quota",
+    "token_ttl_s",
+    "grace_s",
+    "busy_next",
+)
 
 
 async def _config(request: web.Request) -> web.Response:

@@ -249,7 +249,11 @@ async def test_token_rejected_twice_is_retry_later_not_a_loop(
 
 
 @pytest.mark.parametrize("step", ["media/uploadimg", "material/add_material", "draft/add"])
-@pytest.mark.parametrize("fault", [{"status": 502}, {"hang": True}, {"status": 500, "times": 3}])
+@pytest.mark.parametrize(
+    "fault",
+    [{"status": 502}, {"hang": True}, {"status": 500, "times": 3}, {"drop_after_apply": True}],
+    ids=["502", "hang", "500x3", "drop"],
+)
 async def test_faults_before_submit_retry_and_publish_once(
     session: aiohttp.ClientSession,
     server: TestServer,
@@ -266,7 +270,9 @@ async def test_faults_before_submit_retry_and_publish_once(
     assert len(await items(server)) == 1
     calls = (await counters(server))["calls"]
     assert calls["freepublish/submit"] == 1
-    assert calls["draft/add"] == 1  # faulted requests never reach (nor count in) the emulator
+    # faulted requests are not applied (nor counted), except a drop after apply: then the
+    # repeated step leaves an orphan upload or draft, and still one article
+    assert calls["draft/add"] == 1 + (step == "draft/add" and "drop_after_apply" in fault)
     assert isinstance(result, Published)
 
 
@@ -281,6 +287,33 @@ async def test_fault_on_token_and_poll_steps(
     await drive(connector, make_post(), redis, (await new_ctx(redis)).job_id, outcomes=outcomes)
     assert len(outcomes) == 2 and all(isinstance(o, RetryLater) for o in outcomes)
     assert len(await items(server)) == 1
+
+
+async def test_system_busy_is_retry_later(
+    session: aiohttp.ClientSession, server: TestServer, redis: aredis.Redis
+) -> None:
+    connector = make_connector(session, server)
+    await control(server, "/_emulator/config", {"busy_next": 1})
+    outcomes: list[Exception] = []
+    await drive(connector, make_post(), redis, (await new_ctx(redis)).job_id, outcomes=outcomes)
+    assert [type(o) for o in outcomes] == [RetryLater]
+    assert "system busy" in str(outcomes[0])
+    assert len(await items(server)) == 1
+
+
+@pytest.mark.parametrize("fault", [{"status": 502}, {"hang": True}, {"drop_after_apply": True}])
+async def test_delete_faults_retry_and_delete_once(
+    session: aiohttp.ClientSession, server: TestServer, redis: aredis.Redis, fault: dict[str, Any]
+) -> None:
+    connector = make_connector(session, server)
+    job = (await new_ctx(redis)).job_id
+    published = await drive(connector, make_post(), redis, job)
+    await control(server, "/_emulator/faults", {"path": "freepublish/delete", "times": 1, **fault})
+    with pytest.raises(RetryLater):
+        await connector.delete(await resume(redis, job))
+    assert await connector.delete(await resume(redis, job)) == Deleted(published.platform_id)
+    [item] = await items(server)
+    assert item["deleted"] is True
 
 
 @pytest.mark.parametrize("fault", [{"status": 502}, {"hang": True}])
