@@ -21,19 +21,25 @@ Control routes (never part of the real API):
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import json
+import logging
 import re
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from connectors.emulators import faults
+
+logger = logging.getLogger(__name__)
 
 #: Daily quotas of a new normal account (platforms.md §1.9); stable_token per its own doc.
 DEFAULT_DAILY_QUOTAS: Mapping[str, int] = {
@@ -128,6 +134,9 @@ class WeChatState:
     legacy_current: dict[str, str] = field(default_factory=dict)
     stable_keep_revoked: bool = False
     busy_next: int = 0  # the next N API calls answer errcode -1 (system busy), not applied
+    callback_url: str | None = None
+    outbox: list[str] = field(default_factory=list)  # PUBLISHJOBFINISH XML not yet pushed
+    pushed: list[str] = field(default_factory=list)
     materials: dict[str, Material] = field(default_factory=dict)
     images: dict[str, bytes] = field(default_factory=dict)
     drafts: dict[str, Draft] = field(default_factory=dict)
@@ -160,6 +169,37 @@ class WeChatState:
                     create_time=int(time.time()),
                 )
                 self.drafts.pop(job.draft_media_id, None)
+            if self.callback_url:
+                self.outbox.append(self._finish_event(job))
+
+    def _finish_event(self, job: Job) -> str:
+        """The PUBLISHJOBFINISH push (platforms.md §1.8; ``fail_idx`` shape unconfirmed)."""
+        article = self.articles.get(job.article_id)
+        items = (
+            "".join(
+                f"<item><idx>{i + 1}</idx>"
+                f"<article_url><![CDATA[{article.url}]]></article_url></item>"
+                for i in range(len(article.articles))
+            )
+            if article
+            else ""
+        )
+        detail = (
+            f"<article_id><![CDATA[{job.article_id}]]></article_id><article_detail>"
+            f"<count>{len(article.articles)}</count>{items}</article_detail>"
+            if article
+            else ""
+        )
+        fail = "<fail_idx>1</fail_idx>" if job.status in (2, 3, 4) else ""
+        return (
+            "<xml><ToUserName><![CDATA[gh_emulator]]></ToUserName>"
+            "<FromUserName><![CDATA[emulator]]></FromUserName>"
+            f"<CreateTime>{int(time.time())}</CreateTime>"
+            "<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[PUBLISHJOBFINISH]]></Event>"
+            f"<PublishEventInfo><publish_id>{job.publish_id}</publish_id>"
+            f"<publish_status>{job.status}</publish_status>{detail}{fail}"
+            "</PublishEventInfo></xml>"
+        )
 
 
 STATE_KEY = web.AppKey("wechat_emulator_state", WeChatState)
@@ -628,6 +668,33 @@ async def _config(request: web.Request) -> web.Response:
     return web.json_response({k: getattr(st, k) for k in _CONFIGURABLE})
 
 
+async def _ticker(app: web.Application) -> AsyncIterator[None]:
+    """Finish due jobs without waiting for a request, and push PUBLISHJOBFINISH events."""
+    st = app[STATE_KEY]
+
+    async def run(session: aiohttp.ClientSession) -> None:
+        while True:
+            st.advance()
+            while st.callback_url and st.outbox:
+                xml = st.outbox.pop(0)
+                try:
+                    async with session.post(
+                        st.callback_url, data=xml.encode(), headers={"Content-Type": "text/xml"}
+                    ) as resp:
+                        await resp.read()
+                    st.pushed.append(xml)
+                except (aiohttp.ClientError, TimeoutError):
+                    logger.warning("wechat emulator: push to the callback URL failed")
+            await asyncio.sleep(0.05)
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+        task = asyncio.create_task(run(session))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def make_app(
     *,
     app_id_secrets: Mapping[str, str] | None = None,
@@ -643,11 +710,13 @@ def make_app(
     max_articles: int = 8,
     uploadimg_max_bytes: int = 1024 * 1024,
     clock: Callable[[], float] = time.monotonic,
+    callback_url: str | None = None,
 ) -> web.Application:
     """Build the emulator. ``app_id_secrets`` maps each AppID to its AppSecret (default one
     demo account); ``ip_whitelist`` of caller addresses (``None`` = allow all); a publish job
     stays in status 1 for ``publish_delay_s`` and then ends in ``publish_outcome`` (0 = success,
-    2/3/4 = failures)."""
+    2/3/4 = failures); with ``callback_url`` a PUBLISHJOBFINISH XML event is POSTed there when
+    a job ends."""
     app = web.Application()
     state = WeChatState(
         app_id_secrets=dict(app_id_secrets or {"wx_demo_appid": "demo_app_secret"}),
@@ -663,8 +732,10 @@ def make_app(
         max_articles=max_articles,
         uploadimg_max_bytes=uploadimg_max_bytes,
         clock=clock,
+        callback_url=callback_url,
     )
     app[STATE_KEY] = state
+    app.cleanup_ctx.append(_ticker)
     faults.install(app)
     app.router.add_post("/cgi-bin/stable_token", _stable_token)
     app.router.add_get("/cgi-bin/token", _legacy_token)

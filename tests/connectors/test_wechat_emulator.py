@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from connectors.emulators.wechat import PUBLISH_ID_BASE, make_app
@@ -222,3 +224,37 @@ async def test_control_routes(aiohttp_client: Any) -> None:
     resp = await client.post("/_emulator/config", json={"nope": 1})
     assert resp.status == 400
     assert await (await client.get("/_emulator/items")).json() == []
+
+
+async def test_publishjobfinish_pushed_to_callback(
+    aiohttp_client: Any, aiohttp_server: Any
+) -> None:
+    received: list[str] = []
+
+    async def callback(request: web.Request) -> web.Response:
+        received.append(await request.text())
+        return web.Response(text="success")
+
+    sink = web.Application()
+    sink.router.add_post("/wechat/callback", callback)
+    sink_server = await aiohttp_server(sink)
+    client = await _client(
+        aiohttp_client,
+        publish_delay_s=0.1,
+        callback_url=str(sink_server.make_url("/wechat/callback")),
+    )
+    token = (await _stable(client))["access_token"]
+    article = {"title": "t", "content": "<p>c</p>", "thumb_media_id": await _cover(client, token)}
+    draft = (await _api(client, "draft/add", token, {"articles": [article]}))["media_id"]
+    publish_id = (await _api(client, "freepublish/submit", token, {"media_id": draft}))[
+        "publish_id"
+    ]
+    for _ in range(40):  # the job finishes on its own; no poll needed
+        if received:
+            break
+        await asyncio.sleep(0.05)
+    [xml] = received
+    assert "<Event><![CDATA[PUBLISHJOBFINISH]]></Event>" in xml
+    assert f"<publish_id>{publish_id}</publish_id>" in xml
+    assert "<publish_status>0</publish_status>" in xml
+    assert "<article_url><![CDATA[https://mp.weixin.qq.com/s/" in xml
