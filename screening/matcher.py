@@ -20,6 +20,7 @@ Views and what they are allowed to find:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -45,6 +46,7 @@ ViewName = Literal["canon", "skeleton", "reversed", "pinyin", "initials"]
 VIEW_ORDER: tuple[ViewName, ...] = ("canon", "skeleton", "reversed", "pinyin", "initials")
 _MIN_PHONETIC_HANZI = 3
 _MIN_REVERSED_CHARS = 3
+_LATIN_RE = re.compile("[a-z]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,11 @@ class Hit:
     hanzi: bool = True  # phonetic views: some matched characters came from hanzi
 
 
+def _char_at_offsets(text: str, offsets: list[int]) -> dict[int, str]:
+    """Phonetic key position → the term character whose piece starts there."""
+    return {offsets[i]: c for i, c in enumerate(text)}
+
+
 def _alnum_ascii(c: str) -> bool:
     return c.isascii() and c.isalnum()
 
@@ -86,7 +93,7 @@ class _Automaton:
     """An ahocorasick-rs automaton over unique keys, each key mapping to several patterns."""
 
     def __init__(self, keyed: dict[str, list[Pattern]],
-                 chars: dict[tuple[str, Pattern], str] | None = None) -> None:
+                 chars: dict[tuple[str, Pattern], dict[int, str]] | None = None) -> None:
         self.keys = list(keyed)
         self.patterns = [keyed[k] for k in self.keys]
         self.chars = chars or {}
@@ -113,8 +120,8 @@ class LexiconMatcher:
         skel: dict[str, list[Pattern]] = {}
         py: dict[str, list[Pattern]] = {}
         ini: dict[str, list[Pattern]] = {}
-        py_chars: dict[tuple[str, Pattern], str] = {}
-        ini_chars: dict[tuple[str, Pattern], str] = {}
+        py_chars: dict[tuple[str, Pattern], dict[int, str]] = {}
+        ini_chars: dict[tuple[str, Pattern], dict[int, str]] = {}
         table = pinyin_table()
         entries: list[Pattern] = []
         for li, lex in enumerate(lexicons):
@@ -141,12 +148,12 @@ class LexiconMatcher:
             if sum(1 for c in sv.text if c in table) >= _MIN_PHONETIC_HANZI:
                 pview = phonetic(sv, initials=False)
                 iview = phonetic(sv, initials=True)
-                pkey, ikey = pview.view.text, iview.view.text
-                if "#" not in pkey:
+                pkey, ikey = pview.text, iview.text
+                if pkey.isascii() and pkey.isalpha():
                     py.setdefault(pkey, []).append(pat)
                     ini.setdefault(ikey, []).append(pat)
-                    py_chars[(pkey, pat)] = pview.chars
-                    ini_chars[(ikey, pat)] = iview.chars
+                    py_chars[(pkey, pat)] = _char_at_offsets(sv.text, pview.offsets)
+                    ini_chars[(ikey, pat)] = _char_at_offsets(sv.text, iview.offsets)
         self._canon = _Automaton(canon)
         self._skel = _Automaton(skel)
         self._py = _Automaton(py, py_chars)
@@ -191,32 +198,41 @@ class LexiconMatcher:
     @staticmethod
     def _phonetic(uview: UnitView, name: ViewName, auto: _Automaton,
                   add: Callable[[Hit], None]) -> None:
-        view, bounds, latin = uview.view, uview.bounds, uview.latin
-        for idx, a, b in auto.find(view.text):
-            if not (bounds[a] and bounds[b]):
+        """Phonetic hits; ``vstart``/``vend`` of these hits index the skeleton (units)."""
+        skel = uview.source
+        initials = name == "initials"
+        for idx, a, b in auto.find(uview.text):
+            if initials:
+                # initials pieces are one letter, so view positions are skeleton positions;
+                # reject quickly unless the region mixes typed Latin letters and hanzi
+                seg = skel.text[a:b]
+                if seg.isascii() or not _LATIN_RE.search(seg):
+                    continue
+            ua = uview.unit_at(a)
+            ub = uview.unit_at(b)
+            if ua is None or ub is None or ub <= ua:
                 continue
-            n_latin = sum(latin[a:b])
+            n_latin = sum(1 for u in range(ua, ub) if uview.is_latin(u))
             has_latin = n_latin > 0
-            has_hanzi = n_latin < b - a
+            has_hanzi = n_latin < ub - ua
             if name == "initials" and not (has_latin and has_hanzi):
                 continue
-            start, end = view.span(a, b)
+            start, end = skel.span(ua, ub)
             key = auto.keys[idx]
-            hanzi_pos = [k for k in range(a, b) if not latin[k]] if has_latin else []
+            offs = uview.offsets
             for pat in auto.patterns[idx]:
-                if hanzi_pos:
+                if has_latin and has_hanzi:
                     # mixed Latin/hanzi: the hanzi typed must be the term's own (法lun功, fl功),
                     # otherwise an acronym next to any word would match (LTS 发 ≠ 裸体少妇)
                     want = auto.chars[(key, pat)]
-                    if any(uview.chars[k] != want[k - a] for k in hanzi_pos):
+                    if any(want.get(offs[u] - a) != skel.text[u]
+                           for u in range(ua, ub) if not uview.is_latin(u)):
                         continue
-                add(Hit(pat, name, start, end, a, b, key, has_latin, has_hanzi))
+                add(Hit(pat, name, start, end, ua, ub, key, has_latin, has_hanzi))
 
 
 def view_of(views: Views, name: ViewName) -> View:
-    """The :class:`View` a hit came from."""
-    if name == "pinyin":
-        return views.pinyin.view
-    if name == "initials":
-        return views.initials.view
-    return {"canon": views.canon, "skeleton": views.skeleton, "reversed": views.reversed}[name]
+    """The :class:`View` a hit's ``vstart``/``vend`` index (phonetic hits index the skeleton)."""
+    if name in ("pinyin", "initials", "skeleton"):
+        return views.skeleton
+    return views.reversed if name == "reversed" else views.canon

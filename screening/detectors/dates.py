@@ -18,7 +18,7 @@ WATCHED_DATES: frozenset[tuple[int, int]] = frozenset({(6, 4)})
 _CN = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
        "八": 8, "九": 9}
 _DATE_RE = re.compile(
-    r"(?<![0-9])([0-9]{1,2}|[一二三四五六七八九十]{1,3})\s*(?:月|/|\.|-)\s*"
+    r"(?<![0-9.])([0-9]{1,2}|[一二三四五六七八九十]{1,3})\s*(?:月|/)\s*"
     r"([0-9]{1,3}|[一二三四五六七八九十百]{1,4})\s*(?:日|号|(?![0-9]))"
 )
 
@@ -44,6 +44,8 @@ def scan(field: str, views: Views) -> list[Finding]:
     """Impossible dates that roll over to a watched date."""
     cv = views.canon
     out: list[Finding] = []
+    if "月" not in cv.text and "/" not in cv.text:
+        return out
     for m in _DATE_RE.finditer(cv.text):
         month, day = _cn_number(m.group(1)), _cn_number(m.group(2))
         if month is None or day is None or not 1 <= month <= 12 or day < 1 or day > 400:

@@ -24,6 +24,7 @@ _EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-
 _CONTACT_RE = re.compile(
     r"(?:微信号?|威信|薇信|vx|wx|v信|weixin|wechat|qq号?|扣扣|企鹅号?)[:：\s]{0,3}([A-Za-z0-9_-]{5,20})(?![A-Za-z0-9_-])"
 )
+_DIGIT_RUN_RE = re.compile(r"[0-9]{7}")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
@@ -71,6 +72,8 @@ def scan(field: str, views: Views) -> list[Finding]:
     dv = views.digits
     text = dv.text
     taken: list[tuple[int, int]] = []
+    if not _DIGIT_RUN_RE.search(text):
+        text = ""  # no run of 7+ digits: no number can match; skip the number patterns
     for m in _ID_RE.finditer(text):
         if resident_id_valid(m.group()):
             out.append(_finding(field, views, dv, m.start(), m.end(), "resident_id", "pii", "high",
@@ -91,7 +94,7 @@ def scan(field: str, views: Views) -> list[Finding]:
             out.append(_finding(field, views, dv, m.start(), m.end(), "landline", "pii", "medium",
                                 {}))
     cv = views.canon
-    for m in _EMAIL_RE.finditer(cv.text):
+    for m in _EMAIL_RE.finditer(cv.text) if "@" in cv.text else ():
         out.append(_finding(field, views, cv, m.start(), m.end(), "email", "pii", "medium", {}))
     for m in _CONTACT_RE.finditer(cv.text):
         out.append(_finding(field, views, cv, m.start(), m.end(), "messaging_id", "advertising",

@@ -89,6 +89,4 @@ def _covered_text(views: Views, h: Hit) -> str:
     """The skeleton characters a pinyin or reversed hit covers, in reading order."""
     if h.view == "reversed":
         return views.reversed.text[h.vstart : h.vend][::-1]
-    uv = views.pinyin
-    seen = dict.fromkeys((uv.view.starts[k], uv.chars[k]) for k in range(h.vstart, h.vend))
-    return "".join(c for _, c in seen)
+    return views.skeleton.text[h.vstart : h.vend]
