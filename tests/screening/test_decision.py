@@ -1,0 +1,40 @@
+"""Decision from findings and category rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from screening.decision import DEFAULT_RULES, CategoryRule, decide
+from screening.findings import Action, Finding
+
+
+def _f(category: str, action: Action = "block", **evidence: object) -> Finding:
+    return Finding("lexicon", f"r:{category}", category, "high", action, "content", 0, 1, "x",
+                   evidence)
+
+
+@pytest.mark.parametrize(
+    ("findings", "decision", "roles"),
+    [
+        ([], "pass", ()),
+        ([_f("political")], "block", ()),
+        ([_f("financial", "review")], "review", ("leader", "brand_pr")),
+        ([_f("executive", "review"), _f("pii", "review")], "review", ("brand_pr",)),
+        ([_f("financial", "review"), _f("vulgar")], "block", ()),
+        ([_f("political", "warn", downgraded="jieba")], "pass", ()),
+        ([_f("brand_new", "review")], "review", ("brand_pr",)),
+        ([_f("brand_new", "block")], "block", ()),
+        ([_f("political", capped_at_review="homophone")], "review", ("brand_pr",)),
+    ],
+)
+def test_decide(findings: list[Finding], decision: str, roles: tuple[str, ...]) -> None:
+    out, got, got_roles = decide(findings, DEFAULT_RULES)
+    assert got == decision
+    assert set(got_roles) == set(roles)
+    assert len(out) == len(findings)
+
+
+def test_policy_overrides_lexicon_action() -> None:
+    rules = {"advertising": CategoryRule("warn")}
+    out, decision, _ = decide([_f("advertising", "review")], rules)
+    assert decision == "pass" and out[0].action == "warn"

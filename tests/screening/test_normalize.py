@@ -1,0 +1,88 @@
+"""Normalisation views: canonical forms and offset maps back into the original text."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from screening.normalize import (
+    _digits_full,
+    _skeleton_full,
+    build_views,
+    canonical,
+    digits,
+    skeleton,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ＡＢＣ１２３", "abc123"),
+        ("Ⓕⓤc⒦", "fuck"),
+        ("9⓿⁹₈③⑸⒋➃❶➊⓵", "90983544111"),
+        ("㈤㊄", "五五"),
+        ("ꜰᴜᴄᴋ", "fuck"),
+        ("𝐟𝐮𝐜𝐤", "fuck"),
+        ("習近平說", "习近平说"),
+        ("a\u200bb\u200cc\u200dd\ufeffe\u00adf", "abcdef"),
+        ("\u202e功轮法\u202c", "法轮功"),
+        ("ㄒㄧ ㄐㄧㄣ ㄆㄧㄥ", "xi jin ping"),
+        ("Ⅻ", "12"),
+        ("a\x00b\x07c", "abc"),
+        ("x\ud800y", "xy"),
+    ],
+)
+def test_canonical(text: str, expected: str) -> None:
+    assert canonical(text).text == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("法 @ 轮#功", "法轮功"),
+        ("法法法轮轮功", "法轮功"),
+        ("氵去轮功", "法轮功"),
+        ("刁近平", "习近平"),
+        ("1100", "1100"),
+        ("哈😀哈", "哈"),
+    ],
+)
+def test_skeleton(text: str, expected: str) -> None:
+    assert skeleton(canonical(text)).text == expected
+
+
+def test_digits_view() -> None:
+    assert digits(canonical("壹叁捌-①③⑧ 一三八")).text == "138138138"
+
+
+def test_phonetic_views() -> None:
+    views = build_views("法lun功")
+    assert views.pinyin.text == "falungong"
+    assert views.initials.text == "flung"  # typed Latin letters stay as they are
+
+
+def test_spans_point_into_original() -> None:
+    text = "看\u202e志洪李\u202c的书，法\u200b轮 功"
+    views = build_views(text)
+    a = views.skeleton.text.index("法轮功")
+    start, end = views.skeleton.span(a, a + 3)
+    assert text[start:end] == "法\u200b轮 功"
+
+
+_ALPHABET = st.sampled_from(list("法轮功习近平 ,.@①⑽㈤ＡaB\u200b\u202e\u202c😀ㄨㄣ壹二哈\n木子氵去"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_ALPHABET, max_size=40).map("".join))
+def test_views_are_consistent(text: str) -> None:
+    views = build_views(text)
+    canon = views.canon
+    assert _skeleton_full(canon).text == views.skeleton.text
+    assert _digits_full(canon).text == views.digits.text
+    for view in (views.canon, views.skeleton, views.reversed, views.digits):
+        assert len(view.starts) == len(view.text) == len(view.ends)
+        for s, e in zip(view.starts, view.ends, strict=True):
+            assert 0 <= s <= e <= len(text)
+    assert views.reversed.text == views.skeleton.text[::-1]
