@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from screening.decision import DEFAULT_RULES
-from screening.pipeline import ScreenResult, Screener, TextTooLong
+from screening.pipeline import Screener, ScreenResult, TextTooLong
 
 logger = logging.getLogger(__name__)
 

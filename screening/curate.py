@@ -107,10 +107,10 @@ def _everyday(term: str, freq: dict[str, int]) -> bool:
 
 def curate(data: Path, clean_text: Path) -> dict[str, list[str]]:
     """Curated term lists by category (see the module docstring)."""
-    import jieba  # noqa: PLC0415
+    import jieba
 
-    from screening.lexicon import LexiconError, _check_term  # noqa: PLC0415
-    from screening.normalize import canonical  # noqa: PLC0415
+    from screening.lexicon import LexiconError, _check_term
+    from screening.normalize import canonical
 
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
@@ -161,7 +161,8 @@ def write(lists: dict[str, list[str]], out_dir: Path = OUT_DIR) -> None:
     """Write one lexicon file per category with its header."""
     for cat, terms in lists.items():
         action, severity, description = HEADERS[cat]
-        srcs = "houbb/sensitive-word@a4fddc0 (Apache-2.0) + konsheng/Sensitive-lexicon@5a8da94 (MIT)"
+        srcs = ("houbb/sensitive-word@a4fddc0 (Apache-2.0) + "
+                "konsheng/Sensitive-lexicon@5a8da94 (MIT)")
         head = [
             f"# category: {cat}", f"# action: {action}", f"# severity: {severity}",
             f"# source: {srcs}, curated by screening/curate.py", f"# version: {VERSION}",

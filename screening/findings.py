@@ -6,8 +6,8 @@ mutating old ones. Spans are character offsets into the *original* text of one p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 

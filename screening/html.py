@@ -18,7 +18,7 @@ _TOKEN_RE = re.compile(
     re.DOTALL | re.IGNORECASE,
 )
 _BLOCK_TAGS = frozenset(
-    "p br div li ul ol tr td th table h1 h2 h3 h4 h5 h6 section article blockquote hr pre "
+    "p br div li ul ol tr td th table h1 h2 h3 h4 h5 h6 section article blockquote hr pre "  # noqa: SIM905
     "header footer figure figcaption".split()
 )
 _LOOKS_HTML_RE = re.compile(r"<[a-zA-Z/!][^>]*>|&#?[A-Za-z0-9]{2,8};")

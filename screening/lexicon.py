@@ -10,7 +10,7 @@ File format (UTF-8, one entry a line)::
     # licence: CC0-1.0                (optional)
     绝密                               a deny term
     !绝密期限已解除                     an allow phrase: overrides deny terms it contains
-    @near 20: 大麻 | 吸食, 种植, 贩卖    combination: any left term within 20 chars of any right term
+    @near 20: 大麻 | 吸食, 种植         combination: a left term within 20 chars of a right one
     @andnot: 内部资料 | 公开发布, 已解密   combination: left term present, none of the right ones
 
 Other ``#`` lines are comments. Header lines must come before the first entry. Any malformed
@@ -138,7 +138,7 @@ def _check_term(raw: str, where: str) -> str:
         raise LexiconError(where, "term contains control characters or tabs")
     if len(term) > MAX_TERM_CHARS:
         raise LexiconError(where, f"term longer than {MAX_TERM_CHARS} characters")
-    from screening.normalize import canonical  # noqa: PLC0415 - tables load lazily
+    from screening.normalize import canonical
 
     if len(canonical(term).text.strip()) < 2:
         raise LexiconError(where, f"single-character term {term!r} (too many false positives)")

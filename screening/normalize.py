@@ -25,12 +25,11 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass
-from itertools import repeat
 from bisect import bisect_left
-from functools import cache
-from itertools import accumulate
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from itertools import accumulate, repeat
 from pathlib import Path
 
 import ahocorasick_rs
@@ -46,7 +45,8 @@ _KEEP_CONTROLS = {"\n", "\t", "\r"}
 _BOPOMOFO = dict(
     zip(
         "ㄅㄆㄇㄈㄉㄊㄋㄌㄍㄎㄏㄐㄑㄒㄓㄔㄕㄖㄗㄘㄙㄚㄛㄜㄝㄞㄟㄠㄡㄢㄣㄤㄥㄦㄧㄨㄩ",
-        "b p m f d t n l g k h j q x zh ch sh r z c s a o e e ai ei ao ou an en ang eng er i u v".split(),
+        "b p m f d t n l g k h j q x zh ch sh r z c s "  # noqa: SIM905 - a table, not a list
+        "a o e e ai ei ao ou an en ang eng er i u v".split(),
         strict=True,
     )
 )
@@ -62,7 +62,11 @@ _BOPOMOFO_PAIRS = {
 # Chinese and financial numerals, used only by the digits view (一 stays 一 in canon so that
 # lexicon terms such as 一党专政 keep their pinyin and jieba segmentation).
 _CN_DIGITS = dict(
-    zip("零〇○一二三四五六七八九壹贰貳叁參叄肆伍陆陸柒捌玖幺", "00012345678912233345667891", strict=True)
+    zip(
+        "零〇○一二三四五六七八九壹贰貳叁參叄肆伍陆陸柒捌玖幺",
+        "00012345678912233345667891",
+        strict=True,
+    )
 )
 _DIGIT_SEPARATORS = frozenset(" \u3000\t-‐‑–—.·・_*#/~()（）[]【】<>《》'\"|,，、")
 
@@ -165,7 +169,7 @@ def _char_table() -> dict[str, str]:
     for cp in range(0x0, 0x20):
         if chr(cp) not in _KEEP_CONTROLS:
             table[chr(cp)] = ""
-    for cp in list(range(0x7F, 0xA0)) + [0x2028, 0x2029]:
+    for cp in [*range(0x7F, 0xA0), 0x2028, 0x2029]:
         table[chr(cp)] = "" if cp != 0x2029 else "\n"
     for cp in range(0xD800, 0xE000):  # lone surrogates (invalid Unicode smuggled through JSON)
         table[chr(cp)] = ""
@@ -253,7 +257,7 @@ class View:
     a hit needs the map, so most articles never pay for the per-character Python loop.
     """
 
-    __slots__ = ("text", "_starts", "_ends", "_build")
+    __slots__ = ("_build", "_ends", "_starts", "text")
 
     def __init__(
         self,
@@ -269,7 +273,7 @@ class View:
 
     def _ensure(self) -> None:
         if self._starts is None:
-            assert self._build is not None  # noqa: S101 - constructor contract
+            assert self._build is not None
             full = self._build()
             if full.text != self.text:  # pragma: no cover - guarded by property tests
                 logger.error("lazy view text differs from its offset-map build")
@@ -279,14 +283,14 @@ class View:
     def starts(self) -> Sequence[int]:
         """Original start offset of each character."""
         self._ensure()
-        assert self._starts is not None  # noqa: S101
+        assert self._starts is not None
         return self._starts
 
     @property
     def ends(self) -> Sequence[int]:
         """Original end offset (exclusive) of each character."""
         self._ensure()
-        assert self._ends is not None  # noqa: S101
+        assert self._ends is not None
         return self._ends
 
     def span(self, a: int, b: int) -> tuple[int, int]:
@@ -303,7 +307,7 @@ class UnitView:
     Unit ``u`` (the ``u``-th source character) occupies ``offsets[u]:offsets[u + 1]`` (computed
     on first use: most texts have no phonetic match at all)."""
 
-    __slots__ = ("source", "text", "_initials", "_offsets")
+    __slots__ = ("_initials", "_offsets", "source", "text")
 
     def __init__(self, source: View, text: str, initials: bool) -> None:
         self.source = source
@@ -454,7 +458,9 @@ _DIGITS = frozenset("0123456789")
 
 @cache
 def _split_ac() -> ahocorasick_rs.AhoCorasick:
-    return ahocorasick_rs.AhoCorasick(list(_SPLIT), matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
+    return ahocorasick_rs.AhoCorasick(
+        list(_SPLIT), matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
+    )
 
 
 def _fold_split(

@@ -4,7 +4,8 @@ Roster names (and aliases) are matched by the lexicon automaton like any term, s
 (spacing, traditional characters, pinyin of three-character names) apply to them too; each hit is
 an ``executive`` finding. Quoted outsiders are found around speech verbs (表示, 称, 说, 指出 …) and
 ``：“`` by jieba's person-name tag ``nr`` in a short window before the trigger; a name not on the
-roster is an ``outsider_quote`` finding (the publisher needs the outsider's organisation to confirm).
+roster is an ``outsider_quote`` finding (the publisher needs the outsider's organisation to
+confirm).
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ _SURNAMES = frozenset(
     "解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟"
     "邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池乐匡钮"
 )
-_COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐")
+_COMPOUND_SURNAMES = (
+    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐",
+)
 _LATIN_NAME_RE = re.compile(r"([A-Z][a-z]+(?:[ .·-][A-Z][a-z]+){0,3})\s*$")
 
 

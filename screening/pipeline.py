@@ -87,6 +87,12 @@ class Screener:
         extra = LexiconMatcher(self.lexicons[self._base_count :], owner_offset=self._base_count)
         object.__setattr__(self, "_extra_matcher", extra)
 
+    def _base(self) -> LexiconMatcher:
+        matcher = self._base_matcher
+        if matcher is None:  # pragma: no cover - always set by __post_init__
+            raise RuntimeError("screener not initialised")
+        return matcher
+
     @classmethod
     def from_directory(
         cls,
@@ -112,8 +118,7 @@ class Screener:
     @property
     def term_count(self) -> int:
         """Number of patterns (terms, allow phrases, rule terms, roster names) compiled."""
-        assert self._base_matcher is not None  # noqa: S101 - set in __post_init__
-        return self._base_matcher.term_count + self._extra_matcher.term_count
+        return self._base().term_count + self._extra_matcher.term_count
 
     def screen(self, fields: Mapping[str, str]) -> ScreenResult:
         """Screen every text field of a post; raises :class:`TextTooLong` above the limits."""
@@ -142,9 +147,8 @@ class Screener:
             views = normalize.build_views(plain, source=text, source_map=(hs, he))
         else:
             views = normalize.build_views(text)
-        assert self._base_matcher is not None  # noqa: S101 - set in __post_init__
         acc: dict[tuple[Pattern, int, int], Hit] = {}
-        self._base_matcher.match(views, acc)
+        self._base().match(views, acc)
         hits = self._extra_matcher.match(views, acc)
         out = terms.scan(name, views, self.lexicons, self.roster, hits)
         out += combination.scan(name, text, self.lexicons, hits)

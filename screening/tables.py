@@ -23,7 +23,7 @@ DATA_DIR = Path(__file__).parent / "data"
 
 
 def _read_opencc(name: str) -> dict[str, str]:
-    import opencc  # noqa: PLC0415 - offline only
+    import opencc
 
     path = Path(opencc.__file__).parent / "dictionary" / name
     table: dict[str, str] = {}
@@ -49,8 +49,8 @@ def build_t2s() -> dict[str, str]:
 
 def build_pinyin() -> dict[str, str]:
     """CJK character → toneless pinyin (first reading), ``ü`` written ``v``."""
-    from pypinyin import Style, pinyin_dict  # noqa: PLC0415 - offline only
-    from pypinyin.style import convert  # noqa: PLC0415
+    from pypinyin import Style, pinyin_dict
+    from pypinyin.style import convert
 
     table: dict[str, str] = {}
     for code, readings in pinyin_dict.pinyin_dict.items():

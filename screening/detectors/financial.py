@@ -1,5 +1,6 @@
 """Financial data (Art. 14): an amount with a unit (亿元, 万元, %, 个百分点 …) within a short
-distance of a financial term (营收, 净利润, 毛利率 …). A bare amount or a bare term is not a finding.
+distance of a financial term (营收, 净利润, 毛利率 …). A bare amount or a bare term is not a
+finding.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ FINANCIAL_TERMS: tuple[str, ...] = (
 )
 _NUM = r"(?<![0-9.])[0-9零一二三四五六七八九十百千两〇.,]*[0-9零一二三四五六七八九十两〇]"
 _AMOUNT_RE = re.compile(
-    _NUM + r"\s*(?:万亿|千亿|百亿|亿元|万元|千元|亿美元|万美元|美元|亿港元|元|亿|万|%|％|个百分点|个点|倍)"
+    _NUM + r"\s*(?:万亿|千亿|百亿|亿元|万元|千元|亿美元|万美元|美元|亿港元"
+    r"|元|亿|万|%|％|个百分点|个点|倍)"
 )
 _TERMS_RE = re.compile("|".join(sorted((re.escape(t) for t in FINANCIAL_TERMS), key=len,
                                        reverse=True)))

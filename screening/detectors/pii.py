@@ -16,11 +16,16 @@ from screening.normalize import View, Views
 
 logger = logging.getLogger(__name__)
 
-_ID_RE = re.compile(r"(?<![0-9])[1-8][0-9]{5}(?:18|19|20)[0-9]{2}[01][0-9][0-3][0-9][0-9]{3}[0-9xX](?![0-9])")
+_ID_RE = re.compile(
+    r"(?<![0-9])[1-8][0-9]{5}(?:18|19|20)[0-9]{2}[01][0-9][0-3][0-9][0-9]{3}[0-9xX](?![0-9])"
+)
 _MOBILE_RE = re.compile(r"(?<![0-9])(?:\+?86)?1[3-9][0-9]{9}(?![0-9])")
 _LANDLINE_RE = re.compile(r"(?<![0-9])0(?:10|2[0-9]|[3-9][0-9]{2})[0-9]{7,8}(?![0-9])")
 _CARD_RE = re.compile(r"(?<![0-9])[3-6][0-9]{15,18}(?![0-9])")
-_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}(?![A-Za-z])")
+_EMAIL_RE = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}"
+    r"(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}(?![A-Za-z])"
+)
 _CONTACT_RE = re.compile(
     r"(?:微信号?|威信|薇信|vx|wx|v信|weixin|wechat|qq号?|扣扣|企鹅号?)[:：\s]{0,3}([A-Za-z0-9_-]{5,20})(?![A-Za-z0-9_-])"
 )
@@ -88,7 +93,8 @@ def scan(field: str, views: Views) -> list[Finding]:
             taken.append(m.span())
     for m in _MOBILE_RE.finditer(text):
         if not any(a <= m.start() < b for a, b in taken):
-            out.append(_finding(field, views, dv, m.start(), m.end(), "mobile", "pii", "medium", {}))
+            out.append(_finding(field, views, dv, m.start(), m.end(), "mobile", "pii", "medium",
+                                {}))
     for m in _LANDLINE_RE.finditer(text):
         if not any(a <= m.start() < b for a, b in taken):
             out.append(_finding(field, views, dv, m.start(), m.end(), "landline", "pii", "medium",

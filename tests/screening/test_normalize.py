@@ -71,7 +71,9 @@ def test_spans_point_into_original() -> None:
     assert text[start:end] == "法\u200b轮 功"
 
 
-_ALPHABET = st.sampled_from(list("法轮功习近平 ,.@①⑽㈤ＡaB\u200b\u202e\u202c😀ㄨㄣ壹二哈\n木子氵去"))
+_ALPHABET = st.sampled_from(
+    list("法轮功习近平 ,.@①⑽㈤ＡaB\u200b\u202e\u202c😀ㄨㄣ壹二哈\n木子氵去")
+)
 
 
 @settings(max_examples=200, deadline=None)
