@@ -134,6 +134,12 @@ async def metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
         status = response.status
         return response
+    except (GatewayError, web.HTTPException) as exc:  # mapped to a problem further out
+        status = exc.status
+        raise
+    except RedisError:
+        status = 503
+        raise
     finally:
         services = request.app.get(SERVICES)
         if services is not None:

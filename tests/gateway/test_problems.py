@@ -113,9 +113,9 @@ async def test_413_has_the_problem_shape(
 
 
 async def test_vault_unavailable_is_a_503_problem(
-    make_client: MakeClient, redis_url: str, callers: dict[str, Caller]
+    make_client: MakeClient, runtime: Runtime, callers: dict[str, Caller]
 ) -> None:
-    client = await make_client(runtime_=Runtime(redis_url=redis_url, master_key=None))
+    client = await make_client(runtime_=dataclasses.replace(runtime, master_key=None))
     resp = await client.get("/admin/vault/any", headers=_h(callers, "admin"))
     body = await assert_problem(resp, 503)
     assert body["reason"] == "vault_unavailable"
