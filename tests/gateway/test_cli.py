@@ -1,0 +1,305 @@
+"""``run.py`` as an operator uses it: real subprocesses, the real store, no mocks.
+
+The sub-process environment is built explicitly: ``REDIS_URL`` is passed only where a test means
+the command to use the suite's server; elsewhere the command starts its own embedded Valkey in
+the test's data directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import redis.asyncio as aredis
+
+from gateway.cli import main
+from gateway.keys import Keys
+from gateway.principals import PrincipalStore
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN_PY = ROOT / "run.py"
+CLI_TIMEOUT_S = 60.0
+SERVE_READY_TIMEOUT_S = 30.0
+
+
+def _env(**extra: str) -> dict[str, str]:
+    """The parent's environment minus anything that would point the CLI elsewhere."""
+    env = {
+        k: v for k, v in os.environ.items() if k != "REDIS_URL" and not k.startswith("MEDIAGATE_")
+    }
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(RUN_PY), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        check=False,
+    )
+
+
+async def _arun(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(_run, *args, env=env)
+
+
+def _key_from(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.startswith("mg_")]
+    assert len(lines) == 1, output
+    return lines[0].strip()
+
+
+async def test_keys_create_prints_a_key_once_that_authenticates(
+    redis: aredis.Redis, redis_url: str
+) -> None:
+    env = _env(REDIS_URL=redis_url)
+    done = await _arun(
+        "keys", "create", "--role", "editor", "--unit", "hq", "--name", "editor one", env=env
+    )
+    assert done.returncode == 0, done.stderr
+    key = _key_from(done.stdout)
+    assert "shown once" in done.stdout
+    principal = await PrincipalStore(redis, Keys()).authenticate(key)
+    assert principal is not None
+    assert (principal.role, principal.unit, principal.name) == ("editor", "hq", "editor one")
+    # Stored only as a hash: the secret part is nowhere in the store.
+    secret = key.rsplit("_", 1)[1]
+    for name in await redis.keys("*"):
+        if await redis.type(name) == b"string":
+            assert secret.encode() not in (await redis.get(name) or b"")
+
+
+# In-process from here on (``main`` is what run.py calls): a subprocess costs seconds of imports.
+
+
+def _main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_keys_list_never_prints_secrets_and_revoke_works(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    code, out, _ = _main(
+        capsys, "keys", "create", "--role", "auditor", "--unit", "hq", "--name", "au"
+    )
+    assert code == 0
+    key = _key_from(out)
+    key_id, secret = key[len("mg_") :].split("_", 1)
+    code, out, err = _main(capsys, "keys", "list")
+    assert code == 0 and key_id in out and "auditor" in out and "active" in out
+    assert secret not in out + err and "mg_" not in out
+    code, out, _ = _main(capsys, "keys", "revoke", key_id)
+    assert code == 0 and f"revoked {key_id}" in out
+    code, out, _ = _main(capsys, "keys", "list")
+    assert next(line for line in out.splitlines() if key_id in line).split()[3] == "revoked"
+    assert asyncio.run(_authenticate(redis_url, key)) is None
+    code, _, err = _main(capsys, "keys", "revoke", "0000000000000000")
+    assert code == 1 and "no key" in err
+
+
+async def _authenticate(redis_url: str, key: str) -> object:
+    client = aredis.Redis.from_url(redis_url)
+    try:
+        return await PrincipalStore(client, Keys()).authenticate(key)
+    finally:
+        await client.aclose()
+
+
+def test_keys_create_refuses_an_unknown_unit_or_role(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    code, _, err = _main(
+        capsys, "keys", "create", "--role", "editor", "--unit", "mars", "--name", "x"
+    )
+    assert code == 2 and "unknown unit 'mars'" in err
+    with pytest.raises(SystemExit) as exited:
+        _main(capsys, "keys", "create", "--role", "king", "--unit", "hq", "--name", "x")
+    assert exited.value.code == 2 and "king" in capsys.readouterr().err
+
+
+def test_vault_genkey_prints_a_fresh_32_byte_key(capsys: pytest.CaptureFixture[str]) -> None:
+    _, first, _ = _main(capsys, "vault", "genkey")
+    _, second, _ = _main(capsys, "vault", "genkey")
+    key = first.strip()
+    assert len(key) == 44
+    assert len(base64.b64decode(key, validate=True)) == 32
+    assert key != second.strip()
+
+
+def test_a_configuration_error_exits_2_naming_the_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "gateway.toml"
+    bad.write_text("[server]\nprot = 1\n")
+    code, _, err = _main(capsys, "--config", str(bad), "keys", "list")
+    assert code == 2
+    assert "configuration error" in err and "server.prot" in err
+
+
+def test_audit_verify_and_export_over_the_embedded_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    data = str(tmp_path / "data")
+    code, out, _ = _main(
+        capsys, "keys", "--data-dir", data, "create", "--role", "admin", "--unit", "hq",
+        "--name", "ops",
+    )  # fmt: skip
+    assert code == 0
+    key = _key_from(out)
+    code, out, _ = _main(capsys, "audit", "--data-dir", data, "verify")
+    assert code == 0 and "intact: 1 records" in out
+    exported = tmp_path / "audit.jsonl"
+    code, _, err = _main(capsys, "audit", "--data-dir", data, "export", "-o", str(exported))
+    assert code == 0 and "exported 1 records" in err
+    assert '"key.create"' in exported.read_text() and key not in exported.read_text()
+    assert not _valkey_pids(tmp_path / "data")
+
+
+# --- serve -------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _valkey_pids(data_dir: Path) -> list[int]:
+    """Processes whose command line mentions a socket in ``data_dir`` (the embedded server)."""
+    needle = str(data_dir).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if needle in cmdline and b"valkey.sock" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+class _Server:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = ""
+        self.proc = subprocess.Popen(
+            [sys.executable, str(RUN_PY), "serve", "--data-dir", str(data_dir),
+             "--port", str(self.port)],
+            cwd=ROOT,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    async def ready(self) -> dict[str, Any]:
+        deadline = time.monotonic() + SERVE_READY_TIMEOUT_S
+        last: Any = None
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                assert self.proc.poll() is None, self.output()
+                try:
+                    async with session.get(f"{self.base}/healthz") as resp:
+                        last = await resp.json()
+                        if resp.status == 200:
+                            return dict(last)
+                except aiohttp.ClientError as exc:
+                    last = exc
+                await asyncio.sleep(0.2)
+        raise AssertionError(f"/healthz not 200 within {SERVE_READY_TIMEOUT_S}s: {last}")
+
+    def terminate(self) -> int:
+        """SIGTERM, wait, and keep what the process printed in ``self.log``."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.output()
+        return code
+
+    def output(self) -> str:
+        stdout = self.proc.stdout
+        if self.proc.poll() is not None and stdout is not None and not stdout.closed:
+            self.log = stdout.read().decode(errors="replace")
+            stdout.close()
+        return self.log
+
+
+@pytest.fixture
+def serve_dir(tmp_path: Path) -> Iterator[Path]:
+    data = tmp_path / "d"
+    yield data
+    for pid in _valkey_pids(data):  # never leave a server behind, even when a test fails
+        os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+async def test_serve_on_the_embedded_store_stops_cleanly_and_keeps_data(serve_dir: Path) -> None:
+    created = await _arun(
+        "keys", "--data-dir", str(serve_dir), "create", "--role", "unit_head",
+        "--unit", "sub_east", "--name", "head", env=_env(),
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    headers = {"Authorization": f"Bearer {_key_from(created.stdout)}"}
+    assert not _valkey_pids(serve_dir), "keys create left its store running"
+
+    first = _Server(serve_dir)
+    try:
+        health = await first.ready()
+        assert health["parts"]["redis"]["ok"] and health["parts"]["vault"]["ok"]
+        assert _valkey_pids(serve_dir), "no embedded valkey while serving"
+        filing = {"id": "east-site", "platform": "webhook", "name": "官网", "unit": "sub_east"}
+        async with (
+            aiohttp.ClientSession(headers=headers) as session,
+            session.post(f"{first.base}/v1/accounts", json=filing) as resp,
+        ):
+            assert resp.status == 201, await resp.text()
+    finally:
+        code = first.terminate()
+    assert code == 0, first.output()
+    assert not _valkey_pids(serve_dir), "embedded valkey outlived the gateway"
+    assert not (serve_dir / "store" / "valkey.sock").exists()
+    assert (serve_dir / "master.key").stat().st_mode & 0o777 == 0o600
+
+    second = _Server(serve_dir)
+    try:
+        await second.ready()
+        async with (
+            aiohttp.ClientSession(headers=headers) as session,
+            session.get(f"{second.base}/v1/accounts/east-site") as resp,
+        ):
+            body = await resp.json()
+            assert resp.status == 200, body
+            assert body["name"] == "官网" and body["state"] == "pending"
+    finally:
+        code = second.terminate()
+    assert code == 0, second.output()
+    assert not _valkey_pids(serve_dir)
