@@ -1,0 +1,126 @@
+"""The embedded Valkey server: private socket, AOF on, clean and idempotent stop, data kept."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+import redis
+
+from gateway.embedded import EmbeddedStoreError, EmbeddedValkey
+
+
+def _client(server: EmbeddedValkey) -> redis.Redis:
+    return redis.Redis(unix_socket_path=server.socket_path, socket_timeout=5.0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); it is gone for our purposes once reaped.
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "State:\tZ" not in status.read_text()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> EmbeddedValkey:
+    return EmbeddedValkey(tmp_path / "store")
+
+
+def test_runs_with_aof_everysec_on_a_private_socket(server: EmbeddedValkey) -> None:
+    with server:
+        client = _client(server)
+        try:
+            config = {
+                **client.config_get("appendonly"),
+                **client.config_get("appendfsync"),
+                **client.config_get("port"),
+                **client.config_get("unixsocketperm"),
+            }
+        finally:
+            client.close()
+        assert config["appendonly"] == "yes"
+        assert config["appendfsync"] == "everysec"
+        assert config["port"] == "0"  # no TCP listener at all
+        assert config["unixsocketperm"] == "700"
+        assert stat.S_IMODE(server.data_dir.stat().st_mode) == 0o700
+        assert stat.S_ISSOCK(os.stat(server.socket_path).st_mode)
+        assert server.url == f"unix://{server.socket_path}"
+        assert (server.data_dir / "appendonly").is_dir()
+
+
+def test_appendfsync_always_is_honoured(tmp_path: Path) -> None:
+    with EmbeddedValkey(tmp_path / "s", appendfsync="always") as server:
+        client = _client(server)
+        try:
+            assert client.config_get("appendfsync")["appendfsync"] == "always"
+        finally:
+            client.close()
+
+
+def test_stop_is_idempotent_and_leaves_no_process_or_socket(server: EmbeddedValkey) -> None:
+    server.stop()  # before start: nothing to do
+    server.start()
+    pid = server.pid
+    assert pid is not None and _alive(pid)
+    server.stop()
+    server.stop()
+    assert server.pid is None
+    assert not _alive(pid)
+    assert not os.path.exists(server.socket_path)
+
+
+def test_data_survives_stop_and_start(server: EmbeddedValkey) -> None:
+    with server:
+        client = _client(server)
+        client.set("{mg}:survives", "一")
+        client.xadd("{mg}:audit", {"r": "record"})
+        client.close()
+    # A fresh object on the same directory, as a second `run.py serve` would make.
+    again = EmbeddedValkey(server.data_dir)
+    with again:
+        client = _client(again)
+        try:
+            assert client.get("{mg}:survives") == "一".encode()
+            assert client.xlen("{mg}:audit") == 1
+        finally:
+            client.close()
+
+
+def test_a_deep_data_dir_falls_back_to_a_short_private_socket_path(tmp_path: Path) -> None:
+    deep = tmp_path.joinpath(*(["a-rather-long-directory-name"] * 6))
+    server = EmbeddedValkey(deep)
+    assert len(os.fsencode(str(deep / "valkey.sock"))) >= 100
+    assert not server.socket_path.startswith(str(deep))
+    assert len(os.fsencode(server.socket_path)) < 100
+    sock_dir = os.path.dirname(server.socket_path)
+    assert stat.S_IMODE(os.stat(sock_dir).st_mode) == 0o700
+    with server:
+        client = _client(server)
+        try:
+            client.set("k", "v")
+        finally:
+            client.close()
+        assert (deep / "appendonly").is_dir()  # the data still lives in the data dir
+    assert not os.path.exists(sock_dir)  # the private directory is removed on stop
+    with EmbeddedValkey(deep) as again:
+        client = _client(again)
+        try:
+            assert client.get("k") == b"v"
+        finally:
+            client.close()
+
+
+def test_a_server_that_cannot_start_names_the_log(tmp_path: Path) -> None:
+    data = tmp_path / "store"
+    data.mkdir()
+    (data / "appendonly").write_text("not a directory")  # valkey refuses this AOF dir
+    server = EmbeddedValkey(data)
+    with pytest.raises(EmbeddedStoreError, match="valkey"):
+        server.start()
+    server.stop()
+    assert server.pid is None
