@@ -19,10 +19,13 @@ from pathlib import Path
 
 import ahocorasick_rs
 
-from screening.curate import PRIORITY, SHARED, collect
-from screening.decision import DEFAULT_RULES
-from screening.normalize import canonical
-from screening.pipeline import Screener
+# Run as a script, bench/ comes first on sys.path and bench/screening.py would shadow the package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from screening.curate import PRIORITY, SHARED, collect  # noqa: E402
+from screening.decision import DEFAULT_RULES  # noqa: E402
+from screening.normalize import canonical  # noqa: E402
+from screening.pipeline import Screener  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -73,9 +73,15 @@ class Hit:
     hanzi: bool = True  # phonetic views: some matched characters came from hanzi
 
 
-def _char_at_offsets(text: str, offsets: list[int]) -> dict[int, str]:
+def _char_at_starts(uview: UnitView) -> dict[int, str]:
     """Phonetic key position → the term character whose piece starts there."""
-    return {offsets[i]: c for i, c in enumerate(text)}
+    out: dict[int, str] = {}
+    for pos, k in enumerate(uview.kind):
+        if k != "h":
+            unit = uview.unit_at(pos)
+            if unit is not None and unit < len(uview.source.text):
+                out[pos] = uview.source.text[unit]
+    return out
 
 
 def _alnum_ascii(c: str) -> bool:
@@ -152,8 +158,8 @@ class LexiconMatcher:
                 if pkey.isascii() and pkey.isalpha():
                     py.setdefault(pkey, []).append(pat)
                     ini.setdefault(ikey, []).append(pat)
-                    py_chars[(pkey, pat)] = _char_at_offsets(sv.text, pview.offsets)
-                    ini_chars[(ikey, pat)] = _char_at_offsets(sv.text, iview.offsets)
+                    py_chars[(pkey, pat)] = _char_at_starts(pview)
+                    ini_chars[(ikey, pat)] = _char_at_starts(iview)
         self._canon = _Automaton(canon)
         self._skel = _Automaton(skel)
         self._py = _Automaton(py, py_chars)
@@ -219,14 +225,14 @@ class LexiconMatcher:
                 continue
             start, end = skel.span(ua, ub)
             key = auto.keys[idx]
-            offs = uview.offsets
+            kind = uview.kind
             for pat in auto.patterns[idx]:
                 if has_latin and has_hanzi:
                     # mixed Latin/hanzi: the hanzi typed must be the term's own (法lun功, fl功),
                     # otherwise an acronym next to any word would match (LTS 发 ≠ 裸体少妇)
                     want = auto.chars[(key, pat)]
-                    if any(want.get(offs[u] - a) != skel.text[u]
-                           for u in range(ua, ub) if not uview.is_latin(u)):
+                    if any(want.get(p - a) != skel.text[ua + (p - a) - kind.count("h", a, p)]
+                           for p in range(a, b) if kind[p] == "H"):
                         continue
                 add(Hit(pat, name, start, end, ua, ub, key, has_latin, has_hanzi))
 

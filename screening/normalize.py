@@ -25,11 +25,9 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import accumulate, repeat
 from pathlib import Path
 
 import ahocorasick_rs
@@ -304,24 +302,26 @@ class View:
 
 class UnitView:
     """A pinyin/initials rendering of a view (the skeleton): ``text`` is the phonetic string.
-    Unit ``u`` (the ``u``-th source character) occupies ``offsets[u]:offsets[u + 1]`` (computed
-    on first use: most texts have no phonetic match at all)."""
 
-    __slots__ = ("_initials", "_offsets", "source", "text")
+    ``kind`` (built on first use, one ``str.translate``) marks each position: ``H`` first letter
+    of a hanzi's syllable, ``h`` a further letter, ``L`` a letter typed as Latin, anything else a
+    barrier character. A source character (unit) starts at every position that is not ``h``.
+    """
+
+    __slots__ = ("_initials", "_kind", "source", "text")
 
     def __init__(self, source: View, text: str, initials: bool) -> None:
         self.source = source
         self.text = text
         self._initials = initials
-        self._offsets: list[int] | None = None
+        self._kind: str | None = None
 
     @property
-    def offsets(self) -> list[int]:
-        """Start position of each source character's piece, plus the total length."""
-        if self._offsets is None:
-            lengths = _phonetic_tables(self._initials)[2]
-            self._offsets = [0, *accumulate(map(lengths.get, self.source.text, repeat(1)))]
-        return self._offsets
+    def kind(self) -> str:
+        """Position kinds (see the class docstring)."""
+        if self._kind is None:
+            self._kind = self.source.text.translate(_phonetic_tables(self._initials)[1])
+        return self._kind
 
     def is_latin(self, u: int) -> bool:
         """Whether source character ``u`` was typed as a Latin letter."""
@@ -329,14 +329,13 @@ class UnitView:
 
     def unit_at(self, pos: int) -> int | None:
         """The source index whose piece starts at ``pos`` (``len`` at the end); ``None`` if
-        ``pos`` is inside a piece or inside a Latin run."""
-        offsets = self.offsets
-        u = bisect_left(offsets, pos)
-        if u >= len(offsets) or offsets[u] != pos:
-            return None
-        if 0 < u < len(self.source.text) and self.is_latin(u - 1) and self.is_latin(u):
-            return None
-        return u
+        ``pos`` is inside a syllable or inside a run of Latin letters."""
+        kind = self.kind
+        if pos < len(kind):
+            k = kind[pos]
+            if k == "h" or (k == "L" and pos > 0 and kind[pos - 1] == "L"):
+                return None
+        return pos if self._initials else pos - kind.count("h", 0, pos)
 
 
 def _logical_order(text: str) -> list[int]:
@@ -430,27 +429,46 @@ def _skip_re() -> re.Pattern[str]:
 
 
 def _skeleton_full(canon: View) -> View:
-    """The skeleton with its offset map (the reference implementation of :func:`skeleton`)."""
-    skip = _skip_set()
+    """The skeleton with its offset map (the reference implementation of :func:`skeleton`).
+
+    Kept characters come in runs between skipped ones, so the map is built from list slices per
+    run (hundreds of C-level slices per article, not thousands of Python steps)."""
     text = canon.text
-    keep = [i for i, c in enumerate(text) if c not in skip]
-    joined = _replace_chars("".join([text[i] for i in keep]), _LOOKALIKE)
     c_starts, c_ends = canon.starts, canon.ends
-    starts = [c_starts[i] for i in keep]
-    ends = [c_ends[i] for i in keep]
+    starts: list[int] = []
+    ends: list[int] = []
+    pieces: list[str] = []
+    pos = 0
+    for m in _skip_re().finditer(text):
+        if m.start() > pos:
+            pieces.append(text[pos : m.start()])
+            starts.extend(c_starts[pos : m.start()])
+            ends.extend(c_ends[pos : m.start()])
+        pos = m.end()
+    if pos < len(text):
+        pieces.append(text[pos:])
+        starts.extend(c_starts[pos:])
+        ends.extend(c_ends[pos:])
+    joined = _replace_chars("".join(pieces), _LOOKALIKE)
     splits = _split_ac().find_matches_as_indexes(joined)
     if splits:
         chars, starts, ends = _fold_split(joined, starts, ends, splits)
         joined = "".join(chars)
-    n = len(joined)
-    if n == 0:
-        return View("", [], [])
-    # collapse runs of one repeated non-digit character into its first occurrence
-    firsts = [0, *[k for k in range(1, n) if joined[k] != joined[k - 1] or joined[k] in _DIGITS]]
-    if len(firsts) == n:
+    repeats = list(_REPEAT_RE.finditer(joined))
+    if not repeats:
         return View(joined, starts, ends)
-    run_ends = [ends[nxt - 1] for nxt in firsts[1:]] + [ends[n - 1]]
-    return View("".join([joined[k] for k in firsts]), [starts[k] for k in firsts], run_ends)
+    out_s: list[int] = []
+    out_e: list[int] = []
+    pos = 0
+    for m in repeats:  # keep the first of each run, widened to the run's last end
+        a, b = m.span()
+        out_s.extend(starts[pos : a + 1])
+        out_e.extend(ends[pos:a])
+        out_e.append(max(ends[a:b]))
+        pos = b
+    out_s.extend(starts[pos:])
+    out_e.extend(ends[pos:])
+    return View(_REPEAT_RE.sub(r"\1", joined), out_s, out_e)
 
 
 _DIGITS = frozenset("0123456789")
@@ -493,25 +511,23 @@ def reverse(view: View) -> View:
 
 
 @cache
-def _phonetic_tables(initials: bool) -> tuple[dict[int, str], dict[int, str], dict[str, int]]:
+def _phonetic_tables(initials: bool) -> tuple[dict[int, str], dict[int, str]]:
     """``str.translate`` tables: char → piece (pinyin or initial; Latin letters map to
-    themselves) and char → boundary mask (``"\\x01"`` then ``"\\x00"`` per further letter);
-    plus char → piece length."""
+    themselves) and char → kinds (``H`` + ``h`` per further letter; ``L`` for Latin)."""
     pieces = {c: (p[0] if initials else p) for c, p in pinyin_table().items()}
-    for c in "abcdefghijklmnopqrstuvwxyz":
-        pieces[c] = c
     trans = {ord(c): p for c, p in pieces.items()}
-    masks = {ord(c): "\x01" + "\x00" * (len(p) - 1) for c, p in pieces.items()}
-    lengths = {c: len(p) for c, p in pieces.items()}
-    return trans, masks, lengths
+    kinds = {ord(c): "H" + "h" * (len(p) - 1) for c, p in pieces.items()}
+    for c in "abcdefghijklmnopqrstuvwxyz":
+        trans[ord(c)] = c
+        kinds[ord(c)] = "L"
+    return trans, kinds
 
 
 def phonetic(view: View, *, initials: bool) -> UnitView:
     """Pinyin (or initials) of ``view``: hanzi become syllables, Latin letters stay, anything else
-    stays as itself and acts as a barrier (lexicon keys are a-z only). Two ``str.translate``
-    passes; the per-unit offsets are computed only when a hit needs them."""
-    trans, _, _ = _phonetic_tables(initials)
-    return UnitView(view, view.text.translate(trans), initials)
+    stays as itself and acts as a barrier (lexicon keys are a-z only). One ``str.translate``
+    pass; the position kinds are computed only when a match needs them."""
+    return UnitView(view, view.text.translate(_phonetic_tables(initials)[0]), initials)
 
 
 def digits(canon: View) -> View:
