@@ -9,6 +9,7 @@ and flushed to the OS). A second start on the same data directory finds the data
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import signal
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 15.0
 _SUN_PATH_LIMIT = 100
+_SOCKET_NOTE = "valkey.socket-path"  # where the owner's socket is, for a second process
 
 
 class EmbeddedStoreError(RuntimeError):
@@ -52,6 +54,8 @@ class EmbeddedValkey:
         self.appendfsync = appendfsync
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock_dir: str | None = None
+        self._lock_fd: int | None = None
+        self.attached = False  # True: another process owns the server; we only use it
         self.socket_path = self._choose_socket_path()
 
     def _choose_socket_path(self) -> str:
@@ -67,10 +71,56 @@ class EmbeddedValkey:
     def url(self) -> str:
         return f"unix://{self.socket_path}"
 
+    def _take_lock(self) -> bool:
+        """Hold ``embedded.lock`` for as long as we own the server; False if another owns it.
+
+        Two servers on one AOF directory would corrupt it, and a second start used to unlink the
+        first one's socket: ``run.py keys create --data-dir D`` next to a running ``serve``.
+        """
+        fd = os.open(self.data_dir / "embedded.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
+
+    def _attach(self) -> str:
+        """Use the server another process started on this data directory."""
+        note = self.data_dir / _SOCKET_NOTE
+        path = note.read_text().strip() if note.exists() else ""
+        client = redis.Redis(unix_socket_path=path, socket_timeout=1.0)
+        try:
+            if not path or not client.ping():
+                raise EmbeddedStoreError(f"{self.data_dir} is in use but names no live server")
+        except (redis.ConnectionError, FileNotFoundError) as exc:
+            raise EmbeddedStoreError(
+                f"{self.data_dir} is in use but its server does not answer: {exc}"
+            ) from None
+        finally:
+            client.close()
+        self._discard_sock_dir()
+        self.socket_path, self.attached = path, True
+        log.info("using the embedded valkey already running on %s", path)
+        return self.url
+
+    def _discard_sock_dir(self) -> None:
+        if self._sock_dir:
+            with contextlib.suppress(OSError):
+                os.rmdir(self._sock_dir)
+            self._sock_dir = None
+
     def start(self) -> str:
-        """Start the server and wait until it answers; return its URL."""
+        """Start the server and wait until it answers; return its URL.
+
+        If another process already runs the server for this data directory, use that one
+        (``attached``; :meth:`stop` then leaves it running).
+        """
         self.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.data_dir, 0o700)
+        if not self._take_lock():
+            return self._attach()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket_path)
         args = [
@@ -115,6 +165,7 @@ class EmbeddedValkey:
                 time.sleep(0.02)
         finally:
             client.close()
+        (self.data_dir / _SOCKET_NOTE).write_text(self.socket_path + "\n")
         return self.url
 
     @property
@@ -123,8 +174,10 @@ class EmbeddedValkey:
 
     def stop(self) -> None:
         """Stop the server cleanly (SIGTERM flushes the AOF); idempotent."""
+        self.attached = False
         proc, self._proc = self._proc, None
         if proc is None:
+            self._release_lock()
             return
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -138,9 +191,15 @@ class EmbeddedValkey:
             proc.stderr.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket_path)
-        if self._sock_dir:
-            with contextlib.suppress(OSError):
-                os.rmdir(self._sock_dir)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.data_dir / _SOCKET_NOTE)
+        self._discard_sock_dir()
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing releases the flock
+            self._lock_fd = None
 
     def __enter__(self) -> EmbeddedValkey:
         self.start()

@@ -124,3 +124,33 @@ def test_a_server_that_cannot_start_names_the_log(tmp_path: Path) -> None:
         server.start()
     server.stop()
     assert server.pid is None
+
+
+def test_a_second_start_on_the_same_dir_attaches_instead_of_starting_a_rival(
+    server: EmbeddedValkey,
+) -> None:
+    """``run.py keys create --data-dir D`` next to a running ``serve`` must not fork the AOF."""
+    with server:
+        client = _client(server)
+        client.set("owner", "1")
+        client.close()
+        second = EmbeddedValkey(server.data_dir)
+        url = second.start()
+        assert second.attached and second.pid is None
+        assert url == server.url
+        client = _client(second)
+        try:
+            assert client.get("owner") == b"1"
+        finally:
+            client.close()
+        second.stop()  # leaves the owner's server running
+        assert server.pid is not None and _alive(server.pid)
+        assert os.path.exists(server.socket_path)
+        client = _client(server)
+        try:
+            assert client.ping()
+        finally:
+            client.close()
+    # Once the owner stopped, a new start owns the directory again.
+    with EmbeddedValkey(server.data_dir) as third:
+        assert not third.attached and third.pid is not None
