@@ -183,8 +183,9 @@ def _rank(f: Finding) -> tuple[int, int, int]:
 
 
 def merge_overlaps(findings: Sequence[Finding]) -> list[Finding]:
-    """Drop exact duplicates (same category and span, keep the strongest) and findings strictly
-    inside a stronger-or-equal finding of the same category and detector (法轮 inside 法轮功)."""
+    """Drop exact duplicates (same category and span, keep the strongest), findings strictly
+    inside a stronger-or-equal finding of the same category and detector, and findings strictly
+    inside a blocking finding of any category (the post is blocked there anyway)."""
     best: dict[tuple[str, int, int], Finding] = {}
     for f in findings:
         key = (f.category, f.start, f.end)
@@ -200,7 +201,12 @@ def merge_overlaps(findings: Sequence[Finding]) -> list[Finding]:
             continue
         group.append(f)
         kept.append(f)
-    return kept
+    # a blocking finding makes any finding strictly inside it redundant (法轮 inside 法轮功)
+    blocks = [(f.start, f.end) for f in kept if f.action == "block"]
+    if not blocks:
+        return kept
+    return [f for f in kept if not any(a <= f.start and f.end <= b and (a, b) != (f.start, f.end)
+                                       for a, b in blocks[:200])]
 
 
 def _cap_per_field(findings: Sequence[Finding]) -> tuple[Finding, ...]:

@@ -58,6 +58,12 @@ def is_word(text: str) -> bool:
     return _tokenizer().FREQ.get(text, 0) > 0
 
 
+def all_words(text: str) -> bool:
+    """Whether jieba splits ``text`` into dictionary words of two or more characters only
+    (技术|总监): ordinary prose, not a homophone spelling of a term (发|轮|功)."""
+    return all(len(tok) >= 2 for tok in _tokenizer().cut(text, HMM=False))
+
+
 def person_names(text: str) -> list[tuple[int, int, str]]:
     """``(start, end, name)`` of jieba ``nr`` (person name) tokens in ``text``."""
     out: list[tuple[int, int, str]] = []

@@ -12,7 +12,7 @@ from screening.lexicon import Lexicon
 from screening.matcher import Hit, view_of
 from screening.normalize import Views
 from screening.persons import RosterEntry, owner_of
-from screening.segment import crosses_boundary, is_word
+from screening.segment import all_words, crosses_boundary, is_word
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ def scan(field: str, views: Views, lexicons: Sequence[Lexicon], roster: Sequence
                 evidence["downgraded"] = "crosses a word boundary (jieba)"
         if h.view in ("pinyin", "reversed") and not h.latin and is_word(_covered_text(views, h)):
             continue  # the text is an ordinary word (人大代表 ≠ 人大代婊, 共产党 ≠ 党产共)
+        if h.view == "pinyin" and not h.latin and _ordinary_homophone(views, h):
+            continue
         if h.view == "pinyin" and not h.latin:
             evidence["capped_at_review"] = "homophone (same pinyin, different characters)"
         elif h.view == "initials":
@@ -63,7 +65,7 @@ def scan(field: str, views: Views, lexicons: Sequence[Lexicon], roster: Sequence
                 continue  # "MB的": an acronym next to a particle is not 麻痹的
             evidence["capped_at_review"] = "initials mixed with hanzi"
         elif h.view == "skeleton" and _SENTENCE_END_RE.search(views.original, h.start, h.end):
-            evidence["capped_at_review"] = "match spans a sentence boundary"
+            evidence["downgraded"] = "match spans a sentence boundary"
         out.append(Finding(
             detector="lexicon", rule=f"lexicon:{lex.category}:{h.pattern.term}",
             category=lex.category, severity="low" if "downgraded" in evidence else lex.severity,
@@ -90,3 +92,12 @@ def _covered_text(views: Views, h: Hit) -> str:
     if h.view == "reversed":
         return views.reversed.text[h.vstart : h.vend][::-1]
     return views.skeleton.text[h.vstart : h.vend]
+
+
+def _ordinary_homophone(views: Views, h: Hit) -> bool:
+    """A same-pinyin match in hanzi that reads as ordinary prose: it skips punctuation or spaces,
+    straddles jieba words (例|远远|超 ≠ 李源潮), or is made only of dictionary words (技术总监)."""
+    covered = views.skeleton.text[h.vstart : h.vend]
+    if h.end - h.start != len(covered):
+        return True
+    return crosses_boundary(views.skeleton.text, h.vstart, h.vend) or all_words(covered)
