@@ -7,24 +7,35 @@ generator, opened in order when the app starts and closed in reverse order.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
+import aiohttp
 import redis.asyncio as aredis
 from aiohttp import web
 
+from connectors.registry import load_connectors
 from gateway.accounts import AccountRegistry
-from gateway.appkeys import SERVICES, SETTINGS
+from gateway.appkeys import GATE, HTTP, SERVICES, SETTINGS, WORKER
+from gateway.approvals import ApprovalService, build_key_ring
 from gateway.audit import AuditLog
+from gateway.delivery import DeliveryWorker
 from gateway.freeze import FreezeSwitch
+from gateway.gate import PublishGate
+from gateway.jobs import JobStore
 from gateway.keys import Keys
 from gateway.metrics import Metrics
 from gateway.middleware import ROUTE_ROLES, auth, metrics, problems, request_id
 from gateway.principals import PrincipalStore
 from gateway.routes import ROUTES, add_routes
+from gateway.screening_service import ScreeningService
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.vault import MasterKey, Vault
+
+log = logging.getLogger(__name__)
 
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 
@@ -38,6 +49,8 @@ class Runtime:
     old_master_keys: Sequence[MasterKey] = ()
     vault_problem: str = "no master key configured (MEDIAGATE_MASTER_KEY)"
     signing_key_pem: bytes = field(default=b"", repr=False)
+    # A screener built elsewhere (tests share one per session); None: built at start-up.
+    screener: object | None = None
     extra_contexts: Sequence[CleanupCtx] = ()
 
 
@@ -78,6 +91,82 @@ def _store_ctx(runtime: Runtime) -> CleanupCtx:
     return ctx
 
 
+async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    timeout = aiohttp.ClientTimeout(total=settings.limits.request_timeout_s)
+    session = aiohttp.ClientSession(timeout=timeout, raise_for_status=False)
+    app[HTTP] = session
+    try:
+        yield
+    finally:
+        await session.close()
+
+
+def _publish_ctx(runtime: Runtime) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        svc = app[SERVICES]
+        settings = svc.settings
+        connectors = load_connectors(
+            settings.connectors.allow, settings.connectors.sections, app[HTTP]
+        )
+        classifier, classifier_info = await _load_classifier(settings)
+        screening = ScreeningService(settings, svc.redis, svc.keys, classifier,
+                                     prebuilt=runtime.screener)
+        await screening.start()
+        ring, can_issue = build_key_ring(settings, runtime.signing_key_pem)
+        approvals = ApprovalService(settings, svc.redis, svc.keys, svc.principals, ring, can_issue)
+        jobs = JobStore(svc.redis, svc.keys)
+        app[GATE] = PublishGate(svc, screening, approvals, jobs, connectors)
+        probes = svc.extras.setdefault("health_probes", {})
+        for name, connector in connectors.items():
+            probes[f"connector:{name}"] = connector.ping
+        info = svc.extras.setdefault("health_info", {})
+        info["screening"] = screening.health
+        info["classifier"] = lambda: classifier_info
+        info["approvals"] = lambda: {
+            "ok": True,
+            "can_issue": can_issue,
+            "kid": ring.signing.kid if can_issue else None,
+        }
+        svc.extras["health_required"] = ("screening",)
+        worker: DeliveryWorker | None = None
+        if settings.delivery.workers > 0:
+            worker = DeliveryWorker(svc, jobs, connectors)
+            app[WORKER] = worker
+            await worker.start()
+            info["delivery"] = lambda: {"ok": True, "worker": worker.owner if worker else None}
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await worker.stop()
+            await screening.close()
+
+    return ctx
+
+
+async def _load_classifier(settings: Settings) -> tuple[object | None, dict[str, object]]:
+    model_dir = settings.screening.classifier_model_dir
+    if model_dir is None:
+        return None, {"ok": True, "enabled": False, "note": "no classifier_model_dir configured"}
+    try:
+        from screening.classifier import ClassifierUnavailable, TextClassifier
+    except ImportError as exc:  # pragma: no cover - the module itself is always present
+        return None, {"ok": False, "enabled": False, "error": str(exc)}
+    loop = asyncio.get_running_loop()
+    try:
+        classifier = await loop.run_in_executor(
+            None,
+            lambda: TextClassifier.load(
+                model_dir, threshold=settings.screening.classifier_threshold
+            ),
+        )
+    except ClassifierUnavailable as exc:
+        log.warning("classifier stage off: %s", exc)
+        return None, {"ok": False, "enabled": False, "error": str(exc)}
+    return classifier, {"ok": True, "enabled": True, "model": str(model_dir)}
+
+
 def create_app(settings: Settings, runtime: Runtime) -> web.Application:
     app = web.Application(
         middlewares=[request_id, problems, metrics, auth],
@@ -86,6 +175,8 @@ def create_app(settings: Settings, runtime: Runtime) -> web.Application:
     app[SETTINGS] = settings
     app[ROUTE_ROLES] = add_routes(app, ROUTES)
     app.cleanup_ctx.append(_store_ctx(runtime))
+    app.cleanup_ctx.append(_http_ctx)
+    app.cleanup_ctx.append(_publish_ctx(runtime))
     for extra in runtime.extra_contexts:
         app.cleanup_ctx.append(extra)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 
 if TYPE_CHECKING:
     from gateway.services import Services
@@ -12,3 +12,11 @@ if TYPE_CHECKING:
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 SERVICES: web.AppKey[Services] = web.AppKey("services")
+
+if TYPE_CHECKING:
+    from gateway.delivery import DeliveryWorker
+    from gateway.gate import PublishGate
+
+GATE: web.AppKey[PublishGate] = web.AppKey("gate")
+HTTP: web.AppKey[ClientSession] = web.AppKey("http")
+WORKER: web.AppKey[DeliveryWorker] = web.AppKey("worker")

@@ -84,6 +84,9 @@ class Keys:
     def job_post(self, job_id: str) -> str:
         return self._k("job", job_id, "post")
 
+    def job_checkpoints(self, job_id: str) -> str:
+        return self._k("job", job_id, "checkpoints")  # hash step -> JSON
+
     def jobs_by_state(self, state: str) -> str:
         return self._k("jobs", "state", state)
 

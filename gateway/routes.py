@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from gateway.api import accounts, admin, health
+from gateway.api import accounts, admin, health, lexicons, posts, reports
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 EDITORS_AND_UP = frozenset({"editor", "unit_head", "brand_pr", "leader", "admin", "auditor"})
 APPROVERS = frozenset({"unit_head", "brand_pr", "leader"})
+PUBLISHERS = frozenset({"editor", "unit_head", "brand_pr"})
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,130 @@ ROUTES: list[Route] = [
     ),
     _r("GET", "/metrics", health.metrics, None, "Prometheus metrics", tag="health"),
     _r("GET", "/openapi.json", health.openapi, None, "This document", tag="health"),
+    # the publish path
+    _r(
+        "POST",
+        "/v1/screen",
+        posts.screen,
+        EDITORS_AND_UP,
+        "Screen a draft: findings with spans, decision, required approvals",
+        "ScreenRequest",
+        "posts",
+    ),
+    _r(
+        "POST",
+        "/v1/posts/hash",
+        posts.content_hash,
+        EDITORS_AND_UP,
+        "The content hash approvals are bound to",
+        "ScreenRequest",
+        "posts",
+    ),
+    _r(
+        "POST",
+        "/v1/approvals",
+        posts.approve,
+        APPROVERS,
+        "Approve or reject exactly this content for accounts (returns a signed token)",
+        "ApprovalRequest",
+        "approvals",
+    ),
+    _r(
+        "POST",
+        "/v1/posts",
+        posts.publish,
+        PUBLISHERS,
+        "Publish through the gate (Idempotency-Key honoured)",
+        "PublishRequest",
+        "posts",
+    ),
+    _r(
+        "GET",
+        "/v1/posts",
+        posts.list_posts,
+        EDITORS_AND_UP,
+        "Posts visible to the caller (?state=&limit=)",
+        tag="posts",
+    ),
+    _r(
+        "GET",
+        "/v1/posts/{post_id}",
+        posts.get_post,
+        EDITORS_AND_UP,
+        "One post with its state history, platform id and URL",
+        tag="posts",
+    ),
+    _r(
+        "PATCH",
+        "/v1/posts/{post_id}",
+        posts.edit_post,
+        PUBLISHERS,
+        "Edit a published post (fresh approvals for the new content)",
+        "PostEdit",
+        "posts",
+    ),
+    _r(
+        "DELETE",
+        "/v1/posts/{post_id}",
+        posts.delete_post,
+        {"unit_head", "brand_pr"},
+        "Delete a published post (Brand-PR or the owning unit's head)",
+        "Note",
+        "posts",
+    ),
+    _r(
+        "POST",
+        "/v1/posts/{post_id}/resolve",
+        posts.resolve_post,
+        {"brand_pr"},
+        "Retry or settle a failed / unconfirmed / needs-reauthorisation post",
+        "JobResolve",
+        "posts",
+    ),
+    # reports (Art. 9, 23, 24)
+    _r(
+        "GET",
+        "/v1/reports/weekly",
+        reports.weekly,
+        {"brand_pr", "auditor"},
+        "Weekly per-unit submissions and quota flags (?week=2026-W48&format=csv)",
+        tag="reports",
+    ),
+    _r(
+        "GET",
+        "/v1/reports/annual",
+        reports.annual,
+        {"brand_pr", "auditor"},
+        "Annual accounts and activity (?year=2026&format=csv)",
+        tag="reports",
+    ),
+    # lexicons (hot reload)
+    _r(
+        "POST",
+        "/admin/lexicons/{category}/terms",
+        lexicons.add_terms,
+        {"admin", "brand_pr"},
+        "Add terms to a category (new categories allowed)",
+        "LexiconTerms",
+        "lexicons",
+    ),
+    _r(
+        "DELETE",
+        "/admin/lexicons/{category}/terms",
+        lexicons.remove_terms,
+        {"admin", "brand_pr"},
+        "Remove terms from a category",
+        "LexiconTerms",
+        "lexicons",
+    ),
+    _r(
+        "GET",
+        "/admin/lexicons",
+        lexicons.list_lexicons,
+        {"admin", "brand_pr", "auditor"},
+        "Lexicons: files with provenance, admin lists with versions",
+        tag="lexicons",
+    ),
     # accounts (Art. 7)
     _r(
         "POST",

@@ -274,5 +274,25 @@ class Vault:
                         continue
         return {"rewrapped": done, "already_current": skipped}
 
+    # Platform access tokens obtained with the credentials are secrets too. They are short-lived
+    # (cached with a TTL), so they are sealed directly under the master key.
+    def seal_token(self, account: str, name: str, value: str) -> dict[str, str]:
+        nonce = os.urandom(NONCE_BYTES)
+        aad = f"mediagate-token:v1|{account}|{name}|{self._master.id}".encode()
+        ct = AESGCM(self._master.key).encrypt(nonce, value.encode(), aad)
+        return {"kek": self._master.id, "nonce": _b64(nonce), "ct": _b64(ct)}
+
+    def unseal_token(self, account: str, name: str, sealed: Mapping[str, str]) -> str:
+        kek = self._keks.get(sealed.get("kek", ""))
+        if kek is None:
+            raise VaultError(f"token {account}.{name} is sealed under an unknown master key")
+        aad = f"mediagate-token:v1|{account}|{name}|{kek.id}".encode()
+        try:
+            return (
+                AESGCM(kek.key).decrypt(_unb64(sealed["nonce"]), _unb64(sealed["ct"]), aad).decode()
+            )
+        except (InvalidTag, KeyError, ValueError) as exc:
+            raise VaultError(f"token {account}.{name}: integrity check failed") from exc
+
     async def ping(self) -> bool:
         return bool(self._master.key)

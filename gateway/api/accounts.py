@@ -23,10 +23,14 @@ def _settings(raw: dict[str, Any]) -> dict[str, Any]:
     if len(raw) > 32:
         raise field_error("settings", "at most 32 settings")
     for key, value in raw.items():
-        if not isinstance(value, _SETTING_VALUE_TYPES) or (
-            isinstance(value, str) and len(value) > 2000
+        items = value if isinstance(value, list) else [value]
+        if len(items) > 50 or not all(
+            isinstance(v, _SETTING_VALUE_TYPES) and not (isinstance(v, str) and len(v) > 2000)
+            for v in items
         ):
-            raise field_error(f"settings.{key}", "must be a string, number or boolean")
+            raise field_error(
+                f"settings.{key}", "must be a string, number, boolean or a short list of them"
+            )
         if any(word in key.lower() for word in ("secret", "password", "token", "key")):
             raise field_error(
                 f"settings.{key}",

@@ -11,14 +11,21 @@ from typing import Any
 import pytest
 import redis.asyncio as aredis
 from aiohttp.test_utils import TestClient
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.app import Runtime, create_app
 from gateway.keys import Keys
 from gateway.principals import PrincipalStore
+from gateway.screening_service import policy_rules, roster
 from gateway.settings import Settings, load_settings
 from gateway.vault import MasterKey
+from screening.pipeline import Screener
 
 MASTER = MasterKey.from_bytes(base64.b64decode(base64.b64encode(os.urandom(32))))
+SIGNING_PEM = Ed25519PrivateKey.generate().private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+)
 
 
 @dataclass(frozen=True)
@@ -38,9 +45,20 @@ def settings() -> Settings:
     return load_settings(environ={})
 
 
+@pytest.fixture(scope="session")
+def screener() -> Screener:
+    """The default screener with the shipped lexicons and policy, built once per session."""
+    base = load_settings(environ={})
+    return Screener.from_directory(
+        base.screening.lexicon_dir, rules=policy_rules(base), roster=roster(base)
+    )
+
+
 @pytest.fixture
-def runtime(redis_url: str) -> Runtime:
-    return Runtime(redis_url=redis_url, master_key=MASTER)
+def runtime(redis_url: str, screener: Screener) -> Runtime:
+    return Runtime(
+        redis_url=redis_url, master_key=MASTER, signing_key_pem=SIGNING_PEM, screener=screener
+    )
 
 
 MakeClient = Callable[..., Awaitable[TestClient[Any, Any]]]

@@ -1,0 +1,323 @@
+"""The publish path: screen a draft, hash and approve it, publish, follow, edit or delete it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, cast
+
+from aiohttp import web
+
+from gateway.api.common import audit, body, json_response, services
+from gateway.appkeys import GATE, WORKER
+from gateway.authz import covers
+from gateway.errors import Conflict, ContentBlocked, Forbidden, GatewayError, NotFound, field_error
+from gateway.gate import post_hash
+from gateway.idempotency import Idempotency, request_hash
+from gateway.jobs import STATES, Job
+from gateway.middleware import REQUEST_ID, principal_of
+from gateway.postmodel import Post, parse_post
+from gateway.requirements import EXTERNAL_CONFIRMATION
+from gateway.validation import expect_keys, take_obj, take_str, take_str_list
+
+PUBLISH_WAIT_S = 3.0
+MAX_APPROVALS = 16
+
+
+def _post(request: web.Request, data: dict[str, Any]) -> Post:
+    return parse_post(take_obj(data, "post"), services(request).settings.limits)
+
+
+async def screen(request: web.Request) -> web.Response:
+    data = await body(request)
+    expect_keys(data, "", ("post", "account"))
+    post = _post(request, data)
+    gate = request.app[GATE]
+    result = await gate.screening.screen(post.texts())
+    answer: dict[str, Any] = {**result.to_json(), "content_sha256": post_hash(post)}
+    account_id = take_str(data, "account", required=False, max_chars=64)
+    if account_id:
+        principal = principal_of(request)
+        account = await services(request).accounts.require(account_id)
+        assessment = await gate.assess(principal, account, post)
+        answer["required_approvals"] = [r.public() for r in assessment.required]
+        answer["required_roles"] = sorted({r.role for r in assessment.required})
+    if not post.source.strip():
+        answer["warnings"] = ["post.source is empty: unsourced items are not published (Art. 15)"]
+    return json_response(answer)
+
+
+async def content_hash(request: web.Request) -> web.Response:
+    data = await body(request)
+    expect_keys(data, "", ("post",))
+    return json_response({"content_sha256": post_hash(_post(request, data))})
+
+
+async def approve(request: web.Request) -> web.Response:
+    """An approver approves (or rejects, with a reason) exactly this content for accounts."""
+    svc, principal, gate = services(request), principal_of(request), request.app[GATE]
+    data = await body(request)
+    expect_keys(data, "", ("post", "accounts", "decision", "reason", "attest"))
+    post = _post(request, data)
+    decision = take_str(data, "decision", choices=("approve", "reject"))
+    reason = take_str(
+        data,
+        "reason",
+        required=decision == "reject",
+        max_chars=2000,
+        min_chars=1 if decision == "reject" else 0,
+    )
+    attest = take_str_list(data, "attest", required=False, max_items=4, max_chars=64)
+    for i, name in enumerate(attest):
+        if name != EXTERNAL_CONFIRMATION:
+            raise field_error(
+                f"attest[{i}]", f"unknown attestation; known: {EXTERNAL_CONFIRMATION}"
+            )
+    if attest and principal.role != "brand_pr":
+        raise Forbidden(
+            "only Brand-PR records an external confirmation (Art. 17(2))",
+            reason="wrong_role",
+            field="attest",
+        )
+    account_ids = take_str_list(data, "accounts", max_items=100, max_chars=64)
+    if not account_ids:
+        raise field_error("accounts", "name at least one account")
+    for i, account_id in enumerate(account_ids):
+        account = await svc.accounts.get(account_id)
+        if account is None:
+            raise NotFound(f"no account {account_id!r}", field=f"accounts[{i}]")
+        if not covers(svc.settings.policy, principal, account.unit):
+            raise Forbidden(
+                f"{principal.role} of {principal.unit} cannot approve for account "
+                f"{account_id} of unit {account.unit}",
+                reason="wrong_unit",
+                field=f"accounts[{i}]",
+            )
+    digest = post_hash(post)
+    result = await gate.screening.screen(post.texts())
+    if decision == "approve" and result.decision == "block":
+        await audit(
+            request,
+            "approval.refused",
+            ",".join(account_ids),
+            result="refused",
+            decision="block",
+            content_sha256=digest,
+            reasons=[f"{f.category}:{f.rule}" for f in result.findings if f.action == "block"],
+        )
+        raise ContentBlocked(
+            "blocked content cannot be approved (Art. 18, 21)",
+            findings=[f.to_json() for f in result.findings],
+            content_sha256=digest,
+        )
+    token, claims = gate.approvals.sign(
+        principal,
+        accounts=account_ids,
+        content_sha256=digest,
+        decision=decision,  # type: ignore[arg-type]
+        attest=attest,
+        reason=reason,
+    )
+    await audit(
+        request,
+        f"approval.{decision}",
+        ",".join(account_ids),
+        decision=decision,
+        content_sha256=digest,
+        reasons=[reason] if reason else [],
+        details={
+            "jti": claims.jti,
+            "role": claims.role,
+            "attest": list(attest),
+            "expires_at": claims.exp,
+        },
+    )
+    if decision == "reject":
+        await gate.approvals.record_rejection(claims)
+    return json_response(
+        {
+            "token": token,
+            "jti": claims.jti,
+            "decision": decision,
+            "content_sha256": digest,
+            "accounts": account_ids,
+            "role": claims.role,
+            "unit": claims.unit,
+            "issued_at": claims.iat,
+            "expires_at": claims.exp,
+            "screening": result.to_json(),
+        },
+        status=201,
+    )
+
+
+async def _wait_for_outcome(request: web.Request, job: Job) -> Job:
+    worker = request.app.get(WORKER)
+    if worker is None:
+        return job
+    worker.wake()
+    gate = request.app[GATE]
+    deadline = time.monotonic() + PUBLISH_WAIT_S
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        current = await gate.jobs.get(job.id)
+        if current is not None and current.state not in ("approved", "dispatching"):
+            return current
+    return await gate.jobs.get(job.id) or job
+
+
+def _job_answer(job: Job) -> tuple[int, dict[str, Any]]:
+    status = 201 if job.state in ("published", "deleted") else 202
+    return status, {**job.public(), "post_url": f"/v1/posts/{job.id}"}
+
+
+async def publish(request: web.Request) -> web.Response:
+    svc, principal, gate = services(request), principal_of(request), request.app[GATE]
+    data = await body(request)
+    key = request.headers.get("Idempotency-Key")
+    idem = Idempotency(svc.redis, svc.keys, svc.settings.delivery.idempotency_ttl_s)
+    req_hash = request_hash(data)
+    if key is not None:
+        stored = await idem.begin(principal.id, key, req_hash)
+        if stored is not None:
+            return json_response(
+                stored.body, status=stored.status, headers={"Idempotent-Replayed": "true"}
+            )
+    try:
+        expect_keys(data, "", ("account", "post", "approvals"))
+        account_id = take_str(data, "account", max_chars=64)
+        post = _post(request, data)
+        tokens = take_str_list(
+            data, "approvals", required=False, max_items=MAX_APPROVALS, max_chars=8192
+        )
+        job = await gate.submit(
+            principal,
+            account_id=account_id,
+            post=post,
+            tokens=tokens,
+            request_id=request.get(REQUEST_ID, ""),
+        )
+        job = await _wait_for_outcome(request, job)
+        status, answer = _job_answer(job)
+    except Exception as exc:
+        if key is not None:
+            if isinstance(exc, GatewayError) and exc.status < 500:
+                await idem.finish(
+                    principal.id, key, req_hash, exc.status, exc.to_problem(request.path)
+                )
+            else:
+                await idem.finish(principal.id, key, req_hash, 500, {})
+        raise
+    if key is not None:
+        await idem.finish(principal.id, key, req_hash, status, answer)
+    return json_response(answer, status=status)
+
+
+async def _visible_job(request: web.Request, job_id: str) -> Job:
+    svc, principal = services(request), principal_of(request)
+    job = await request.app[GATE].jobs.get(job_id)
+    if job is None or not covers(svc.settings.policy, principal, job.unit):
+        raise NotFound(f"no post {job_id!r}")
+    return job
+
+
+async def get_post(request: web.Request) -> web.Response:
+    job = await _visible_job(request, request.match_info["post_id"])
+    history = await request.app[GATE].jobs.history(job.id)
+    return json_response({**job.public(), "history": history})
+
+
+async def list_posts(request: web.Request) -> web.Response:
+    svc, principal = services(request), principal_of(request)
+    state = request.query.get("state") or None
+    if state is not None and state not in STATES:
+        raise field_error("state", f"one of {', '.join(STATES)}")
+    try:
+        limit = min(500, max(1, int(request.query.get("limit", "100"))))
+    except ValueError:
+        raise field_error("limit", "must be an integer") from None
+    jobs = await request.app[GATE].jobs.list_jobs(state=state, limit=limit)
+    visible = [j.public() for j in jobs if covers(svc.settings.policy, principal, j.unit)]
+    return json_response({"posts": visible, "count": len(visible)})
+
+
+async def edit_post(request: web.Request) -> web.Response:
+    principal, gate = principal_of(request), request.app[GATE]
+    data = await body(request)
+    expect_keys(data, "", ("post", "approvals"))
+    post = _post(request, data)
+    tokens = take_str_list(
+        data, "approvals", required=False, max_items=MAX_APPROVALS, max_chars=8192
+    )
+    await _visible_job(request, request.match_info["post_id"])
+    job = await gate.edit(
+        principal, request.match_info["post_id"], post, tokens, request.get(REQUEST_ID, "")
+    )
+    job = await _wait_for_outcome(request, job)
+    status, answer = _job_answer(job)
+    return json_response(answer, status=status)
+
+
+async def delete_post(request: web.Request) -> web.Response:
+    principal, gate = principal_of(request), request.app[GATE]
+    data = await body(request) if request.body_exists else {}
+    expect_keys(data, "", ("reason",))
+    reason = take_str(data, "reason", max_chars=2000, min_chars=1)
+    await _visible_job(request, request.match_info["post_id"])
+    job = await gate.delete(
+        principal, request.match_info["post_id"], reason, request.get(REQUEST_ID, "")
+    )
+    job = await _wait_for_outcome(request, job)
+    status, answer = _job_answer(job)
+    return json_response(answer, status=status)
+
+
+async def resolve_post(request: web.Request) -> web.Response:
+    """Brand-PR resolves a failed, unconfirmed or needs-reauthorisation job (audited)."""
+    gate = request.app[GATE]
+    data = await body(request)
+    expect_keys(data, "", ("resolution", "reason", "platform_id", "url"))
+    resolution = take_str(data, "resolution", choices=("retry", "published", "failed"))
+    reason = take_str(data, "reason", max_chars=2000, min_chars=1)
+    job = await _visible_job(request, request.match_info["post_id"])
+    stuck = ("failed", "unconfirmed", "needs_reauth")
+    if job.state not in stuck:
+        raise Conflict(
+            f"post {job.id} is {job.state}; only {', '.join(stuck)} posts are resolved by hand",
+            state=job.state,
+        )
+    await audit(
+        request,
+        f"post.resolve.{resolution}",
+        job.id,
+        reasons=[reason],
+        content_sha256=job.content_sha256,
+        details={"from": job.state},
+    )
+    if resolution == "retry":
+        job = await gate.jobs.transition(
+            job.id,
+            "dispatching" if job.state == "unconfirmed" else "approved",
+            allowed_from=stuck,
+            note=f"retry by Brand-PR: {reason}",
+            reason="",
+            details={**job.details, "reconcile": job.state == "unconfirmed", "reconcile_tries": 0},
+            attempts=0,
+            due_at=time.time(),
+        )
+        worker = request.app.get(WORKER)
+        if worker:
+            worker.wake()
+    else:
+        state = cast(Any, resolution)
+        job = await gate.jobs.transition(
+            job.id,
+            state,
+            allowed_from=stuck,
+            note=f"resolved by Brand-PR: {reason}",
+            reason=reason,
+            platform_id=take_str(data, "platform_id", required=False, max_chars=200)
+            or job.platform_id,
+            url=take_str(data, "url", required=False, max_chars=2000) or job.url,
+        )
+    return json_response(job.public())
