@@ -110,8 +110,9 @@ def _publish_ctx(runtime: Runtime) -> CleanupCtx:
             settings.connectors.allow, settings.connectors.sections, app[HTTP]
         )
         classifier, classifier_info = await _load_classifier(settings)
-        screening = ScreeningService(settings, svc.redis, svc.keys, classifier,
-                                     prebuilt=runtime.screener)
+        screening = ScreeningService(
+            settings, svc.redis, svc.keys, classifier, prebuilt=runtime.screener
+        )
         await screening.start()
         ring, can_issue = build_key_ring(settings, runtime.signing_key_pem)
         approvals = ApprovalService(settings, svc.redis, svc.keys, svc.principals, ring, can_issue)

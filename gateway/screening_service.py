@@ -116,7 +116,8 @@ class ScreeningService:
         loop = asyncio.get_running_loop()
         try:
             self._screener = self._prebuilt or await loop.run_in_executor(
-                self._executor, self._build_base)
+                self._executor, self._build_base
+            )
             self._problem = ""
         except (LexiconError, OSError) as exc:
             self._problem = f"lexicons could not be loaded: {exc}"
