@@ -1,0 +1,486 @@
+"""Train the classifier stage's model on COLD, reproducibly, and write its model directory.
+
+    python -m screening.train --data /work/shared/data/datasets/COLD \
+        --clean /work/shared/data/clean/TranslateProject/text.txt --out screening/models/cold-mini
+
+Recipe: a small char-level BERT (from scratch, no hub download), optionally pre-trained with
+masked-language modelling on COLD train texts plus unlabelled clean Chinese prose for a fixed time
+budget, then fine-tuned on the COLD train split with symbol-insertion augmentation; the epoch is
+selected and the review threshold calibrated on the dev split. In the same run the dev split is
+scored for a char n-gram TF-IDF + logistic-regression baseline, for the model without
+normalisation and for an adversarial copy of dev with symbols inserted between characters.
+
+Training-only dependencies: scikit-learn (the baseline), on top of the `classifier` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+import random
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from screening.classifier import (
+    CALIBRATION_FILE,
+    MASK_ID,
+    PAD_ID,
+    SPECIAL_TOKENS,
+    VOCAB_FILE,
+    CharVocab,
+    _prepare,
+)
+
+logger = logging.getLogger(__name__)
+
+PUBLISHED_ROBERTA = {"accuracy": 0.8275, "macro_f1": 0.8239, "split": "test"}
+# Inserted between characters in the adversarial dev copy and in training augmentation.
+NOISE_CHARS = [*"*.·_-|/\\~ ，。！？…❤★☆♥♡✿※#@&%+=^", "😀", "😂", "🙏", "🔥", "\u200b", "\u3000"]
+# Safe (label 0) dev texts with these cues are mostly texts *about* prejudice; COLD dev has no
+# fine-grained "anti-bias" label (only its test split does), so this subset is a proxy for it.
+ANTI_BIAS_CUES = ("歧视", "偏见", "刻板印象", "地域黑", "一竿子", "以偏概全", "平等", "尊重")
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    text: str
+    label: int
+    topic: str
+
+
+def read_split(data_dir: Path, split: str) -> list[Example]:
+    with (data_dir / f"{split}.csv").open(encoding="utf-8-sig", newline="") as fh:
+        return [Example(r["TEXT"], int(r["label"]), r["topic"]) for r in csv.DictReader(fh)]
+
+
+def insert_noise(text: str, rng: random.Random, rate: float) -> str:
+    """Insert a random symbol/emoji/space after each character with probability `rate`."""
+    out: list[str] = []
+    for ch in text:
+        out.append(ch)
+        if rng.random() < rate:
+            out.append(rng.choice(NOISE_CHARS))
+    return "".join(out)
+
+
+def clean_chunks(path: Path | None, size: int, limit_chars: int) -> list[str]:
+    if path is None or not path.is_file():
+        return []
+    text = _prepare(path.read_text(encoding="utf-8")[:limit_chars])
+    return [text[i : i + size] for i in range(0, len(text) - size // 2, size)]
+
+
+def build_vocab(texts: Sequence[str], min_freq: int) -> CharVocab:
+    counts = Counter(ch for t in texts for ch in t)
+    chars = sorted((c for c, n in counts.items() if n >= min_freq), key=lambda c: (-counts[c], c))
+    return CharVocab.from_chars(chars)
+
+
+def metrics(labels: Sequence[int], probs: Sequence[float], threshold: float) -> dict[str, float]:
+    tp = fp = tn = fn = 0
+    for y, p in zip(labels, probs, strict=True):
+        pred = int(p >= threshold)
+        tp += pred and y
+        fp += pred and not y
+        tn += (not pred) and (not y)
+        fn += (not pred) and y
+
+    def f1(a: int, b: int, c: int) -> float:  # a = true hits, b = false alarms, c = misses
+        return 2 * a / (2 * a + b + c) if a else 0.0
+
+    n = max(1, tp + fp + tn + fn)
+    return {
+        "accuracy": round((tp + tn) / n, 4),
+        "macro_f1": round((f1(tp, fp, fn) + f1(tn, fn, fp)) / 2, 4),
+        "precision": round(tp / max(1, tp + fp), 4),
+        "recall": round(tp / max(1, tp + fn), 4),
+        "fpr": round(fp / max(1, fp + tn), 4),
+        "n": tp + fp + tn + fn,
+    }
+
+
+def calibrate(labels: Sequence[int], probs: Sequence[float]) -> float:
+    """Threshold maximising macro-F1 (ties: the one closest to 0.5)."""
+    grid = [i / 100 for i in range(5, 96)]
+    return max(grid, key=lambda t: (metrics(labels, probs, t)["macro_f1"], -abs(t - 0.5)))
+
+
+# --- torch parts ---------------------------------------------------------------------------------
+
+
+def _seed_everything(seed: int) -> Any:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+    return torch
+
+
+def _batches(
+    encoded: Sequence[list[int]], batch_size: int, rng: random.Random, shuffle: bool
+) -> Iterator[list[int]]:
+    """Index batches of similar length (less padding); batch order shuffled."""
+    order = list(range(len(encoded)))
+    if shuffle:
+        rng.shuffle(order)
+        pool = batch_size * 50
+        order = [
+            i
+            for k in range(0, len(order), pool)
+            for i in sorted(order[k : k + pool], key=lambda j: len(encoded[j]))
+        ]
+    else:
+        order.sort(key=lambda j: len(encoded[j]))
+    batches = [order[k : k + batch_size] for k in range(0, len(order), batch_size)]
+    if shuffle:
+        rng.shuffle(batches)
+    yield from batches
+
+
+def _pad(torch: Any, rows: Sequence[list[int]]) -> tuple[Any, Any]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), PAD_ID, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.tensor(r)
+        mask[i, : len(r)] = 1
+    return ids, mask
+
+
+def _schedule(torch: Any, optimizer: Any, total_steps: int, warmup: float) -> Any:
+    warm = max(1, int(total_steps * warmup))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return max(0.0, (total_steps - step) / max(1, total_steps - warm))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def pretrain_mlm(
+    torch: Any, config: Any, encoded: list[list[int]], args: argparse.Namespace, vocab_size: int
+) -> dict[str, Any]:
+    """Masked-LM pre-training for a fixed number of steps; returns the encoder's state dict.
+
+    The LM head runs on the masked positions only, which keeps a step close to the cost of a
+    classification step on the same batch.
+    """
+    from transformers import BertForMaskedLM
+
+    model = BertForMaskedLM(config)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.mlm_lr, weight_decay=0.01)
+    sched = _schedule(torch, optimizer, args.mlm_steps, 0.06)
+    gen = torch.Generator().manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    step, running, started = 0, 0.0, time.monotonic()
+    while step < args.mlm_steps:
+        for batch in _batches(encoded, args.batch_size, rng, shuffle=True):
+            ids, mask = _pad(torch, [encoded[i] for i in batch])
+            special = ids < len(SPECIAL_TOKENS)
+            chosen = (torch.rand(ids.shape, generator=gen) < 0.15) & ~special
+            if not bool(chosen.any()):
+                continue
+            roll = torch.rand(ids.shape, generator=gen)
+            inputs = ids.clone()
+            inputs[chosen & (roll < 0.8)] = MASK_ID
+            rand_pos = chosen & (roll >= 0.8) & (roll < 0.9)
+            random_ids = torch.randint(len(SPECIAL_TOKENS), vocab_size, ids.shape, generator=gen)
+            inputs[rand_pos] = random_ids[rand_pos]
+            hidden = model.bert(input_ids=inputs, attention_mask=mask).last_hidden_state
+            logits = model.cls(hidden[chosen])
+            loss = torch.nn.functional.cross_entropy(logits, ids[chosen])
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            sched.step()
+            optimizer.zero_grad()
+            value = float(loss.detach())
+            running = 0.98 * running + 0.02 * value if step else value
+            step += 1
+            if step % 100 == 0:
+                logger.info(
+                    "mlm step %d/%d loss %.3f (%.0f s)",
+                    step,
+                    args.mlm_steps,
+                    running,
+                    time.monotonic() - started,
+                )
+            if step >= args.mlm_steps:
+                break
+    return {k: v for k, v in model.bert.state_dict().items() if not k.startswith("pooler.")}
+
+
+def predict(torch: Any, model: Any, encoded: Sequence[list[int]], batch_size: int) -> list[float]:
+    model.eval()
+    probs = [0.0] * len(encoded)
+    with torch.inference_mode():
+        for batch in _batches(encoded, batch_size * 4, random.Random(0), shuffle=False):
+            ids, mask = _pad(torch, [encoded[i] for i in batch])
+            p = torch.softmax(model(input_ids=ids, attention_mask=mask).logits, dim=-1)[:, 1]
+            for i, v in zip(batch, p.tolist(), strict=True):
+                probs[i] = v
+    return probs
+
+
+def finetune(
+    torch: Any,
+    config: Any,
+    encoder_state: dict[str, Any] | None,
+    train: Sequence[Example],
+    dev_encoded: Sequence[list[int]],
+    dev_labels: Sequence[int],
+    vocab: CharVocab,
+    args: argparse.Namespace,
+) -> tuple[Any, list[dict[str, Any]]]:
+    from transformers import BertForSequenceClassification
+
+    model = BertForSequenceClassification(config)
+    if encoder_state is not None:
+        missing, unexpected = model.bert.load_state_dict(encoder_state, strict=False)
+        logger.info("encoder initialised from MLM (missing %s, unexpected %s)", missing, unexpected)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    steps_per_epoch = math.ceil(len(train) / args.batch_size)
+    sched = _schedule(torch, optimizer, steps_per_epoch * args.epochs, 0.1)
+    rng = random.Random(args.seed + 1)
+    history: list[dict[str, Any]] = []
+    best_f1, best_state = -1.0, None
+    for epoch in range(args.epochs):
+        # Fresh augmentation each epoch: a share of texts gets symbols inserted, then prepared,
+        # so the model also sees whatever residue the normaliser leaves.
+        texts = [
+            insert_noise(ex.text, rng, rng.uniform(0.1, 0.5))
+            if rng.random() < args.augment
+            else ex.text
+            for ex in train
+        ]
+        encoded = [vocab.encode(_prepare(t), args.max_chars) for t in texts]
+        model.train()
+        started, running = time.monotonic(), 0.0
+        for step, batch in enumerate(_batches(encoded, args.batch_size, rng, shuffle=True)):
+            ids, mask = _pad(torch, [encoded[i] for i in batch])
+            labels = torch.tensor([train[i].label for i in batch])
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            sched.step()
+            optimizer.zero_grad()
+            running = 0.98 * running + 0.02 * float(loss.detach()) if step else float(loss.detach())
+        probs = predict(torch, model, dev_encoded, args.batch_size)
+        m = metrics(dev_labels, probs, 0.5)
+        m.update(
+            epoch=epoch + 1, train_loss=round(running, 4), seconds=round(time.monotonic() - started)
+        )
+        history.append(m)
+        logger.info("epoch %d: %s", epoch + 1, m)
+        if m["macro_f1"] > best_f1:
+            best_f1 = m["macro_f1"]
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    assert best_state is not None
+    model.load_state_dict(best_state)
+    model.eval()
+    return model, history
+
+
+def tfidf_baseline(
+    train: Sequence[Example], dev_views: dict[str, Sequence[str]], dev_labels: Sequence[int]
+) -> tuple[dict[str, dict[str, float]], dict[str, list[float]]]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2)
+    x = vec.fit_transform([ex.text for ex in train])
+    clf = LogisticRegression(C=4.0, max_iter=2000)
+    clf.fit(x, [ex.label for ex in train])
+    out: dict[str, dict[str, float]] = {}
+    probs: dict[str, list[float]] = {}
+    for name, texts in dev_views.items():
+        probs[name] = clf.predict_proba(vec.transform(list(texts)))[:, 1].tolist()
+        out[name] = metrics(dev_labels, probs[name], 0.5)
+    return out, probs
+
+
+def save_model(model: Any, vocab: CharVocab, out: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    model.config.save_pretrained(out)
+    # fp16 halves the file; the loader upcasts to fp32 (measured: no change in dev metrics).
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
+    vocab.save(out / VOCAB_FILE)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="dir with COLD train/dev.csv")
+    parser.add_argument("--out", type=Path, required=True, help="model directory to write")
+    parser.add_argument("--clean", type=Path, default=None, help="unlabelled clean Chinese text")
+    parser.add_argument("--clean-chars", type=int, default=600_000)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--mlm-steps", type=int, default=600, help="0 disables MLM")
+    parser.add_argument("--mlm-chunk-chars", type=int, default=64, help="clean-text pieces")
+    parser.add_argument("--mlm-lr", type=float, default=5e-4)
+    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--augment", type=float, default=0.3, help="share of noisy copies")
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--hidden", type=int, default=192)
+    parser.add_argument("--max-chars", type=int, default=126)
+    parser.add_argument("--min-freq", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--limit-train", type=int, default=0, help="smoke tests only")
+    parser.add_argument("--threads", type=int, default=1, help="1 is faster on a busy 2-core box")
+    parser.add_argument("--version", default=time.strftime("%Y-%m-%d"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    t0 = time.monotonic()
+
+    torch = _seed_everything(args.seed)
+    torch.set_num_threads(args.threads)
+    from transformers import BertConfig
+
+    train, dev = read_split(args.data, "train"), read_split(args.data, "dev")
+    if args.limit_train:
+        train, dev = train[: args.limit_train], dev[: args.limit_train // 4]
+    dev_labels = [ex.label for ex in dev]
+    chunks = clean_chunks(args.clean, args.mlm_chunk_chars, args.clean_chars)
+    train_prepared = [_prepare(ex.text) for ex in train]
+    vocab = build_vocab(train_prepared + chunks, args.min_freq)
+    logger.info(
+        "train %d, dev %d, clean chunks %d, vocab %d", len(train), len(dev), len(chunks), len(vocab)
+    )
+
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=args.hidden,
+        num_hidden_layers=args.layers,
+        num_attention_heads=max(1, args.hidden // 64),
+        intermediate_size=args.hidden * 4,
+        max_position_embeddings=args.max_chars + 2,
+        type_vocab_size=1,
+        pad_token_id=PAD_ID,
+    )
+    # Set after construction: label kwargs are not in BertConfig's typed signature.
+    config.id2label = {0: "safe", 1: "offensive"}
+    config.label2id = {"safe": 0, "offensive": 1}
+    encoder_state = None
+    mlm_s = 0.0
+    if args.mlm_steps > 0:
+        started = time.monotonic()
+        mlm_texts = [vocab.encode(t, args.max_chars) for t in train_prepared + chunks]
+        encoder_state = pretrain_mlm(torch, config, mlm_texts, args, len(vocab))
+        mlm_s = time.monotonic() - started
+
+    rng = random.Random(args.seed + 2)
+    adversarial = [insert_noise(ex.text, rng, 0.5) for ex in dev]
+    dev_encoded = [vocab.encode(_prepare(ex.text), args.max_chars) for ex in dev]
+    started = time.monotonic()
+    model, history = finetune(
+        torch, config, encoder_state, train, dev_encoded, dev_labels, vocab, args
+    )
+    finetune_s = time.monotonic() - started
+
+    probs = predict(torch, model, dev_encoded, args.batch_size)
+    threshold = calibrate(dev_labels, probs)
+    views = {
+        "dev": probs,
+        "dev_no_normalisation": predict(
+            torch, model, [vocab.encode(ex.text.lower(), args.max_chars) for ex in dev], 32
+        ),
+        "adversarial_dev": predict(
+            torch, model, [vocab.encode(_prepare(t), args.max_chars) for t in adversarial], 32
+        ),
+        "adversarial_dev_no_normalisation": predict(
+            torch, model, [vocab.encode(t.lower(), args.max_chars) for t in adversarial], 32
+        ),
+    }
+    model_metrics = {name: metrics(dev_labels, p, 0.5) for name, p in views.items()}
+    model_metrics["dev_calibrated"] = metrics(dev_labels, probs, threshold)
+    proxy = [
+        i for i, ex in enumerate(dev) if ex.label == 0 and any(c in ex.text for c in ANTI_BIAS_CUES)
+    ]
+    anti_bias: dict[str, Any] = {
+        "definition": "dev texts labelled safe containing one of " + "/".join(ANTI_BIAS_CUES),
+        "n": len(proxy),
+        "fpr_at_0.5": round(sum(probs[i] >= 0.5 for i in proxy) / max(1, len(proxy)), 4),
+        "fpr_at_threshold": round(
+            sum(probs[i] >= threshold for i in proxy) / max(1, len(proxy)), 4
+        ),
+    }
+
+    started = time.monotonic()
+    baseline, baseline_probs = tfidf_baseline(
+        train, {"dev": [ex.text for ex in dev], "adversarial_dev": adversarial}, dev_labels
+    )
+    baseline_s = time.monotonic() - started
+
+    anti_bias["tfidf_fpr_at_0.5"] = round(
+        sum(baseline_probs["dev"][i] >= 0.5 for i in proxy) / max(1, len(proxy)), 4
+    )
+
+    save_model(model, vocab, args.out)
+    size_bytes = sum(f.stat().st_size for f in args.out.iterdir() if f.is_file())
+    name = args.out.name
+    (args.out / CALIBRATION_FILE).write_text(
+        json.dumps(
+            {
+                "name": name,
+                "version": args.version,
+                "threshold": threshold,
+                "max_chars": args.max_chars,
+                "calibrated_on": "COLD dev, threshold maximising macro-F1",
+                "labels": {"0": "safe", "1": "offensive"},
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    report = {
+        "command": "python -m screening.train " + " ".join(argv or sys.argv[1:]),
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "data": {
+            "train": len(train),
+            "dev": len(dev),
+            "clean_chunks": len(chunks),
+            "vocab": len(vocab),
+        },
+        "model": model_metrics,
+        "threshold": threshold,
+        "tfidf_logreg": baseline,
+        "published_roberta_base_cold_test": PUBLISHED_ROBERTA,
+        "anti_bias_proxy": anti_bias,
+        "history": history,
+        "seconds": {
+            "mlm": round(mlm_s),
+            "finetune": round(finetune_s),
+            "tfidf": round(baseline_s),
+            "total": round(time.monotonic() - t0),
+        },
+        "size_bytes_before_metadata": size_bytes,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+    (args.out / "metrics.json").write_text(
+        json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    logger.info("metrics: %s", json.dumps(report, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
