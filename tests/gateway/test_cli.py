@@ -30,7 +30,7 @@ from gateway.principals import PrincipalStore
 ROOT = Path(__file__).resolve().parents[2]
 RUN_PY = ROOT / "run.py"
 CLI_TIMEOUT_S = 60.0
-SERVE_READY_TIMEOUT_S = 30.0
+SERVE_READY_TIMEOUT_S = 60.0  # start-up builds the screening automata: ~10 s on a busy host
 
 
 def _env(**extra: str) -> dict[str, str]:
