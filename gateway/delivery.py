@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import secrets
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -170,6 +171,9 @@ class DeliveryWorker:
         self._busy: set[str] = set()
         self.processed = 0
         self._stopping = False
+        # Upper bound on the back-off a connector asks for (RetryLater.after_s); the demo and
+        # the fault tests shorten it so a run with many injected faults stays short.
+        self.max_retry_after_s = math.inf
 
     def wake(self) -> None:
         self._wake.set()
@@ -227,19 +231,42 @@ class DeliveryWorker:
 
     async def _with_lease(self, job_id: str) -> None:
         lease_s = self._settings.lease_s
+        work = asyncio.create_task(self.process(job_id), name=f"deliver-{job_id}")
 
         async def renew() -> None:
+            # Keep renewing through a store outage: a renewer that died on the first error
+            # would let the lease lapse while this worker is still mid-step, and a second
+            # worker would then run the same job concurrently.
             while True:
                 await asyncio.sleep(lease_s / 3)
-                await self.jobs.renew(job_id, self.owner, lease_s)
+                try:
+                    if await self.jobs.renew(job_id, self.owner, lease_s):
+                        continue
+                    if await self.jobs.claim(job_id, self.owner, lease_s):
+                        log.warning("delivery: lease of %s had lapsed; taken again", job_id)
+                        continue
+                except RedisError as exc:
+                    log.warning("delivery: lease renewal of %s failed (%s)", job_id, exc)
+                    continue
+                # Another worker holds the job now: stop here as if this process had died;
+                # the checkpoints let the other worker continue without repeating a step.
+                log.error("delivery: lease of %s taken by another worker; stopping", job_id)
+                work.cancel()
+                return
 
-        renewer = asyncio.create_task(renew())
+        renewer = asyncio.create_task(renew(), name=f"lease-{job_id}")
         try:
-            await self.process(job_id)
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+            if work.cancelled() and not renewer.done():
+                raise asyncio.CancelledError  # we were cancelled ourselves (shutdown)
         finally:
             renewer.cancel()
+            work.cancel()
             with contextlib.suppress(asyncio.CancelledError, RedisError):
                 await renewer
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await work
 
     async def process(self, job_id: str) -> None:
         job = await self.jobs.get(job_id)
@@ -322,7 +349,7 @@ class DeliveryWorker:
                     attempts=job.attempts + 1,
                     note=f"retry later: {exc.reason}",
                     details={**job.details, "reconcile": False},
-                    due_at=time.time() + max(0.05, exc.after_s),
+                    due_at=time.time() + max(0.05, min(exc.after_s, self.max_retry_after_s)),
                 )
         except DeliveryOutcome as exc:  # pragma: no cover - every subclass is handled above
             await self._finish(job, "failed", reason=exc.reason)
