@@ -19,8 +19,8 @@ Views and what they are allowed to find:
 
 from __future__ import annotations
 
+import collections
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -46,7 +46,6 @@ ViewName = Literal["canon", "skeleton", "reversed", "pinyin", "initials"]
 VIEW_ORDER: tuple[ViewName, ...] = ("canon", "skeleton", "reversed", "pinyin", "initials")
 _MIN_PHONETIC_HANZI = 3
 _MIN_REVERSED_CHARS = 3
-_LATIN_RE = re.compile("[a-z]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +126,7 @@ class LexiconMatcher:
         py: dict[str, list[Pattern]] = {}
         ini: dict[str, list[Pattern]] = {}
         py_chars: dict[tuple[str, Pattern], dict[int, str]] = {}
+        skel_key: dict[Pattern, str] = {}
         ini_chars: dict[tuple[str, Pattern], dict[int, str]] = {}
         table = pinyin_table()
         entries: list[Pattern] = []
@@ -146,6 +146,7 @@ class LexiconMatcher:
             if ckey.isascii():
                 continue
             sv = skeleton(cv)
+            skel_key[pat] = sv.text
             # a symbol inside a term is significant (机密★): such terms match in canon only
             if len(sv.text) >= 2 and not any(c in _skip() for c in cv.text.replace(" ", "")):
                 skel.setdefault(sv.text, []).append(pat)
@@ -160,6 +161,7 @@ class LexiconMatcher:
                     ini.setdefault(ikey, []).append(pat)
                     py_chars[(pkey, pat)] = _char_at_starts(pview)
                     ini_chars[(ikey, pat)] = _char_at_starts(iview)
+        self._skel_key = skel_key
         self._canon = _Automaton(canon)
         self._skel = _Automaton(skel)
         self._py = _Automaton(py, py_chars)
@@ -179,16 +181,25 @@ class LexiconMatcher:
         def add(hit: Hit) -> None:
             found.setdefault((hit.pattern, hit.start, hit.end), hit)
 
-        self._plain(views.canon, "canon", self._canon, add)
-        self._plain(views.skeleton, "skeleton", self._skel, add)
-        self._plain(views.reversed, "reversed", self._skel, add)
-        self._phonetic(views.pinyin, "pinyin", self._py, add)
-        self._phonetic(views.initials, "initials", self._ini, add)
+        # Occurrences already found in canon are skipped in the other views *before* their spans
+        # are computed: a span needs the view's offset map, which is built lazily and is the
+        # dominant cost when a text has hits.
+        direct: collections.Counter[Pattern] = collections.Counter()
+        self._plain(views.canon, "canon", self._canon, add, direct)
+        literal = {pat.term for pat in direct} | {self._skel_key.get(p, "") for p in direct}
+        self._plain(views.skeleton, "skeleton", self._skel, add, direct)
+        self._plain(views.reversed, "reversed", self._skel, add, None)
+        self._phonetic(views.pinyin, "pinyin", self._py, add, literal)
+        self._phonetic(views.initials, "initials", self._ini, add, literal)
         return list(hits.values())
 
     @staticmethod
-    def _plain(view: View, name: ViewName, auto: _Automaton, add: Callable[[Hit], None]) -> None:
+    def _plain(view: View, name: ViewName, auto: _Automaton, add: Callable[[Hit], None],
+               direct: collections.Counter[Pattern] | None) -> None:
+        """Plain-view hits. In canon, ``direct`` counts each pattern's occurrences; in the
+        skeleton, a pattern seen no more often than in canon adds nothing and is skipped."""
         text = view.text
+        raw: list[tuple[Pattern, int, int, str]] = []
         for idx, a, b in auto.find(text):
             if not _word_ok(text, a, b):
                 continue
@@ -198,12 +209,19 @@ class LexiconMatcher:
                     pat.kind != "deny" or b - a < _MIN_REVERSED_CHARS or key == key[::-1]
                 ):
                     continue
-                start, end = view.span(a, b)
-                add(Hit(pat, name, start, end, a, b, key))
+                raw.append((pat, a, b, key))
+        if direct is not None and name == "canon":
+            direct.update(r[0] for r in raw)
+        elif direct is not None:
+            counts = collections.Counter(r[0] for r in raw)
+            raw = [r for r in raw if counts[r[0]] > direct[r[0]]]
+        for pat, a, b, key in raw:
+            start, end = view.span(a, b)
+            add(Hit(pat, name, start, end, a, b, key))
 
     @staticmethod
     def _phonetic(uview: UnitView, name: ViewName, auto: _Automaton,
-                  add: Callable[[Hit], None]) -> None:
+                  add: Callable[[Hit], None], literal: set[str]) -> None:
         """Phonetic hits; ``vstart``/``vend`` of these hits index the skeleton (units)."""
         skel = uview.source
         initials = name == "initials"
@@ -211,18 +229,20 @@ class LexiconMatcher:
             if initials:
                 # initials pieces are one letter, so view positions are skeleton positions;
                 # reject quickly unless the region mixes typed Latin letters and hanzi
-                seg = skel.text[a:b]
-                if seg.isascii() or not _LATIN_RE.search(seg):
+                n = uview.latin_count(a, b)
+                if n == 0 or n == b - a:
                     continue
             ua = uview.unit_at(a)
             ub = uview.unit_at(b)
             if ua is None or ub is None or ub <= ua:
                 continue
-            n_latin = sum(1 for u in range(ua, ub) if uview.is_latin(u))
+            n_latin = uview.latin_count(ua, ub)
             has_latin = n_latin > 0
             has_hanzi = n_latin < ub - ua
             if name == "initials" and not (has_latin and has_hanzi):
                 continue
+            if not has_latin and skel.text[ua:ub] in literal:
+                continue  # the term itself, already found in canon
             start, end = skel.span(ua, ub)
             key = auto.keys[idx]
             kind = uview.kind

@@ -28,6 +28,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from itertools import accumulate
 from pathlib import Path
 
 import ahocorasick_rs
@@ -308,13 +309,21 @@ class UnitView:
     barrier character. A source character (unit) starts at every position that is not ``h``.
     """
 
-    __slots__ = ("_initials", "_kind", "source", "text")
+    __slots__ = ("_initials", "_kind", "_latin_prefix", "source", "text")
 
     def __init__(self, source: View, text: str, initials: bool) -> None:
         self.source = source
         self.text = text
         self._initials = initials
         self._kind: str | None = None
+        self._latin_prefix: list[int] | None = None
+
+    def latin_count(self, u: int, v: int) -> int:
+        """How many source characters in ``[u, v)`` were typed as Latin letters (O(1) after a
+        C-level prefix sum built on first use)."""
+        if self._latin_prefix is None:
+            self._latin_prefix = [0, *accumulate(map(_LATIN.__contains__, self.source.text))]
+        return self._latin_prefix[v] - self._latin_prefix[u]
 
     @property
     def kind(self) -> str:
@@ -472,6 +481,7 @@ def _skeleton_full(canon: View) -> View:
 
 
 _DIGITS = frozenset("0123456789")
+_LATIN = frozenset("abcdefghijklmnopqrstuvwxyz")
 
 
 @cache

@@ -144,7 +144,7 @@ BLIND_SPOTS = [  # adjacent terms, CJK inside Latin runs, repeated characters
     ("法轮功李洪志", "political", "法轮功"),
     ("abc法轮功def", "political", "法轮功"),
     ("abc冰毒xyz", "violence_contraband", "冰毒"),
-    ("傻傻傻逼逼", "vulgar", "傻傻傻逼逼"),
+    ("傻傻傻逼逼", "vulgar", "傻逼"),
     ("法法法轮轮功功", "political", "法法法轮轮功功"),
 ]
 CONTACT_AND_IDS = [  # obfuscated contact details and ID numbers
