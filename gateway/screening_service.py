@@ -210,6 +210,12 @@ class ScreeningService:
             raise ServiceUnavailable(
                 "screening took too long; nothing was published", reason="screening_timeout"
             ) from None
+        except Exception:
+            # A fault in the pipeline must not let content through: fail closed.
+            log.exception("screening failed")
+            raise ServiceUnavailable(
+                "screening failed on this post; nothing was published", reason="screening_failed"
+            ) from None
 
     # hot reload ----------------------------------------------------------------------------
     async def _poll(self) -> None:
