@@ -233,13 +233,41 @@ def _parse_since(text: str) -> float:
 
 
 def cmd_screen(args: argparse.Namespace) -> int:
-    from screening.cli import main as screen_main  # type: ignore[import-not-found,unused-ignore]
+    """Screen a file with the configured lexicons, policy and roster; highlighted findings.
 
-    argv = [args.file]
-    if args.config:
-        argv.append(f"--config={args.config}")
-    result: int = screen_main(argv)
-    return result
+    A ``.json`` file is read as a post (or ``{"post": {...}}``); any other file is the content.
+    Exit status: 0 pass, 1 review, 2 block, 3 bad input.
+    """
+    from gateway.screening_service import policy_rules, roster
+    from screening.cli import render
+    from screening.pipeline import Screener, TextTooLong
+
+    settings = _settings(args)
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".json":
+            data = json.loads(text)
+            post = data.get("post", data) if isinstance(data, dict) else {}
+            fields = {k: v for k, v in post.items() if isinstance(v, str) and k != "category"}
+        else:
+            fields = {"content": text}
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        print(f"cannot read {path}: {exc}", file=sys.stderr)
+        return 3
+    screener = Screener.from_directory(
+        settings.screening.lexicon_dir, rules=policy_rules(settings), roster=roster(settings)
+    )
+    try:
+        result = screener.screen(fields)
+    except TextTooLong as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    else:
+        print(render(fields, result, colour=sys.stdout.isatty() and not args.no_colour))
+    return {"pass": 0, "review": 1, "block": 2}[result.decision]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -288,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     screen = sub.add_parser("screen", help="screen a text file and show the findings")
     screen.add_argument("file")
+    screen.add_argument("--json", action="store_true", help="print the POST /v1/screen answer")
+    screen.add_argument("--no-colour", action="store_true")
     screen.set_defaults(func=cmd_screen)
     return parser
 
