@@ -36,6 +36,7 @@ from gateway.principals import Principal
 from gateway.requirements import Requirement, required_approvals
 from gateway.screening_service import ScreeningService
 from gateway.services import Services, actor_of
+from gateway.settings import Policy
 from screening.pipeline import ScreenResult
 
 TERMINAL_FOR_EDIT = frozenset({"published"})
@@ -65,6 +66,24 @@ def post_hash(post: Post) -> str:
     return content_sha256(post.as_api())
 
 
+def acts_for(policy: Policy, principal: Principal, unit_id: str) -> bool:
+    """True if ``principal`` may submit to (or approve for) the accounts of ``unit_id``.
+
+    Its own unit and the units below it (:func:`covers`), plus Art. 17(1): a department of HQ
+    submits through HQ's own company platforms (its head approves, Brand-PR publishes).
+    """
+    if covers(policy, principal, unit_id):
+        return True
+    own, target = policy.units.get(principal.unit), policy.units.get(unit_id)
+    return bool(
+        own
+        and target
+        and own.kind == "department"
+        and target.kind == "hq"
+        and own.parent == target.id
+    )
+
+
 class PublishGate:
     def __init__(
         self,
@@ -83,7 +102,7 @@ class PublishGate:
     # the pieces ----------------------------------------------------------------------------
     async def authorise(self, principal: Principal, account_id: str) -> Account:
         account = await self.svc.accounts.require(account_id)
-        if not covers(self.svc.settings.policy, principal, account.unit):
+        if not acts_for(self.svc.settings.policy, principal, account.unit):
             raise Forbidden(
                 f"{principal.role} of {principal.unit} may not publish to account "
                 f"{account.id} of unit {account.unit}",
@@ -388,7 +407,7 @@ class PublishGate:
         job = await self.jobs.require(job_id)
         origin = await self.jobs.require(job.origin) if job.origin else job
         account = await self.svc.accounts.require(origin.account)
-        if not covers(self.svc.settings.policy, principal, account.unit):
+        if not acts_for(self.svc.settings.policy, principal, account.unit):
             raise NotFound(f"no post {job_id!r}")
         busy = await self.jobs.active_for(origin.id)
         if busy is not None and busy.id != origin.id:

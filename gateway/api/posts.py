@@ -10,9 +10,8 @@ from aiohttp import web
 
 from gateway.api.common import audit, body, json_response, services
 from gateway.appkeys import GATE, WORKER
-from gateway.authz import covers
 from gateway.errors import Conflict, ContentBlocked, Forbidden, GatewayError, NotFound, field_error
-from gateway.gate import post_hash
+from gateway.gate import acts_for, post_hash
 from gateway.idempotency import Idempotency, request_hash
 from gateway.jobs import STATES, Job
 from gateway.middleware import REQUEST_ID, principal_of
@@ -86,7 +85,7 @@ async def approve(request: web.Request) -> web.Response:
         account = await svc.accounts.get(account_id)
         if account is None:
             raise NotFound(f"no account {account_id!r}", field=f"accounts[{i}]")
-        if not covers(svc.settings.policy, principal, account.unit):
+        if not acts_for(svc.settings.policy, principal, account.unit):
             raise Forbidden(
                 f"{principal.role} of {principal.unit} cannot approve for account "
                 f"{account_id} of unit {account.unit}",
@@ -216,7 +215,7 @@ async def publish(request: web.Request) -> web.Response:
 async def _visible_job(request: web.Request, job_id: str) -> Job:
     svc, principal = services(request), principal_of(request)
     job = await request.app[GATE].jobs.get(job_id)
-    if job is None or not covers(svc.settings.policy, principal, job.unit):
+    if job is None or not acts_for(svc.settings.policy, principal, job.unit):
         raise NotFound(f"no post {job_id!r}")
     return job
 
@@ -237,7 +236,7 @@ async def list_posts(request: web.Request) -> web.Response:
     except ValueError:
         raise field_error("limit", "must be an integer") from None
     jobs = await request.app[GATE].jobs.list_jobs(state=state, limit=limit)
-    visible = [j.public() for j in jobs if covers(svc.settings.policy, principal, j.unit)]
+    visible = [j.public() for j in jobs if acts_for(svc.settings.policy, principal, j.unit)]
     return json_response({"posts": visible, "count": len(visible)})
 
 
