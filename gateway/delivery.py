@@ -338,8 +338,11 @@ class DeliveryWorker:
                 )
         except RetryLater as exc:
             if job.attempts >= self._settings.max_attempts:
+                # A pending job was accepted by the platform: giving up on following it does
+                # not make it unpublished, so it is left for a human, not marked failed.
+                gave_up = "unconfirmed" if job.state == "pending" else "failed"
                 await self._finish(
-                    job, "failed", reason=f"gave up after {job.attempts} attempts: {exc.reason}"
+                    job, gave_up, reason=f"gave up after {job.attempts} attempts: {exc.reason}"
                 )
             else:
                 # From status(), RetryLater means "nothing took effect: publish again".
@@ -348,7 +351,7 @@ class DeliveryWorker:
                     job.state,
                     attempts=job.attempts + 1,
                     note=f"retry later: {exc.reason}",
-                    details={**job.details, "reconcile": False},
+                    details={**job.details, "reconcile": False, "reconcile_tries": 0},
                     due_at=time.time() + max(0.05, min(exc.after_s, self.max_retry_after_s)),
                 )
         except DeliveryOutcome as exc:  # pragma: no cover - every subclass is handled above
@@ -366,7 +369,7 @@ class DeliveryWorker:
                     "pending",
                     platform_id=outcome.platform_id,
                     note="accepted by the platform; waiting for it to publish",
-                    details={**job.details, "reconcile": False},
+                    details={**job.details, "reconcile": False, "reconcile_tries": 0},
                     due_at=time.time() + outcome.poll_after_s,
                 )
 

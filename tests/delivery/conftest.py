@@ -37,6 +37,7 @@ from aiohttp.test_utils import TestServer
 
 from connectors.emulators import webhook_cms, wechat, weibo, wordpress
 from gateway.app import Runtime, create_app
+from gateway.appkeys import WORKER
 from gateway.keys import Keys
 from gateway.principals import PrincipalStore
 from gateway.settings import Settings, load_settings
@@ -132,7 +133,7 @@ def connector_sections(emus: Emulators, *, wechat_timeout_s: float = 2.0) -> dic
             "submit_settle_s": 1.5,
         },
         "weibo": {"base_url": emus.weibo, "timeout_s": 2.0, "resend_grace_s": 1.0},
-        "wordpress": {"base_url": emus.wordpress, "timeout_s": 2.0},
+        "wordpress": {"base_url": emus.wordpress, "timeout_s": 2.0, "reconcile_grace_s": 1.5},
         "webhook": {"base_url": emus.webhook, "timeout_s": 2.0},
     }
 
@@ -320,6 +321,7 @@ class Gateway:
     api: Api
     emus: Emulators
     redis: aredis.Redis
+    app: web.Application
 
 
 async def start_gateway(
@@ -329,13 +331,20 @@ async def start_gateway(
     emus: Emulators,
     session: aiohttp.ClientSession,
     settings: Settings,
+    retry_cap_s: float = 0.2,
 ) -> Gateway:
-    """The app on a loopback server with callers and one account per emulator."""
-    server = await aiohttp_server(create_app(settings, runtime))
+    """The app on a loopback server with callers and one account per emulator.
+
+    The worker's back-off is capped at ``retry_cap_s``: the connectors ask for seconds between
+    attempts, which would make a test with a dozen injected faults take minutes.
+    """
+    app = create_app(settings, runtime)
+    server = await aiohttp_server(app)
+    app[WORKER].max_retry_after_s = retry_cap_s
     api = Api(_url(server), await create_callers(redis), session)
     for account, (platform, acc_settings, fields) in account_setup(emus).items():
         await api.file_account(account, platform, acc_settings, fields)
-    return Gateway(api, emus, redis)
+    return Gateway(api, emus, redis, app)
 
 
 @pytest.fixture
