@@ -46,6 +46,7 @@ ViewName = Literal["canon", "skeleton", "reversed", "pinyin", "initials"]
 VIEW_ORDER: tuple[ViewName, ...] = ("canon", "skeleton", "reversed", "pinyin", "initials")
 _MIN_PHONETIC_HANZI = 3
 _MIN_REVERSED_CHARS = 3
+MAX_MATCHES_PER_VIEW = 3_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +110,11 @@ class _Automaton:
         )
 
     def find(self, text: str) -> list[tuple[int, int, int]]:
+        """Overlapping matches, at most :data:`MAX_MATCHES_PER_VIEW` (pathological repetition
+        must not cost unbounded time; a few thousand occurrences decide any post)."""
         if self._ac is None or not text:
             return []
-        return self._ac.find_matches_as_indexes(text, overlapping=True)
+        return self._ac.find_matches_as_indexes(text, overlapping=True)[:MAX_MATCHES_PER_VIEW]
 
 
 class LexiconMatcher:

@@ -309,7 +309,7 @@ class UnitView:
     barrier character. A source character (unit) starts at every position that is not ``h``.
     """
 
-    __slots__ = ("_initials", "_kind", "_latin_prefix", "source", "text")
+    __slots__ = ("_h_prefix", "_initials", "_kind", "_latin_prefix", "source", "text")
 
     def __init__(self, source: View, text: str, initials: bool) -> None:
         self.source = source
@@ -317,6 +317,7 @@ class UnitView:
         self._initials = initials
         self._kind: str | None = None
         self._latin_prefix: list[int] | None = None
+        self._h_prefix: list[int] | None = None
 
     def latin_count(self, u: int, v: int) -> int:
         """How many source characters in ``[u, v)`` were typed as Latin letters (O(1) after a
@@ -344,7 +345,11 @@ class UnitView:
             k = kind[pos]
             if k == "h" or (k == "L" and pos > 0 and kind[pos - 1] == "L"):
                 return None
-        return pos if self._initials else pos - kind.count("h", 0, pos)
+        if self._initials:
+            return pos
+        if self._h_prefix is None:  # prefix count of "h": unit_at stays O(1) on long texts
+            self._h_prefix = [0, *accumulate(map("h".__eq__, kind))]
+        return pos - self._h_prefix[pos]
 
 
 def _logical_order(text: str) -> list[int]:

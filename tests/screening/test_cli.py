@@ -1,4 +1,5 @@
-"""``run.py screen FILE`` (screening.cli.main)."""
+"""``run.py screen FILE`` (screening.cli.main), on a small lexicon directory so that each test
+does not rebuild the 45k-term default automaton."""
 
 from __future__ import annotations
 
@@ -10,24 +11,38 @@ import pytest
 from screening.cli import main
 
 
-def test_text_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def lexicons(tmp_path: Path) -> Path:
+    d = tmp_path / "lexicons"
+    d.mkdir()
+    (d / "secret.txt").write_text("# category: state_secret\n# action: block\n内部资料\n", "utf-8")
+    return d
+
+
+def test_text_file(tmp_path: Path, lexicons: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "post.html"
     path.write_text("<p>【内部资料】营收3亿元</p>", encoding="utf-8")
-    assert main([str(path), "--no-colour"]) == 2
+    assert main([str(path), "--no-colour", "--lexicons", str(lexicons)]) == 2
     out = capsys.readouterr().out
     assert "decision: block" in out and "内部资料" in out and "state_secret" in out
 
 
-def test_json_post(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_post(tmp_path: Path, lexicons: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "post.json"
     path.write_text(json.dumps({"post": {"title": "季报", "content": "营收3亿元"}}), "utf-8")
-    assert main([str(path), "--json"]) == 1
+    assert main([str(path), "--json", "--lexicons", str(lexicons)]) == 1
     body = json.loads(capsys.readouterr().out)
     assert body["decision"] == "review" and body["findings"][0]["category"] == "financial"
 
 
-def test_clean(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_clean(tmp_path: Path, lexicons: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "ok.txt"
     path.write_text("新版本发布了。", encoding="utf-8")
-    assert main([str(path)]) == 0
+    assert main([str(path), "--lexicons", str(lexicons)]) == 0
     assert "decision: pass" in capsys.readouterr().out
+
+
+def test_too_long(tmp_path: Path, lexicons: Path) -> None:
+    path = tmp_path / "big.txt"
+    path.write_text("好" * 200_001, encoding="utf-8")
+    assert main([str(path), "--lexicons", str(lexicons)]) == 3

@@ -76,7 +76,7 @@ _ALPHABET = st.sampled_from(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(_ALPHABET, max_size=40).map("".join))
 def test_views_are_consistent(text: str) -> None:
     views = build_views(text)
