@@ -1,0 +1,108 @@
+"""``run.py demo`` starts a working organisation a newcomer can drive end to end.
+
+Runs the real command as a subprocess (embedded Valkey, emulators on loopback), then the
+documented walk-through script against it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 120.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _env() -> dict[str, str]:
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith("MEDIAGATE_") and k != "REDIS_URL"
+    }
+
+
+def test_demo_starts_and_the_walkthrough_publishes(tmp_path: Path) -> None:
+    port = _free_port()
+    data_dir = tmp_path / "demo"
+    log = (tmp_path / "demo.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "run.py", "demo", "--data-dir", str(data_dir), "--port", str(port)],
+        cwd=ROOT,
+        env=_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            assert proc.poll() is None, (tmp_path / "demo.log").read_text()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "demo did not become healthy in time"
+            time.sleep(0.5)
+
+        keys_file = data_dir / "demo-keys.json"
+        assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
+        keys = json.loads(keys_file.read_text(encoding="utf-8"))
+        assert {v["role"] for v in keys.values()} == {
+            "editor",
+            "unit_head",
+            "brand_pr",
+            "leader",
+            "admin",
+            "auditor",
+        }
+        assert all(v["key"].startswith("mg_") and v["unit"] for v in keys.values())
+
+        walk = subprocess.run(
+            [
+                sys.executable,
+                "examples/demo_walk.py",
+                "--data-dir",
+                str(data_dir),
+                "--url",
+                f"http://127.0.0.1:{port}",
+            ],
+            cwd=ROOT,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert walk.returncode == 0, walk.stdout + walk.stderr
+        out = walk.stdout
+        assert "403 missing approvals: unit_head@sub_east" in out
+        assert out.count("state=published") == 3, out
+        assert "409 approval token" in out
+        assert "422 the content may not be published" in out
+        assert "ok=True" in out
+        printed = (tmp_path / "demo.log").read_text()
+        assert keys["editor"]["key"] in printed  # shown once, on start
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            log.close()
+    assert proc.returncode == 0
+    assert not (data_dir / "store" / "valkey.sock").exists()
