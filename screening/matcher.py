@@ -46,7 +46,7 @@ ViewName = Literal["canon", "skeleton", "reversed", "pinyin", "initials"]
 VIEW_ORDER: tuple[ViewName, ...] = ("canon", "skeleton", "reversed", "pinyin", "initials")
 _MIN_PHONETIC_HANZI = 3
 _MIN_REVERSED_CHARS = 3
-MAX_MATCHES_PER_VIEW = 3_000
+MAX_MATCHES_PER_KEY = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,11 +110,21 @@ class _Automaton:
         )
 
     def find(self, text: str) -> list[tuple[int, int, int]]:
-        """Overlapping matches, at most :data:`MAX_MATCHES_PER_VIEW` (pathological repetition
-        must not cost unbounded time; a few thousand occurrences decide any post)."""
+        """Overlapping matches, at most :data:`MAX_MATCHES_PER_KEY` per key: pathological
+        repetition must not cost unbounded time, and padding a post with thousands of harmless
+        matches must not push a real term out (so the cap is per key, never a global cut)."""
         if self._ac is None or not text:
             return []
-        return self._ac.find_matches_as_indexes(text, overlapping=True)[:MAX_MATCHES_PER_VIEW]
+        found = self._ac.find_matches_as_indexes(text, overlapping=True)
+        if len(found) <= MAX_MATCHES_PER_KEY:
+            return found
+        seen: collections.Counter[int] = collections.Counter()
+        out: list[tuple[int, int, int]] = []
+        for m in found:
+            seen[m[0]] += 1
+            if seen[m[0]] <= MAX_MATCHES_PER_KEY:
+                out.append(m)
+        return out
 
 
 class LexiconMatcher:

@@ -133,3 +133,10 @@ def test_thread_safe(screener: Screener) -> None:
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(lambda t: screener.screen({"content": t}).to_json(), texts))
     assert got == expected
+
+
+def test_padding_does_not_hide_a_term(screener: Screener) -> None:
+    text = "路口交通" * 5_000 + "法轮功"
+    result = screener.screen({"content": text})
+    assert result.decision == "block"
+    assert any(f.text == "法轮功" for f in result.findings)
