@@ -171,7 +171,13 @@ class PublishGate:
         error: GatewayError,
         content_hash: str = "",
         reasons: Sequence[str] = (),
+        voids: int = 0,
     ) -> GatewayError:
+        details: dict[str, Any] = {"status": error.status}
+        if voids:
+            # the attempt was audited as approved (audit first), then lost the race to record
+            # its job: this record voids that one; reports count the attempt once
+            details["voids"] = voids
         await self.svc.audit.append(
             actor=actor,
             action=action,
@@ -181,7 +187,7 @@ class PublishGate:
             reasons=list(reasons) or [error.detail],
             content_sha256=content_hash,
             request_id=request_id,
-            details={"status": error.status},
+            details=details,
         )
         return error
 
@@ -289,7 +295,7 @@ class PublishGate:
             required_roles=tuple(r.label() for r in assessment.required),
         )
         # Audit first (fail closed), then record the job and consume the tokens atomically.
-        await self.svc.audit.append(
+        decided = await self.svc.audit.append(
             actor=actor,
             action=action,
             target=account.id,
@@ -308,7 +314,7 @@ class PublishGate:
             await self.jobs.create(job, post_to_stored(post), now=now)
         except GatewayError as exc:
             raise await self._refuse(
-                actor, request_id, action, account_id, exc, content_hash
+                actor, request_id, action, account_id, exc, content_hash, voids=decided["seq"]
             ) from None
         self.svc.metrics.decisions.inc("approved")
         return job

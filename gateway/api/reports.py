@@ -68,6 +68,10 @@ async def weekly(request: web.Request) -> web.Response:
         if record.get("action") != "post.publish":
             continue
         unit = record.get("actor", {}).get("unit", "")
+        if record.get("details", {}).get("voids"):
+            # the same attempt, first audited as approved, then lost the race for its tokens
+            refused[unit] += 1
+            continue
         submitted[unit] += 1
         if record.get("result") == "refused":
             refused[unit] += 1
