@@ -322,6 +322,7 @@ class Gateway:
     emus: Emulators
     redis: aredis.Redis
     app: web.Application
+    server: TestServer
 
 
 async def start_gateway(
@@ -344,7 +345,7 @@ async def start_gateway(
     api = Api(_url(server), await create_callers(redis), session)
     for account, (platform, acc_settings, fields) in account_setup(emus).items():
         await api.file_account(account, platform, acc_settings, fields)
-    return Gateway(api, emus, redis, app)
+    return Gateway(api, emus, redis, app, server)
 
 
 @pytest.fixture
