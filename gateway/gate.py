@@ -9,8 +9,9 @@ published posts (Art. 19) go through :meth:`edit` and :meth:`delete`.
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from connectors.base import AccountRef, Connector
@@ -64,6 +65,26 @@ class Assessment:
 
 def post_hash(post: Post) -> str:
     return content_sha256(post.as_api())
+
+
+def nfc_post(post: Post) -> Post:
+    """``post`` with its text fields in NFC, the form its hash covers (docs/approval-tokens.md).
+
+    Canonically equivalent texts hash the same; the gate screens, stores and forwards this form
+    so that the bytes published are exactly the bytes the approvers' hash stands for.
+    """
+
+    def nfc(text: str) -> str:
+        return unicodedata.normalize("NFC", text)
+
+    return replace(
+        post,
+        title=nfc(post.title),
+        digest=nfc(post.digest),
+        author=nfc(post.author),
+        content=nfc(post.content),
+        source=nfc(post.source),
+    )
 
 
 def acts_for(policy: Policy, principal: Principal, unit_id: str) -> bool:
@@ -205,6 +226,7 @@ class PublishGate:
     ) -> Job:
         actor = actor_of(principal)
         action = f"post.{kind}"
+        post = nfc_post(post)
         try:
             account = await self.authorise(principal, account_id)
         except GatewayError as exc:
