@@ -1,0 +1,175 @@
+"""Reports: weekly submissions per unit with quota and information-administrator flags (Art. 9,
+23), and the annual filing export of accounts and their activity (Art. 24), JSON and CSV."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from gateway.appkeys import GATE, SERVICES
+from gateway.settings import Settings
+from tests.gateway.conftest import Caller, MakeClient
+from tests.gateway.gate_support import EAST, HQ, PLAIN, WEST, Org, draft, problem, start_org
+
+CST = timezone(timedelta(hours=8))
+
+
+def _this_week() -> str:
+    year, week, _ = datetime.now(CST).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+@pytest.fixture
+async def org(make_client: MakeClient, settings: Settings, callers: dict[str, Caller]) -> Org:
+    return await start_org(make_client, settings, callers)
+
+
+async def _publish_east(org: Org, content: str = PLAIN) -> str:
+    post = draft(content)
+    token = await org.approve("unit_head", post, [EAST])
+    resp = await org.publish("editor", EAST, post, [token])
+    assert resp.status == 202, await resp.text()
+    job_id: str = (await resp.json())["id"]
+    return job_id
+
+
+async def _weekly(org: Org, week: str) -> dict[str, dict[str, Any]]:
+    resp = await org.client.get(
+        "/v1/reports/weekly", params={"week": week}, headers=org["brand_pr"].headers
+    )
+    assert resp.status == 200, await resp.text()
+    data = await resp.json()
+    assert data["week"] == week
+    return {u["unit"]: u for u in data["units"]}
+
+
+async def test_weekly_counts_submissions_per_unit_and_flags_units(org: Org) -> None:
+    job_id = await _publish_east(org)
+    await org.published(job_id)  # as the delivery worker would (no worker runs in these tests)
+    refused = await org.publish("editor", EAST, draft(PLAIN + "！"), [])
+    assert refused.status == 403
+    hq_post = draft(PLAIN + "。")
+    hq_tokens = [await org.approve(w, hq_post, [HQ]) for w in ("dept_head", "brand_pr")]
+    assert (await org.publish("editor_hq", HQ, hq_post, hq_tokens)).status == 202
+
+    units = await _weekly(org, _this_week())
+    east, west = units["sub_east"], units["sub_west"]
+    assert (east["submitted"], east["refused"], east["published"]) == (2, 1, 1)
+    assert east["flags"] == []
+    # sub_west submitted nothing this week: under its quota of one (Art. 23)
+    assert (west["submitted"], west["weekly_quota"]) == (0, 1)
+    assert west["flags"] == ["under_quota"]
+    # the strategy department submitted for HQ; departments have no quota
+    assert units["strategy_dept"]["submitted"] == 1
+    assert units["strategy_dept"]["flags"] == []
+    # the Brand-PR department has no editor key: no information administrator (Art. 9)
+    assert units["brand_pr"]["flags"] == ["no_information_administrator"]
+    assert units["hq"]["flags"] == []
+
+    # revoking sub_west's only editor leaves it without an information administrator
+    await org.client.app[SERVICES].principals.revoke(org["editor_west"].id)
+    units = await _weekly(org, _this_week())
+    assert units["sub_west"]["flags"] == ["under_quota", "no_information_administrator"]
+
+
+async def test_weekly_counts_a_raced_attempt_once(org: Org) -> None:
+    """Five concurrent publishes with one token: five submissions, four refused, one job."""
+    post = draft(PLAIN)
+    token = await org.approve("unit_head", post, [EAST])
+    responses = await asyncio.gather(
+        *(org.publish("editor", EAST, post, [token]) for _ in range(5))
+    )
+    assert sorted(r.status for r in responses) == [202, 409, 409, 409, 409]
+    east = (await _weekly(org, _this_week()))["sub_east"]
+    assert (east["submitted"], east["refused"]) == (5, 4)
+
+
+async def test_weekly_csv_and_other_weeks(org: Org) -> None:
+    await _publish_east(org)
+    resp = await org.client.get(
+        "/v1/reports/weekly",
+        params={"week": _this_week(), "format": "csv"},
+        headers=org["auditor"].headers,
+    )
+    assert resp.status == 200, await resp.text()
+    assert resp.content_type == "text/csv"
+    assert _this_week() in resp.headers["Content-Disposition"]
+    rows = {r["unit"]: r for r in csv.DictReader(io.StringIO(await resp.text()))}
+    assert set(rows) == {"hq", "brand_pr", "strategy_dept", "sub_east", "sub_west"}
+    assert rows["sub_east"]["submitted"] == "1"
+    assert rows["sub_west"]["flags"] == "under_quota"
+    assert rows["brand_pr"]["name"] == "品牌公关部"
+
+    # a week with no activity: every subsidiary under quota
+    units = await _weekly(org, "2026-W01")
+    assert all(u["submitted"] == 0 for u in units.values())
+    assert "under_quota" in units["sub_east"]["flags"]
+
+
+@pytest.mark.parametrize("week", ["2026-48", "2026-W54", "W48", "2026-W4x"])
+async def test_weekly_rejects_a_bad_week(org: Org, week: str) -> None:
+    resp = await org.client.get(
+        "/v1/reports/weekly", params={"week": week}, headers=org["brand_pr"].headers
+    )
+    assert (await problem(resp, 422))["errors"][0]["field"] == "week"
+
+
+@pytest.mark.parametrize("who", ["editor", "unit_head", "leader"])
+async def test_reports_are_for_brand_pr_and_auditors(org: Org, who: str) -> None:
+    for path in ("/v1/reports/weekly", "/v1/reports/annual"):
+        await problem(await org.client.get(path, headers=org[who].headers), 403)
+
+
+async def test_annual_report_lists_accounts_and_activity_json_and_csv(org: Org) -> None:
+    published = await _publish_east(org)
+    await org.published(published)
+    await _publish_east(org, PLAIN + "。")  # still approved (no delivery worker)
+    # a deletion of the published post, settled as the worker would after the platform confirmed
+    resp = await org.client.delete(
+        f"/v1/posts/{published}", headers=org["brand_pr"].headers, json={"reason": "过时"}
+    )
+    assert resp.status == 202, await resp.text()
+    delete_job = (await resp.json())["id"]
+    await org.client.app[GATE].jobs.transition(delete_job, "deleted")
+
+    year = datetime.now(CST).year
+    resp = await org.client.get(
+        "/v1/reports/annual", params={"year": str(year)}, headers=org["auditor"].headers
+    )
+    assert resp.status == 200, await resp.text()
+    data = await resp.json()
+    assert data["year"] == year
+    accounts = {a["account"]: a for a in data["accounts"]}
+    assert set(accounts) >= {EAST, WEST, HQ}
+    east = accounts[EAST]
+    assert (east["unit"], east["platform"], east["state"]) == ("sub_east", "wechat", "active")
+    assert (east["jobs"], east["published"], east["deleted"]) == (3, 1, 1)
+    assert east["filed_at"] and east["approved_at"]
+    assert accounts[WEST]["jobs"] == 0
+
+    resp = await org.client.get(
+        "/v1/reports/annual",
+        params={"year": str(year), "format": "csv"},
+        headers=org["brand_pr"].headers,
+    )
+    assert resp.status == 200
+    assert resp.content_type == "text/csv"
+    rows = {r["account"]: r for r in csv.DictReader(io.StringIO(await resp.text()))}
+    assert rows[EAST]["jobs"] == "3"
+    assert rows[EAST]["deleted"] == "1"
+    assert rows[WEST]["published"] == "0"
+
+    resp = await org.client.get(
+        "/v1/reports/annual", params={"year": "1999"}, headers=org["brand_pr"].headers
+    )
+    assert (await problem(resp, 422))["errors"][0]["field"] == "year"
+    # another year has the accounts but no activity
+    resp = await org.client.get(
+        "/v1/reports/annual", params={"year": str(year - 1)}, headers=org["brand_pr"].headers
+    )
+    assert all(a["jobs"] == 0 for a in (await resp.json())["accounts"])
