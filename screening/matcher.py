@@ -47,6 +47,7 @@ VIEW_ORDER: tuple[ViewName, ...] = ("canon", "skeleton", "reversed", "pinyin", "
 _MIN_PHONETIC_HANZI = 3
 _MIN_REVERSED_CHARS = 3
 MAX_MATCHES_PER_KEY = 100
+_CAP_FROM_MATCHES = 2_000  # below this many matches in a view, no capping work at all
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +117,7 @@ class _Automaton:
         if self._ac is None or not text:
             return []
         found = self._ac.find_matches_as_indexes(text, overlapping=True)
-        if len(found) <= MAX_MATCHES_PER_KEY:
+        if len(found) <= _CAP_FROM_MATCHES:
             return found
         seen: collections.Counter[int] = collections.Counter()
         out: list[tuple[int, int, int]] = []

@@ -347,7 +347,10 @@ class UnitView:
                 return None
         if self._initials:
             return pos
-        if self._h_prefix is None:  # prefix count of "h": unit_at stays O(1) on long texts
+        if self._h_prefix is None:
+            if pos < 2_000:  # short prefix: one C-level count is cheaper than a full prefix sum
+                return pos - kind.count("h", 0, pos)
+            # long texts with many matches: a prefix sum keeps unit_at O(1)
             self._h_prefix = [0, *accumulate(map("h".__eq__, kind))]
         return pos - self._h_prefix[pos]
 
