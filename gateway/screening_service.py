@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -86,6 +87,49 @@ class AdminLexicon:
         )
 
 
+# The automata of the shipped lexicons take seconds to build and never change while the files
+# do not: one per process, shared by every app in it (tests start many).
+_BASE_CACHE: dict[tuple[Any, ...], Screener] = {}
+_BASE_LOCK = threading.Lock()
+
+
+def _base_key(settings: Settings, classifier: object | None) -> tuple[Any, ...]:
+    directory = settings.screening.lexicon_dir
+    files = tuple(
+        sorted(
+            (p.name, p.stat().st_mtime_ns, p.stat().st_size)
+            for p in directory.glob("*")
+            if p.is_file()
+        )
+    )
+    rules = tuple(sorted((k, v.action, v.require) for k, v in policy_rules(settings).items()))
+    return (str(directory), files, rules, roster(settings), id(classifier))
+
+
+def base_screener(settings: Settings, classifier: object | None = None) -> Screener:
+    """The screener of the shipped lexicons, policy rules and roster (built once per process)."""
+    key = _base_key(settings, classifier)
+    with _BASE_LOCK:
+        cached = _BASE_CACHE.get(key)
+        if cached is not None:
+            return cached
+        started = time.perf_counter()
+        screener = Screener.from_directory(
+            settings.screening.lexicon_dir,
+            rules=policy_rules(settings),
+            roster=roster(settings),
+            classifier=classifier,
+        )
+        _BASE_CACHE.clear()
+        _BASE_CACHE[key] = screener
+    log.info(
+        "screening ready: %d patterns in %.1f s",
+        screener.term_count,
+        time.perf_counter() - started,
+    )
+    return screener
+
+
 class ScreeningService:
     def __init__(
         self,
@@ -128,19 +172,7 @@ class ScreeningService:
         self._task = asyncio.create_task(self._poll(), name="lexicon-reload")
 
     def _build_base(self) -> Screener:
-        started = time.perf_counter()
-        screener = Screener.from_directory(
-            self._settings.screening.lexicon_dir,
-            rules=policy_rules(self._settings),
-            roster=roster(self._settings),
-            classifier=self._classifier,
-        )
-        log.info(
-            "screening ready: %d patterns in %.1f s",
-            screener.term_count,
-            time.perf_counter() - started,
-        )
-        return screener
+        return base_screener(self._settings, self._classifier)
 
     async def close(self) -> None:
         # A cancellation landing inside a Redis call may surface as a connection error the loop

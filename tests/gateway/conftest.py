@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gateway.app import Runtime, create_app
 from gateway.keys import Keys
 from gateway.principals import PrincipalStore
-from gateway.screening_service import policy_rules, roster
+from gateway.screening_service import base_screener
 from gateway.settings import Settings, load_settings
 from gateway.vault import MasterKey
 from screening.pipeline import Screener
@@ -42,16 +43,25 @@ class Caller:
 
 @pytest.fixture
 def settings() -> Settings:
-    return load_settings(environ={})
+    """The shipped configuration, with every connector pointed at a closed loopback port so no
+    test ever reaches out of this machine (tests that publish start emulators of their own)."""
+    return loopback_settings(load_settings(environ={}))
+
+
+def loopback_settings(base: Settings) -> Settings:
+    sections = {
+        name: {**section, "base_url": "http://127.0.0.1:9"}
+        for name, section in base.connectors.sections.items()
+    }
+    return dataclasses.replace(
+        base, connectors=dataclasses.replace(base.connectors, sections=sections)
+    )
 
 
 @pytest.fixture(scope="session")
 def screener() -> Screener:
     """The default screener with the shipped lexicons and policy, built once per session."""
-    base = load_settings(environ={})
-    return Screener.from_directory(
-        base.screening.lexicon_dir, rules=policy_rules(base), roster=roster(base)
-    )
+    return base_screener(load_settings(environ={}))
 
 
 @pytest.fixture

@@ -73,9 +73,10 @@ async def test_the_secret_never_leaves_the_vault(
     assert resp.status == 200
     seen.append(await resp.text())
 
+    one_per_role = {c.role: c for c in callers.values()}.values()
     for route in ROUTES:
         path = re.sub(r"{(\w+)}", "east-wechat", route.path)
-        for caller in callers.values():
+        for caller in one_per_role:
             for body in _bodies():
                 resp = await client.request(route.method, path, headers=caller.headers, json=body)
                 seen.append(await resp.text())
