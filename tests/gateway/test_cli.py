@@ -39,6 +39,8 @@ def _env(**extra: str) -> dict[str, str]:
         k: v for k, v in os.environ.items() if k != "REDIS_URL" and not k.startswith("MEDIAGATE_")
     }
     env["PYTHONUNBUFFERED"] = "1"
+    # Only connectors without a default remote endpoint: /healthz must not reach past loopback.
+    env["MEDIAGATE_CONNECTORS__ALLOW"] = '["wordpress", "webhook"]'
     env.update(extra)
     return env
 
