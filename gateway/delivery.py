@@ -199,7 +199,13 @@ class DeliveryWorker:
             try:
                 worked = await self.run_once()
             except asyncio.CancelledError:
-                raise
+                task = asyncio.current_task()
+                if self._stopping or (task is not None and task.cancelling()):
+                    raise
+                # A CancelledError that escaped a library call is not a request to stop: a
+                # worker slot that died on it would leave its jobs to the other slots forever.
+                log.error("delivery: stray cancellation inside a job; continuing")
+                worked = False
             except RedisError as exc:
                 log.warning("delivery: store unavailable (%s); retrying", type(exc).__name__)
                 worked = False
