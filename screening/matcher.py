@@ -202,14 +202,15 @@ class LexiconMatcher:
         self._plain(views.canon, "canon", self._canon, add, direct)
         literal = {pat.term for pat in direct} | {self._skel_key.get(p, "") for p in direct}
         self._plain(views.skeleton, "skeleton", self._skel, add, direct)
-        self._plain(views.reversed, "reversed", self._skel, add, None)
+        self._plain(views.reversed, "reversed", self._skel, add, None, literal)
         self._phonetic(views.pinyin, "pinyin", self._py, add, literal)
         self._phonetic(views.initials, "initials", self._ini, add, literal)
         return list(hits.values())
 
     @staticmethod
     def _plain(view: View, name: ViewName, auto: _Automaton, add: Callable[[Hit], None],
-               direct: collections.Counter[Pattern] | None) -> None:
+               direct: collections.Counter[Pattern] | None,
+               literal: set[str] | None = None) -> None:
         """Plain-view hits. In canon, ``direct`` counts each pattern's occurrences; in the
         skeleton, a pattern seen no more often than in canon adds nothing and is skipped."""
         text = view.text
@@ -221,8 +222,9 @@ class LexiconMatcher:
             for pat in auto.patterns[idx]:
                 if name == "reversed" and (
                     pat.kind != "deny" or b - a < _MIN_REVERSED_CHARS or key == key[::-1]
+                    or (literal is not None and key[::-1] in literal)
                 ):
-                    continue
+                    continue  # too short, a palindrome, or the reverse of a term found in canon
                 raw.append((pat, a, b, key))
         if direct is not None and name == "canon":
             direct.update(r[0] for r in raw)
@@ -255,8 +257,10 @@ class LexiconMatcher:
             has_hanzi = n_latin < ub - ua
             if name == "initials" and not (has_latin and has_hanzi):
                 continue
-            if not has_latin and skel.text[ua:ub] in literal:
-                continue  # the term itself, already found in canon
+            if not has_latin:
+                covered = skel.text[ua:ub]
+                if covered in literal or any(covered in t for t in literal):
+                    continue  # the term itself (or a piece of it), already found in canon
             start, end = skel.span(ua, ub)
             key = auto.keys[idx]
             kind = uview.kind

@@ -28,7 +28,8 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import accumulate
+from itertools import accumulate, compress
+from operator import not_
 from pathlib import Path
 
 import ahocorasick_rs
@@ -448,24 +449,15 @@ def _skip_re() -> re.Pattern[str]:
 def _skeleton_full(canon: View) -> View:
     """The skeleton with its offset map (the reference implementation of :func:`skeleton`).
 
-    Kept characters come in runs between skipped ones, so the map is built from list slices per
-    run (hundreds of C-level slices per article, not thousands of Python steps)."""
+    Built with C-level iterators (``compress``/``map``), so even this reference path runs no
+    per-character Python code unless repeats or split characters are present."""
     text = canon.text
     c_starts, c_ends = canon.starts, canon.ends
-    starts: list[int] = []
-    ends: list[int] = []
-    pieces: list[str] = []
-    pos = 0
-    for m in _skip_re().finditer(text):
-        if m.start() > pos:
-            pieces.append(text[pos : m.start()])
-            starts.extend(c_starts[pos : m.start()])
-            ends.extend(c_ends[pos : m.start()])
-        pos = m.end()
-    if pos < len(text):
-        pieces.append(text[pos:])
-        starts.extend(c_starts[pos:])
-        ends.extend(c_ends[pos:])
+    # kept positions via C-level iterators only (no per-character Python code)
+    keep = list(compress(range(len(text)), map(not_, map(_skip_set().__contains__, text))))
+    starts = list(map(c_starts.__getitem__, keep))
+    ends = list(map(c_ends.__getitem__, keep))
+    pieces = list(map(text.__getitem__, keep))
     joined = _replace_chars("".join(pieces), _LOOKALIKE)
     splits = _split_ac().find_matches_as_indexes(joined)
     if splits:
