@@ -204,7 +204,7 @@ async def run(args: argparse.Namespace) -> dict[str, list[float]]:
                 outbound = _outbound(post)
                 ctx = _MemoryContext(f"bench-direct-{i}", account, creds)
                 start = time.perf_counter()
-                await connector.publish(outbound, ctx)  # type: ignore[arg-type]
+                await connector.publish(outbound, ctx)
                 if i >= args.warmup:
                     direct.append(time.perf_counter() - start)
 

@@ -221,7 +221,8 @@ async def _holder(cluster: Cluster, apis: list[Api], job_id: str) -> int:
     """Index of the gateway process whose worker holds the job's lease."""
     client = aredis.Redis.from_url(cluster.url)
     try:
-        owner = (await client.get(Keys().job_lease(job_id)) or b"").decode()
+        raw = await client.get(Keys().job_lease(job_id))
+        owner = raw.decode() if isinstance(raw, bytes) else str(raw or "")
     finally:
         await client.aclose()
     for i, api in enumerate(apis):
@@ -265,7 +266,8 @@ async def test_sigkill_between_draft_add_and_submit_resumes_to_one_article(
         checkpoints = await client.hgetall(Keys().job_checkpoints(job_id))
     finally:
         await client.aclose()
-    state = {k.decode(): json.loads(v) for k, v in checkpoints.items()}
+    state = {(k.decode() if isinstance(k, bytes) else k): json.loads(v)
+             for k, v in checkpoints.items()}  # fmt: skip
     assert state.get("draft_media_id") and state.get("submitting") is True, state
     assert "publish_id" not in state, state  # killed between draft/add and a known submit
 
