@@ -168,3 +168,26 @@ async def test_job_counts_are_consistent(gateway: Gateway) -> None:
     assert Counter(f["state"] for f in finals) == {"published": 12}
     items = await published_items(gateway.emus)
     assert {p: len(v) for p, v in items.items()} == dict.fromkeys(PUBLISH_STEPS, 3)
+
+
+async def test_pending_job_that_cannot_be_followed_ends_unconfirmed_not_failed(
+    aiohttp_server: Any,
+    redis: aredis.Redis,
+    runtime: Runtime,
+    emulators: Emulators,
+    session: aiohttp.ClientSession,
+) -> None:
+    """WeChat accepted the submit, then ``freepublish/get`` keeps failing until the attempts
+    run out. The article is live: the job must not claim ``failed``."""
+    settings = delivery_settings(emulators, max_attempts=3)
+    gw = await start_gateway(aiohttp_server, redis, runtime, emulators, session, settings)
+    await control(emulators.wechat, "/_emulator/faults",
+                  {"path": "/cgi-bin/freepublish/get", "status": 502})  # fmt: skip
+    job = await gw.api.publish("east-wechat", make_post(21))
+    final = await gw.api.wait_final(job["id"])
+    assert final["state"] == "unconfirmed", final
+    assert "gave up after 3 attempts" in final["reason"] and "freepublish/get" in final["reason"]
+    assert [p["id"] for p in await gw.api.listing("unconfirmed")] == [job["id"]]
+    assert await gw.api.listing("failed") == []
+    items = await control(emulators.wechat, "/_emulator/items")
+    assert len(items) == 1  # it is on the platform: "failed" would have been wrong
