@@ -48,6 +48,7 @@ _MIN_PHONETIC_HANZI = 3
 _MIN_REVERSED_CHARS = 3
 MAX_MATCHES_PER_KEY = 100
 _CAP_FROM_MATCHES = 2_000  # below this many matches in a view, no capping work at all
+_LATIN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +105,8 @@ class _Automaton:
         self.keys = list(keyed)
         self.patterns = [keyed[k] for k in self.keys]
         self.chars = chars or {}
-        self._ac = (
+        self.max_len = max(map(len, self.keys), default=0)
+        self.ac = (
             ahocorasick_rs.AhoCorasick(self.keys, matchkind=ahocorasick_rs.MatchKind.Standard)
             if self.keys
             else None
@@ -114,9 +116,12 @@ class _Automaton:
         """Overlapping matches, at most :data:`MAX_MATCHES_PER_KEY` per key: pathological
         repetition must not cost unbounded time, and padding a post with thousands of harmless
         matches must not push a real term out (so the cap is per key, never a global cut)."""
-        if self._ac is None or not text:
+        if self.ac is None or not text:
             return []
-        found = self._ac.find_matches_as_indexes(text, overlapping=True)
+        return self.cap(self.ac.find_matches_as_indexes(text, overlapping=True))
+
+    @staticmethod
+    def cap(found: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
         if len(found) <= _CAP_FROM_MATCHES:
             return found
         seen: collections.Counter[int] = collections.Counter()
@@ -204,7 +209,7 @@ class LexiconMatcher:
         self._plain(views.skeleton, "skeleton", self._skel, add, direct)
         self._plain(views.reversed, "reversed", self._skel, add, None, literal)
         self._phonetic(views.pinyin, "pinyin", self._py, add, literal)
-        self._phonetic(views.initials, "initials", self._ini, add, literal)
+        self._initials(views.initials, self._ini, add)
         return list(hits.values())
 
     @staticmethod
@@ -261,9 +266,9 @@ class LexiconMatcher:
                 covered = skel.text[ua:ub]
                 if covered in literal or any(covered in t for t in literal):
                     continue  # the term itself (or a piece of it), already found in canon
-            start, end = skel.span(ua, ub)
             key = auto.keys[idx]
             kind = uview.kind
+            span: tuple[int, int] | None = None
             for pat in auto.patterns[idx]:
                 if has_latin and has_hanzi:
                     # mixed Latin/hanzi: the hanzi typed must be the term's own (法lun功, fl功),
@@ -272,7 +277,51 @@ class LexiconMatcher:
                     if any(want.get(p - a) != skel.text[ua + (p - a) - kind.count("h", a, p)]
                            for p in range(a, b) if kind[p] == "H"):
                         continue
-                add(Hit(pat, name, start, end, ua, ub, key, has_latin, has_hanzi))
+                if span is None:  # the skeleton offset map is built on first need only
+                    span = skel.span(ua, ub)
+                add(Hit(pat, name, span[0], span[1], ua, ub, key, has_latin, has_hanzi))
+
+    @staticmethod
+    def _initials(uview: UnitView, auto: _Automaton, add: Callable[[Hit], None]) -> None:
+        """Initials hits: only matches mixing typed Latin letters and the term's own hanzi are
+        accepted, and every such match contains the edge of a Latin run next to a hanzi, so only
+        windows around those edges are translated and scanned (a Chinese article otherwise
+        yields ~1,000 pure-hanzi initials matches, all rejected). Initials pieces are one letter,
+        so view positions are skeleton positions."""
+        skel = uview.source
+        src = skel.text
+        n = len(src)
+        if auto.ac is None:
+            return
+        lp = uview.latin_prefix()
+        found: list[tuple[int, int, int]] = []
+        for lo, hi in uview.mixed_windows(auto.max_len):
+            for idx, wa, wb in auto.ac.find_matches_as_indexes(uview.piece(lo, hi),
+                                                               overlapping=True):
+                a, b = wa + lo, wb + lo
+                n_latin = lp[b] - lp[a]
+                if n_latin == 0 or n_latin == b - a:
+                    continue  # pure hanzi or pure Latin initials
+                # a match may not start or end inside a run of Latin letters
+                if a > 0 and src[a] in _LATIN_CHARS and src[a - 1] in _LATIN_CHARS:
+                    continue
+                if b < n and src[b] in _LATIN_CHARS and src[b - 1] in _LATIN_CHARS:
+                    continue
+                found.append((idx, a, b))
+        table = pinyin_table()
+        for idx, a, b in auto.cap(found):
+            key = auto.keys[idx]
+            span: tuple[int, int] | None = None
+            for pat in auto.patterns[idx]:
+                # the hanzi typed must be the term's own (fl功), otherwise an acronym next to any
+                # word would match (LTS 发 ≠ 裸体少妇)
+                want = auto.chars[(key, pat)]
+                if any(want.get(p - a) != src[p] for p in range(a, b)
+                       if src[p] not in _LATIN_CHARS and src[p] in table):
+                    continue
+                if span is None:  # the skeleton offset map is built on first need only
+                    span = skel.span(a, b)
+                add(Hit(pat, "initials", span[0], span[1], a, b, key, True, True))
 
 
 def view_of(views: Views, name: ViewName) -> View:
