@@ -417,7 +417,7 @@ class PublishGate:
             origin=origin.id,
             reason=reason,
         )
-        await self.svc.audit.append(
+        decided = await self.svc.audit.append(
             actor=actor,
             action="post.delete",
             target=origin.id,
@@ -428,7 +428,18 @@ class PublishGate:
             request_id=request_id,
             details={"job": job.id},
         )
-        await self.jobs.create(job, await self.jobs.post(origin.id), now=now)
+        try:
+            await self.jobs.create(job, await self.jobs.post(origin.id), now=now)
+        except GatewayError as exc:
+            raise await self._refuse(
+                actor,
+                request_id,
+                "post.delete",
+                origin.id,
+                exc,
+                origin.content_sha256,
+                voids=decided["seq"],
+            ) from None
         return job
 
     async def _published_origin(self, principal: Principal, job_id: str, action: str) -> Job:

@@ -2,7 +2,9 @@
 
 A job is created in one atomic step together with the consumption of its approval tokens'
 ``jti`` (a Lua script: either every token is unused and all of them are consumed and the job is
-recorded, or nothing changes and the replayed token is named). From then on the delivery worker
+recorded, or nothing changes and the replayed token is named). An update or deletion of a
+published item also takes that item's change lock in the same step, so only one change of it is
+in flight at a time. From then on the delivery worker
 moves it through its states::
 
     approved ─▶ dispatching ─▶ pending (platform works asynchronously) ─▶ published
@@ -54,14 +56,17 @@ FINAL_STATES = frozenset({"published", "failed", "unconfirmed", "needs_reauth", 
 ACTIVE_STATES = frozenset({"approved", "dispatching", "pending"})
 
 _CREATE_LUA = """
--- KEYS: job, post, all, state-set, queue, history, then one jti key per token
--- ARGV: job json, post json, now, job id, history json, then one ttl (s) per token
-for i = 7, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then return i - 6 end
+-- KEYS: job, post, all, state-set, queue, history, change lock, then one jti key per token
+-- ARGV: job json, post json, now, job id, history json, take the change lock ('1'/'0'),
+--       then one ttl (s) per token
+if ARGV[6] == '1' and redis.call('EXISTS', KEYS[7]) == 1 then return -1 end
+for i = 8, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return i - 7 end
 end
-for i = 7, #KEYS do
+for i = 8, #KEYS do
   redis.call('SET', KEYS[i], ARGV[4], 'EX', ARGV[i - 1])
 end
+if ARGV[6] == '1' then redis.call('SET', KEYS[7], ARGV[4]) end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
@@ -173,6 +178,7 @@ class JobStore:
             self._keys.jobs_by_state(job.state),
             self._keys.job_queue(),
             self._keys.job_history(job.id),
+            self._change_lock(job.origin or job.id),
             *jti_keys,
         ]
         args = [
@@ -181,9 +187,17 @@ class JobStore:
             str(now),
             job.id,
             _history(job.state, "approvals verified; job recorded"),
+            "1" if job.origin else "0",
             *ttls,
         ]
         replayed = int(await self._create(keys=keys, args=args))
+        if replayed < 0:
+            holder = await self._redis.get(self._change_lock(job.origin))
+            raise Conflict(
+                f"another change of post {job.origin} is still in flight",
+                reason="busy",
+                job=text(holder) if holder else "",
+            )
         if replayed:
             ref = job.approvals[replayed - 1]
             raise TokenReplayed(
@@ -192,6 +206,11 @@ class JobStore:
                 account=job.account,
             )
         return job
+
+    def _change_lock(self, origin: str) -> str:
+        """Held by the one update/delete job of a published item while it is in flight (Art. 19):
+        taken atomically with recording that job, released when it reaches a final state."""
+        return self._keys.job_lease(f"{origin}:change")
 
     async def get(self, job_id: str) -> Job | None:
         raw = await self._redis.get(self._keys.job(job_id))
@@ -274,6 +293,11 @@ class JobStore:
                     if raw is None:
                         raise NotFound(f"no post {job_id!r}")
                     old = Job.from_json(raw)
+                    lock = self._change_lock(old.origin) if old.origin else ""
+                    release = False
+                    if lock and to in FINAL_STATES:
+                        await pipe.watch(lock)
+                        release = await pipe.get(lock) in (job_id, job_id.encode())
                     if allowed_from is not None and old.state not in allowed_from:
                         raise Conflict(
                             f"post {job_id} is {old.state}; this needs one of "
@@ -296,6 +320,8 @@ class JobStore:
                         pipe.zadd(self._keys.job_queue(), {job_id: due_at})
                     elif to in FINAL_STATES and not new.audit_due:
                         pipe.zrem(self._keys.job_queue(), job_id)
+                    if release:
+                        pipe.delete(lock)
                     await pipe.execute()
                     return new
                 except aredis.WatchError:

@@ -138,3 +138,59 @@ async def test_same_tokens_for_another_account_of_the_token_are_independent(
         ("east-wechat-2", 202): 1,
         ("east-wechat-2", 409): 9,
     }
+
+
+async def test_concurrent_edits_of_one_published_post_make_one_update(
+    make_client: MakeClient, settings: Settings, callers: dict[str, Caller]
+) -> None:
+    """Art. 19: two editors racing to change the same published item cannot both win."""
+    org = await start_org(make_client, settings, callers)
+    post = draft(PLAIN)
+    token = await org.approve("unit_head", post, [EAST])
+    resp = await org.publish("editor", EAST, post, [token])
+    job_id = (await resp.json())["id"]
+    # no delivery worker runs in these tests: mark the job published as the worker would
+    await org.published(job_id)
+    edits = [{**post, "content": post["content"] + f"<p>更正{i}</p>"} for i in range(10)]
+    tokens = [await org.approve("unit_head", e, [EAST]) for e in edits]
+    responses = await asyncio.gather(
+        *(
+            org.client.patch(
+                f"/v1/posts/{job_id}",
+                headers=org["editor"].headers,
+                json={"post": e, "approvals": [t]},
+            )
+            for e, t in zip(edits, tokens, strict=True)
+        )
+    )
+    statuses = Counter(r.status for r in responses)
+    assert statuses == {202: 1, 409: 9}, statuses
+    updates = [j for j in await org.client.app[GATE].jobs.list_jobs() if j.kind == "update"]
+    assert len(updates) == 1
+    for resp in responses:
+        if resp.status == 409:
+            assert (await resp.json(content_type=None))["reason"] == "busy"
+
+    # once that update is out (marked published, as the worker would), the next edit may go
+    await org.published(updates[0].id)
+    later = {**post, "content": post["content"] + "<p>再次更正</p>"}
+    resp = await org.client.patch(
+        f"/v1/posts/{job_id}",
+        headers=org["editor"].headers,
+        json={"post": later, "approvals": [await org.approve("unit_head", later, [EAST])]},
+    )
+    assert resp.status == 202, await resp.text()
+
+    # and concurrent deletions of it: one deletion job
+    await org.published((await resp.json())["id"])
+    deletes = await asyncio.gather(
+        *(
+            org.client.delete(
+                f"/v1/posts/{job_id}", headers=org["brand_pr"].headers, json={"reason": "撤稿"}
+            )
+            for _ in range(10)
+        )
+    )
+    assert Counter(r.status for r in deletes) == {202: 1, 409: 9}
+    jobs = await org.client.app[GATE].jobs.list_jobs()
+    assert len([j for j in jobs if j.kind == "delete"]) == 1
