@@ -685,3 +685,27 @@ async def test_audit_chain_verifies_after_the_walk(org: Org) -> None:
     assert result.ok, result
     attempts = [r for r in await org.audit() if r["action"] == "post.publish"]
     assert [r["decision"] for r in attempts] == ["approvals-missing", "approved", "token-replayed"]
+
+
+@pytest.mark.parametrize("who", ["editor", "admin", "auditor"])
+async def test_only_approver_roles_issue_approvals(org: Org, who: str) -> None:
+    resp = await org.approve_raw(who, draft(PLAIN), [EAST])
+    await problem(resp, 403)
+
+
+async def test_a_department_editor_cannot_publish_to_another_departments_account(org: Org) -> None:
+    """Departments submit to HQ's own accounts, not to each other's."""
+    resp = await org.client.post(
+        "/v1/accounts",
+        headers=org["admin"].headers,
+        json={"id": "pr-wechat", "platform": "wechat", "name": "品牌号", "unit": "brand_pr"},
+    )
+    assert resp.status == 201, await resp.text()
+    resp = await org.client.post(
+        "/v1/accounts/pr-wechat/approve", headers=org["brand_pr"].headers, json={}
+    )
+    assert resp.status == 200, await resp.text()
+    body = await problem(await org.publish("editor_hq", "pr-wechat", draft(PLAIN), []), 403)
+    assert body["reason"] == "wrong_unit"
+    resp = await org.approve_raw("dept_head", draft(PLAIN), ["pr-wechat"])
+    assert (await problem(resp, 403))["reason"] == "wrong_unit"
