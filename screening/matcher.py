@@ -19,6 +19,7 @@ Views and what they are allowed to find:
 
 from __future__ import annotations
 
+import bisect
 import collections
 import logging
 from collections.abc import Callable, Sequence
@@ -293,15 +294,15 @@ class LexiconMatcher:
         n = len(src)
         if auto.ac is None:
             return
-        lp = uview.latin_prefix()
+        edges = uview.edges()
         found: list[tuple[int, int, int]] = []
         for lo, hi in uview.mixed_windows(auto.max_len):
             for idx, wa, wb in auto.ac.find_matches_as_indexes(uview.piece(lo, hi),
                                                                overlapping=True):
                 a, b = wa + lo, wb + lo
-                n_latin = lp[b] - lp[a]
-                if n_latin == 0 or n_latin == b - a:
-                    continue  # pure hanzi or pure Latin initials
+                i = bisect.bisect_right(edges, a)
+                if i == len(edges) or edges[i] >= b:
+                    continue  # no Latin/hanzi edge inside: pure hanzi or pure Latin initials
                 # a match may not start or end inside a run of Latin letters
                 if a > 0 and src[a] in _LATIN_CHARS and src[a - 1] in _LATIN_CHARS:
                     continue

@@ -28,7 +28,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import accumulate, compress
+from itertools import compress
 from operator import itemgetter, not_
 from pathlib import Path
 
@@ -310,17 +310,14 @@ class UnitView:
     barrier character. A source character (unit) starts at every position that is not ``h``.
     """
 
-    __slots__ = ("_calls", "_edges", "_h_prefix", "_initials", "_kind", "_latin_prefix", "_text",
-                 "source")
+    __slots__ = ("_edges", "_initials", "_kind", "_last", "_text", "source")
 
     def __init__(self, source: View, text: str | None, initials: bool) -> None:
         self.source = source
         self._text = text
         self._initials = initials
         self._kind: str | None = None
-        self._latin_prefix: list[int] | None = None
-        self._h_prefix: list[int] | None = None
-        self._calls = 0
+        self._last = (0, 0)  # (position, syllable continuations before it) of the last unit_at
         self._edges: list[int] | None = None
 
     @property
@@ -340,9 +337,22 @@ class UnitView:
         """Source ranges (sorted, disjoint) holding every stretch of at most ``width`` characters
         that contains both a typed Latin letter and a hanzi: such a stretch contains an edge
         between a Latin letter and a hanzi, so it lies within ``width - 1`` characters of it."""
-        src = self.source.text
-        n = len(src)
+        n = len(self.source.text)
+        windows: list[tuple[int, int]] = []
+        for p in self.edges():
+            lo, hi = max(0, p - width + 1), min(n, p + width - 1)
+            if windows and lo <= windows[-1][1]:
+                windows[-1] = (windows[-1][0], max(hi, windows[-1][1]))
+            else:
+                windows.append((lo, hi))
+        return windows
+
+    def edges(self) -> list[int]:
+        """Sorted source positions ``p`` where characters ``p - 1`` and ``p`` are a typed Latin
+        letter and a hanzi (either order). A stretch mixes both iff it contains such an edge."""
         if self._edges is None:
+            src = self.source.text
+            n = len(src)
             table = pinyin_table()
             edges: list[int] = []
             for m in _LATIN_RUN_RE.finditer(src):
@@ -352,26 +362,12 @@ class UnitView:
                 if e < n and src[e] in table:
                     edges.append(e)
             self._edges = edges
-        windows: list[tuple[int, int]] = []
-        for p in self._edges:
-            lo, hi = max(0, p - width + 1), min(n, p + width - 1)
-            if windows and lo <= windows[-1][1]:
-                windows[-1] = (windows[-1][0], max(hi, windows[-1][1]))
-            else:
-                windows.append((lo, hi))
-        return windows
-
-    def latin_prefix(self) -> list[int]:
-        """Prefix counts of source characters typed as Latin letters (C-level, built once)."""
-        if self._latin_prefix is None:
-            self._latin_prefix = [0, *accumulate(map(_LATIN.__contains__, self.source.text))]
-        return self._latin_prefix
+        return self._edges
 
     def latin_count(self, u: int, v: int) -> int:
-        """How many source characters in ``[u, v)`` were typed as Latin letters (O(1) after a
-        C-level prefix sum built on first use)."""
-        prefix = self.latin_prefix()
-        return prefix[v] - prefix[u]
+        """How many source characters in ``[u, v)`` were typed as Latin letters (matches are
+        short: counting the slice beats a prefix sum over the whole text)."""
+        return sum(map(_LATIN.__contains__, self.source.text[u:v]))
 
     @property
     def kind(self) -> str:
@@ -394,13 +390,17 @@ class UnitView:
                 return None
         if self._initials:
             return pos
-        if self._h_prefix is None:
-            self._calls += 1
-            if self._calls < 200:  # a few matches: one C-level count each beats a prefix sum
-                return pos - kind.count("h", 0, pos)
-            # many matches: a prefix sum keeps unit_at O(1)
-            self._h_prefix = [0, *accumulate(map("h".__eq__, kind))]
-        return pos - self._h_prefix[pos]
+        # matches come in (roughly) increasing order: count syllable continuations from the
+        # previous answer, so all calls together scan the text about once
+        last_pos, last_h = self._last
+        if pos >= last_pos:
+            h = last_h + kind.count("h", last_pos, pos)
+        elif pos >= last_pos // 2:
+            h = last_h - kind.count("h", pos, last_pos)
+        else:
+            h = kind.count("h", 0, pos)
+        self._last = (pos, h)
+        return pos - h
 
 
 def _logical_order(text: str) -> list[int]:
@@ -474,8 +474,14 @@ def skeleton(canon: View) -> View:
             pos = b
         parts.append(text[pos:])
         text = "".join(parts)
-    text = _REPEAT_RE.sub(_first_group, text)
-    return View(text, build=lambda: _skeleton_full(canon))
+    repeats: list[tuple[int, int]] = []
+
+    def first(m: re.Match[str]) -> str:
+        repeats.append(m.span())  # recorded for the lazy offset map: no second regex pass
+        return m.group(1)
+
+    skel = _REPEAT_RE.sub(first, text)
+    return View(skel, build=lambda: _skeleton_full(canon, (splits, repeats, skel)))
 
 
 _REPEAT_RE = re.compile(r"([^0-9])\1+", re.DOTALL)
@@ -515,39 +521,46 @@ def _pick(view: View, keep: list[int]) -> tuple[list[int], list[int]]:
     return list(get(v_starts)), list(get(v_ends))
 
 
-def _skeleton_full(canon: View) -> View:
+def _skeleton_full(
+    canon: View,
+    known: tuple[list[tuple[int, int, int]], list[tuple[int, int]], str] | None = None,
+) -> View:
     """The skeleton with its offset map (the reference implementation of :func:`skeleton`).
 
     Built with C-level iterators (``compress``/``map``), so even this reference path runs no
-    per-character Python code unless repeats or split characters are present."""
+    per-character Python code unless repeats or split characters are present. ``known`` is
+    what :func:`skeleton` already computed (split matches, repeat spans, text): given it, no
+    text pass is repeated; without it (tests) everything is recomputed independently."""
     text = canon.text
     # kept positions via C-level iterators only (no per-character Python code)
     keep = list(compress(range(len(text)), map(not_, map(_skip_set().__contains__, text))))
     starts, ends = _pick(canon, keep)
-    pieces = _skip_re().sub("", text)
-    if len(pieces) != len(keep):  # pragma: no cover - the regex class equals the set
-        logger.error("skip regex and skip set disagree")
-        pieces = "".join(map(text.__getitem__, keep))
-    joined = _replace_chars(pieces, _LOOKALIKE)
-    splits = _split_ac().find_matches_as_indexes(joined)
-    if splits:
-        chars, starts, ends = _fold_split(joined, starts, ends, splits)
-        joined = "".join(chars)
-    repeats = list(_REPEAT_RE.finditer(joined))
+    if known is not None:
+        splits, repeats, skel = known
+        if splits:
+            joined = _replace_chars("".join(map(text.__getitem__, keep)), _LOOKALIKE)
+            _, starts, ends = _fold_split(joined, starts, ends, splits)
+    else:
+        joined = _replace_chars("".join(map(text.__getitem__, keep)), _LOOKALIKE)
+        splits = _split_ac().find_matches_as_indexes(joined)
+        if splits:
+            chars, starts, ends = _fold_split(joined, starts, ends, splits)
+            joined = "".join(chars)
+        repeats = [m.span() for m in _REPEAT_RE.finditer(joined)]
+        skel = _REPEAT_RE.sub(_first_group, joined)
     if not repeats:
-        return View(joined, starts, ends)
+        return View(skel, starts, ends)
     out_s: list[int] = []
     out_e: list[int] = []
     pos = 0
-    for m in repeats:  # keep the first of each run, widened to the run's last end
-        a, b = m.span()
+    for a, b in repeats:  # keep the first of each run, widened to the run's last end
         out_s.extend(starts[pos : a + 1])
         out_e.extend(ends[pos:a])
         out_e.append(max(ends[a:b]))
         pos = b
     out_s.extend(starts[pos:])
     out_e.extend(ends[pos:])
-    return View(_REPEAT_RE.sub(_first_group, joined), out_s, out_e)
+    return View(skel, out_s, out_e)
 
 
 _DIGITS = frozenset("0123456789")
