@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import collections
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,8 +34,8 @@ from screening.normalize import (
     UnitView,
     View,
     Views,
+    _phonetic_tables,
     canonical,
-    phonetic,
     pinyin_table,
     skeleton,
 )
@@ -76,14 +77,21 @@ class Hit:
     hanzi: bool = True  # phonetic views: some matched characters came from hanzi
 
 
-def _char_at_starts(uview: UnitView) -> dict[int, str]:
-    """Phonetic key position → the term character whose piece starts there."""
+@functools.lru_cache(maxsize=4096)
+def _char_at_starts(skel_text: str, initials: bool) -> dict[int, str]:
+    """Phonetic key position → the term character whose piece starts there (for a term whose
+    skeleton is ``skel_text``): every character starts a piece except a Latin letter right
+    after another one (a Latin run is one unit). Computed when a mixed match needs it."""
+    trans = _phonetic_tables(initials)[0]
     out: dict[int, str] = {}
-    for pos, k in enumerate(uview.kind):
-        if k != "h":
-            unit = uview.unit_at(pos)
-            if unit is not None and unit < len(uview.source.text):
-                out[pos] = uview.source.text[unit]
+    pos = 0
+    prev_latin = False
+    for c in skel_text:
+        latin = c in _LATIN_CHARS
+        if not (latin and prev_latin):
+            out[pos] = c
+        pos += len(trans.get(ord(c), c))
+        prev_latin = latin
     return out
 
 
@@ -102,10 +110,11 @@ class _Automaton:
     """An ahocorasick-rs automaton over unique keys, each key mapping to several patterns."""
 
     def __init__(self, keyed: dict[str, list[Pattern]],
-                 chars: dict[tuple[str, Pattern], dict[int, str]] | None = None) -> None:
+                 skel_of: dict[Pattern, str] | None = None, initials: bool = False) -> None:
         self.keys = list(keyed)
         self.patterns = [keyed[k] for k in self.keys]
-        self.chars = chars or {}
+        self._skel_of = skel_of or {}
+        self._initials = initials
         self.max_len = max(map(len, self.keys), default=0)
         self.ac = (
             ahocorasick_rs.AhoCorasick(self.keys, matchkind=ahocorasick_rs.MatchKind.Standard)
@@ -120,6 +129,10 @@ class _Automaton:
         if self.ac is None or not text:
             return []
         return self.cap(self.ac.find_matches_as_indexes(text, overlapping=True))
+
+    def want(self, pat: Pattern) -> dict[int, str]:
+        """Key position → the term's own character whose phonetic piece starts there."""
+        return _char_at_starts(self._skel_of[pat], self._initials)
 
     @staticmethod
     def cap(found: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
@@ -145,10 +158,10 @@ class LexiconMatcher:
         skel: dict[str, list[Pattern]] = {}
         py: dict[str, list[Pattern]] = {}
         ini: dict[str, list[Pattern]] = {}
-        py_chars: dict[tuple[str, Pattern], dict[int, str]] = {}
         skel_key: dict[Pattern, str] = {}
-        ini_chars: dict[tuple[str, Pattern], dict[int, str]] = {}
         table = pinyin_table()
+        skip = _skip()
+        py_trans, ini_trans = _phonetic_tables(False)[0], _phonetic_tables(True)[0]
         entries: list[Pattern] = []
         for li, lex in enumerate(lexicons):
             owner = owner_offset + li
@@ -168,24 +181,20 @@ class LexiconMatcher:
             sv = skeleton(cv)
             skel_key[pat] = sv.text
             # a symbol inside a term is significant (机密★): such terms match in canon only
-            if len(sv.text) >= 2 and not any(c in _skip() for c in cv.text.replace(" ", "")):
+            if len(sv.text) >= 2 and skip.isdisjoint(cv.text.replace(" ", "")):
                 skel.setdefault(sv.text, []).append(pat)
             if pat.kind != "deny":
                 continue
-            if sum(1 for c in sv.text if c in table) >= _MIN_PHONETIC_HANZI:
-                pview = phonetic(sv, initials=False)
-                iview = phonetic(sv, initials=True)
-                pkey, ikey = pview.text, iview.text
+            if sum(map(table.__contains__, sv.text)) >= _MIN_PHONETIC_HANZI:
+                pkey, ikey = sv.text.translate(py_trans), sv.text.translate(ini_trans)
                 if pkey.isascii() and pkey.isalpha():
                     py.setdefault(pkey, []).append(pat)
                     ini.setdefault(ikey, []).append(pat)
-                    py_chars[(pkey, pat)] = _char_at_starts(pview)
-                    ini_chars[(ikey, pat)] = _char_at_starts(iview)
         self._skel_key = skel_key
         self._canon = _Automaton(canon)
         self._skel = _Automaton(skel)
-        self._py = _Automaton(py, py_chars)
-        self._ini = _Automaton(ini, ini_chars)
+        self._py = _Automaton(py, skel_key)
+        self._ini = _Automaton(ini, skel_key, initials=True)
         self.term_count = len(entries)
         logger.debug("matcher built: %d canon, %d skeleton, %d pinyin keys",
                      len(canon), len(skel), len(py))
@@ -274,7 +283,7 @@ class LexiconMatcher:
                 if has_latin and has_hanzi:
                     # mixed Latin/hanzi: the hanzi typed must be the term's own (法lun功, fl功),
                     # otherwise an acronym next to any word would match (LTS 发 ≠ 裸体少妇)
-                    want = auto.chars[(key, pat)]
+                    want = auto.want(pat)
                     if any(want.get(p - a) != skel.text[ua + (p - a) - kind.count("h", a, p)]
                            for p in range(a, b) if kind[p] == "H"):
                         continue
@@ -316,7 +325,7 @@ class LexiconMatcher:
             for pat in auto.patterns[idx]:
                 # the hanzi typed must be the term's own (fl功), otherwise an acronym next to any
                 # word would match (LTS 发 ≠ 裸体少妇)
-                want = auto.chars[(key, pat)]
+                want = auto.want(pat)
                 if any(want.get(p - a) != src[p] for p in range(a, b)
                        if src[p] not in _LATIN_CHARS and src[p] in table):
                     continue
