@@ -33,7 +33,7 @@ RULE = "classifier:cold"
 # median 40 characters): one offensive sentence in 126 characters of neutral prose scored 0.17,
 # in 64 characters 0.85-0.93.
 CHUNK_CHARS = 64
-CHUNK_STRIDE_CHARS = 32
+CHUNK_STRIDE_CHARS = 48  # 32 cost 42 ms of CPU per 500 characters, 48 costs 33 ms
 
 
 class ClassifierUnavailable(RuntimeError):

@@ -4,11 +4,12 @@
         --clean /work/shared/data/clean/TranslateProject/text.txt --out screening/models/cold-mini
 
 Recipe: a small char-level BERT (from scratch, no hub download), optionally pre-trained with
-masked-language modelling on COLD train texts plus unlabelled clean Chinese prose for a fixed time
-budget, then fine-tuned on the COLD train split with symbol-insertion augmentation; the epoch is
+masked-language modelling on COLD train texts plus unlabelled clean Chinese prose for a fixed number
+of steps, then fine-tuned on the COLD train split with symbol-insertion augmentation; the epoch is
 selected and the review threshold calibrated on the dev split. In the same run the dev split is
 scored for a char n-gram TF-IDF + logistic-regression baseline, for the model without
 normalisation and for an adversarial copy of dev with symbols inserted between characters.
+`--distill W` (off by default) mixes the TF-IDF model's out-of-fold probabilities into the targets.
 
 Training-only dependencies: scikit-learn (the baseline), on top of the `classifier` extra.
 """
@@ -244,6 +245,7 @@ def finetune(
     dev_labels: Sequence[int],
     vocab: CharVocab,
     args: argparse.Namespace,
+    teacher: Sequence[float] | None = None,
 ) -> tuple[Any, list[dict[str, Any]]]:
     from transformers import BertForSequenceClassification
 
@@ -271,8 +273,17 @@ def finetune(
         started, running = time.monotonic(), 0.0
         for step, batch in enumerate(_batches(encoded, args.batch_size, rng, shuffle=True)):
             ids, mask = _pad(torch, [encoded[i] for i in batch])
-            labels = torch.tensor([train[i].label for i in batch])
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            logits = model(input_ids=ids, attention_mask=mask).logits
+            if teacher is None:
+                labels = torch.tensor([train[i].label for i in batch])
+                loss = torch.nn.functional.cross_entropy(logits, labels)
+            else:
+                # Soft targets: gold label mixed with the TF-IDF teacher's out-of-fold opinion.
+                q = torch.tensor(
+                    [(1 - args.distill) * train[i].label + args.distill * teacher[i] for i in batch]
+                )
+                target = torch.stack([1 - q, q], dim=1)
+                loss = -(target * torch.log_softmax(logits, dim=-1)).sum(dim=1).mean()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -295,15 +306,36 @@ def finetune(
     return model, history
 
 
-def tfidf_baseline(
-    train: Sequence[Example], dev_views: dict[str, Sequence[str]], dev_labels: Sequence[int]
-) -> tuple[dict[str, dict[str, float]], dict[str, list[float]]]:
+def _tfidf_model() -> tuple[Any, Any]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2)
+    return vec, LogisticRegression(C=4.0, max_iter=2000)
+
+
+def tfidf_out_of_fold(train: Sequence[Example], folds: int, seed: int) -> list[float]:
+    """P(offensive) for each train text from a TF-IDF model that did not see it (the teacher)."""
+    order = list(range(len(train)))
+    random.Random(seed).shuffle(order)
+    probs = [0.0] * len(train)
+    for k in range(folds):
+        held = set(order[k::folds])
+        vec, clf = _tfidf_model()
+        fit = [ex for i, ex in enumerate(train) if i not in held]
+        clf.fit(vec.fit_transform([ex.text for ex in fit]), [ex.label for ex in fit])
+        idx = sorted(held)
+        p = clf.predict_proba(vec.transform([train[i].text for i in idx]))[:, 1]
+        for i, v in zip(idx, p.tolist(), strict=True):
+            probs[i] = v
+    return probs
+
+
+def tfidf_baseline(
+    train: Sequence[Example], dev_views: dict[str, Sequence[str]], dev_labels: Sequence[int]
+) -> tuple[dict[str, dict[str, float]], dict[str, list[float]]]:
+    vec, clf = _tfidf_model()
     x = vec.fit_transform([ex.text for ex in train])
-    clf = LogisticRegression(C=4.0, max_iter=2000)
     clf.fit(x, [ex.label for ex in train])
     out: dict[str, dict[str, float]] = {}
     probs: dict[str, list[float]] = {}
@@ -338,6 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--augment", type=float, default=0.3, help="share of noisy copies")
+    parser.add_argument("--distill", type=float, default=0.0, help="weight of TF-IDF teacher")
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--hidden", type=int, default=192)
     parser.add_argument("--max-chars", type=int, default=126)
@@ -378,6 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Set after construction: label kwargs are not in BertConfig's typed signature.
     config.id2label = {0: "safe", 1: "offensive"}
     config.label2id = {"safe": 0, "offensive": 1}
+    config.problem_type = "single_label_classification"
     encoder_state = None
     mlm_s = 0.0
     if args.mlm_steps > 0:
@@ -389,9 +423,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     rng = random.Random(args.seed + 2)
     adversarial = [insert_noise(ex.text, rng, 0.5) for ex in dev]
     dev_encoded = [vocab.encode(_prepare(ex.text), args.max_chars) for ex in dev]
+    teacher = None
+    if args.distill > 0:
+        started = time.monotonic()
+        teacher = tfidf_out_of_fold(train, 5, args.seed)
+        logger.info("teacher (5-fold TF-IDF) in %.0f s", time.monotonic() - started)
     started = time.monotonic()
     model, history = finetune(
-        torch, config, encoder_state, train, dev_encoded, dev_labels, vocab, args
+        torch, config, encoder_state, train, dev_encoded, dev_labels, vocab, args, teacher
     )
     finetune_s = time.monotonic() - started
 
