@@ -392,9 +392,11 @@ def load_settings(
         raise SettingsError(f"{config}: {_blame_env(str(exc), origins)}") from None
     settings = dataclasses.replace(settings, policy=load_policy(policy))
     base = config.parent.parent if config.parent.name == "config" else config.parent
-    if not settings.screening.lexicon_dir.is_absolute():
-        lex = base / settings.screening.lexicon_dir
-        settings = dataclasses.replace(
-            settings, screening=dataclasses.replace(settings.screening, lexicon_dir=lex)
-        )
+    screening = settings.screening
+    if not screening.lexicon_dir.is_absolute():
+        screening = dataclasses.replace(screening, lexicon_dir=base / screening.lexicon_dir)
+    model_dir = screening.classifier_model_dir
+    if model_dir is not None and not model_dir.is_absolute():
+        screening = dataclasses.replace(screening, classifier_model_dir=base / model_dir)
+    settings = dataclasses.replace(settings, screening=screening)
     return typing.cast(Settings, settings)

@@ -201,6 +201,7 @@ class TextClassifier:
         if not calibration_path.is_file():
             raise ClassifierUnavailable(f"no classifier model at {model_dir} ({CALIBRATION_FILE})")
         _, transformers = _import_backend()
+        transformers.utils.logging.disable_progress_bar()  # no tqdm bars in a server's log
         calibration = json.loads(calibration_path.read_text(encoding="utf-8"))
         vocab = CharVocab.load(model_dir / VOCAB_FILE)
         try:

@@ -53,8 +53,11 @@ def loopback_settings(base: Settings) -> Settings:
         name: {**section, "base_url": "http://127.0.0.1:9"}
         for name, section in base.connectors.sections.items()
     }
+    # The classifier stage has tests of its own (tests/gateway/test_classifier_stage.py).
     return dataclasses.replace(
-        base, connectors=dataclasses.replace(base.connectors, sections=sections)
+        base,
+        connectors=dataclasses.replace(base.connectors, sections=sections),
+        screening=dataclasses.replace(base.screening, classifier_model_dir=None),
     )
 
 
