@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import collections
 import functools
+import itertools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ _MIN_PHONETIC_HANZI = 3
 _MIN_REVERSED_CHARS = 3
 MAX_MATCHES_PER_KEY = 100
 _CAP_FROM_MATCHES = 2_000  # below this many matches in a view, no capping work at all
+_SHORT_INITIALS = 6
 _LATIN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz")
 
 
@@ -194,7 +196,12 @@ class LexiconMatcher:
         self._canon = _Automaton(canon)
         self._skel = _Automaton(skel)
         self._py = _Automaton(py, skel_key)
-        self._ini = _Automaton(ini, skel_key, initials=True)
+        # initials are scanned in windows of the key length around Latin/hanzi edges: short
+        # keys (most random hits) get narrow windows, the few long keys their own automaton
+        self._ini = _Automaton({k: v for k, v in ini.items() if len(k) <= _SHORT_INITIALS},
+                               skel_key, initials=True)
+        self._ini_long = _Automaton({k: v for k, v in ini.items() if len(k) > _SHORT_INITIALS},
+                                    skel_key, initials=True)
         self.term_count = len(entries)
         logger.debug("matcher built: %d canon, %d skeleton, %d pinyin keys",
                      len(canon), len(skel), len(py))
@@ -220,6 +227,7 @@ class LexiconMatcher:
         self._plain(views.reversed, "reversed", self._skel, add, None, literal)
         self._phonetic(views.pinyin, "pinyin", self._py, add, literal)
         self._initials(views.initials, self._ini, add)
+        self._initials(views.initials, self._ini_long, add)
         return list(hits.values())
 
     @staticmethod
@@ -304,20 +312,27 @@ class LexiconMatcher:
         if auto.ac is None:
             return
         edges = uview.edges()
+        windows = uview.mixed_windows(auto.max_len)
+        if not windows:
+            return
+        # one translate and one scan over the windows joined by a barrier (keys are a-z only,
+        # so no match crosses it); joined offsets map back through the windows' starts
+        joined = uview.piece_of("\x00".join([src[lo:hi] for lo, hi in windows]))
+        offsets = list(itertools.accumulate((hi - lo + 1 for lo, hi in windows), initial=0))
         found: list[tuple[int, int, int]] = []
-        for lo, hi in uview.mixed_windows(auto.max_len):
-            for idx, wa, wb in auto.ac.find_matches_as_indexes(uview.piece(lo, hi),
-                                                               overlapping=True):
-                a, b = wa + lo, wb + lo
-                i = bisect.bisect_right(edges, a)
-                if i == len(edges) or edges[i] >= b:
-                    continue  # no Latin/hanzi edge inside: pure hanzi or pure Latin initials
-                # a match may not start or end inside a run of Latin letters
-                if a > 0 and src[a] in _LATIN_CHARS and src[a - 1] in _LATIN_CHARS:
-                    continue
-                if b < n and src[b] in _LATIN_CHARS and src[b - 1] in _LATIN_CHARS:
-                    continue
-                found.append((idx, a, b))
+        for idx, ja, jb in auto.ac.find_matches_as_indexes(joined, overlapping=True):
+            k = bisect.bisect_right(offsets, ja) - 1
+            a = windows[k][0] + ja - offsets[k]
+            b = a + jb - ja
+            i = bisect.bisect_right(edges, a)
+            if i == len(edges) or edges[i] >= b:
+                continue  # no Latin/hanzi edge inside: pure hanzi or pure Latin initials
+            # a match may not start or end inside a run of Latin letters
+            if a > 0 and src[a] in _LATIN_CHARS and src[a - 1] in _LATIN_CHARS:
+                continue
+            if b < n and src[b] in _LATIN_CHARS and src[b - 1] in _LATIN_CHARS:
+                continue
+            found.append((idx, a, b))
         table = pinyin_table()
         for idx, a, b in auto.cap(found):
             key = auto.keys[idx]

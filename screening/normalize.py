@@ -312,7 +312,7 @@ class UnitView:
     barrier character. A source character (unit) starts at every position that is not ``h``.
     """
 
-    __slots__ = ("_edges", "_initials", "_kind", "_last", "_text", "source")
+    __slots__ = ("_edges", "_initials", "_kind", "_last", "_text", "_windows", "source")
 
     def __init__(self, source: View, text: str | None, initials: bool) -> None:
         self.source = source
@@ -321,6 +321,7 @@ class UnitView:
         self._kind: str | None = None
         self._last = (0, 0)  # (position, syllable continuations before it) of the last unit_at
         self._edges: list[int] | None = None
+        self._windows: dict[int, list[tuple[int, int]]] = {}
 
     @property
     def text(self) -> str:
@@ -330,17 +331,21 @@ class UnitView:
             self._text = self.source.text.translate(_phonetic_tables(self._initials)[0])
         return self._text
 
-    def piece(self, lo: int, hi: int) -> str:
-        """The phonetic string of source characters ``[lo, hi)`` (initials: the same positions
-        in :attr:`text`, since every piece is one character)."""
-        return self.source.text[lo:hi].translate(_phonetic_tables(self._initials)[0])
+    def piece_of(self, text: str) -> str:
+        """The phonetic string of ``text`` (a part of the source; for initials of the same
+        length, since every piece is one character)."""
+        return text.translate(_phonetic_tables(self._initials)[0])
 
     def mixed_windows(self, width: int) -> list[tuple[int, int]]:
         """Source ranges (sorted, disjoint) holding every stretch of at most ``width`` characters
         that contains both a typed Latin letter and a hanzi: such a stretch contains an edge
         between a Latin letter and a hanzi, so it lies within ``width - 1`` characters of it."""
+        cached = self._windows.get(width)
+        if cached is not None:
+            return cached
         n = len(self.source.text)
         windows: list[tuple[int, int]] = []
+        self._windows[width] = windows
         for p in self.edges():
             lo, hi = max(0, p - width + 1), min(n, p + width - 1)
             if windows and lo <= windows[-1][1]:
