@@ -25,11 +25,12 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import compress
-from operator import itemgetter, not_
+from itertools import compress, islice
+from operator import itemgetter, le, not_
 from pathlib import Path
 
 import ahocorasick_rs
@@ -252,6 +253,9 @@ def _skip_set() -> frozenset[str]:
     return frozenset(out)
 
 
+Spanner = Callable[[int, int], tuple[int, int]]
+
+
 class View:
     """One string view of a text with per-character original spans.
 
@@ -259,7 +263,7 @@ class View:
     a hit needs the map, so most articles never pay for the per-character Python loop.
     """
 
-    __slots__ = ("_build", "_ends", "_starts", "text")
+    __slots__ = ("_build", "_ends", "_spanner", "_spanner_build", "_starts", "text")
 
     def __init__(
         self,
@@ -267,11 +271,16 @@ class View:
         starts: Sequence[int] | None = None,
         ends: Sequence[int] | None = None,
         build: Callable[[], View] | None = None,
+        spanner: Callable[[], Spanner | None] | None = None,
     ) -> None:
         self.text = text
         self._starts = starts
         self._ends = ends
         self._build = build
+        # optional cheaper route to spans without the full offset map (built on first span;
+        # ``None`` from the factory means "not applicable here, build the map")
+        self._spanner_build = spanner
+        self._spanner: Spanner | None = None
 
     def _ensure(self) -> None:
         if self._starts is None:
@@ -297,6 +306,11 @@ class View:
 
     def span(self, a: int, b: int) -> tuple[int, int]:
         """Original ``[start, end)`` covering view characters ``[a, b)``."""
+        if self._starts is None and self._spanner_build is not None:
+            self._spanner = self._spanner_build()
+            self._spanner_build = None
+        if self._spanner is not None and self._starts is None:
+            return self._spanner(a, b)
         starts, ends = self.starts, self.ends
         if b <= a:
             pos = starts[a] if a < len(starts) else (ends[-1] if len(ends) else 0)
@@ -488,7 +502,70 @@ def skeleton(canon: View) -> View:
         return m.group(1)
 
     skel = _REPEAT_RE.sub(first, text)
-    return View(skel, build=lambda: _skeleton_full(canon, (splits, repeats, skel)))
+    return View(skel, build=lambda: _skeleton_full(canon, (splits, repeats, skel)),
+                spanner=lambda: _skeleton_spanner(canon, splits, repeats, len(skel)))
+
+
+def _monotonic(view: View) -> bool:
+    """Whether the view's starts and ends never decrease (no RLO reordering)."""
+    starts, ends = view.starts, view.ends
+    if isinstance(starts, range) and isinstance(ends, range):
+        return starts.step >= 0 and ends.step >= 0
+    return all(map(le, starts, islice(starts, 1, None))) and all(
+        map(le, ends, islice(ends, 1, None)))
+
+
+def _skeleton_spanner(canon: View, splits: Sequence[tuple[int, int, int]],
+                      repeats: Sequence[tuple[int, int]], n: int) -> Spanner | None:
+    """Spans of skeleton characters without the per-character offset map: skeleton index →
+    (repeats) index after skip removal → (skip runs) canon index, by bisection over the few
+    hundred skip runs and repeat runs. Equal to the map's ``min``/``max`` when the canon map is
+    monotonic; with split characters or RLO reordering, ``None`` (the full map is built)."""
+    if splits or not _monotonic(canon):
+        return None
+    # kept segments of canon: canon start and index after skip removal of each
+    seg_c = [0]
+    seg_s = [0]
+    removed = 0
+    for m in _skip_re().finditer(canon.text):
+        a, b = m.span()
+        removed += b - a
+        seg_c.append(b)
+        seg_s.append(b - removed)
+    # repeat runs: skeleton index of each run, its length, extra characters removed before it
+    rep_at: list[int] = []
+    rep_len: list[int] = []
+    extra: list[int] = []
+    gone = 0
+    for a, b in repeats:
+        rep_at.append(a - gone)
+        rep_len.append(b - a)
+        extra.append(gone)
+        gone += b - a - 1
+    c_starts, c_ends = canon.starts, canon.ends
+
+    def stripped(j: int, last: bool) -> int:
+        k = bisect_right(rep_at, j) - 1
+        if k < 0:
+            return j
+        if j == rep_at[k]:
+            return j + extra[k] + (rep_len[k] - 1 if last else 0)
+        return j + extra[k] + rep_len[k] - 1
+
+    def to_canon(t: int) -> int:
+        m = bisect_right(seg_s, t) - 1
+        return seg_c[m] + t - seg_s[m]
+
+    def span(a: int, b: int) -> tuple[int, int]:
+        if b <= a:
+            if a < n:
+                pos = c_starts[to_canon(stripped(a, False))]
+            else:
+                pos = c_ends[to_canon(stripped(n - 1, True))] if n else 0
+            return pos, pos
+        return c_starts[to_canon(stripped(a, False))], c_ends[to_canon(stripped(b - 1, True))]
+
+    return span
 
 
 _REPEAT_RE = re.compile(r"([^0-9])\1+", re.DOTALL)
@@ -608,8 +685,19 @@ def _fold_split(
 
 def reverse(view: View) -> View:
     """The view read backwards (offset map built lazily from ``view``'s)."""
+    n = len(view.text)
+
+    def span(a: int, b: int) -> tuple[int, int]:
+        if b > a:
+            return view.span(n - b, n - a)
+        if a < n:
+            return view.span(n - 1 - a, n - 1 - a)
+        pos = view.span(0, 1)[1] if n else 0
+        return pos, pos
+
     return View(view.text[::-1],
-                build=lambda: View(view.text[::-1], view.starts[::-1], view.ends[::-1]))
+                build=lambda: View(view.text[::-1], view.starts[::-1], view.ends[::-1]),
+                spanner=lambda: span)
 
 
 @cache

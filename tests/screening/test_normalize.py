@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from screening.normalize import (
+    View,
     _digits_full,
     _skeleton_full,
     build_views,
@@ -88,3 +89,18 @@ def test_views_are_consistent(text: str) -> None:
         for s, e in zip(view.starts, view.ends, strict=True):
             assert 0 <= s <= e <= len(text)
     assert views.reversed.text == views.skeleton.text[::-1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_ALPHABET, max_size=40).map("".join))
+def test_sparse_spans_equal_offset_map_spans(text: str) -> None:
+    # the skeleton and reversed views answer spans by bisection without building the offset
+    # map; every span must equal the one computed from the full map
+    fast = build_views(text)
+    full = build_views(text)
+    for fv, mv in ((fast.skeleton, full.skeleton), (fast.reversed, full.reversed)):
+        n = len(mv.text)
+        ref = View(mv.text, list(mv.starts), list(mv.ends))
+        for a in range(n + 1):
+            for b in range(a, min(n, a + 6) + 1):
+                assert fv.span(a, b) == ref.span(a, b), (text, a, b)
