@@ -357,15 +357,21 @@ class UnitView:
         cached = self._windows.get(width)
         if cached is not None:
             return cached
-        n = len(self.source.text)
         windows: list[tuple[int, int]] = []
+        edges = self.edges()
+        if edges:
+            reach = width - 1
+            cur_lo, cur_hi = edges[0] - reach, edges[0] + reach
+            for p in edges:  # sorted, so each window's end only grows
+                if p - reach <= cur_hi:
+                    cur_hi = p + reach
+                else:
+                    windows.append((cur_lo, cur_hi))
+                    cur_lo, cur_hi = p - reach, p + reach
+            windows.append((cur_lo, cur_hi))
+            n = len(self.source.text)
+            windows = [(lo if lo > 0 else 0, hi if hi < n else n) for lo, hi in windows]
         self._windows[width] = windows
-        for p in self.edges():
-            lo, hi = max(0, p - width + 1), min(n, p + width - 1)
-            if windows and lo <= windows[-1][1]:
-                windows[-1] = (windows[-1][0], max(hi, windows[-1][1]))
-            else:
-                windows.append((lo, hi))
         return windows
 
     def edges(self) -> list[int]:
