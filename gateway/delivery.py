@@ -242,12 +242,18 @@ class DeliveryWorker:
         async def renew() -> None:
             # Keep renewing through a store outage: a renewer that died on the first error
             # would let the lease lapse while this worker is still mid-step, and a second
-            # worker would then run the same job concurrently.
-            while True:
+            # worker would then run the same job concurrently. The loop ends with the work:
+            # the Redis client may turn our own cancellation into a ConnectionError, and a
+            # renewer that survived it would hold the lease of a finished job forever.
+            while not work.done():
                 await asyncio.sleep(lease_s / 3)
+                if work.done():
+                    return
                 try:
                     if await self.jobs.renew(job_id, self.owner, lease_s):
                         continue
+                    if work.done():
+                        return
                     if await self.jobs.claim(job_id, self.owner, lease_s):
                         log.warning("delivery: lease of %s had lapsed; taken again", job_id)
                         continue

@@ -15,7 +15,11 @@ from typing import Any
 import aiohttp
 import pytest
 import redis.asyncio as aredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
+from gateway.appkeys import GATE, SERVICES, WORKER
+from gateway.delivery import DeliveryWorker
+from gateway.jobs import JobStore
 from gateway.keys import Keys
 from gateway.runtime import Runtime
 from tests.delivery.conftest import (
@@ -191,3 +195,46 @@ async def test_pending_job_that_cannot_be_followed_ends_unconfirmed_not_failed(
     assert await gw.api.listing("failed") == []
     items = await control(emulators.wechat, "/_emulator/items")
     assert len(items) == 1  # it is on the platform: "failed" would have been wrong
+
+
+class _CancellationToStoreError(JobStore):
+    """The real job store, except that a lease renewal hangs and, when cancelled, surfaces as a
+    connection error -- as the Redis client may report a command cut off by cancellation."""
+
+    async def renew(self, job_id: str, owner: str, lease_s: float) -> bool:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise RedisConnectionError("connection closed while cancelled") from None
+        return False  # pragma: no cover - never reached
+
+
+async def test_worker_slot_is_freed_when_cancelling_its_renewer_becomes_a_store_error(
+    aiohttp_server: Any,
+    redis: aredis.Redis,
+    runtime: Runtime,
+    emulators: Emulators,
+    session: aiohttp.ClientSession,
+) -> None:
+    """The job ends while its lease renewal is in flight; cancelling the renewer surfaces as a
+    store error. The renewer must still end, or the worker slot waits on it for ever and no
+    later job is delivered (the lease of the finished job stays held as long as renewals
+    succeed)."""
+    settings = delivery_settings(emulators, lease_s=3.0, workers=1)
+    gw = await start_gateway(aiohttp_server, redis, runtime, emulators, session, settings)
+    await gw.app[WORKER].stop()
+    worker = DeliveryWorker(
+        gw.app[SERVICES], _CancellationToStoreError(redis, Keys()), gw.app[GATE].connectors
+    )
+    await worker.start()
+    try:
+        # the create takes 1.5 s: the renewer (every 1 s) is inside renew() when the job ends
+        await control(emulators.webhook, "/_emulator/faults",
+                      {"path": "/posts", "latency_s": 1.5, "times": 1})  # fmt: skip
+        first = await gw.api.publish("east-hook", make_post(31))
+        assert (await gw.api.wait_final(first["id"]))["state"] == "published"
+        second = await gw.api.publish("east-hook", make_post(32))
+        assert (await gw.api.wait_final(second["id"], timeout_s=10))["state"] == "published"
+        assert len(await control(emulators.webhook, "/_emulator/items")) == 2
+    finally:
+        await worker.stop()
