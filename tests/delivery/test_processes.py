@@ -26,6 +26,7 @@ import aiohttp
 import pytest
 import redis.asyncio as aredis
 
+from connectors.emulators.wechat import DEFAULT_DAILY_QUOTAS
 from gateway.embedded import EmbeddedValkey
 from gateway.keys import Keys
 from tests.delivery.conftest import (
@@ -47,6 +48,7 @@ from tests.delivery.conftest import (
 )
 
 pytestmark = pytest.mark.slow
+_QUOTAS = {**DEFAULT_DAILY_QUOTAS, "freepublish/get": 1000, "freepublish/batchget": 1000}
 
 
 @dataclass
@@ -78,7 +80,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     store = EmbeddedValkey(_short_dir(root))
     url = store.start()
     threads = [
-        ThreadedEmulator(wechat_app(publish_delay_s=0.5)),
+        # 30-odd WeChat jobs poll freepublish/get more than its 100/day quota allows
+        ThreadedEmulator(wechat_app(publish_delay_s=0.5, daily_quotas=_QUOTAS)),
         ThreadedEmulator(weibo_app()),
         ThreadedEmulator(wordpress_app()),
         ThreadedEmulator(webhook_app()),
