@@ -7,6 +7,7 @@ builds a new one with :meth:`Screener.with_lexicons` off the event loop and swap
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,9 +83,9 @@ class Screener:
         if self._base_count < 0:
             object.__setattr__(self, "_base_count", len(self.lexicons))
         if self._base_matcher is None:
-            base = LexiconMatcher(self.lexicons[: self._base_count], roster_names(self.roster))
+            base = _matcher(self.lexicons[: self._base_count], tuple(roster_names(self.roster)), 0)
             object.__setattr__(self, "_base_matcher", base)
-        extra = LexiconMatcher(self.lexicons[self._base_count :], owner_offset=self._base_count)
+        extra = _matcher(self.lexicons[self._base_count :], (), self._base_count)
         object.__setattr__(self, "_extra_matcher", extra)
 
     def _base(self) -> LexiconMatcher:
@@ -173,6 +174,32 @@ class Screener:
                 text=views.original[start:end], evidence=f.evidence,
             ))
         return results
+
+
+_MATCHERS: dict[tuple[object, ...], LexiconMatcher] = {}
+_MATCHERS_LOCK = threading.Lock()
+_MATCHERS_KEPT = 2
+
+
+def _matcher(lexicons: Sequence[Lexicon], names: tuple[str, ...], offset: int
+             ) -> LexiconMatcher:
+    """A compiled matcher, shared by every screener of this process built from the same terms
+    (a matcher depends only on the terms, allow phrases, rule terms, roster names and owner
+    indexes, not on categories, actions or rules): a second screener over the default lexicons
+    (other rules, a test fixture) costs nothing instead of seconds. In memory only; the few
+    most recent are kept."""
+    key = (tuple((lx.terms, lx.allow, lx.rules) for lx in lexicons), names, offset)
+    with _MATCHERS_LOCK:
+        found = _MATCHERS.pop(key, None)
+        if found is not None:
+            _MATCHERS[key] = found  # most recently used last
+            return found
+    built = LexiconMatcher(lexicons, names, owner_offset=offset)
+    with _MATCHERS_LOCK:
+        _MATCHERS[key] = built
+        while len(_MATCHERS) > _MATCHERS_KEPT:
+            del _MATCHERS[next(iter(_MATCHERS))]
+    return built
 
 
 _ACTION_RANK = {"warn": 0, "review": 1, "block": 2}
