@@ -238,9 +238,9 @@ def cmd_screen(args: argparse.Namespace) -> int:
     A ``.json`` file is read as a post (or ``{"post": {...}}``); any other file is the content.
     Exit status: 0 pass, 1 review, 2 block, 3 bad input.
     """
-    from gateway.screening_service import policy_rules, roster
+    from gateway.screening_service import base_screener
     from screening.cli import render
-    from screening.pipeline import Screener, TextTooLong
+    from screening.pipeline import TextTooLong
 
     settings = _settings(args)
     path = Path(args.file)
@@ -255,9 +255,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         print(f"cannot read {path}: {exc}", file=sys.stderr)
         return 3
-    screener = Screener.from_directory(
-        settings.screening.lexicon_dir, rules=policy_rules(settings), roster=roster(settings)
-    )
+    screener = base_screener(settings)
     try:
         result = screener.screen(fields)
     except TextTooLong as exc:
