@@ -4,10 +4,21 @@ instance on the same Redis within a second, without a restart."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from tests.gateway.conftest import Caller, MakeClient
+import aiohttp
+
+from tests.gateway.conftest import MASTER, Caller, MakeClient
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CODENAME = "青龙计划"
 POST = {
@@ -88,3 +99,79 @@ async def test_bad_terms_are_refused_naming_the_field(
     listing = await (await client.get("/admin/lexicons", headers=callers["auditor"].headers)).json()
     assert listing["admin"] == []
     assert listing["files"], "the shipped lexicons are listed with their provenance"
+
+
+async def test_a_change_reaches_another_gateway_process_within_a_second(
+    make_client: MakeClient, callers: dict[str, Caller], redis_url: str, tmp_path: Path
+) -> None:
+    """The second instance is a real ``run.py serve`` process on the same store."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAGATE_")}
+    env.update(
+        REDIS_URL=redis_url,
+        PYTHONUNBUFFERED="1",
+        MEDIAGATE_CONNECTORS__ALLOW="[]",
+        MEDIAGATE_MASTER_KEY=base64.b64encode(MASTER.key).decode(),
+    )
+    log = (tmp_path / "serve.log").open("wb")
+    proc = _serve(port, tmp_path / "data", env, log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            deadline = time.monotonic() + 180
+            while True:
+                assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+                try:
+                    async with session.get(f"{url}/healthz") as resp:
+                        if resp.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+                await asyncio.sleep(0.3)
+
+            async def other_process() -> str:
+                async with session.post(
+                    f"{url}/v1/screen", headers=callers["editor"].headers, json={"post": POST}
+                ) as resp:
+                    assert resp.status == 200, await resp.text()
+                    decision: str = (await resp.json())["decision"]
+                    return decision
+
+            assert await other_process() == "pass"
+            here = await make_client()
+            resp = await here.post(
+                "/admin/lexicons/codename/terms",
+                headers=callers["brand_pr"].headers,
+                json={"terms": [CODENAME]},
+            )
+            assert resp.status == 201
+            started = time.monotonic()
+            while await other_process() != "block":
+                assert time.monotonic() - started < 1.0, "not applied by the other process in 1 s"
+                await asyncio.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            log.close()
+
+
+def _serve(port: int, data_dir: Path, env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "run.py", "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
