@@ -157,8 +157,10 @@ async def _wait_for_outcome(request: web.Request, job: Job) -> Job:
     worker.wake()
     gate = request.app[GATE]
     deadline = time.monotonic() + PUBLISH_WAIT_S
+    pause_s = 0.005  # a synchronous platform usually answers within tens of milliseconds
     while time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(pause_s)
+        pause_s = min(pause_s * 1.5, 0.1)
         current = await gate.jobs.get(job.id)
         if current is not None and current.state not in ("approved", "dispatching"):
             return current
