@@ -52,19 +52,25 @@ def main(argv: list[str]) -> int:
     per100k = 100_000 / chars
     print(f"text: {path} (second half: {len(held_out)} articles, {chars} chars)")
     print(f"screened in {elapsed:.1f} s")
-    print(f"block-level findings: {sum(blocks.values())} = "
-          f"{sum(blocks.values()) * per100k:.2f} per 100k chars")
+    print(
+        f"block-level findings: {sum(blocks.values())} = "
+        f"{sum(blocks.values()) * per100k:.2f} per 100k chars"
+    )
     for action in ("block", "review", "warn"):
         print(f"  {action}: {by_action[action]} ({by_action[action] * per100k:.2f} per 100k)")
     print("  block hits:", blocks.most_common(20))
     print("  review findings by category:", reviews.most_common())
-    raw_terms = sorted({canonical(t).text for cat in PRIORITY for t in collect(SHARED)[cat]
-                        if canonical(t).text})
+    raw_terms = sorted(
+        {canonical(t).text for cat in PRIORITY for t in collect(SHARED)[cat] if canonical(t).text}
+    )
     ac = ahocorasick_rs.AhoCorasick(raw_terms)
-    raw_hits = sum(len(ac.find_matches_as_indexes(canonical(d).text, overlapping=True))
-                   for d in held_out)
-    print(f"before curation (raw public lists, {len(raw_terms)} terms, substring hits): "
-          f"{raw_hits} = {raw_hits * per100k:.1f} per 100k chars")
+    raw_hits = sum(
+        len(ac.find_matches_as_indexes(canonical(d).text, overlapping=True)) for d in held_out
+    )
+    print(
+        f"before curation (raw public lists, {len(raw_terms)} terms, substring hits): "
+        f"{raw_hits} = {raw_hits * per100k:.1f} per 100k chars"
+    )
     return 0
 
 

@@ -80,11 +80,15 @@ def main(argv: list[str]) -> int:
     for art in articles[:5]:  # warm-up
         screener.screen({"content": art})
     ms = 1000.0
-    print(f"terms: {len(all_terms)} ({len(real_terms)} curated + {len(synth)} synthetic); "
-          f"default screener build {build_s:.1f} s; with_lexicons(+{len(synth)} terms) "
-          f"{reload_s * ms:.0f} ms")
-    print(f"articles: {len(articles)} x {ARTICLE_CHARS} chars, {args.rounds} rounds per run, "
-          f"{args.runs} run(s), all views on, classifier off")
+    print(
+        f"terms: {len(all_terms)} ({len(real_terms)} curated + {len(synth)} synthetic); "
+        f"default screener build {build_s:.1f} s; with_lexicons(+{len(synth)} terms) "
+        f"{reload_s * ms:.0f} ms"
+    )
+    print(
+        f"articles: {len(articles)} x {ARTICLE_CHARS} chars, {args.rounds} rounds per run, "
+        f"{args.runs} run(s), all views on, classifier off"
+    )
     summary: list[tuple[float, float, float]] = []
     for run in range(args.runs):
         full: list[float] = []
@@ -105,17 +109,23 @@ def main(argv: list[str]) -> int:
         r50 = _pct(bare_rs, 0.5) * ms
         summary.append((p50, p99, p50 / r50))
         print(f"run {run + 1}:")
-        print(f"  screen():          p50 {p50:.2f} ms   p99 {p99:.2f} ms   "
-              f"mean {statistics.fmean(full) * ms:.2f} ms")
+        print(
+            f"  screen():          p50 {p50:.2f} ms   p99 {p99:.2f} ms   "
+            f"mean {statistics.fmean(full) * ms:.2f} ms"
+        )
         print(f"  bare ahocorasick-rs: p50 {r50:.3f} ms   p99 {_pct(bare_rs, 0.99) * ms:.3f} ms")
-        print(f"  bare pyahocorasick:  p50 {_pct(bare_py, 0.5) * ms:.3f} ms   "
-              f"p99 {_pct(bare_py, 0.99) * ms:.3f} ms")
+        print(
+            f"  bare pyahocorasick:  p50 {_pct(bare_py, 0.5) * ms:.3f} ms   "
+            f"p99 {_pct(bare_py, 0.99) * ms:.3f} ms"
+        )
         print(f"  ratio screen()/bare ahocorasick-rs (p50): {p50 / r50:.1f}x")
     if args.runs > 1:
-        print(f"median of {args.runs} runs: screen() p50 "
-              f"{statistics.median(s[0] for s in summary):.2f} ms, p99 "
-              f"{statistics.median(s[1] for s in summary):.2f} ms, ratio to bare "
-              f"ahocorasick-rs {statistics.median(s[2] for s in summary):.1f}x")
+        print(
+            f"median of {args.runs} runs: screen() p50 "
+            f"{statistics.median(s[0] for s in summary):.2f} ms, p99 "
+            f"{statistics.median(s[1] for s in summary):.2f} ms, ratio to bare "
+            f"ahocorasick-rs {statistics.median(s[2] for s in summary):.1f}x"
+        )
     return 0
 
 

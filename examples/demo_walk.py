@@ -19,9 +19,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-
 # An 8x8 red PNG, generated for the demo (cover and in-article image).
-RED_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEUlEQVR4nGM4ISeHFTEMLQkAkL9BAbKfPiIAAAAASUVORK5CYII="
+RED_PNG = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEUlEQVR4nGM4"
+    "ISeHFTEMLQkAkL9BAbKfPiIAAAAASUVORK5CYII="
+)
 IMAGE = {"filename": "red.png", "content_type": "image/png", "data": RED_PNG}
 
 
@@ -32,9 +34,15 @@ class Demo:
 
     def call(self, method: str, path: str, who: str, body: Any = None) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, method=method, data=data, headers={
-            "Authorization": "Bearer " + self.keys[who]["key"],
-            "Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url + path,
+            method=method,
+            data=data,
+            headers={
+                "Authorization": "Bearer " + self.keys[who]["key"],
+                "Content-Type": "application/json",
+            },
+        )
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
                 return resp.status, json.loads(resp.read())
@@ -42,8 +50,12 @@ class Demo:
             return err.code, json.loads(err.read())
 
     def approve(self, who: str, post: dict[str, Any], account: str, **extra: Any) -> str:
-        status, answer = self.call("POST", "/v1/approvals", who, {
-            "post": post, "accounts": [account], "decision": "approve", **extra})
+        status, answer = self.call(
+            "POST",
+            "/v1/approvals",
+            who,
+            {"post": post, "accounts": [account], "decision": "approve", **extra},
+        )
         assert status == 201, answer
         print(f"  {who:<10} approved -> token {answer['jti']} (expires {answer['expires_at']})")
         token: str = answer["token"]
@@ -53,8 +65,10 @@ class Demo:
         deadline = time.monotonic() + timeout_s
         while True:
             _, job = self.call("GET", f"/v1/posts/{job_id}", who)
-            if job["state"] not in ("approved", "dispatching", "pending") or \
-                    time.monotonic() > deadline:
+            if (
+                job["state"] not in ("approved", "dispatching", "pending")
+                or time.monotonic() > deadline
+            ):
                 return dict(job)
             time.sleep(0.5)
 
@@ -68,64 +82,92 @@ def main() -> int:
     demo = Demo(args.url, keys)
 
     print("1. A subsidiary editor checks a draft for the subsidiary's Weibo account")
-    post = {"title": "华东分公司举办客户开放日", "digest": "欢迎客户参观",
-            "content": "<p>本周六华东分公司举办客户开放日，欢迎参观。</p>",
-            "author": "小刘", "source": "华东分公司综合部", "category": "news"}
+    post = {
+        "title": "华东分公司举办客户开放日",
+        "digest": "欢迎客户参观",
+        "content": "<p>本周六华东分公司举办客户开放日，欢迎参观。</p>",
+        "author": "小刘",
+        "source": "华东分公司综合部",
+        "category": "news",
+    }
     _, screen = demo.call("POST", "/v1/screen", "editor", {"post": post, "account": "east-weibo"})
-    print(f"  decision={screen['decision']} required="
-          f"{[r['role'] + '@' + r.get('unit', '*') for r in screen['required_approvals']]}")
+    print(
+        f"  decision={screen['decision']} required="
+        f"{[r['role'] + '@' + r.get('unit', '*') for r in screen['required_approvals']]}"
+    )
 
     print("2. Publishing without approval is refused, saying what is missing")
-    status, refusal = demo.call("POST", "/v1/posts", "editor",
-                                {"account": "east-weibo", "post": post})
+    status, refusal = demo.call(
+        "POST", "/v1/posts", "editor", {"account": "east-weibo", "post": post}
+    )
     print(f"  {status} {refusal['detail']}")
 
     print("3. The subsidiary head approves exactly this content; the editor publishes")
     token = demo.approve("unit_head", post, "east-weibo")
-    status, job = demo.call("POST", "/v1/posts", "editor",
-                            {"account": "east-weibo", "post": post, "approvals": [token]})
+    status, job = demo.call(
+        "POST", "/v1/posts", "editor", {"account": "east-weibo", "post": post, "approvals": [token]}
+    )
     job = demo.wait(job["id"], "editor")
     print(f"  {status} {job['id']} state={job['state']} url={job.get('url')}")
 
     print("4. The same token cannot be used twice")
-    status, replay = demo.call("POST", "/v1/posts", "editor",
-                               {"account": "east-weibo", "post": post, "approvals": [token]})
+    status, replay = demo.call(
+        "POST", "/v1/posts", "editor", {"account": "east-weibo", "post": post, "approvals": [token]}
+    )
     print(f"  {status} {replay['detail']}")
 
     print("5. Financial figures and the chairman: Art. 14 and 17(2) add leader and Brand-PR")
-    fin = {**post, "title": "华东分公司三季度经营情况",
-           "content": "<p>董事长王建国表示，三季度营收同比增长23%，净利润达到5.2亿元。</p>"}
+    fin = {
+        **post,
+        "title": "华东分公司三季度经营情况",
+        "content": "<p>董事长王建国表示，三季度营收同比增长23%，净利润达到5.2亿元。</p>",
+    }
     _, screen = demo.call("POST", "/v1/screen", "editor", {"post": fin, "account": "east-weibo"})
     for finding in screen["findings"]:
-        print(f"  finding {finding['category']:<10} '{finding['text']}' "
-              f"{finding['field']}[{finding['start']}:{finding['end']}]")
+        print(
+            f"  finding {finding['category']:<10} '{finding['text']}' "
+            f"{finding['field']}[{finding['start']}:{finding['end']}]"
+        )
     print(f"  required roles: {screen['required_roles']}")
     tokens = [demo.approve(who, fin, "east-weibo") for who in ("unit_head", "leader", "brand_pr")]
-    status, job = demo.call("POST", "/v1/posts", "editor",
-                            {"account": "east-weibo", "post": fin, "approvals": tokens})
+    status, job = demo.call(
+        "POST", "/v1/posts", "editor", {"account": "east-weibo", "post": fin, "approvals": tokens}
+    )
     print(f"  {status} {job.get('id')} state={job.get('state')}")
 
     print("6. A state-secret marking blocks, whatever the approvals")
     secret = {**post, "content": "<p>（绝密）本周六华东分公司举办客户开放日。</p>"}
-    status, blocked = demo.call("POST", "/v1/posts", "editor",
-                                {"account": "east-weibo", "post": secret, "approvals": tokens})
+    status, blocked = demo.call(
+        "POST",
+        "/v1/posts",
+        "editor",
+        {"account": "east-weibo", "post": secret, "approvals": tokens},
+    )
     print(f"  {status} {blocked['detail']}")
 
     print("7. The HQ WeChat account: department head + Brand-PR; WeChat publishes asynchronously")
-    hq = {"title": "集团发布年度品牌战略白皮书", "digest": "品牌建设新进展",
-          "content": "<p>集团今日发布品牌建设白皮书。</p><p><img src=\"image:0\"></p>",
-          "author": "战略发展部", "source": "集团战略发展部", "category": "culture",
-          "cover": IMAGE, "images": [IMAGE]}
+    hq = {
+        "title": "集团发布年度品牌战略白皮书",
+        "digest": "品牌建设新进展",
+        "content": '<p>集团今日发布品牌建设白皮书。</p><p><img src="image:0"></p>',
+        "author": "战略发展部",
+        "source": "集团战略发展部",
+        "category": "culture",
+        "cover": IMAGE,
+        "images": [IMAGE],
+    }
     tokens = [demo.approve(who, hq, "hq-wechat") for who in ("dept_head", "brand_pr")]
-    status, job = demo.call("POST", "/v1/posts", "editor_hq",
-                            {"account": "hq-wechat", "post": hq, "approvals": tokens})
+    status, job = demo.call(
+        "POST", "/v1/posts", "editor_hq", {"account": "hq-wechat", "post": hq, "approvals": tokens}
+    )
     if status >= 400:
         print(f"  {status} {job['detail']}")
         return 1
     print(f"  {status} {job['id']} state={job['state']}")
     job = demo.wait(job["id"], "editor_hq")
-    print(f"  later: state={job['state']} platform_id={job.get('platform_id')} "
-          f"url={job.get('url')}")
+    print(
+        f"  later: state={job['state']} platform_id={job.get('platform_id')} url={job.get('url')}"
+    )
 
     print("8. The audit chain is intact")
     _, verify = demo.call("GET", "/admin/audit/verify", "auditor")

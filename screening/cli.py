@@ -35,8 +35,10 @@ def _read_fields(path: Path) -> dict[str, str]:
 
 def render(fields: dict[str, str], result: ScreenResult, *, colour: bool = True) -> str:
     """Human-readable report: decision, then each finding with highlighted context."""
-    lines = [f"decision: {result.decision}"
-             + (f" (requires {', '.join(result.required_roles)})" if result.required_roles else "")]
+    lines = [
+        f"decision: {result.decision}"
+        + (f" (requires {', '.join(result.required_roles)})" if result.required_roles else "")
+    ]
     for f in result.findings:
         src = fields[f.field]
         before = src[max(0, f.start - CONTEXT_CHARS) : f.start].replace("\n", " ")

@@ -33,42 +33,140 @@ MAX_JIEBA_FREQ = 100
 MAX_JIEBA_FREQ_TWO_CHARS = 20
 PRIORITY = ("political", "violence_contraband", "vulgar", "advertising")
 
-HOUBB_TAGS = {"0": "political", "1": "violence_contraband", "2": "vulgar", "3":
-              "violence_contraband", "4": "violence_contraband"}
+HOUBB_TAGS = {
+    "0": "political",
+    "1": "violence_contraband",
+    "2": "vulgar",
+    "3": "violence_contraband",
+    "4": "violence_contraband",
+}
 KONSHENG_FILES = {
-    "政治类型.txt": "political", "反动词库.txt": "political", "新思想启蒙.txt": "political",
-    "贪腐词库.txt": "political", "色情类型.txt": "vulgar", "色情词库.txt": "vulgar",
-    "暴恐词库.txt": "violence_contraband", "涉枪涉爆.txt": "violence_contraband",
+    "政治类型.txt": "political",
+    "反动词库.txt": "political",
+    "新思想启蒙.txt": "political",
+    "贪腐词库.txt": "political",
+    "色情类型.txt": "vulgar",
+    "色情词库.txt": "vulgar",
+    "暴恐词库.txt": "violence_contraband",
+    "涉枪涉爆.txt": "violence_contraband",
     "广告类型.txt": "advertising",
 }
 HAND_KEEP = {
-    "vulgar": ("他妈的", "傻逼", "操你妈", "草泥马", "卧槽", "妈的逼", "狗日的", "王八蛋", "贱人",
-               "婊子", "去你妈的", "日你妈", "艹你妈", "fuck you", "motherfucker"),
-    "political": ("法轮功", "法轮大法", "六四事件", "八九民运", "天安门事件", "一党专政", "平近习",
-                  "习包子", "falundafa", "李洪志", "藏独", "疆独", "台独"),
-    "violence_contraband": ("冰毒", "海洛因", "摇头丸", "枪支弹药", "买卖枪支", "网络赌博",
-                            "六合彩", "代开发票", "办假证"),
-    "advertising": ("加微信", "加我微信", "私聊有惊喜", "刷单", "兼职刷单", "日赚千元",
-                    "免费领取", "点击链接", "代理加盟"),
+    "vulgar": (
+        "他妈的",
+        "傻逼",
+        "操你妈",
+        "草泥马",
+        "卧槽",
+        "妈的逼",
+        "狗日的",
+        "王八蛋",
+        "贱人",
+        "婊子",
+        "去你妈的",
+        "日你妈",
+        "艹你妈",
+        "fuck you",
+        "motherfucker",
+    ),
+    "political": (
+        "法轮功",
+        "法轮大法",
+        "六四事件",
+        "八九民运",
+        "天安门事件",
+        "一党专政",
+        "平近习",
+        "习包子",
+        "falundafa",
+        "李洪志",
+        "藏独",
+        "疆独",
+        "台独",
+    ),
+    "violence_contraband": (
+        "冰毒",
+        "海洛因",
+        "摇头丸",
+        "枪支弹药",
+        "买卖枪支",
+        "网络赌博",
+        "六合彩",
+        "代开发票",
+        "办假证",
+    ),
+    "advertising": (
+        "加微信",
+        "加我微信",
+        "私聊有惊喜",
+        "刷单",
+        "兼职刷单",
+        "日赚千元",
+        "免费领取",
+        "点击链接",
+        "代理加盟",
+    ),
 }
 # Everyday words found in the public lists by reading the false-positive reports (tech prose).
-DROP = frozenset({"验证码", "种子下载", "内部使用", "性服务", "卡巴刀", "维基百科", "联邦政府",
-                  "下载速度", "公证", "咖啡因", "6月4日"})
+DROP = frozenset(
+    {
+        "验证码",
+        "种子下载",
+        "内部使用",
+        "性服务",
+        "卡巴刀",
+        "维基百科",
+        "联邦政府",
+        "下载速度",
+        "公证",
+        "咖啡因",
+        "6月4日",
+    }
+)
 _DATE_RE = re.compile(r"^[0-9]{1,2}月[0-9]{1,2}[日号]$")
 # Names of state leaders appear in ordinary corporate news (学习习近平新时代…): they must not
 # block, but need the leader in charge and Brand-PR to approve (category "sensitive"). Evasive
 # spellings of these names (平近习, 习包子) stay in political/block.
 POLITICAL_FIGURES = (
-    "习近平", "习主席", "习总书记", "李强", "赵乐际", "王沪宁", "蔡奇", "丁薛祥", "李希", "韩正",
-    "王岐山", "胡锦涛", "温家宝", "江泽民", "李克强", "朱镕基", "李鹏", "邓小平", "毛泽东",
-    "周恩来", "刘少奇", "华国锋", "胡耀邦", "赵紫阳", "彭丽媛", "习明泽", "栗战书", "汪洋",
+    "习近平",
+    "习主席",
+    "习总书记",
+    "李强",
+    "赵乐际",
+    "王沪宁",
+    "蔡奇",
+    "丁薛祥",
+    "李希",
+    "韩正",
+    "王岐山",
+    "胡锦涛",
+    "温家宝",
+    "江泽民",
+    "李克强",
+    "朱镕基",
+    "李鹏",
+    "邓小平",
+    "毛泽东",
+    "周恩来",
+    "刘少奇",
+    "华国锋",
+    "胡耀邦",
+    "赵紫阳",
+    "彭丽媛",
+    "习明泽",
+    "栗战书",
+    "汪洋",
 )
 
 # Combination rules for ambiguous words dropped above (大麻 alone is also 大麻烦, hemp, …).
 HAND_RULES = {
-    "violence_contraband": ("@near 10: 大麻, 可卡因, 鸦片 | 吸食, 种植, 贩卖, 走私, 购买, 出售",
-                            "@near 10: 枪支, 子弹, 炸药 | 出售, 购买, 贩卖, 私制, 代购"),
-    "vulgar": (), "political": (), "advertising": ("@near 15: 微信, qq | 兼职, 日赚, 返利",),
+    "violence_contraband": (
+        "@near 10: 大麻, 可卡因, 鸦片 | 吸食, 种植, 贩卖, 走私, 购买, 出售",
+        "@near 10: 枪支, 子弹, 炸药 | 出售, 购买, 贩卖, 私制, 代购",
+    ),
+    "vulgar": (),
+    "political": (),
+    "advertising": ("@near 15: 微信, qq | 兼职, 日赚, 返利",),
 }
 HEADERS = {
     "political": ("block", "high", "major political sensitivity (Art. 18, 21)"),
@@ -121,8 +219,16 @@ def curate(data: Path, clean_text: Path) -> dict[str, list[str]]:
     assigned: dict[str, str] = {}
     stats: dict[str, dict[str, int]] = {}
     for cat in PRIORITY:
-        st = stats.setdefault(cat, {"collected": len(collected[cat]), "short_or_long": 0,
-                                    "latin_or_number": 0, "everyday": 0, "in_clean_prose": 0})
+        st = stats.setdefault(
+            cat,
+            {
+                "collected": len(collected[cat]),
+                "short_or_long": 0,
+                "latin_or_number": 0,
+                "everyday": 0,
+                "in_clean_prose": 0,
+            },
+        )
         for term in sorted(collected[cat]):
             try:
                 _check_term(term, "curate")
@@ -133,8 +239,9 @@ def curate(data: Path, clean_text: Path) -> dict[str, list[str]]:
             if term[0] in "#!@" or len(key) < 2 or len(key) > 20:
                 st["short_or_long"] += 1
                 continue
-            if key.isdigit() or (key.isascii() and (len(key) < 4 or not key.replace(" ", "")
-                                                    .isalpha())):
+            if key.isdigit() or (
+                key.isascii() and (len(key) < 4 or not key.replace(" ", "").isalpha())
+            ):
                 st["latin_or_number"] += 1
                 continue
             if term in POLITICAL_FIGURES:
@@ -161,13 +268,18 @@ def write(lists: dict[str, list[str]], out_dir: Path = OUT_DIR) -> None:
     """Write one lexicon file per category with its header."""
     for cat, terms in lists.items():
         action, severity, description = HEADERS[cat]
-        srcs = ("houbb/sensitive-word@a4fddc0 (Apache-2.0) + "
-                "konsheng/Sensitive-lexicon@5a8da94 (MIT)")
+        srcs = (
+            "houbb/sensitive-word@a4fddc0 (Apache-2.0) + konsheng/Sensitive-lexicon@5a8da94 (MIT)"
+        )
         head = [
-            f"# category: {cat}", f"# action: {action}", f"# severity: {severity}",
-            f"# source: {srcs}, curated by screening/curate.py", f"# version: {VERSION}",
+            f"# category: {cat}",
+            f"# action: {action}",
+            f"# severity: {severity}",
+            f"# source: {srcs}, curated by screening/curate.py",
+            f"# version: {VERSION}",
             "# licence: Apache-2.0 AND MIT (see config/lexicons/README.md)",
-            f"# description: {description}", "# generated file: edit screening/curate.py, not this",
+            f"# description: {description}",
+            "# generated file: edit screening/curate.py, not this",
         ]
         body = head + terms + list(HAND_RULES.get(cat, ()))
         (out_dir / f"{cat}.txt").write_text("\n".join(body) + "\n", encoding="utf-8")
@@ -176,14 +288,18 @@ def write(lists: dict[str, list[str]], out_dir: Path = OUT_DIR) -> None:
 def write_figures(out_dir: Path = OUT_DIR) -> None:
     """The political-figures lexicon (hand list, review by leader + Brand-PR)."""
     head = [
-        "# category: sensitive", "# action: review", "# severity: high",
+        "# category: sensitive",
+        "# action: review",
+        "# severity: high",
         "# source: hand-curated list of PRC state leaders (public record), mediagate",
-        f"# version: {VERSION}", "# licence: CC0-1.0",
+        f"# version: {VERSION}",
+        "# licence: CC0-1.0",
         "# description: state leaders' names: never blocked, reviewed by leader + brand_pr",
         "# generated file: edit screening/curate.py, not this",
     ]
-    (out_dir / "political_figures.txt").write_text("\n".join(head + list(POLITICAL_FIGURES))
-                                                  + "\n", encoding="utf-8")
+    (out_dir / "political_figures.txt").write_text(
+        "\n".join(head + list(POLITICAL_FIGURES)) + "\n", encoding="utf-8"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

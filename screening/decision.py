@@ -60,7 +60,7 @@ def effective(finding: Finding, rules: Mapping[str, CategoryRule]) -> tuple[Find
     """
     rule = rules.get(finding.category)
     if rule is None:
-        rule = (CategoryRule("block") if finding.action == "block" else UNKNOWN_CATEGORY_RULE)
+        rule = CategoryRule("block") if finding.action == "block" else UNKNOWN_CATEGORY_RULE
     action: Action = rule.action
     if finding.evidence.get("downgraded"):
         action = "warn"
@@ -73,8 +73,9 @@ def effective(finding: Finding, rules: Mapping[str, CategoryRule]) -> tuple[Find
     return finding, rule
 
 
-def decide(findings: Iterable[Finding], rules: Mapping[str, CategoryRule]
-           ) -> tuple[tuple[Finding, ...], Decision, tuple[str, ...]]:
+def decide(
+    findings: Iterable[Finding], rules: Mapping[str, CategoryRule]
+) -> tuple[tuple[Finding, ...], Decision, tuple[str, ...]]:
     """Findings with effective actions, the decision, and the roles a review needs."""
     out: list[Finding] = []
     roles: dict[str, None] = {}

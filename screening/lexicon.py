@@ -32,8 +32,16 @@ logger = logging.getLogger(__name__)
 
 MAX_TERM_CHARS = 64
 _HEADER_RE = re.compile(r"^#\s*([a-z_]+)\s*:\s*(.*?)\s*$")
-_HEADER_KEYS = {"category", "action", "severity", "source", "version", "licence", "license",
-                "description"}
+_HEADER_KEYS = {
+    "category",
+    "action",
+    "severity",
+    "source",
+    "version",
+    "licence",
+    "license",
+    "description",
+}
 _ACTIONS = ("block", "review", "warn")
 _CATEGORY_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 _NEAR_RE = re.compile(r"^@near\s+(\d{1,4})\s*:\s*(.+?)\s*\|\s*(.+?)\s*$")
@@ -102,8 +110,9 @@ class Lexicon:
         _check_severity(severity, name)
         checked = tuple(_check_term(t, f"{name}:{i + 1}") for i, t in enumerate(terms))
         allowed = tuple(_check_term(t, f"{name}:allow{i + 1}") for i, t in enumerate(allow))
-        return cls(name, category, action, severity, source, version, _dedupe(checked),
-                   _dedupe(allowed))
+        return cls(
+            name, category, action, severity, source, version, _dedupe(checked), _dedupe(allowed)
+        )
 
 
 def _dedupe(items: Iterable[str]) -> tuple[str, ...]:
@@ -208,14 +217,17 @@ def _parse_rule(line: str, where: str) -> CombinationRule:
         window = int(m.group(1))
         if not 1 <= window <= 500:
             raise LexiconError(where, "near window must be 1..500 characters")
-        return CombinationRule("near", _split_list(m.group(2), where),
-                               _split_list(m.group(3), where), window)
+        return CombinationRule(
+            "near", _split_list(m.group(2), where), _split_list(m.group(3), where), window
+        )
     m = _ANDNOT_RE.match(line)
     if m:
-        return CombinationRule("andnot", _split_list(m.group(1), where),
-                               _split_list(m.group(2), where))
-    raise LexiconError(where, "malformed rule (expected '@near N: a, b | c, d' or "
-                              "'@andnot: a | c, d')")
+        return CombinationRule(
+            "andnot", _split_list(m.group(1), where), _split_list(m.group(2), where)
+        )
+    raise LexiconError(
+        where, "malformed rule (expected '@near N: a, b | c, d' or '@andnot: a | c, d')"
+    )
 
 
 def load_lexicon(path: Path) -> Lexicon:
@@ -231,8 +243,12 @@ def load_lexicon(path: Path) -> Lexicon:
 def load_directory(directory: Path) -> list[Lexicon]:
     """Every ``*.txt`` lexicon in ``directory`` (sorted by name); all or nothing."""
     lexicons = [load_lexicon(p) for p in sorted(Path(directory).glob("*.txt"))]
-    logger.info("loaded %d lexicons (%d terms) from %s", len(lexicons),
-                sum(len(lx.terms) for lx in lexicons), directory)
+    logger.info(
+        "loaded %d lexicons (%d terms) from %s",
+        len(lexicons),
+        sum(len(lx.terms) for lx in lexicons),
+        directory,
+    )
     return lexicons
 
 

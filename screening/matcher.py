@@ -111,8 +111,12 @@ def _word_ok(text: str, a: int, b: int) -> bool:
 class _Automaton:
     """An ahocorasick-rs automaton over unique keys, each key mapping to several patterns."""
 
-    def __init__(self, keyed: dict[str, list[Pattern]],
-                 skel_of: dict[Pattern, str] | None = None, initials: bool = False) -> None:
+    def __init__(
+        self,
+        keyed: dict[str, list[Pattern]],
+        skel_of: dict[Pattern, str] | None = None,
+        initials: bool = False,
+    ) -> None:
         self.keys = list(keyed)
         self.patterns = [keyed[k] for k in self.keys]
         self._skel_of = skel_of or {}
@@ -152,8 +156,13 @@ class _Automaton:
 class LexiconMatcher:
     """Compiled automata for a set of lexicons (immutable once built; safe to share)."""
 
-    def __init__(self, lexicons: Sequence[Lexicon], roster_names: Sequence[str] = (), *,
-                 owner_offset: int = 0) -> None:
+    def __init__(
+        self,
+        lexicons: Sequence[Lexicon],
+        roster_names: Sequence[str] = (),
+        *,
+        owner_offset: int = 0,
+    ) -> None:
         """Compile ``lexicons``; pattern owners are ``owner_offset + index`` so that a matcher
         for hot-reloaded extra lexicons can sit next to the (large, slow to build) base one."""
         canon: dict[str, list[Pattern]] = {}
@@ -198,16 +207,20 @@ class LexiconMatcher:
         self._py = _Automaton(py, skel_key)
         # initials are scanned in windows of the key length around Latin/hanzi edges: short
         # keys (most random hits) get narrow windows, the few long keys their own automaton
-        self._ini = _Automaton({k: v for k, v in ini.items() if len(k) <= _SHORT_INITIALS},
-                               skel_key, initials=True)
-        self._ini_long = _Automaton({k: v for k, v in ini.items() if len(k) > _SHORT_INITIALS},
-                                    skel_key, initials=True)
+        self._ini = _Automaton(
+            {k: v for k, v in ini.items() if len(k) <= _SHORT_INITIALS}, skel_key, initials=True
+        )
+        self._ini_long = _Automaton(
+            {k: v for k, v in ini.items() if len(k) > _SHORT_INITIALS}, skel_key, initials=True
+        )
         self.term_count = len(entries)
-        logger.debug("matcher built: %d canon, %d skeleton, %d pinyin keys",
-                     len(canon), len(skel), len(py))
+        logger.debug(
+            "matcher built: %d canon, %d skeleton, %d pinyin keys", len(canon), len(skel), len(py)
+        )
 
-    def match(self, views: Views, hits: dict[tuple[Pattern, int, int], Hit] | None = None
-              ) -> list[Hit]:
+    def match(
+        self, views: Views, hits: dict[tuple[Pattern, int, int], Hit] | None = None
+    ) -> list[Hit]:
         """All hits in all views, deduplicated by (pattern, original span), earliest view wins.
         Pass ``hits`` to accumulate the hits of several matchers."""
         if hits is None:
@@ -231,9 +244,14 @@ class LexiconMatcher:
         return list(hits.values())
 
     @staticmethod
-    def _plain(view: View, name: ViewName, auto: _Automaton, add: Callable[[Hit], None],
-               direct: collections.Counter[Pattern] | None,
-               literal: set[str] | None = None) -> None:
+    def _plain(
+        view: View,
+        name: ViewName,
+        auto: _Automaton,
+        add: Callable[[Hit], None],
+        direct: collections.Counter[Pattern] | None,
+        literal: set[str] | None = None,
+    ) -> None:
         """Plain-view hits. In canon, ``direct`` counts each pattern's occurrences; in the
         skeleton, a pattern seen no more often than in canon adds nothing and is skipped."""
         text = view.text
@@ -244,7 +262,9 @@ class LexiconMatcher:
             key = auto.keys[idx]
             for pat in auto.patterns[idx]:
                 if name == "reversed" and (
-                    pat.kind != "deny" or b - a < _MIN_REVERSED_CHARS or key == key[::-1]
+                    pat.kind != "deny"
+                    or b - a < _MIN_REVERSED_CHARS
+                    or key == key[::-1]
                     or (literal is not None and key[::-1] in literal)
                 ):
                     continue  # too short, a palindrome, or the reverse of a term found in canon
@@ -259,8 +279,13 @@ class LexiconMatcher:
             add(Hit(pat, name, start, end, a, b, key))
 
     @staticmethod
-    def _phonetic(uview: UnitView, name: ViewName, auto: _Automaton,
-                  add: Callable[[Hit], None], literal: set[str]) -> None:
+    def _phonetic(
+        uview: UnitView,
+        name: ViewName,
+        auto: _Automaton,
+        add: Callable[[Hit], None],
+        literal: set[str],
+    ) -> None:
         """Phonetic hits; ``vstart``/``vend`` of these hits index the skeleton (units)."""
         skel = uview.source
         initials = name == "initials"
@@ -292,8 +317,11 @@ class LexiconMatcher:
                     # mixed Latin/hanzi: the hanzi typed must be the term's own (法lun功, fl功),
                     # otherwise an acronym next to any word would match (LTS 发 ≠ 裸体少妇)
                     want = auto.want(pat)
-                    if any(want.get(p - a) != skel.text[ua + (p - a) - kind.count("h", a, p)]
-                           for p in range(a, b) if kind[p] == "H"):
+                    if any(
+                        want.get(p - a) != skel.text[ua + (p - a) - kind.count("h", a, p)]
+                        for p in range(a, b)
+                        if kind[p] == "H"
+                    ):
                         continue
                 if span is None:  # the skeleton offset map is built on first need only
                     span = skel.span(ua, ub)
@@ -341,8 +369,11 @@ class LexiconMatcher:
                 # the hanzi typed must be the term's own (fl功), otherwise an acronym next to any
                 # word would match (LTS 发 ≠ 裸体少妇)
                 want = auto.want(pat)
-                if any(want.get(p - a) != src[p] for p in range(a, b)
-                       if src[p] not in _LATIN_CHARS and src[p] in table):
+                if any(
+                    want.get(p - a) != src[p]
+                    for p in range(a, b)
+                    if src[p] not in _LATIN_CHARS and src[p] in table
+                ):
                     continue
                 if span is None:  # the skeleton offset map is built on first need only
                     span = skel.span(a, b)

@@ -54,10 +54,26 @@ _BOPOMOFO = dict(
 
 # Bopomofo finals that read differently together than letter by letter (ㄨㄣ = un, not uen).
 _BOPOMOFO_PAIRS = {
-    "ㄨㄣ": "un", "ㄨㄥ": "ong", "ㄧㄥ": "ing", "ㄧㄣ": "in", "ㄩㄣ": "un", "ㄧㄢ": "ian",
-    "ㄨㄢ": "uan", "ㄧㄠ": "iao", "ㄧㄡ": "iu", "ㄨㄟ": "ui", "ㄨㄛ": "uo", "ㄧㄚ": "ia",
-    "ㄨㄚ": "ua", "ㄧㄤ": "iang", "ㄨㄤ": "uang", "ㄩㄝ": "ve", "ㄩㄥ": "iong", "ㄧㄝ": "ie",
-    "ㄩㄢ": "uan", "ㄨㄞ": "uai",
+    "ㄨㄣ": "un",
+    "ㄨㄥ": "ong",
+    "ㄧㄥ": "ing",
+    "ㄧㄣ": "in",
+    "ㄩㄣ": "un",
+    "ㄧㄢ": "ian",
+    "ㄨㄢ": "uan",
+    "ㄧㄠ": "iao",
+    "ㄧㄡ": "iu",
+    "ㄨㄟ": "ui",
+    "ㄨㄛ": "uo",
+    "ㄧㄚ": "ia",
+    "ㄨㄚ": "ua",
+    "ㄧㄤ": "iang",
+    "ㄨㄤ": "uang",
+    "ㄩㄝ": "ve",
+    "ㄩㄥ": "iong",
+    "ㄧㄝ": "ie",
+    "ㄩㄢ": "uan",
+    "ㄨㄞ": "uai",
 }
 
 # Chinese and financial numerals, used only by the digits view (一 stays 一 in canon so that
@@ -73,18 +89,63 @@ _DIGIT_SEPARATORS = frozenset(" \u3000\t-‐‑–—.·・_*#/~()（）[]【】
 
 # Look-alike (形近字) and 火星文 folds, applied in the skeleton view only.
 _LOOKALIKE = {
-    "刁": "习", "尛": "小", "釹": "女", "孑": "子", "孒": "子", "氺": "水", "朩": "木",
-    "囗": "口", "丬": "将", "卝": "丱", "菿": "到", "犇": "奔", "猋": "飙",
-    "莋": "做", "媄": "美", "嘂": "叫", "槑": "梅", "靐": "雷", "兲": "天", "叒": "又",
-    "孓": "子", "曱": "甲", "甴": "由", "乜": "也", "冇": "没", "囧": "窘", "烎": "火",
-    "挋": "振", "亻": "人", "扌": "手", "纟": "丝", "钅": "金", "讠": "言", "饣": "食",
+    "刁": "习",
+    "尛": "小",
+    "釹": "女",
+    "孑": "子",
+    "孒": "子",
+    "氺": "水",
+    "朩": "木",
+    "囗": "口",
+    "丬": "将",
+    "卝": "丱",
+    "菿": "到",
+    "犇": "奔",
+    "猋": "飙",
+    "莋": "做",
+    "媄": "美",
+    "嘂": "叫",
+    "槑": "梅",
+    "靐": "雷",
+    "兲": "天",
+    "叒": "又",
+    "孓": "子",
+    "曱": "甲",
+    "甴": "由",
+    "乜": "也",
+    "冇": "没",
+    "囧": "窘",
+    "烎": "火",
+    "挋": "振",
+    "亻": "人",
+    "扌": "手",
+    "纟": "丝",
+    "钅": "金",
+    "讠": "言",
+    "饣": "食",
 }
 # Split characters (拆字): two components read as one character. Skeleton view only.
 _SPLIT = {
-    "氵去": "法", "水去": "法", "三点水去": "法", "車欠": "软", "车欠": "软", "石更": "硬",
-    "弓长": "张", "口天": "吴", "木子": "李", "十八子": "李", "文刂": "刘", "言射": "谢",
-    "冫水": "冰", "讠十": "计", "讠兑": "说", "亻尔": "你", "女昌": "娼", "女支": "妓",
-    "犭由": "油", "犭句": "狗",
+    "氵去": "法",
+    "水去": "法",
+    "三点水去": "法",
+    "車欠": "软",
+    "车欠": "软",
+    "石更": "硬",
+    "弓长": "张",
+    "口天": "吴",
+    "木子": "李",
+    "十八子": "李",
+    "文刂": "刘",
+    "言射": "谢",
+    "冫水": "冰",
+    "讠十": "计",
+    "讠兑": "说",
+    "亻尔": "你",
+    "女昌": "娼",
+    "女支": "妓",
+    "犭由": "油",
+    "犭句": "狗",
 }
 
 
@@ -508,8 +569,11 @@ def skeleton(canon: View) -> View:
         return m.group(1)
 
     skel = _REPEAT_RE.sub(first, text)
-    return View(skel, build=lambda: _skeleton_full(canon, (splits, repeats, skel)),
-                spanner=lambda: _skeleton_spanner(canon, splits, repeats, len(skel)))
+    return View(
+        skel,
+        build=lambda: _skeleton_full(canon, (splits, repeats, skel)),
+        spanner=lambda: _skeleton_spanner(canon, splits, repeats, len(skel)),
+    )
 
 
 def _monotonic(view: View) -> bool:
@@ -518,11 +582,13 @@ def _monotonic(view: View) -> bool:
     if isinstance(starts, range) and isinstance(ends, range):
         return starts.step >= 0 and ends.step >= 0
     return all(map(le, starts, islice(starts, 1, None))) and all(
-        map(le, ends, islice(ends, 1, None)))
+        map(le, ends, islice(ends, 1, None))
+    )
 
 
-def _skeleton_spanner(canon: View, splits: Sequence[tuple[int, int, int]],
-                      repeats: Sequence[tuple[int, int]], n: int) -> Spanner | None:
+def _skeleton_spanner(
+    canon: View, splits: Sequence[tuple[int, int, int]], repeats: Sequence[tuple[int, int]], n: int
+) -> Spanner | None:
     """Spans of skeleton characters without the per-character offset map: skeleton index →
     (repeats) index after skip removal → (skip runs) canon index, by bisection over the few
     hundred skip runs and repeat runs. Equal to the map's ``min``/``max`` when the canon map is
@@ -592,8 +658,10 @@ def _skip_re() -> re.Pattern[str]:
             ranges[-1][1] = cp
         else:
             ranges.append([cp, cp])
-    cls = "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
-                  for a, b in ranges)
+    cls = "".join(
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+        for a, b in ranges
+    )
     return re.compile(f"[{cls}]+")
 
 
@@ -602,8 +670,14 @@ def _pick(view: View, keep: list[int]) -> tuple[list[int], list[int]]:
     answered arithmetically and a list through one ``itemgetter`` call: a ``map`` over a bound
     ``__getitem__`` costs ~1 ms per 5,000 positions, these ~0.1 ms."""
     v_starts, v_ends = view.starts, view.ends
-    if (isinstance(v_starts, range) and isinstance(v_ends, range) and v_starts.start == 0
-            and v_starts.step == 1 and v_ends.start == 1 and v_ends.step == 1):
+    if (
+        isinstance(v_starts, range)
+        and isinstance(v_ends, range)
+        and v_starts.start == 0
+        and v_starts.step == 1
+        and v_ends.start == 1
+        and v_ends.step == 1
+    ):
         return keep.copy(), list(map((1).__add__, keep))
     if len(keep) < 2:
         return [v_starts[i] for i in keep], [v_ends[i] for i in keep]
@@ -701,9 +775,11 @@ def reverse(view: View) -> View:
         pos = view.span(0, 1)[1] if n else 0
         return pos, pos
 
-    return View(view.text[::-1],
-                build=lambda: View(view.text[::-1], view.starts[::-1], view.ends[::-1]),
-                spanner=lambda: span)
+    return View(
+        view.text[::-1],
+        build=lambda: View(view.text[::-1], view.starts[::-1], view.ends[::-1]),
+        spanner=lambda: span,
+    )
 
 
 @cache
@@ -724,8 +800,9 @@ def phonetic(view: View, *, initials: bool) -> UnitView:
     stays as itself and acts as a barrier (lexicon keys are a-z only). One ``str.translate``
     pass (for initials only on first use of ``text``); the position kinds are computed only when
     a match needs them."""
-    return UnitView(view, None if initials else view.text.translate(_phonetic_tables(False)[0]),
-                    initials)
+    return UnitView(
+        view, None if initials else view.text.translate(_phonetic_tables(False)[0]), initials
+    )
 
 
 def digits(canon: View) -> View:

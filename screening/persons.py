@@ -43,7 +43,16 @@ _SURNAMES = frozenset(
     "邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池乐匡钮"
 )
 _COMPOUND_SURNAMES = (
-    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐",
+    "欧阳",
+    "司马",
+    "上官",
+    "诸葛",
+    "东方",
+    "皇甫",
+    "尉迟",
+    "公孙",
+    "慕容",
+    "令狐",
 )
 _LATIN_NAME_RE = re.compile(r"([A-Z][a-z]+(?:[ .·-][A-Z][a-z]+){0,3})\s*$")
 
@@ -125,11 +134,16 @@ def outsiders(field: str, views: Views, known: Iterable[str]) -> list[Finding]:
     return out
 
 
-def _outsider(field: str, views: Views, start: int, end: int, trigger: str, how: str
-              ) -> Finding:
+def _outsider(field: str, views: Views, start: int, end: int, trigger: str, how: str) -> Finding:
     return Finding(
-        detector="person", rule=f"outsider_quote:{how}_near_speech_verb",
-        category="outsider_quote", severity="medium", action="review", field=field,
-        start=start, end=end, text=views.original[start:end],
+        detector="person",
+        rule=f"outsider_quote:{how}_near_speech_verb",
+        category="outsider_quote",
+        severity="medium",
+        action="review",
+        field=field,
+        start=start,
+        end=end,
+        text=views.original[start:end],
         evidence={"trigger": trigger.strip(), "name_by": how},
     )

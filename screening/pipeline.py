@@ -113,8 +113,14 @@ class Screener:
         extras (admin-managed lists). The file lexicons' automata are shared, so only the extras
         are compiled (milliseconds for thousands of terms). ``self`` is untouched."""
         base = self.lexicons[: self._base_count]
-        return Screener((*base, *extra_lexicons), self.rules, self.roster, self.classifier,
-                        self._base_count, self._base_matcher)
+        return Screener(
+            (*base, *extra_lexicons),
+            self.rules,
+            self.roster,
+            self.classifier,
+            self._base_count,
+            self._base_matcher,
+        )
 
     @property
     def term_count(self) -> int:
@@ -153,7 +159,10 @@ class Screener:
         hits = self._extra_matcher.match(views, acc)
         out = terms.scan(name, views, self.lexicons, self.roster, hits)
         out += combination.scan(name, text, self.lexicons, hits)
-        out += pii.scan(name, views, )
+        out += pii.scan(
+            name,
+            views,
+        )
         out += financial.scan(name, views)
         out += dates.scan(name, views)
         out += outsiders(name, views, roster_names(self.roster))
@@ -168,11 +177,20 @@ class Screener:
         for f in scan(name, canon.text):
             a, b = max(0, min(f.start, len(canon.text))), max(0, min(f.end, len(canon.text)))
             start, end = canon.span(a, b) if b > a else (f.start, f.end)
-            results.append(Finding(
-                detector=f.detector, rule=f.rule, category=f.category, severity=f.severity,
-                action=f.action, field=name, start=start, end=end,
-                text=views.original[start:end], evidence=f.evidence,
-            ))
+            results.append(
+                Finding(
+                    detector=f.detector,
+                    rule=f.rule,
+                    category=f.category,
+                    severity=f.severity,
+                    action=f.action,
+                    field=name,
+                    start=start,
+                    end=end,
+                    text=views.original[start:end],
+                    evidence=f.evidence,
+                )
+            )
         return results
 
 
@@ -181,8 +199,7 @@ _MATCHERS_LOCK = threading.Lock()
 _MATCHERS_KEPT = 2
 
 
-def _matcher(lexicons: Sequence[Lexicon], names: tuple[str, ...], offset: int
-             ) -> LexiconMatcher:
+def _matcher(lexicons: Sequence[Lexicon], names: tuple[str, ...], offset: int) -> LexiconMatcher:
     """A compiled matcher, shared by every screener of this process built from the same terms
     (a matcher depends only on the terms, allow phrases, rule terms, roster names and owner
     indexes, not on categories, actions or rules): a second screener over the default lexicons
@@ -223,8 +240,10 @@ def merge_overlaps(findings: Sequence[Finding]) -> list[Finding]:
     by_cat: dict[tuple[str, str], list[Finding]] = {}
     for f in items:
         group = by_cat.setdefault((f.category, f.detector), [])
-        if any(g.start <= f.start and f.end <= g.end and _rank(g)[:2] >= _rank(f)[:2]
-               for g in group[-50:]):
+        if any(
+            g.start <= f.start and f.end <= g.end and _rank(g)[:2] >= _rank(f)[:2]
+            for g in group[-50:]
+        ):
             continue
         group.append(f)
         kept.append(f)
@@ -232,8 +251,13 @@ def merge_overlaps(findings: Sequence[Finding]) -> list[Finding]:
     blocks = [(f.start, f.end) for f in kept if f.action == "block"]
     if not blocks:
         return kept
-    return [f for f in kept if not any(a <= f.start and f.end <= b and (a, b) != (f.start, f.end)
-                                       for a, b in blocks[:200])]
+    return [
+        f
+        for f in kept
+        if not any(
+            a <= f.start and f.end <= b and (a, b) != (f.start, f.end) for a, b in blocks[:200]
+        )
+    ]
 
 
 def _cap_per_field(findings: Sequence[Finding]) -> tuple[Finding, ...]:

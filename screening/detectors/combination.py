@@ -13,8 +13,9 @@ from screening.matcher import Hit
 logger = logging.getLogger(__name__)
 
 
-def scan(field: str, original: str, lexicons: Sequence[Lexicon], hits: Sequence[Hit]
-         ) -> list[Finding]:
+def scan(
+    field: str, original: str, lexicons: Sequence[Lexicon], hits: Sequence[Hit]
+) -> list[Finding]:
     """Findings of every combination rule whose condition holds in this field."""
     spans: dict[tuple[int, str], list[tuple[int, int]]] = {}
     for h in hits:
@@ -34,16 +35,31 @@ def scan(field: str, original: str, lexicons: Sequence[Lexicon], hits: Sequence[
                     continue
                 pairs = [(s, s) for s in left]
             else:
-                pairs = [(a, b) for a in left for b in right
-                         if max(a[0], b[0]) - min(a[1], b[1]) <= rule.window_chars]
+                pairs = [
+                    (a, b)
+                    for a in left
+                    for b in right
+                    if max(a[0], b[0]) - min(a[1], b[1]) <= rule.window_chars
+                ]
             for a, b in pairs[:20]:
                 start, end = min(a[0], b[0]), max(a[1], b[1])
-                out.append(Finding(
-                    detector="combination", rule=f"combination:{lex.category}:{rule.rule_id}",
-                    category=lex.category, severity=lex.severity, action=lex.action,
-                    field=field, start=start, end=end, text=original[start:end],
-                    evidence={"lexicon": lex.name, "version": lex.version,
-                              "left": original[a[0]:a[1]], "right": original[b[0]:b[1]]
-                              if rule.kind == "near" else None},
-                ))
+                out.append(
+                    Finding(
+                        detector="combination",
+                        rule=f"combination:{lex.category}:{rule.rule_id}",
+                        category=lex.category,
+                        severity=lex.severity,
+                        action=lex.action,
+                        field=field,
+                        start=start,
+                        end=end,
+                        text=original[start:end],
+                        evidence={
+                            "lexicon": lex.name,
+                            "version": lex.version,
+                            "left": original[a[0] : a[1]],
+                            "right": original[b[0] : b[1]] if rule.kind == "near" else None,
+                        },
+                    )
+                )
     return out

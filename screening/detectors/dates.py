@@ -15,8 +15,20 @@ from screening.normalize import Views
 logger = logging.getLogger(__name__)
 
 WATCHED_DATES: frozenset[tuple[int, int]] = frozenset({(6, 4)})
-_CN = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
-       "八": 8, "九": 9}
+_CN = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _DATE_RE = re.compile(
     r"(?<![0-9.])([0-9]{1,2}|[一二三四五六七八九十]{1,3})\s*(?:月|/)\s*"
     r"([0-9]{1,3}|[一二三四五六七八九十百]{1,4})\s*(?:日|号|(?![0-9]))"
@@ -60,10 +72,18 @@ def scan(field: str, views: Views) -> list[Finding]:
         if (rolled.month, rolled.day) not in WATCHED_DATES:
             continue
         start, end = cv.span(*m.span())
-        out.append(Finding(
-            detector="date", rule="political:date_arithmetic", category="political",
-            severity="high", action="review", field=field, start=start, end=end,
-            text=views.original[start:end],
-            evidence={"means": f"{rolled.month}月{rolled.day}日"},
-        ))
+        out.append(
+            Finding(
+                detector="date",
+                rule="political:date_arithmetic",
+                category="political",
+                severity="high",
+                action="review",
+                field=field,
+                start=start,
+                end=end,
+                text=views.original[start:end],
+                evidence={"means": f"{rolled.month}月{rolled.day}日"},
+            )
+        )
     return out

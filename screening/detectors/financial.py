@@ -17,18 +17,53 @@ logger = logging.getLogger(__name__)
 WINDOW_CHARS = 30
 MAX_FINDINGS = 200
 FINANCIAL_TERMS: tuple[str, ...] = (
-    "营收", "营业收入", "营业额", "收入", "净利润", "利润", "毛利率", "净利率", "毛利", "利润率",
-    "亏损", "净亏损", "现金流", "每股收益", "市值", "估值", "负债", "资产负债率", "融资",
-    "销售额", "成交额", "业绩", "财报", "年报", "季报", "分红", "股息", "ebitda", "增长率",
-    "同比增长", "环比增长", "同比下降", "环比下降", "预算", "成本", "费用率", "回报率", "roe",
+    "营收",
+    "营业收入",
+    "营业额",
+    "收入",
+    "净利润",
+    "利润",
+    "毛利率",
+    "净利率",
+    "毛利",
+    "利润率",
+    "亏损",
+    "净亏损",
+    "现金流",
+    "每股收益",
+    "市值",
+    "估值",
+    "负债",
+    "资产负债率",
+    "融资",
+    "销售额",
+    "成交额",
+    "业绩",
+    "财报",
+    "年报",
+    "季报",
+    "分红",
+    "股息",
+    "ebitda",
+    "增长率",
+    "同比增长",
+    "环比增长",
+    "同比下降",
+    "环比下降",
+    "预算",
+    "成本",
+    "费用率",
+    "回报率",
+    "roe",
 )
 _NUM = r"(?<![0-9.])[0-9零一二三四五六七八九十百千两〇.,]*[0-9零一二三四五六七八九十两〇]"
 _AMOUNT_RE = re.compile(
     _NUM + r"\s*(?:万亿|千亿|百亿|亿元|万元|千元|亿美元|万美元|美元|亿港元"
     r"|元|亿|万|%|％|个百分点|个点|倍)"
 )
-_TERMS_RE = re.compile("|".join(sorted((re.escape(t) for t in FINANCIAL_TERMS), key=len,
-                                       reverse=True)))
+_TERMS_RE = re.compile(
+    "|".join(sorted((re.escape(t) for t in FINANCIAL_TERMS), key=len, reverse=True))
+)
 
 
 def scan(field: str, views: Views) -> list[Finding]:
@@ -52,10 +87,18 @@ def scan(field: str, views: Views) -> list[Finding]:
         if len(out) >= MAX_FINDINGS:
             break
         start, end = cv.span(a, b)
-        out.append(Finding(
-            detector="financial", rule="financial:amount_near_term", category="financial",
-            severity="high", action="review", field=field, start=start, end=end,
-            text=views.original[start:end],
-            evidence={"amount": m.group(), "term": term[2], "window_chars": WINDOW_CHARS},
-        ))
+        out.append(
+            Finding(
+                detector="financial",
+                rule="financial:amount_near_term",
+                category="financial",
+                severity="high",
+                action="review",
+                field=field,
+                start=start,
+                end=end,
+                text=views.original[start:end],
+                evidence={"amount": m.group(), "term": term[2], "window_chars": WINDOW_CHARS},
+            )
+        )
     return out

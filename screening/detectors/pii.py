@@ -61,12 +61,28 @@ def luhn_valid(number: str) -> bool:
     return total % 10 == 0
 
 
-def _finding(field: str, views: Views, view: View, a: int, b: int, rule: str, category: str,
-             severity: Severity, evidence: dict[str, object]) -> Finding:
+def _finding(
+    field: str,
+    views: Views,
+    view: View,
+    a: int,
+    b: int,
+    rule: str,
+    category: str,
+    severity: Severity,
+    evidence: dict[str, object],
+) -> Finding:
     start, end = view.span(a, b)
     return Finding(
-        detector="pii", rule=f"{category}:{rule}", category=category, severity=severity,
-        action="review", field=field, start=start, end=end, text=views.original[start:end],
+        detector="pii",
+        rule=f"{category}:{rule}",
+        category=category,
+        severity=severity,
+        action="review",
+        field=field,
+        start=start,
+        end=end,
+        text=views.original[start:end],
         evidence={"normalised": view.text[a:b], **evidence},
     )
 
@@ -81,28 +97,63 @@ def scan(field: str, views: Views) -> list[Finding]:
         text = ""  # no run of 7+ digits: no number can match; skip the number patterns
     for m in _ID_RE.finditer(text):
         if resident_id_valid(m.group()):
-            out.append(_finding(field, views, dv, m.start(), m.end(), "resident_id", "pii", "high",
-                                {"checksum": "GB11643 valid", "birth_date": "valid"}))
+            out.append(
+                _finding(
+                    field,
+                    views,
+                    dv,
+                    m.start(),
+                    m.end(),
+                    "resident_id",
+                    "pii",
+                    "high",
+                    {"checksum": "GB11643 valid", "birth_date": "valid"},
+                )
+            )
             taken.append(m.span())
     for m in _CARD_RE.finditer(text):
         if any(a <= m.start() < b for a, b in taken):
             continue
         if luhn_valid(m.group()):
-            out.append(_finding(field, views, dv, m.start(), m.end(), "bank_card", "pii", "high",
-                                {"checksum": "Luhn valid"}))
+            out.append(
+                _finding(
+                    field,
+                    views,
+                    dv,
+                    m.start(),
+                    m.end(),
+                    "bank_card",
+                    "pii",
+                    "high",
+                    {"checksum": "Luhn valid"},
+                )
+            )
             taken.append(m.span())
     for m in _MOBILE_RE.finditer(text):
         if not any(a <= m.start() < b for a, b in taken):
-            out.append(_finding(field, views, dv, m.start(), m.end(), "mobile", "pii", "medium",
-                                {}))
+            out.append(
+                _finding(field, views, dv, m.start(), m.end(), "mobile", "pii", "medium", {})
+            )
     for m in _LANDLINE_RE.finditer(text):
         if not any(a <= m.start() < b for a, b in taken):
-            out.append(_finding(field, views, dv, m.start(), m.end(), "landline", "pii", "medium",
-                                {}))
+            out.append(
+                _finding(field, views, dv, m.start(), m.end(), "landline", "pii", "medium", {})
+            )
     cv = views.canon
     for m in _EMAIL_RE.finditer(cv.text) if "@" in cv.text else ():
         out.append(_finding(field, views, cv, m.start(), m.end(), "email", "pii", "medium", {}))
     for m in _CONTACT_RE.finditer(cv.text):
-        out.append(_finding(field, views, cv, m.start(), m.end(), "messaging_id", "advertising",
-                            "medium", {"id": m.group(1)}))
+        out.append(
+            _finding(
+                field,
+                views,
+                cv,
+                m.start(),
+                m.end(),
+                "messaging_id",
+                "advertising",
+                "medium",
+                {"id": m.group(1)},
+            )
+        )
     return out

@@ -22,12 +22,20 @@ _SENTENCE_END_RE = re.compile(r"[。！？；!?;\n]")
 MAX_BOUNDARY_CHECKS = 500
 
 
-def scan(field: str, views: Views, lexicons: Sequence[Lexicon], roster: Sequence[RosterEntry],
-         hits: Sequence[Hit]) -> list[Finding]:
+def scan(
+    field: str,
+    views: Views,
+    lexicons: Sequence[Lexicon],
+    roster: Sequence[RosterEntry],
+    hits: Sequence[Hit],
+) -> list[Finding]:
     """Findings for deny-term and roster hits in one field."""
     allow = [(h.start, h.end) for h in hits if h.pattern.kind == "allow"]
-    direct = [(h.start, h.end) for h in hits
-              if h.pattern.kind == "deny" and h.view in ("canon", "skeleton")]
+    direct = [
+        (h.start, h.end)
+        for h in hits
+        if h.pattern.kind == "deny" and h.view in ("canon", "skeleton")
+    ]
     out: list[Finding] = []
     checks = 0
     for h in hits:
@@ -40,17 +48,25 @@ def scan(field: str, views: Views, lexicons: Sequence[Lexicon], roster: Sequence
         if any(a <= h.start and h.end <= b for a, b in allow):
             continue
         if h.view not in ("canon", "skeleton") and any(
-                a <= h.start and h.end <= b for a, b in direct):
+            a <= h.start and h.end <= b for a, b in direct
+        ):
             continue  # the text literally holds a deny term here; the variant view adds nothing
         lex = lexicons[h.pattern.owner]
         evidence: dict[str, object] = {
-            "lexicon": lex.name, "version": lex.version, "source": lex.source,
-            "term": h.pattern.term, "view": h.view,
+            "lexicon": lex.name,
+            "version": lex.version,
+            "source": lex.source,
+            "term": h.pattern.term,
+            "view": h.view,
         }
         if h.view != "canon":
             evidence["normalised"] = h.key
-        if (h.view in ("canon", "skeleton") and not h.key.isascii()
-                and len(h.key) <= SHORT_TERM_CHARS and checks < MAX_BOUNDARY_CHECKS):
+        if (
+            h.view in ("canon", "skeleton")
+            and not h.key.isascii()
+            and len(h.key) <= SHORT_TERM_CHARS
+            and checks < MAX_BOUNDARY_CHECKS
+        ):
             checks += 1
             if crosses_boundary(view_of(views, h.view).text, h.vstart, h.vend):
                 evidence["downgraded"] = "crosses a word boundary (jieba)"
@@ -61,30 +77,49 @@ def scan(field: str, views: Views, lexicons: Sequence[Lexicon], roster: Sequence
         if h.view == "pinyin" and not h.latin:
             evidence["capped_at_review"] = "homophone (same pinyin, different characters)"
         elif h.view == "initials":
-            if all(c in _FUNCTION_CHARS for c in views.original[h.start:h.end] if ord(c) > 0x2E80):
+            if all(
+                c in _FUNCTION_CHARS for c in views.original[h.start : h.end] if ord(c) > 0x2E80
+            ):
                 continue  # "MB的": an acronym next to a particle is not 麻痹的
             evidence["capped_at_review"] = "initials mixed with hanzi"
         elif h.view == "skeleton" and _SENTENCE_END_RE.search(views.original, h.start, h.end):
             evidence["downgraded"] = "match spans a sentence boundary"
-        out.append(Finding(
-            detector="lexicon", rule=f"lexicon:{lex.category}:{h.pattern.term}",
-            category=lex.category, severity="low" if "downgraded" in evidence else lex.severity,
-            action="warn" if "downgraded" in evidence else lex.action, field=field,
-            start=h.start, end=h.end, text=views.original[h.start:h.end], evidence=evidence,
-        ))
+        out.append(
+            Finding(
+                detector="lexicon",
+                rule=f"lexicon:{lex.category}:{h.pattern.term}",
+                category=lex.category,
+                severity="low" if "downgraded" in evidence else lex.severity,
+                action="warn" if "downgraded" in evidence else lex.action,
+                field=field,
+                start=h.start,
+                end=h.end,
+                text=views.original[h.start : h.end],
+                evidence=evidence,
+            )
+        )
     return out
 
 
 def _roster_finding(field: str, views: Views, roster: Sequence[RosterEntry], h: Hit) -> Finding:
     entry = owner_of(roster, h.pattern.owner)
     return Finding(
-        detector="person", rule=f"executive:{entry.name}", category="executive",
-        severity="medium", action="review", field=field, start=h.start, end=h.end,
-        text=views.original[h.start:h.end],
-        evidence={"name": entry.name, "role": entry.role, "matched_alias": h.pattern.term,
-                  "view": h.view},
+        detector="person",
+        rule=f"executive:{entry.name}",
+        category="executive",
+        severity="medium",
+        action="review",
+        field=field,
+        start=h.start,
+        end=h.end,
+        text=views.original[h.start : h.end],
+        evidence={
+            "name": entry.name,
+            "role": entry.role,
+            "matched_alias": h.pattern.term,
+            "view": h.view,
+        },
     )
-
 
 
 def _covered_text(views: Views, h: Hit) -> str:

@@ -20,13 +20,19 @@ ROSTER = (
 )
 
 CODENAMES = Lexicon.from_terms(
-    "unit-codenames", "commercial_secret", ["星河计划", "天枢项目", "Project Aurora"],
-    action="block", severity="critical", source="test", version="t1",
+    "unit-codenames",
+    "commercial_secret",
+    ["星河计划", "天枢项目", "Project Aurora"],
+    action="block",
+    severity="critical",
+    source="test",
+    version="t1",
 )
 
 
 @pytest.fixture(scope="session")
 def screener() -> Screener:
     """The default lexicons, default rules, a small roster and one codename list."""
-    return Screener.from_directory(LEXICON_DIR, rules=DEFAULT_RULES, roster=ROSTER,
-                                   extra_lexicons=[CODENAMES])
+    return Screener.from_directory(
+        LEXICON_DIR, rules=DEFAULT_RULES, roster=ROSTER, extra_lexicons=[CODENAMES]
+    )

@@ -9,8 +9,9 @@ from screening.findings import Action, Finding
 
 
 def _f(category: str, action: Action = "block", **evidence: object) -> Finding:
-    return Finding("lexicon", f"r:{category}", category, "high", action, "content", 0, 1, "x",
-                   evidence)
+    return Finding(
+        "lexicon", f"r:{category}", category, "high", action, "content", 0, 1, "x", evidence
+    )
 
 
 @pytest.mark.parametrize(

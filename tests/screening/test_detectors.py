@@ -41,8 +41,14 @@ def test_financial_requires_leader_and_pr(screener: Screener) -> None:
 
 @pytest.mark.parametrize(
     ("text", "found"),
-    [("5月35日", True), ("四月六十五日", True), ("6月4日", False), ("5月31日", False),
-     ("2月30日", False), ("13月1日", False)],
+    [
+        ("5月35日", True),
+        ("四月六十五日", True),
+        ("6月4日", False),
+        ("5月31日", False),
+        ("2月30日", False),
+        ("13月1日", False),
+    ],
 )
 def test_date_arithmetic(screener: Screener, text: str, found: bool) -> None:
     assert bool(_by(screener, text, "political")) is found

@@ -20,9 +20,14 @@ def _check(screener: Screener, text: str, category: str, span: str) -> None:
     """A non-warn finding of ``category`` (``BLOCK``: any blocking finding) covers ``span``."""
     result = screener.screen({"content": text})
     start = text.index(span)
-    ok = [f for f in result.findings if f.action != "warn"
-          and (f.category == category or (category == "BLOCK" and f.action == "block"))
-          and f.start <= start and start + len(span) <= f.end]
+    ok = [
+        f
+        for f in result.findings
+        if f.action != "warn"
+        and (f.category == category or (category == "BLOCK" and f.action == "block"))
+        and f.start <= start
+        and start + len(span) <= f.end
+    ]
     assert ok, [(f.category, f.action, f.text) for f in result.findings]
 
 
@@ -159,14 +164,28 @@ CONTACT_AND_IDS = [  # obfuscated contact details and ID numbers
 ]
 
 FAMILIES = {
-    "case_width": CASE_AND_WIDTH, "number_styles": NUMBER_STYLES, "letter_styles": LETTER_STYLES,
-    "insertion": INSERTION, "bidi": BIDI, "reversal": REVERSAL, "pinyin": PINYIN,
-    "homophones": HOMOPHONES, "lookalikes": LOOKALIKES, "split": SPLIT_CHARACTERS,
-    "traditional": TRADITIONAL_MARTIAN, "number_codes": NUMBER_CODES, "aliases": ALIASES,
-    "co_occurrence": CO_OCCURRENCE, "blind_spots": BLIND_SPOTS, "contact_ids": CONTACT_AND_IDS,
+    "case_width": CASE_AND_WIDTH,
+    "number_styles": NUMBER_STYLES,
+    "letter_styles": LETTER_STYLES,
+    "insertion": INSERTION,
+    "bidi": BIDI,
+    "reversal": REVERSAL,
+    "pinyin": PINYIN,
+    "homophones": HOMOPHONES,
+    "lookalikes": LOOKALIKES,
+    "split": SPLIT_CHARACTERS,
+    "traditional": TRADITIONAL_MARTIAN,
+    "number_codes": NUMBER_CODES,
+    "aliases": ALIASES,
+    "co_occurrence": CO_OCCURRENCE,
+    "blind_spots": BLIND_SPOTS,
+    "contact_ids": CONTACT_AND_IDS,
 }
-ALL_CASES = [pytest.param(t, c, s, id=f"{fam}-{i}")
-             for fam, cases in FAMILIES.items() for i, (t, c, s) in enumerate(cases)]
+ALL_CASES = [
+    pytest.param(t, c, s, id=f"{fam}-{i}")
+    for fam, cases in FAMILIES.items()
+    for i, (t, c, s) in enumerate(cases)
+]
 
 
 def test_every_family_has_five_cases() -> None:
@@ -184,13 +203,41 @@ def test_homophones_are_reviewed_not_blocked(screener: Screener, text: str) -> N
 
 
 MUST_NOT_FIRE = [
-    "路口交通很拥堵", "中央空调坏了", "这是个大麻烦", "岩石样本", "咖啡因含量", "他在问道",
-    "天下无双的产品", "尸体解剖课程", "小姐姐们", "人大代表来访", "Disburse the funds",
-    "the assistant said hello", "grass and class", "International Congress", "695 billion",
-    "title: hello", "6月4日发布新版本", "我们的网络招聘会", "一个北京的公司", "验证码已发送",
-    "stars align", "cpm 指标", "sbc 芯片", "MB的大小", "SSH连接", "LTS发行版", "共产党员先锋",
-    "学习党的二十大精神", "今年5月3日", "12月31日", "2014年1月19日，Linux3.13发布。",
-    "种子下载速度很快", "性能。游戏", "大，麻烦", "法律与轮胎功能",
+    "路口交通很拥堵",
+    "中央空调坏了",
+    "这是个大麻烦",
+    "岩石样本",
+    "咖啡因含量",
+    "他在问道",
+    "天下无双的产品",
+    "尸体解剖课程",
+    "小姐姐们",
+    "人大代表来访",
+    "Disburse the funds",
+    "the assistant said hello",
+    "grass and class",
+    "International Congress",
+    "695 billion",
+    "title: hello",
+    "6月4日发布新版本",
+    "我们的网络招聘会",
+    "一个北京的公司",
+    "验证码已发送",
+    "stars align",
+    "cpm 指标",
+    "sbc 芯片",
+    "MB的大小",
+    "SSH连接",
+    "LTS发行版",
+    "共产党员先锋",
+    "学习党的二十大精神",
+    "今年5月3日",
+    "12月31日",
+    "2014年1月19日，Linux3.13发布。",
+    "种子下载速度很快",
+    "性能。游戏",
+    "大，麻烦",
+    "法律与轮胎功能",
 ]
 
 

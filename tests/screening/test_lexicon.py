@@ -86,6 +86,15 @@ def test_from_terms_validates() -> None:
 def test_default_lexicons_load() -> None:
     lexicons = load_directory(Path(__file__).resolve().parents[2] / "config" / "lexicons")
     cats = {lx.category for lx in lexicons}
-    assert {"state_secret", "commercial_secret", "political", "vulgar", "violence_contraband",
-            "advertising", "strategy", "reform", "sensitive"} <= cats
+    assert {
+        "state_secret",
+        "commercial_secret",
+        "political",
+        "vulgar",
+        "violence_contraband",
+        "advertising",
+        "strategy",
+        "reform",
+        "sensitive",
+    } <= cats
     assert sum(len(lx.terms) for lx in lexicons) > 40_000

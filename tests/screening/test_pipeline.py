@@ -18,8 +18,18 @@ def test_result_shape(screener: Screener) -> None:
     body = result.to_json()
     assert body["decision"] == "block"
     f = body["findings"][0]
-    assert set(f) == {"detector", "rule", "category", "severity", "action", "field", "start",
-                      "end", "text", "evidence"}
+    assert set(f) == {
+        "detector",
+        "rule",
+        "category",
+        "severity",
+        "action",
+        "field",
+        "start",
+        "end",
+        "text",
+        "evidence",
+    }
     assert (f["field"], f["start"], f["end"], f["text"]) == ("title", 0, 2, "绝密")
     assert f["evidence"]["lexicon"] == "state_secret"
 
@@ -36,14 +46,29 @@ def test_html_only_in_content(screener: Screener) -> None:
 
 
 def test_clean_post_passes(screener: Screener) -> None:
-    post = {"title": "新版本发布", "digest": "功能更新", "content": "<p>我们发布了新版本。</p>",
-            "author": "编辑部", "source": "本公司"}
+    post = {
+        "title": "新版本发布",
+        "digest": "功能更新",
+        "content": "<p>我们发布了新版本。</p>",
+        "author": "编辑部",
+        "source": "本公司",
+    }
     result = screener.screen(post)
     assert (result.decision, result.findings, result.required_roles) == ("pass", (), ())
 
 
-_DEGENERATE = ["", "   ", "\n\n", "!!!???", "😀😀😀", "\x00\x01\x02", "\u200b" * 50,
-               "\ud800\udfff", "<><><>", "&&&&;;"]
+_DEGENERATE = [
+    "",
+    "   ",
+    "\n\n",
+    "!!!???",
+    "😀😀😀",
+    "\x00\x01\x02",
+    "\u200b" * 50,
+    "\ud800\udfff",
+    "<><><>",
+    "&&&&;;",
+]
 
 
 @pytest.mark.parametrize("text", _DEGENERATE)
@@ -68,9 +93,17 @@ def test_not_a_string(screener: Screener) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "说" * 40_000, "大麻" * 20_000, "营收1%" * 10_000, "绝密" * 20_000,
-        "1" * 40_000, "a@" * 20_000, "法" + "\u202e" * 40_000, "<p>" * 10_000,
-        "5月35日" * 8_000, "李明表示" * 10_000, "法lun功" * 8_000,
+        "说" * 40_000,
+        "大麻" * 20_000,
+        "营收1%" * 10_000,
+        "绝密" * 20_000,
+        "1" * 40_000,
+        "a@" * 20_000,
+        "法" + "\u202e" * 40_000,
+        "<p>" * 10_000,
+        "5月35日" * 8_000,
+        "李明表示" * 10_000,
+        "法lun功" * 8_000,
     ],
 )
 def test_pathological_input_is_bounded(screener: Screener, text: str) -> None:
@@ -114,8 +147,20 @@ class _StubClassifier:
         i = text.find("讨厌")
         if i < 0:
             return []
-        return [Finding("classifier", "classifier:offensive", "classifier", "medium", "review",
-                        field, i, i + 2, text[i : i + 2], {"label": "offensive", "score": 0.9})]
+        return [
+            Finding(
+                "classifier",
+                "classifier:offensive",
+                "classifier",
+                "medium",
+                "review",
+                field,
+                i,
+                i + 2,
+                text[i : i + 2],
+                {"label": "offensive", "score": 0.9},
+            )
+        ]
 
 
 def test_classifier_stage_offsets_mapped(tmp_path: Path) -> None:
