@@ -17,7 +17,7 @@ Delivery outcomes are exceptions, never HTTP errors: the pipeline alone decides 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
@@ -55,6 +55,13 @@ class Unconfirmed(DeliveryOutcome):
 
 class NeedsReauthorisation(PermanentFailure):
     """The platform rejected the account's credentials; an admin must refresh them."""
+
+
+def reject_unknown_keys(platform: str, section: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    """For ``from_config``: a key the connector does not know is an error naming it."""
+    unknown = sorted(set(section) - set(allowed))
+    if unknown:
+        raise ValueError(f"{platform} connector: unknown config key(s): {', '.join(unknown)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,4 +245,5 @@ __all__: Sequence[str] = (
     "RetryLater",
     "TokenCache",
     "Unconfirmed",
+    "reject_unknown_keys",
 )

@@ -48,6 +48,7 @@ from connectors.base import (
     Result,
     RetryLater,
     Unconfirmed,
+    reject_unknown_keys,
 )
 
 logger = logging.getLogger(__name__)
@@ -115,9 +116,7 @@ class WebhookConnector:
         cls, section: Mapping[str, Any], *, session: aiohttp.ClientSession
     ) -> WebhookConnector:
         """Build from the ``[connectors.webhook]`` section; an unknown key is an error."""
-        unknown = sorted(set(section) - _SECTION_KEYS)
-        if unknown:
-            raise ValueError(f"webhook connector: unknown config key(s): {', '.join(unknown)}")
+        reject_unknown_keys("webhook", section, _SECTION_KEYS)
         return cls(session=session, **dict(section))
 
     def _site(self, account: AccountRef) -> str:

@@ -52,6 +52,7 @@ from connectors.base import (
     Result,
     RetryLater,
     Unconfirmed,
+    reject_unknown_keys,
 )
 
 logger = logging.getLogger(__name__)
@@ -189,11 +190,7 @@ class WeChatConnector:
         cls, section: Mapping[str, Any], *, session: aiohttp.ClientSession
     ) -> WeChatConnector:
         """Build from the ``[connectors.wechat]`` section; unknown keys are errors."""
-        unknown = sorted(set(section) - cls._SECTION_KEYS)
-        if unknown:
-            raise ValueError(
-                f"unknown key(s) in the wechat connector section: {', '.join(unknown)}"
-            )
+        reject_unknown_keys("wechat", section, cls._SECTION_KEYS)
         return cls(
             session=session,
             base_url=str(section.get("base_url", DEFAULT_BASE_URL)),

@@ -61,6 +61,7 @@ from connectors.base import (
     Result,
     RetryLater,
     Unconfirmed,
+    reject_unknown_keys,
 )
 
 logger = logging.getLogger(__name__)
@@ -188,9 +189,7 @@ class WeiboConnector:
         cls, section: Mapping[str, Any], *, session: aiohttp.ClientSession
     ) -> WeiboConnector:
         """Build from the ``[connectors.weibo]`` section; an unknown key is an error naming it."""
-        unknown = sorted(set(section) - _SECTION_KEYS)
-        if unknown:
-            raise ValueError(f"weibo connector: unknown config key(s): {', '.join(unknown)}")
+        reject_unknown_keys("weibo", section, _SECTION_KEYS)
         return cls(session=session, **dict(section))
 
     # -- composition and validation -------------------------------------------------------

@@ -54,6 +54,7 @@ from connectors.base import (
     Result,
     RetryLater,
     Unconfirmed,
+    reject_unknown_keys,
 )
 
 logger = logging.getLogger(__name__)
@@ -128,9 +129,7 @@ class WordPressConnector:
         cls, section: Mapping[str, Any], *, session: aiohttp.ClientSession
     ) -> WordPressConnector:
         """Build from the ``[connectors.wordpress]`` section; an unknown key is an error."""
-        unknown = sorted(set(section) - _SECTION_KEYS)
-        if unknown:
-            raise ValueError(f"wordpress connector: unknown config key(s): {', '.join(unknown)}")
+        reject_unknown_keys("wordpress", section, _SECTION_KEYS)
         return cls(session=session, **dict(section))
 
     # -- helpers --------------------------------------------------------------------------
