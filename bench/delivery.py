@@ -251,7 +251,7 @@ def _report(samples: dict[str, list[float]], args: argparse.Namespace) -> None:
     for name, label in (
         ("gate", "request → job recorded (auth, screen, approvals, audit)"),
         ("deliver", "job recorded → published (worker, checkpoints, audit)"),
-        ("answer", "published → answer (the handler polls the job every 50 ms)"),
+        ("answer", "published → answer (the handler's wait for the outcome)"),
     ):
         print(f"  {label:<62} {_pct(samples[name], 0.5):7.2f} {_pct(samples[name], 0.99):7.2f}")
     print(f"ratio gateway/direct at p50: {g50 / d50:.1f}x; at p99: {g99 / d99:.1f}x")
