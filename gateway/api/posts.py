@@ -38,6 +38,8 @@ async def screen(request: web.Request) -> web.Response:
     if account_id:
         principal = principal_of(request)
         account = await services(request).accounts.require(account_id)
+        if not acts_for(services(request).settings.policy, principal, account.unit):
+            raise NotFound(f"no account {account_id!r}", field="account")
         assessment = await gate.assess(principal, account, post)
         answer["required_approvals"] = [r.public() for r in assessment.required]
         answer["required_roles"] = sorted({r.role for r in assessment.required})
