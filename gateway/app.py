@@ -82,7 +82,6 @@ def _store_ctx(runtime: Runtime) -> CleanupCtx:
             vault_=vault,
             vault_problem="" if vault else runtime.vault_problem,
         )
-        app[SERVICES].extras["runtime"] = runtime
         try:
             yield
         finally:
@@ -118,10 +117,10 @@ def _publish_ctx(runtime: Runtime) -> CleanupCtx:
         approvals = ApprovalService(settings, svc.redis, svc.keys, svc.principals, ring, can_issue)
         jobs = JobStore(svc.redis, svc.keys)
         app[GATE] = PublishGate(svc, screening, approvals, jobs, connectors)
-        probes = svc.extras.setdefault("health_probes", {})
+        probes = svc.health.probes
         for name, connector in connectors.items():
             probes[f"connector:{name}"] = connector.ping
-        info = svc.extras.setdefault("health_info", {})
+        info = svc.health.info
         info["screening"] = screening.health
         info["classifier"] = lambda: classifier_info
         info["approvals"] = lambda: {
@@ -129,7 +128,7 @@ def _publish_ctx(runtime: Runtime) -> CleanupCtx:
             "can_issue": can_issue,
             "kid": ring.signing.kid if can_issue else None,
         }
-        svc.extras["health_required"] = ("screening",)
+        svc.health.required = ("screening",)
         worker: DeliveryWorker | None = None
         if settings.delivery.workers > 0:
             worker = DeliveryWorker(svc, jobs, connectors)

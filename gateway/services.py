@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,15 @@ from gateway.vault import Vault
 
 
 @dataclass
+class HealthRegistry:
+    """What ``/healthz`` asks besides Redis, audit and the vault, registered by the parts."""
+
+    probes: dict[str, Callable[[], Awaitable[bool]]] = field(default_factory=dict)
+    info: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+
+
+@dataclass
 class Services:
     settings: Settings
     redis: aredis.Redis
@@ -30,7 +40,7 @@ class Services:
     metrics: Metrics
     vault_: Vault | None = None
     vault_problem: str = ""
-    extras: dict[str, Any] = field(default_factory=dict)
+    health: HealthRegistry = field(default_factory=HealthRegistry)
 
     @property
     def vault(self) -> Vault:

@@ -30,7 +30,7 @@ async def healthz(request: web.Request) -> web.Response:
 
     # Probes run concurrently: one slow part (a platform API) costs PING_TIMEOUT_S, not one each.
     probes = {"redis": svc.redis.ping(), "audit": svc.audit.ping()}
-    for name, probe in svc.extras.get("health_probes", {}).items():
+    for name, probe in svc.health.probes.items():
         probes[name] = probe()
     await asyncio.gather(*(check(name, probe) for name, probe in probes.items()))
     parts = {name: parts[name] for name in probes}  # stable order, whatever finished first
@@ -38,9 +38,9 @@ async def healthz(request: web.Request) -> web.Response:
         "ok": svc.vault_ is not None,
         **({"error": svc.vault_problem} if svc.vault_ is None else {}),
     }
-    for name, info in svc.extras.get("health_info", {}).items():
+    for name, info in svc.health.info.items():
         parts[name] = info()
-    required = ("redis", "audit", "vault", *svc.extras.get("health_required", ()))
+    required = ("redis", "audit", "vault", *svc.health.required)
     healthy = all(bool(parts.get(n, {}).get("ok")) for n in required)
     for name, state in parts.items():
         svc.metrics.up.set(1.0 if state.get("ok") else 0.0, name)
