@@ -46,7 +46,7 @@ from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MAX_TOKENS = 16
+MAX_TOKENS = 16  # approvals one publish may present
 
 
 def build_key_ring(settings: Settings, signing_key_pem: bytes) -> tuple[KeyRing, bool]:

@@ -96,10 +96,7 @@ def parse_post(value: Any, limits: LimitSettings, path: str = "post") -> Post:
     max_chars = limits.max_text_chars
 
     def text(name: str, *, required: bool = False, cap: int = max_chars) -> str:
-        val = take_str(value, name, path, required=required, max_chars=cap)
-        if len(val) > cap:  # pragma: no cover - take_str checks
-            raise PayloadTooLarge(f"{path}.{name} is longer than {cap} characters")
-        return val
+        return take_str(value, name, path, required=required, max_chars=cap)
 
     images_raw = value.get("images") or []
     if not isinstance(images_raw, list):

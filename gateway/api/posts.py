@@ -10,6 +10,7 @@ from aiohttp import web
 
 from gateway.api.common import audit, body, json_response, services
 from gateway.appkeys import GATE, WORKER
+from gateway.approvals import MAX_TOKENS
 from gateway.errors import Conflict, ContentBlocked, Forbidden, GatewayError, NotFound, field_error
 from gateway.gate import acts_for, post_hash
 from gateway.idempotency import Idempotency, request_hash
@@ -20,7 +21,6 @@ from gateway.requirements import EXTERNAL_CONFIRMATION
 from gateway.validation import expect_keys, take_obj, take_str, take_str_list
 
 PUBLISH_WAIT_S = 3.0
-MAX_APPROVALS = 16
 
 
 def _post(request: web.Request, data: dict[str, Any]) -> Post:
@@ -191,7 +191,7 @@ async def publish(request: web.Request) -> web.Response:
         account_id = take_str(data, "account", max_chars=64)
         post = _post(request, data)
         tokens = take_str_list(
-            data, "approvals", required=False, max_items=MAX_APPROVALS, max_chars=8192
+            data, "approvals", required=False, max_items=MAX_TOKENS, max_chars=8192
         )
         job = await gate.submit(
             principal,
@@ -249,9 +249,7 @@ async def edit_post(request: web.Request) -> web.Response:
     data = await body(request)
     expect_keys(data, "", ("post", "approvals"))
     post = _post(request, data)
-    tokens = take_str_list(
-        data, "approvals", required=False, max_items=MAX_APPROVALS, max_chars=8192
-    )
+    tokens = take_str_list(data, "approvals", required=False, max_items=MAX_TOKENS, max_chars=8192)
     await _visible_job(request, request.match_info["post_id"])
     job = await gate.edit(
         principal, request.match_info["post_id"], post, tokens, request.get(REQUEST_ID, "")
