@@ -33,7 +33,12 @@ RULE = "classifier:cold"
 # median 40 characters): one offensive sentence in 126 characters of neutral prose scored 0.17,
 # in 64 characters 0.85-0.93.
 CHUNK_CHARS = 64
-CHUNK_STRIDE_CHARS = 48  # 32 cost 42 ms of CPU per 500 characters, 48 costs 33 ms
+CHUNK_STRIDE_CHARS = 48  # 32 cost 42 ms of CPU per 500 characters, 48 costs 33 ms (fp32, HF)
+# Rows per forward pass: bounds the activations' memory on long texts (500 characters are ~10).
+MAX_BATCH_ROWS = 64
+# "auto": bfloat16 matrix products where the CPU has them natively (AVX512-BF16 or AMX), float32
+# elsewhere; bfloat16 without native support is correct but ~8x slower than float32.
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 class ClassifierUnavailable(RuntimeError):
@@ -146,6 +151,101 @@ def _chunks(text: str, size: int, stride: int) -> list[str]:
     return [text[s : s + size] for s in starts]
 
 
+def _native_bf16(torch: Any) -> bool:
+    """Whether oneDNN has native bfloat16 kernels on this CPU (AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # pragma: no cover - builds without oneDNN
+        return False
+
+
+class _Encoder:
+    """Inference-only forward pass of a `BertForSequenceClassification`, on its weights.
+
+    The same arithmetic as the transformers model in eval mode (absolute positions, token type 0,
+    exact GELU, post-LayerNorm, tanh pooler on [CLS]), without its per-call machinery, with the
+    query/key/value projections fused into one product, and optionally in bfloat16 (the pooler
+    and the classifier head stay float32). Tests compare it with the transformers forward.
+    """
+
+    def __init__(self, torch: Any, model: Any, dtype: Any) -> None:
+        config = model.config
+        unsupported = {
+            "model_type": (config.model_type, "bert"),
+            "hidden_act": (config.hidden_act, "gelu"),
+            "position_embedding_type": (
+                getattr(config, "position_embedding_type", "absolute"),
+                "absolute",
+            ),
+            "is_decoder": (bool(getattr(config, "is_decoder", False)), False),
+        }
+        wrong = {k: got for k, (got, want) in unsupported.items() if got != want}
+        if wrong:
+            raise ClassifierUnavailable(f"unsupported model configuration: {wrong}")
+        self._torch = torch
+        self._f = torch.nn.functional
+        self.hidden = int(config.hidden_size)
+        self.heads = int(config.num_attention_heads)
+        self.eps = float(config.layer_norm_eps)
+        state = {k: v.detach().float() for k, v in model.state_dict().items()}
+
+        def enc(name: str) -> Any:
+            return state[name].to(dtype).contiguous()
+
+        emb = "bert.embeddings."
+        self.words = enc(emb + "word_embeddings.weight")
+        # Token type is always 0: its embedding folds into the position table.
+        positions = state[emb + "position_embeddings.weight"]
+        self.positions = (positions + state[emb + "token_type_embeddings.weight"][0]).to(dtype)
+        self.emb_norm = (enc(emb + "LayerNorm.weight"), enc(emb + "LayerNorm.bias"))
+        self.layers = []
+        for i in range(int(config.num_hidden_layers)):
+            p = f"bert.encoder.layer.{i}."
+            qkv = [p + f"attention.self.{n}" for n in ("query", "key", "value")]
+            names = (
+                "attention.output.dense.weight",
+                "attention.output.dense.bias",
+                "attention.output.LayerNorm.weight",
+                "attention.output.LayerNorm.bias",
+                "intermediate.dense.weight",
+                "intermediate.dense.bias",
+                "output.dense.weight",
+                "output.dense.bias",
+                "output.LayerNorm.weight",
+                "output.LayerNorm.bias",
+            )
+            self.layers.append(
+                (
+                    torch.cat([state[n + ".weight"] for n in qkv]).to(dtype).contiguous(),
+                    torch.cat([state[n + ".bias"] for n in qkv]).to(dtype).contiguous(),
+                    *(enc(p + n) for n in names),
+                )
+            )
+        self.pooler = (state["bert.pooler.dense.weight"], state["bert.pooler.dense.bias"])
+        self.head = (state["classifier.weight"], state["classifier.bias"])
+
+    def logits(self, input_ids: Any, key_mask: Any | None) -> Any:
+        """float32 logits; `key_mask` is a bool (batch, length) tensor, None when nothing pads."""
+        f, h, eps = self._f, self.hidden, self.eps
+        batch, length = input_ids.shape
+        heads, head_dim = self.heads, h // self.heads
+        mask = None if key_mask is None else key_mask[:, None, None, :]
+        x = f.layer_norm(
+            f.embedding(input_ids, self.words) + self.positions[:length], (h,), *self.emb_norm, eps
+        )
+        for qkv_w, qkv_b, o_w, o_b, n1_w, n1_b, i_w, i_b, out_w, out_b, n2_w, n2_b in self.layers:
+            qkv = f.linear(x, qkv_w, qkv_b).view(batch, length, 3, heads, head_dim)
+            q, k, v = qkv.permute(2, 0, 3, 1, 4)
+            a = f.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            a = a.transpose(1, 2).reshape(batch, length, h)
+            x = f.layer_norm(f.linear(a, o_w, o_b) + x, (h,), n1_w, n1_b, eps)
+            x = f.layer_norm(
+                f.linear(f.gelu(f.linear(x, i_w, i_b)), out_w, out_b) + x, (h,), n2_w, n2_b, eps
+            )
+        pooled = self._torch.tanh(f.linear(x[:, 0].float(), *self.pooler))
+        return f.linear(pooled, *self.head)
+
+
 def _import_backend() -> tuple[Any, Any]:
     try:
         import torch
@@ -166,7 +266,7 @@ class TextClassifier:
     def __init__(
         self,
         *,
-        model: Any,
+        encoder: _Encoder,
         vocab: CharVocab,
         name: str,
         version: str,
@@ -174,10 +274,11 @@ class TextClassifier:
         max_chars: int,
         window_chars: int,
         stride_chars: int,
+        precision: str,
     ) -> None:
         if not 0 < stride_chars <= window_chars:
             raise ValueError(f"need 0 < stride_chars <= window_chars, got {stride_chars}")
-        self._model = model
+        self._encoder = encoder
         self._vocab = vocab
         self.name = name
         self.version = version
@@ -185,6 +286,7 @@ class TextClassifier:
         self.max_chars = max_chars
         self.window_chars = window_chars
         self.stride_chars = stride_chars
+        self.precision = precision  # "float32" or "bfloat16": what the forward pass runs in
 
     @classmethod
     def load(
@@ -194,13 +296,20 @@ class TextClassifier:
         threshold: float | None = None,
         window_chars: int = 500,
         stride_chars: int = 400,
+        precision: str = "auto",
     ) -> TextClassifier:
-        """Load a model directory written by `screening.train` (local files only)."""
+        """Load a model directory written by `screening.train` (local files only).
+
+        `precision`: "auto" (bfloat16 on CPUs with native bfloat16, else float32), "float32" or
+        "bfloat16" (correct on any CPU, slow without native support).
+        """
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         model_dir = Path(model_dir)
         calibration_path = model_dir / CALIBRATION_FILE
         if not calibration_path.is_file():
             raise ClassifierUnavailable(f"no classifier model at {model_dir} ({CALIBRATION_FILE})")
-        _, transformers = _import_backend()
+        torch, transformers = _import_backend()
         transformers.utils.logging.disable_progress_bar()  # no tqdm bars in a server's log
         calibration = json.loads(calibration_path.read_text(encoding="utf-8"))
         vocab = CharVocab.load(model_dir / VOCAB_FILE)
@@ -210,10 +319,15 @@ class TextClassifier:
             )
         except (OSError, ValueError) as exc:
             raise ClassifierUnavailable(f"cannot load classifier from {model_dir}: {exc}") from exc
-        model.float().eval()  # weights are stored as fp16 to halve the file
-        logger.info("classifier %s loaded from %s", calibration.get("name"), model_dir)
+        if precision == "auto":
+            precision = "bfloat16" if _native_bf16(torch) else "float32"
+        # Weights are stored as fp16 to halve the file; the encoder upcasts them.
+        encoder = _Encoder(torch, model, getattr(torch, precision))
+        logger.info(
+            "classifier %s loaded from %s (%s)", calibration.get("name"), model_dir, precision
+        )
         return cls(
-            model=model,
+            encoder=encoder,
             vocab=vocab,
             name=str(calibration.get("name", model_dir.name)),
             version=str(calibration.get("version", "unknown")),
@@ -221,6 +335,7 @@ class TextClassifier:
             max_chars=int(calibration["max_chars"]),
             window_chars=window_chars,
             stride_chars=stride_chars,
+            precision=precision,
         )
 
     def predict_proba(self, texts: Sequence[str], *, prepare: bool = True) -> list[float]:
@@ -229,16 +344,24 @@ class TextClassifier:
         if not texts:
             return []
         encoded = [self._vocab.encode(_prepare(t) if prepare else t, self.max_chars) for t in texts]
-        width = max(len(ids) for ids in encoded)
-        input_ids = torch.full((len(encoded), width), PAD_ID, dtype=torch.long)
-        mask = torch.zeros((len(encoded), width), dtype=torch.long)
-        for row, ids in enumerate(encoded):
-            input_ids[row, : len(ids)] = torch.tensor(ids)
-            mask[row, : len(ids)] = 1
+        # Similar lengths share a batch (less padding); a batch has at most MAX_BATCH_ROWS rows.
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        probs = [0.0] * len(encoded)
         with torch.inference_mode():
-            logits = self._model(input_ids=input_ids, attention_mask=mask).logits
-        probs = torch.softmax(logits.float(), dim=-1)[:, 1]
-        return [float(p) for p in probs]
+            for k in range(0, len(order), MAX_BATCH_ROWS):
+                rows = order[k : k + MAX_BATCH_ROWS]
+                lengths = [len(encoded[i]) for i in rows]
+                width = lengths[-1]
+                input_ids = torch.tensor(
+                    [encoded[i] + [PAD_ID] * (width - len(encoded[i])) for i in rows]
+                )
+                key_mask = None
+                if lengths[0] < width:
+                    key_mask = torch.arange(width) < torch.tensor(lengths)[:, None]
+                logits = self._encoder.logits(input_ids, key_mask)
+                for i, p in zip(rows, torch.softmax(logits, dim=-1)[:, 1].tolist(), strict=True):
+                    probs[i] = p
+        return probs
 
     def score_windows(self, text: str) -> list[tuple[int, int, float]]:
         """(start, end, p_offensive) for each window of `text`; spans index `text` itself.

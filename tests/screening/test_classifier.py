@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import json
+import os
+import platform
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from screening.classifier import ClassifierUnavailable, TextClassifier, _prepare
+from screening.classifier import (
+    ClassifierUnavailable,
+    TextClassifier,
+    _native_bf16,
+    _prepare,
+)
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "screening" / "models" / "cold-mini"
 
 OFFENSIVE = "黑人都是垃圾，又懒又蠢，全部滚出中国"
 BENIGN = "公司今天发布了第三季度的产品更新，新版本修复了若干问题，欢迎大家下载试用。"
+ROOT = MODEL_DIR.parents[2]
+# Mixed lengths, so that a batch pads and the attention mask matters.
+SAMPLES = [OFFENSIVE, BENIGN, "河南人都是骗子", "女拳", BENIGN * 3, "我觉得地域歧视是不对的"]
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +122,92 @@ def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "transformers", None)  # makes `import transformers` fail
     with pytest.raises(ClassifierUnavailable, match=r"mediagate\[classifier\]"):
         TextClassifier.load(MODEL_DIR)
+
+
+@pytest.fixture(scope="module")
+def float32_classifier() -> TextClassifier:
+    return TextClassifier.load(MODEL_DIR, precision="float32")
+
+
+def _transformers_probs(texts: list[str]) -> list[float]:
+    """The reference: the transformers model itself, float32, one text at a time."""
+    import torch
+    from transformers import BertForSequenceClassification
+
+    from screening.classifier import CharVocab
+
+    model = BertForSequenceClassification.from_pretrained(MODEL_DIR, local_files_only=True)
+    model.float().eval()
+    vocab = CharVocab.load(MODEL_DIR / "vocab.txt")
+    out = []
+    with torch.inference_mode():
+        for text in texts:
+            ids = torch.tensor([vocab.encode(_prepare(text), 126)])
+            logits = model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
+            out.append(float(torch.softmax(logits, dim=-1)[0, 1]))
+    return out
+
+
+def test_float32_forward_matches_transformers(float32_classifier: TextClassifier) -> None:
+    assert float32_classifier.max_chars == 126
+    reference = _transformers_probs(SAMPLES)
+    batched = float32_classifier.predict_proba(SAMPLES)  # one padded batch
+    assert batched == pytest.approx(reference, abs=1e-5)
+
+
+def test_bfloat16_forward_stays_close_to_float32(float32_classifier: TextClassifier) -> None:
+    # Correct on any CPU (slow where bfloat16 is not native); here only the numbers matter.
+    bf16 = TextClassifier.load(MODEL_DIR, precision="bfloat16")
+    assert bf16.precision == "bfloat16"
+    reference = float32_classifier.predict_proba(SAMPLES)
+    assert bf16.predict_proba(SAMPLES) == pytest.approx(reference, abs=0.02)
+
+
+def test_auto_precision_follows_the_cpu(classifier: TextClassifier) -> None:
+    import torch
+
+    assert classifier.precision == ("bfloat16" if _native_bf16(torch) else "float32")
+
+
+def test_padding_does_not_change_scores(float32_classifier: TextClassifier) -> None:
+    alone = [float32_classifier.predict_proba([t])[0] for t in SAMPLES]
+    assert float32_classifier.predict_proba(SAMPLES) == pytest.approx(alone, abs=1e-5)
+    many = SAMPLES * 30  # more rows than one batch holds
+    assert float32_classifier.predict_proba(many) == pytest.approx(alone * 30, abs=1e-5)
+
+
+def test_unknown_precision_is_refused() -> None:
+    with pytest.raises(ValueError, match="precision"):
+        TextClassifier.load(MODEL_DIR, precision="int4")
+
+
+_SCORE_IN_CHILD = """
+import json, sys
+from pathlib import Path
+from screening.classifier import TextClassifier
+clf = TextClassifier.load(Path(sys.argv[1]))
+texts = json.loads(sys.argv[2])
+print(json.dumps({"precision": clf.precision, "probs": clf.predict_proba(texts)}))
+"""
+
+
+@pytest.mark.slow
+def test_a_cpu_without_native_bfloat16_gets_float32_and_the_same_scores(
+    float32_classifier: TextClassifier,
+) -> None:
+    # oneDNN and ATen limited to AVX2 behave as on a CPU without AVX512/AMX: "auto" must fall
+    # back to float32 there (bfloat16 would be emulated, ~8x slower) and give the same scores.
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+    done = subprocess.run(
+        [sys.executable, "-c", _SCORE_IN_CHILD, str(MODEL_DIR), json.dumps(SAMPLES)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=100,
+    )
+    child = json.loads(done.stdout.strip().splitlines()[-1])
+    if platform.machine().lower() in {"x86_64", "amd64"}:
+        assert child["precision"] == "float32"
+    assert child["probs"] == pytest.approx(float32_classifier.predict_proba(SAMPLES), abs=1e-4)
