@@ -8,9 +8,9 @@ a core.
 
 Run: ``.venv/bin/python bench/classifier.py [--texts 200] [--threads 1] [--precision auto]``
 
-Before/after on a noisy machine: ``--baseline-rev REV`` also loads `screening/classifier.py` as it
-was at git revision REV and alternates the two, text by text, in this one process, so both see
-the same load; the baseline's figures are printed first.
+Before/after on a noisy machine: ``--baseline-rev REV`` also loads `screening/classifier.py` and
+the model directory as they were at git revision REV and alternates the two, text by text, in this
+one process, so both see the same load; the baseline's figures are printed first.
 """
 
 from __future__ import annotations
@@ -41,6 +41,24 @@ WINDOW_CHARS = 500
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _model_dir_at(rev: str, model_dir: Path, into: Path) -> Path:
+    """A copy of `model_dir` as committed at git revision `rev` (the baseline's own model)."""
+    rel = model_dir.resolve().relative_to(ROOT).as_posix()
+    names = subprocess.run(
+        ["git", "ls-tree", "--name-only", f"{rev}:{rel}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for name in names:
+        blob = subprocess.run(
+            ["git", "show", f"{rev}:{rel}/{name}"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+        (into / name).write_bytes(blob)
+    return into
 
 
 def _module_at(rev: str) -> ModuleType:
@@ -96,8 +114,10 @@ def main() -> int:
     load_s = time.perf_counter() - t0
     scorers: list[tuple[str, Any]] = [("this tree", clf)]
     if args.baseline_rev:
-        baseline = _module_at(args.baseline_rev).TextClassifier.load(args.model)
-        scorers.insert(0, (f"at {args.baseline_rev}", baseline))
+        with tempfile.TemporaryDirectory() as tmp:
+            old_dir = _model_dir_at(args.baseline_rev, args.model, Path(tmp))
+            baseline = _module_at(args.baseline_rev).TextClassifier.load(old_dir)
+        scorers.insert(0, (f"at {args.baseline_rev} (its code and model)", baseline))
     prose = CLEAN.read_text(encoding="utf-8")
     texts = [prose[i : i + WINDOW_CHARS] for i in range(0, len(prose), WINDOW_CHARS)]
     texts = [t for t in texts if len(t) == WINDOW_CHARS][: args.texts]

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import unicodedata
+from array import array
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +29,9 @@ logger = logging.getLogger(__name__)
 EXTRA_HINT = "pip install 'mediagate[classifier]'"
 CALIBRATION_FILE = "calibration.json"
 VOCAB_FILE = "vocab.txt"
+NGRAM_FILE = "ngram_lr.tsv"  # the char n-gram linear part of the ensemble, when there is one
+NGRAM_FORMAT = "mediagate-ngram-lr/1"
+PARTS = ("bert", "ngram_lr")
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(len(SPECIAL_TOKENS))
 RULE = "classifier:cold"
@@ -142,6 +148,103 @@ class CharVocab:
         """[CLS] + one id per character (at most `max_chars`) + [SEP]."""
         get = self.ids.get
         return [CLS_ID, *(get(ch, UNK_ID) for ch in text[:max_chars]), SEP_ID]
+
+
+# --- char n-gram linear part -----------------------------------------------------------------
+
+
+def char_ngrams(text: str, lowest: int = 1, highest: int = 3) -> list[str]:
+    """Every character n-gram of `text` with `lowest` <= n <= `highest` (one per position).
+
+    The analyzer the linear part is trained with (scikit-learn's `TfidfVectorizer(analyzer=...)`)
+    and scored with here, so training and run time cut text identically.
+    """
+    return [text[i : i + n] for n in range(lowest, highest + 1) for i in range(len(text) - n + 1)]
+
+
+class NgramLinear:
+    """Logistic regression on char n-gram TF-IDF, computed in plain Python (no scikit-learn).
+
+    Features as scikit-learn's `TfidfVectorizer(sublinear_tf=True, smooth_idf=True, norm="l2")`
+    makes them: tf = 1 + ln(count), idf = ln((1 + documents) / (1 + df)) + 1, the vector scaled to
+    unit length; n-grams outside the table are ignored. P(offensive) = sigmoid(intercept + w . x).
+
+    File (`ngram_lr.tsv`): a first line `#` + JSON (format, documents, intercept, ngram range),
+    then one `ngram<TAB>df<TAB>coefficient` line per n-gram.
+    """
+
+    def __init__(
+        self,
+        table: dict[str, int],
+        idf: array[float],
+        coef: array[float],
+        intercept: float,
+        ngram_range: tuple[int, int],
+    ) -> None:
+        self._table = table
+        self._idf = idf
+        self._coef = coef
+        self.intercept = intercept
+        self.ngram_range = ngram_range
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    @staticmethod
+    def write(
+        path: Path,
+        rows: Sequence[tuple[str, int, float]],
+        *,
+        documents: int,
+        intercept: float,
+        ngram_range: tuple[int, int],
+    ) -> None:
+        """Write the table: (ngram, document frequency, coefficient) rows."""
+        meta = {
+            "format": NGRAM_FORMAT,
+            "documents": documents,
+            "intercept": intercept,
+            "ngram_range": list(ngram_range),
+        }
+        lines = ["#" + json.dumps(meta) + "\n"]
+        for ngram, df, coef in rows:
+            if "\n" in ngram or "\r" in ngram or "\t" in ngram:
+                raise ValueError(f"n-gram {ngram!r}: prepared text has no tabs or line breaks")
+            lines.append(f"{ngram}\t{df}\t{coef:.7g}\n")
+        path.write_text("".join(lines), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> NgramLinear:
+        try:
+            with path.open(encoding="utf-8", newline="\n") as fh:
+                meta = json.loads(fh.readline().removeprefix("#"))
+                if meta.get("format") != NGRAM_FORMAT:
+                    raise ValueError(f"format {meta.get('format')!r}, want {NGRAM_FORMAT!r}")
+                documents = int(meta["documents"])
+                table: dict[str, int] = {}
+                idf, coef = array("d"), array("d")
+                for line in fh:
+                    ngram, df, weight = line.rstrip("\n").split("\t")
+                    table[ngram] = len(idf)
+                    idf.append(math.log((1 + documents) / (1 + int(df))) + 1)
+                    coef.append(float(weight))
+        except (OSError, ValueError, KeyError) as exc:
+            raise ClassifierUnavailable(f"{path}: unusable n-gram table ({exc})") from exc
+        low, high = meta["ngram_range"]
+        return cls(table, idf, coef, float(meta["intercept"]), (int(low), int(high)))
+
+    def proba(self, text: str) -> float:
+        """P(offensive) for one (prepared) text."""
+        get, idf, coef = self._table.get, self._idf, self._coef
+        dot = norm2 = 0.0
+        for ngram, count in Counter(char_ngrams(text, *self.ngram_range)).items():
+            j = get(ngram)
+            if j is not None:
+                value = (1.0 + math.log(count)) * idf[j]
+                dot += value * coef[j]
+                norm2 += value * value
+        z = self.intercept + (dot / math.sqrt(norm2) if norm2 else 0.0)
+        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
 
 def _chunks(text: str, size: int, stride: int) -> list[str]:
@@ -275,6 +378,7 @@ class TextClassifier:
         window_chars: int,
         stride_chars: int,
         precision: str,
+        ngram: NgramLinear | None = None,
     ) -> None:
         if not 0 < stride_chars <= window_chars:
             raise ValueError(f"need 0 < stride_chars <= window_chars, got {stride_chars}")
@@ -287,6 +391,9 @@ class TextClassifier:
         self.window_chars = window_chars
         self.stride_chars = stride_chars
         self.precision = precision  # "float32" or "bfloat16": what the forward pass runs in
+        self._ngram = ngram
+        # The ensemble's parts: a score is the mean of their probabilities.
+        self.parts: tuple[str, ...] = ("bert", "ngram_lr") if ngram is not None else ("bert",)
 
     @classmethod
     def load(
@@ -323,6 +430,11 @@ class TextClassifier:
             precision = "bfloat16" if _native_bf16(torch) else "float32"
         # Weights are stored as fp16 to halve the file; the encoder upcasts them.
         encoder = _Encoder(torch, model, getattr(torch, precision))
+        parts = tuple(calibration.get("parts", ["bert"]))
+        if not set(parts) <= set(PARTS) or "bert" not in parts:
+            raise ClassifierUnavailable(f"{calibration_path}: unknown parts {parts}")
+        # The threshold was calibrated on the ensemble: a missing part is a broken model dir.
+        ngram = NgramLinear.load(model_dir / NGRAM_FILE) if "ngram_lr" in parts else None
         logger.info(
             "classifier %s loaded from %s (%s)", calibration.get("name"), model_dir, precision
         )
@@ -336,14 +448,30 @@ class TextClassifier:
             window_chars=window_chars,
             stride_chars=stride_chars,
             precision=precision,
+            ngram=ngram,
         )
 
     def predict_proba(self, texts: Sequence[str], *, prepare: bool = True) -> list[float]:
-        """P(offensive) for short texts (each cut to `max_chars` after preparation)."""
+        """P(offensive) for short texts (each cut to `max_chars` after preparation).
+
+        The mean of the parts' probabilities (`part_probas`).
+        """
+        parts = list(self.part_probas(texts, prepare=prepare).values())
+        return [sum(ps) / len(ps) for ps in zip(*parts, strict=True)] if texts else []
+
+    def part_probas(self, texts: Sequence[str], *, prepare: bool = True) -> dict[str, list[float]]:
+        """Each part's P(offensive) for short texts: {"bert": [...], "ngram_lr": [...]}."""
+        cut = [(_prepare(t) if prepare else t)[: self.max_chars] for t in texts]
+        out = {"bert": self._bert_proba(cut)}
+        if self._ngram is not None:
+            out["ngram_lr"] = [self._ngram.proba(t) for t in cut]
+        return out
+
+    def _bert_proba(self, texts: Sequence[str]) -> list[float]:
         torch, _ = _import_backend()
         if not texts:
             return []
-        encoded = [self._vocab.encode(_prepare(t) if prepare else t, self.max_chars) for t in texts]
+        encoded = [self._vocab.encode(t, self.max_chars) for t in texts]
         # Similar lengths share a batch (less padding); a batch has at most MAX_BATCH_ROWS rows.
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         probs = [0.0] * len(encoded)

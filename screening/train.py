@@ -11,6 +11,12 @@ scored for a char n-gram TF-IDF + logistic-regression baseline, for the model wi
 normalisation and for an adversarial copy of dev with symbols inserted between characters.
 `--distill W` (off by default) mixes the TF-IDF model's out-of-fold probabilities into the targets.
 
+The shipped model is an ensemble (unless `--no-ngram`): the BERT's probability averaged, with equal
+weights, with a char 1-3-gram TF-IDF logistic regression trained on the normalised train texts and
+written to the model directory as a plain n-gram table (run time needs no scikit-learn).
+`--reuse-bert DIR` takes the BERT (weights, vocabulary, training history) from an existing model
+directory instead of pre-training and fine-tuning one (~20 minutes); everything else is redone.
+
 Training-only dependencies: scikit-learn (the baseline), on top of the `classifier` extra.
 """
 
@@ -33,16 +39,21 @@ from typing import Any
 from screening.classifier import (
     CALIBRATION_FILE,
     MASK_ID,
+    NGRAM_FILE,
     PAD_ID,
     SPECIAL_TOKENS,
     VOCAB_FILE,
     CharVocab,
+    NgramLinear,
+    TextClassifier,
     _prepare,
+    char_ngrams,
 )
 
 logger = logging.getLogger(__name__)
 
 PUBLISHED_ROBERTA = {"accuracy": 0.8275, "macro_f1": 0.8239, "split": "test"}
+MAX_MODEL_DIR_BYTES = 20_000_000  # the model directory ships inside the package
 # Inserted between characters in the adversarial dev copy and in training augmentation.
 NOISE_CHARS = [*"*.·_-|/\\~ ，。！？…❤★☆♥♡✿※#@&%+=^", "😀", "😂", "🙏", "🔥", "\u200b", "\u3000"]
 # Safe (label 0) dev texts with these cues are mostly texts *about* prejudice; COLD dev has no
@@ -345,6 +356,40 @@ def tfidf_baseline(
     return out, probs
 
 
+def train_ngram(
+    texts: Sequence[str], labels: Sequence[int], min_df: int, c: float, out: Path
+) -> tuple[Any, Any]:
+    """Fit the ensemble's n-gram part on prepared texts; write its table to `out`/NGRAM_FILE.
+
+    Same features and C as the TF-IDF baseline, but on normalised text and through
+    `char_ngrams`, the analyzer the run time uses. Returns (vectoriser, model) for checks.
+    """
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vec = TfidfVectorizer(
+        analyzer=char_ngrams, sublinear_tf=True, min_df=min_df, lowercase=False, token_pattern=None
+    )
+    x = vec.fit_transform(list(texts))
+    clf = LogisticRegression(C=c, max_iter=2000).fit(x, list(labels))
+    df = np.bincount(x.indices, minlength=x.shape[1])  # documents containing each n-gram
+    idf = np.log((1 + len(texts)) / (1 + df)) + 1
+    if not np.allclose(idf, vec.idf_):
+        raise SystemExit("n-gram table: document frequencies do not reproduce the idf")
+    names = vec.get_feature_names_out()
+    coef = clf.coef_[0]
+    rows = [(str(names[j]), int(df[j]), float(coef[j])) for j in range(len(names))]
+    NgramLinear.write(
+        out / NGRAM_FILE,
+        rows,
+        documents=len(texts),
+        intercept=float(clf.intercept_[0]),
+        ngram_range=(1, 3),
+    )
+    return vec, clf
+
+
 def save_model(model: Any, vocab: CharVocab, out: Path) -> None:
     import torch
     from safetensors.torch import save_file
@@ -355,6 +400,10 @@ def save_model(model: Any, vocab: CharVocab, out: Path) -> None:
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
     vocab.save(out / VOCAB_FILE)
+
+
+def _share_flagged(probs: Sequence[float], rows: Sequence[int], threshold: float) -> float:
+    return round(sum(probs[i] >= threshold for i in rows) / max(1, len(rows)), 4)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -379,13 +428,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit-train", type=int, default=0, help="smoke tests only")
     parser.add_argument("--threads", type=int, default=1, help="1 is faster on a busy 2-core box")
     parser.add_argument("--version", default=time.strftime("%Y-%m-%d"))
+    parser.add_argument(
+        "--reuse-bert",
+        type=Path,
+        default=None,
+        help="model dir whose BERT (weights, vocab, history) to reuse instead of training one",
+    )
+    parser.add_argument(
+        "--ngram",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="ship the BERT + char n-gram logistic regression ensemble (default) or BERT alone",
+    )
+    parser.add_argument("--ngram-min-df", type=int, default=2)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     t0 = time.monotonic()
 
     torch = _seed_everything(args.seed)
     torch.set_num_threads(args.threads)
-    from transformers import BertConfig
+    from transformers import BertConfig, BertForSequenceClassification
 
     train, dev = read_split(args.data, "train"), read_split(args.data, "dev")
     if args.limit_train:
@@ -393,103 +455,176 @@ def main(argv: Sequence[str] | None = None) -> int:
     dev_labels = [ex.label for ex in dev]
     chunks = clean_chunks(args.clean, args.mlm_chunk_chars, args.clean_chars)
     train_prepared = [_prepare(ex.text) for ex in train]
-    vocab = build_vocab(train_prepared + chunks, args.min_freq)
-    logger.info(
-        "train %d, dev %d, clean chunks %d, vocab %d", len(train), len(dev), len(chunks), len(vocab)
-    )
-
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=args.hidden,
-        num_hidden_layers=args.layers,
-        num_attention_heads=max(1, args.hidden // 64),
-        intermediate_size=args.hidden * 4,
-        max_position_embeddings=args.max_chars + 2,
-        type_vocab_size=1,
-        pad_token_id=PAD_ID,
-    )
-    # Set after construction: label kwargs are not in BertConfig's typed signature.
-    config.id2label = {0: "safe", 1: "offensive"}
-    config.label2id = {"safe": 0, "offensive": 1}
-    config.problem_type = "single_label_classification"
-    encoder_state = None
-    mlm_s = 0.0
-    if args.mlm_steps > 0:
-        started = time.monotonic()
-        mlm_texts = [vocab.encode(t, args.max_chars) for t in train_prepared + chunks]
-        encoder_state = pretrain_mlm(torch, config, mlm_texts, args, len(vocab))
-        mlm_s = time.monotonic() - started
-
     rng = random.Random(args.seed + 2)
     adversarial = [insert_noise(ex.text, rng, 0.5) for ex in dev]
-    dev_encoded = [vocab.encode(_prepare(ex.text), args.max_chars) for ex in dev]
-    teacher = None
-    if args.distill > 0:
+    mlm_s = finetune_s = 0.0
+    reused: dict[str, Any] | None = None
+    if args.reuse_bert is not None:
+        # Read everything from the reused directory before anything is written (it may be --out).
+        previous_path = args.reuse_bert / "metrics.json"
+        previous = (
+            json.loads(previous_path.read_text(encoding="utf-8")) if previous_path.is_file() else {}
+        )
+        vocab = CharVocab.load(args.reuse_bert / VOCAB_FILE)
+        model = BertForSequenceClassification.from_pretrained(
+            args.reuse_bert, local_files_only=True, dtype=torch.float32
+        )
+        model.eval()
+        model.config.dtype = None  # as a freshly built config: config.json stays byte-identical
+        args.max_chars = model.config.max_position_embeddings - 2
+        history = previous.get("history", [])
+        # A reused BERT's own origin is carried along: the run that actually trained it.
+        reused = previous.get("bert_reused") or {
+            "from": str(args.reuse_bert),
+            "command": previous.get("command"),
+            "seconds": previous.get("seconds"),
+        }
+        logger.info("BERT reused from %s (vocab %d)", args.reuse_bert, len(vocab))
+    else:
+        vocab = build_vocab(train_prepared + chunks, args.min_freq)
+        logger.info(
+            "train %d, dev %d, clean chunks %d, vocab %d",
+            len(train),
+            len(dev),
+            len(chunks),
+            len(vocab),
+        )
+        config = BertConfig(
+            vocab_size=len(vocab),
+            hidden_size=args.hidden,
+            num_hidden_layers=args.layers,
+            num_attention_heads=max(1, args.hidden // 64),
+            intermediate_size=args.hidden * 4,
+            max_position_embeddings=args.max_chars + 2,
+            type_vocab_size=1,
+            pad_token_id=PAD_ID,
+        )
+        # Set after construction: label kwargs are not in BertConfig's typed signature.
+        config.id2label = {0: "safe", 1: "offensive"}
+        config.label2id = {"safe": 0, "offensive": 1}
+        config.problem_type = "single_label_classification"
+        encoder_state = None
+        if args.mlm_steps > 0:
+            started = time.monotonic()
+            mlm_texts = [vocab.encode(t, args.max_chars) for t in train_prepared + chunks]
+            encoder_state = pretrain_mlm(torch, config, mlm_texts, args, len(vocab))
+            mlm_s = time.monotonic() - started
+        dev_encoded = [vocab.encode(_prepare(ex.text), args.max_chars) for ex in dev]
+        teacher = None
+        if args.distill > 0:
+            started = time.monotonic()
+            teacher = tfidf_out_of_fold(train, 5, args.seed)
+            logger.info("teacher (5-fold TF-IDF) in %.0f s", time.monotonic() - started)
         started = time.monotonic()
-        teacher = tfidf_out_of_fold(train, 5, args.seed)
-        logger.info("teacher (5-fold TF-IDF) in %.0f s", time.monotonic() - started)
-    started = time.monotonic()
-    model, history = finetune(
-        torch, config, encoder_state, train, dev_encoded, dev_labels, vocab, args, teacher
-    )
-    finetune_s = time.monotonic() - started
+        model, history = finetune(
+            torch, config, encoder_state, train, dev_encoded, dev_labels, vocab, args, teacher
+        )
+        finetune_s = time.monotonic() - started
 
-    probs = predict(torch, model, dev_encoded, args.batch_size)
-    threshold = calibrate(dev_labels, probs)
+    save_model(model, vocab, args.out)
+    ngram_s = 0.0
+    ngram_fit: tuple[Any, Any] | None = None
+    (args.out / NGRAM_FILE).unlink(missing_ok=True)
+    if args.ngram:
+        started = time.monotonic()
+        ngram_fit = train_ngram(
+            train_prepared, [ex.label for ex in train], args.ngram_min_df, 4.0, args.out
+        )
+        ngram_s = time.monotonic() - started
+    parts = ["bert", "ngram_lr"] if args.ngram else ["bert"]
+
+    def write_calibration(threshold: float) -> None:
+        calibration = {
+            "name": args.out.name,
+            "version": args.version,
+            "threshold": threshold,
+            "max_chars": args.max_chars,
+            "parts": parts,
+            "calibrated_on": "COLD dev, threshold maximising macro-F1",
+            "labels": {"0": "safe", "1": "offensive"},
+        }
+        (args.out / CALIBRATION_FILE).write_text(
+            json.dumps(calibration, indent=2) + "\n", encoding="utf-8"
+        )
+
+    # Everything below is measured on the directory as shipped, through the run-time code
+    # (float32; its threshold is only needed for loading and is replaced after calibration).
+    write_calibration(0.5)
+    shipped = TextClassifier.load(args.out, precision="float32")
+    lowered = [ex.text.lower() for ex in dev]
     views = {
-        "dev": probs,
-        "dev_no_normalisation": predict(
-            torch, model, [vocab.encode(ex.text.lower(), args.max_chars) for ex in dev], 32
-        ),
-        "adversarial_dev": predict(
-            torch, model, [vocab.encode(_prepare(t), args.max_chars) for t in adversarial], 32
-        ),
-        "adversarial_dev_no_normalisation": predict(
-            torch, model, [vocab.encode(t.lower(), args.max_chars) for t in adversarial], 32
+        "dev": shipped.part_probas([ex.text for ex in dev]),
+        "dev_no_normalisation": shipped.part_probas(lowered, prepare=False),
+        "adversarial_dev": shipped.part_probas(adversarial),
+        "adversarial_dev_no_normalisation": shipped.part_probas(
+            [t.lower() for t in adversarial], prepare=False
         ),
     }
-    model_metrics = {name: metrics(dev_labels, p, 0.5) for name, p in views.items()}
+
+    def mean(by_part: dict[str, list[float]]) -> list[float]:
+        return [sum(ps) / len(ps) for ps in zip(*by_part.values(), strict=True)]
+
+    probs = mean(views["dev"])
+    threshold = calibrate(dev_labels, probs)
+    write_calibration(threshold)
+    model_metrics = {name: metrics(dev_labels, mean(v), 0.5) for name, v in views.items()}
     model_metrics["dev_calibrated"] = metrics(dev_labels, probs, threshold)
+    bert_probs = views["dev"]["bert"]
+    bert_threshold = calibrate(dev_labels, bert_probs)
+    bert_metrics = {name: metrics(dev_labels, v["bert"], 0.5) for name, v in views.items()}
+    bert_metrics["dev_calibrated"] = metrics(dev_labels, bert_probs, bert_threshold)
+    precision = TextClassifier.load(args.out).precision
+    if precision != "float32":  # what "auto" picks on this CPU, e.g. bfloat16
+        runtime = TextClassifier.load(args.out, precision=precision)
+        runtime_probs = runtime.predict_proba([ex.text for ex in dev])
+        model_metrics[f"dev_{precision}"] = metrics(dev_labels, runtime_probs, 0.5)
+        model_metrics[f"dev_{precision}_calibrated"] = metrics(dev_labels, runtime_probs, threshold)
+
+    ngram_report: dict[str, Any] | None = None
+    if ngram_fit is not None:
+        vec, clf = ngram_fit
+        cut = [_prepare(ex.text)[: args.max_chars] for ex in dev]
+        reference = clf.predict_proba(vec.transform(cut))[:, 1].tolist()
+        ours = views["dev"]["ngram_lr"]
+        diff = max(abs(a - b) for a, b in zip(reference, ours, strict=True))
+        if diff > 1e-4:
+            raise SystemExit(f"n-gram part: run time differs from scikit-learn by {diff}")
+        ngram_report = {
+            "features": len(vec.idf_),
+            "min_df": args.ngram_min_df,
+            "C": 4.0,
+            "text": "normalised (_prepare), cut to max_chars like the BERT input",
+            "runtime_vs_sklearn_max_abs_diff": diff,
+            "dev": metrics(dev_labels, ours, 0.5),
+            "adversarial_dev": metrics(dev_labels, views["adversarial_dev"]["ngram_lr"], 0.5),
+        }
+
     proxy = [
         i for i, ex in enumerate(dev) if ex.label == 0 and any(c in ex.text for c in ANTI_BIAS_CUES)
     ]
     anti_bias: dict[str, Any] = {
         "definition": "dev texts labelled safe containing one of " + "/".join(ANTI_BIAS_CUES),
         "n": len(proxy),
-        "fpr_at_0.5": round(sum(probs[i] >= 0.5 for i in proxy) / max(1, len(proxy)), 4),
-        "fpr_at_threshold": round(
-            sum(probs[i] >= threshold for i in proxy) / max(1, len(proxy)), 4
-        ),
+        "fpr_at_0.5": _share_flagged(probs, proxy, 0.5),
+        "fpr_at_threshold": _share_flagged(probs, proxy, threshold),
+        "bert_alone_fpr_at_0.5": _share_flagged(bert_probs, proxy, 0.5),
+        "bert_alone_fpr_at_its_threshold": _share_flagged(bert_probs, proxy, bert_threshold),
     }
+    if args.ngram:
+        anti_bias["ngram_lr_alone_fpr_at_0.5"] = _share_flagged(
+            views["dev"]["ngram_lr"], proxy, 0.5
+        )
 
     started = time.monotonic()
     baseline, baseline_probs = tfidf_baseline(
         train, {"dev": [ex.text for ex in dev], "adversarial_dev": adversarial}, dev_labels
     )
     baseline_s = time.monotonic() - started
+    anti_bias["tfidf_fpr_at_0.5"] = _share_flagged(baseline_probs["dev"], proxy, 0.5)
 
-    anti_bias["tfidf_fpr_at_0.5"] = round(
-        sum(baseline_probs["dev"][i] >= 0.5 for i in proxy) / max(1, len(proxy)), 4
-    )
-
-    save_model(model, vocab, args.out)
     size_bytes = sum(f.stat().st_size for f in args.out.iterdir() if f.is_file())
-    name = args.out.name
-    (args.out / CALIBRATION_FILE).write_text(
-        json.dumps(
-            {
-                "name": name,
-                "version": args.version,
-                "threshold": threshold,
-                "max_chars": args.max_chars,
-                "calibrated_on": "COLD dev, threshold maximising macro-F1",
-                "labels": {"0": "safe", "1": "offensive"},
-            },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    if size_bytes > MAX_MODEL_DIR_BYTES:
+        raise SystemExit(f"{args.out}: {size_bytes} bytes, over {MAX_MODEL_DIR_BYTES}")
     report = {
         "command": "python -m screening.train " + " ".join(argv or sys.argv[1:]),
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
@@ -499,8 +634,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             "clean_chunks": len(chunks),
             "vocab": len(vocab),
         },
+        "shipped": " + ".join(parts) + (" (mean of probabilities)" if args.ngram else ""),
+        "tuned_on_dev": "the BERT's epoch and the review threshold only; the ensemble's equal "
+        "weights and the n-gram part's settings (the baseline's) were fixed beforehand",
         "model": model_metrics,
         "threshold": threshold,
+        "bert_alone": bert_metrics,
+        "bert_alone_threshold": bert_threshold,
+        "bert_reused": reused,
+        "ngram_lr": ngram_report,
         "tfidf_logreg": baseline,
         "published_roberta_base_cold_test": PUBLISHED_ROBERTA,
         "anti_bias_proxy": anti_bias,
@@ -508,6 +650,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seconds": {
             "mlm": round(mlm_s),
             "finetune": round(finetune_s),
+            "ngram_lr": round(ngram_s),
             "tfidf": round(baseline_s),
             "total": round(time.monotonic() - t0),
         },

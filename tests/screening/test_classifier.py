@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +14,13 @@ from pathlib import Path
 import pytest
 
 from screening.classifier import (
+    NGRAM_FILE,
     ClassifierUnavailable,
+    NgramLinear,
     TextClassifier,
     _native_bf16,
     _prepare,
+    char_ngrams,
 )
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "screening" / "models" / "cold-mini"
@@ -151,7 +156,7 @@ def _transformers_probs(texts: list[str]) -> list[float]:
 def test_float32_forward_matches_transformers(float32_classifier: TextClassifier) -> None:
     assert float32_classifier.max_chars == 126
     reference = _transformers_probs(SAMPLES)
-    batched = float32_classifier.predict_proba(SAMPLES)  # one padded batch
+    batched = float32_classifier.part_probas(SAMPLES)["bert"]  # one padded batch
     assert batched == pytest.approx(reference, abs=1e-5)
 
 
@@ -211,3 +216,69 @@ def test_a_cpu_without_native_bfloat16_gets_float32_and_the_same_scores(
     if platform.machine().lower() in {"x86_64", "amd64"}:
         assert child["precision"] == "float32"
     assert child["probs"] == pytest.approx(float32_classifier.predict_proba(SAMPLES), abs=1e-4)
+
+
+def test_char_ngrams_cover_every_position() -> None:
+    assert char_ngrams("abc") == ["a", "b", "c", "ab", "bc", "abc"]
+    assert char_ngrams("ab", 2, 3) == ["ab"]
+    assert char_ngrams("") == []
+
+
+def test_ngram_linear_computes_tfidf_logistic_regression(tmp_path: Path) -> None:
+    path = tmp_path / NGRAM_FILE
+    rows = [("a", 1, 2.0), ("ab", 2, -1.0), ("zz", 3, 5.0)]
+    NgramLinear.write(path, rows, documents=3, intercept=0.5, ngram_range=(1, 2))
+    part = NgramLinear.load(path)
+    assert len(part) == 3 and part.ngram_range == (1, 2)
+    # "aab": a x2, ab x1 in the table; b and aa are not, so they count for nothing.
+    a = (1 + math.log(2)) * (math.log(4 / 2) + 1)
+    ab = 1 * (math.log(4 / 3) + 1)
+    z = 0.5 + (2.0 * a - 1.0 * ab) / math.hypot(a, ab)
+    assert part.proba("aab") == pytest.approx(1 / (1 + math.exp(-z)), rel=1e-9)
+    assert part.proba("qq") == pytest.approx(1 / (1 + math.exp(-0.5)))  # nothing known
+    NgramLinear.write(path, rows, documents=3, intercept=-800.0, ngram_range=(1, 2))
+    assert NgramLinear.load(path).proba("q") == 0.0  # no overflow at extreme scores
+
+
+def test_ngram_table_refuses_what_it_cannot_store(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="tabs or line breaks"):
+        NgramLinear.write(
+            tmp_path / NGRAM_FILE, [("a\tb", 1, 1.0)], documents=1, intercept=0, ngram_range=(1, 3)
+        )
+    (tmp_path / NGRAM_FILE).write_text('#{"format": "other"}\n', encoding="utf-8")
+    with pytest.raises(ClassifierUnavailable, match="unusable n-gram table"):
+        NgramLinear.load(tmp_path / NGRAM_FILE)
+
+
+def test_the_shipped_model_is_the_ensemble(float32_classifier: TextClassifier) -> None:
+    assert float32_classifier.parts == ("bert", "ngram_lr")
+    parts = float32_classifier.part_probas(SAMPLES)
+    mean = [(b + n) / 2 for b, n in zip(parts["bert"], parts["ngram_lr"], strict=True)]
+    assert float32_classifier.predict_proba(SAMPLES) == pytest.approx(mean, abs=1e-12)
+    # Both parts see the same (prepared, cut) text and both lean the same way on the extremes.
+    assert parts["ngram_lr"][0] > 0.5 > parts["ngram_lr"][1]
+
+
+def test_model_dir_stays_small() -> None:
+    size = sum(f.stat().st_size for f in MODEL_DIR.iterdir() if f.is_file())
+    assert size < 20_000_000
+
+
+def test_missing_ngram_part_is_unavailable(tmp_path: Path) -> None:
+    broken = tmp_path / "cold-mini"
+    shutil.copytree(MODEL_DIR, broken)
+    (broken / NGRAM_FILE).unlink()
+    with pytest.raises(ClassifierUnavailable, match="unusable n-gram table"):
+        TextClassifier.load(broken)
+
+
+def test_offensive_sentence_inside_neutral_prose_is_flagged(classifier: TextClassifier) -> None:
+    # One short offensive sentence in the middle of a 500-character window of neutral prose.
+    prose = (BENIGN * 12)[:240]
+    text = prose + OFFENSIVE + (BENIGN * 12)[: 500 - 240 - len(OFFENSIVE)]
+    assert len(text) == 500
+    ((start, end, p),) = classifier.score_windows(text)
+    assert (start, end) == (0, 500)
+    assert p >= classifier.threshold
+    ((_, _, p_prose),) = classifier.score_windows((BENIGN * 12)[:500])
+    assert p_prose < classifier.threshold
