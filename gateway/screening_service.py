@@ -4,8 +4,11 @@ The screening pipeline is pure and synchronous; it runs here in a thread pool of
 ``screening.workers`` threads so the event loop never blocks. Lexicon terms added through the
 admin API live in Redis; every gateway process polls a version counter every
 ``reload_poll_s`` seconds and, on a change, builds a new screener off the event loop and swaps
-it in atomically (requests in flight finish on the old one). Until the first screener is built,
-or if building fails, screening answers 503 and nothing is published (fail closed).
+it in atomically (requests in flight finish on the old one). That swap compiles only the admin
+terms (milliseconds), so each view is then scanned by two automaton sets; a background build
+then merges file and admin terms into one set and swaps again (compaction, about a second).
+Until the first screener is built, or if building fails, screening answers 503 and nothing is
+published (fail closed).
 """
 
 from __future__ import annotations
@@ -152,6 +155,9 @@ class ScreeningService:
         self._applied_version = -1
         self._problem = "screening is starting"
         self._task: asyncio.Task[None] | None = None
+        self._compaction: asyncio.Task[None] | None = None
+        # compaction gets its own thread so screening requests never queue behind it
+        self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lexicon-build")
         self._reload_lock = asyncio.Lock()
         self._closing = False
 
@@ -178,11 +184,13 @@ class ScreeningService:
         # A cancellation landing inside a Redis call may surface as a connection error the loop
         # tolerates; the flag ends the loop regardless.
         self._closing = True
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._compaction):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._builder.shutdown(wait=False, cancel_futures=True)
 
     @property
     def ready(self) -> bool:
@@ -193,7 +201,11 @@ class ScreeningService:
         return self._applied_version
 
     def health(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"ok": self.ready, "lexicon_version": self._applied_version}
+        info: dict[str, Any] = {
+            "ok": self.ready,
+            "lexicon_version": self._applied_version,
+            "compacted": self.compacted,
+        }
         if self._screener is not None:
             info["patterns"] = self._screener.term_count
         if self._problem:
@@ -275,7 +287,28 @@ class ScreeningService:
             self._screener = new  # atomic swap: in-flight requests keep the old one
             self._applied_version = version
             log.info("lexicons version %d applied (%d admin lists)", version, len(lexicons))
+            if self._compaction:
+                self._compaction.cancel()  # its result would be stale
+            self._compaction = asyncio.create_task(self._compact(new), name="lexicon-compaction")
             return True
+
+    async def _compact(self, screener: Screener) -> None:
+        """Replace ``screener`` by its compacted form, unless something newer was applied."""
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        try:
+            merged = await loop.run_in_executor(self._builder, screener.compacted)
+        except Exception:
+            log.exception("lexicon compaction failed; screening goes on with two automaton sets")
+            return
+        if merged is not screener and self._screener is screener:
+            self._screener = merged  # same terms, one automaton set: an atomic swap as above
+            log.info("lexicons compacted in %.2f s", time.perf_counter() - started)
+
+    @property
+    def compacted(self) -> bool:
+        """Whether the live screener scans each view once (tests and health)."""
+        return self._screener is not None and self._screener.compact
 
     async def admin_lexicons(self) -> list[AdminLexicon]:
         raw = await self._redis.hgetall(self._keys.lexicons())

@@ -108,6 +108,32 @@ def _word_ok(text: str, a: int, b: int) -> bool:
     return not (_alnum_ascii(text[b - 1]) and b < len(text) and _alnum_ascii(text[b]))
 
 
+TermKeys = tuple[str, str | None, bool, str | None, str | None]
+
+
+@functools.lru_cache(maxsize=262_144)
+def term_keys(term: str) -> TermKeys | None:
+    """A term's keys: canon, skeleton (``None`` for ASCII terms), whether the skeleton key may be
+    matched (a symbol inside a term is significant: 机密★ matches in canon only), pinyin and
+    initials (``None`` below three hanzi or with characters that have no reading); ``None``
+    when the term is shorter than two characters. Cached per term, so recompiling a lexicon
+    set (:meth:`Screener.compacted`) costs only the automata builds."""
+    cv = canonical(term)
+    ckey = cv.text.strip()
+    if len(ckey) < 2:
+        return None
+    if ckey.isascii():
+        return ckey, None, False, None, None
+    skey = skeleton(cv).text
+    skel_ok = len(skey) >= 2 and _skip().isdisjoint(cv.text.replace(" ", ""))
+    pkey = ikey = None
+    if sum(map(pinyin_table().__contains__, skey)) >= _MIN_PHONETIC_HANZI:
+        p = skey.translate(_phonetic_tables(False)[0])
+        if p.isascii() and p.isalpha():
+            pkey, ikey = p, skey.translate(_phonetic_tables(True)[0])
+    return ckey, skey, skel_ok, pkey, ikey
+
+
 class _Automaton:
     """An ahocorasick-rs automaton over unique keys, each key mapping to several patterns."""
 
@@ -170,9 +196,6 @@ class LexiconMatcher:
         py: dict[str, list[Pattern]] = {}
         ini: dict[str, list[Pattern]] = {}
         skel_key: dict[Pattern, str] = {}
-        table = pinyin_table()
-        skip = _skip()
-        py_trans, ini_trans = _phonetic_tables(False)[0], _phonetic_tables(True)[0]
         entries: list[Pattern] = []
         for li, lex in enumerate(lexicons):
             owner = owner_offset + li
@@ -182,25 +205,19 @@ class LexiconMatcher:
                 entries.extend(Pattern("combo", owner, t) for t in (*rule.left, *rule.right))
         entries.extend(Pattern("roster", ri, n) for ri, n in enumerate(roster_names))
         for pat in dict.fromkeys(entries):
-            cv = canonical(pat.term)
-            ckey = cv.text.strip()
-            if len(ckey) < 2:
+            keys = term_keys(pat.term)
+            if keys is None:
                 continue
+            ckey, skey, skel_ok, pkey, ikey = keys
             canon.setdefault(ckey, []).append(pat)
-            if ckey.isascii():
+            if skey is None:
                 continue
-            sv = skeleton(cv)
-            skel_key[pat] = sv.text
-            # a symbol inside a term is significant (机密★): such terms match in canon only
-            if len(sv.text) >= 2 and skip.isdisjoint(cv.text.replace(" ", "")):
-                skel.setdefault(sv.text, []).append(pat)
-            if pat.kind != "deny":
-                continue
-            if sum(map(table.__contains__, sv.text)) >= _MIN_PHONETIC_HANZI:
-                pkey, ikey = sv.text.translate(py_trans), sv.text.translate(ini_trans)
-                if pkey.isascii() and pkey.isalpha():
-                    py.setdefault(pkey, []).append(pat)
-                    ini.setdefault(ikey, []).append(pat)
+            skel_key[pat] = skey
+            if skel_ok:
+                skel.setdefault(skey, []).append(pat)
+            if pat.kind == "deny" and pkey is not None and ikey is not None:
+                py.setdefault(pkey, []).append(pat)
+                ini.setdefault(ikey, []).append(pat)
         self._skel_key = skel_key
         self._canon = _Automaton(canon)
         self._skel = _Automaton(skel)

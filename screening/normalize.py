@@ -29,7 +29,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import compress, islice
+from itertools import accumulate, compress, islice
 from operator import itemgetter, le, not_
 from pathlib import Path
 
@@ -549,19 +549,21 @@ def skeleton(canon: View) -> View:
     """Drop skip characters, fold look-alikes and split characters, collapse repeats.
 
     The text is built with C-speed regex and ``str.replace`` passes; the offset map (a Python
-    loop) only when a hit needs it."""
-    text = _skip_re().sub("", canon.text)
+    loop) only when a hit needs it. Splitting on skip runs (rather than deleting them) keeps the
+    run lengths, from which :func:`_skeleton_spanner` maps offsets back without a Python loop."""
+    parts = _skip_split_re().split(canon.text)  # kept, skipped, kept, ..., kept
+    text = "".join(parts[::2])
     text = _replace_chars(text, _LOOKALIKE)
     splits = _split_ac().find_matches_as_indexes(text)
     if splits:
-        parts: list[str] = []
+        folded: list[str] = []
         pos = 0
         for _, a, b in splits:
-            parts.append(text[pos:a])
-            parts.append(_SPLIT[text[a:b]])
+            folded.append(text[pos:a])
+            folded.append(_SPLIT[text[a:b]])
             pos = b
-        parts.append(text[pos:])
-        text = "".join(parts)
+        folded.append(text[pos:])
+        text = "".join(folded)
     repeats: list[tuple[int, int]] = []
 
     def first(m: re.Match[str]) -> str:
@@ -572,7 +574,7 @@ def skeleton(canon: View) -> View:
     return View(
         skel,
         build=lambda: _skeleton_full(canon, (splits, repeats, skel)),
-        spanner=lambda: _skeleton_spanner(canon, splits, repeats, len(skel)),
+        spanner=lambda: _skeleton_spanner(canon, parts, splits, repeats, len(skel)),
     )
 
 
@@ -587,23 +589,23 @@ def _monotonic(view: View) -> bool:
 
 
 def _skeleton_spanner(
-    canon: View, splits: Sequence[tuple[int, int, int]], repeats: Sequence[tuple[int, int]], n: int
+    canon: View,
+    parts: Sequence[str],
+    splits: Sequence[tuple[int, int, int]],
+    repeats: Sequence[tuple[int, int]],
+    n: int,
 ) -> Spanner | None:
     """Spans of skeleton characters without the per-character offset map: skeleton index →
-    (repeats) index after skip removal → (skip runs) canon index, by bisection over the few
-    hundred skip runs and repeat runs. Equal to the map's ``min``/``max`` when the canon map is
-    monotonic; with split characters or RLO reordering, ``None`` (the full map is built)."""
+    (repeats) index after skip removal → (skip runs) canon index, by bisection over the kept
+    segments (``parts``: kept and skipped text alternating) and repeat runs. Equal to the map's
+    ``min``/``max`` when the canon map is monotonic; with split characters or RLO reordering,
+    ``None`` (the full map is built)."""
     if splits or not _monotonic(canon):
         return None
-    # kept segments of canon: canon start and index after skip removal of each
-    seg_c = [0]
-    seg_s = [0]
-    removed = 0
-    for m in _skip_re().finditer(canon.text):
-        a, b = m.span()
-        removed += b - a
-        seg_c.append(b)
-        seg_s.append(b - removed)
+    # kept segments of canon: canon start and index after skip removal of each (C-level passes)
+    bounds = list(accumulate(map(len, parts), initial=0))
+    seg_c = bounds[0::2]
+    seg_s = list(accumulate(map(len, parts[0::2]), initial=0))
     # repeat runs: skeleton index of each run, its length, extra characters removed before it
     rep_at: list[int] = []
     rep_len: list[int] = []
@@ -646,6 +648,12 @@ _REPEAT_RE = re.compile(r"([^0-9])\1+", re.DOTALL)
 def _first_group(m: re.Match[str]) -> str:
     """``sub`` replacement: a function beats the ``\\1`` template (expanded in Python per match)."""
     return m.group(1)
+
+
+@cache
+def _skip_split_re() -> re.Pattern[str]:
+    """:func:`_skip_re` with a capturing group: ``split`` keeps the skipped runs."""
+    return re.compile(f"({_skip_re().pattern})")
 
 
 @cache
@@ -867,5 +875,6 @@ def warm_up() -> None:
     pinyin_table()
     _split_ac()
     _skip_re()
+    _skip_split_re()
     _phonetic_tables(True)
     _phonetic_tables(False)

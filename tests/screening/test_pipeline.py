@@ -129,6 +129,40 @@ def test_with_lexicons_is_fast(screener: Screener) -> None:
     assert time.perf_counter() - t0 < 1.0
 
 
+COMPACTION_TEXTS = [
+    "蓝鲸工程启动，星河计划暂停",
+    "修炼falungong的人说法lun功和发轮功",
+    "张建国主持会议，李明华出席",
+    "蓝 鲸 工 程",
+    "程工鲸蓝",
+    "lanjing工程",
+    "绝密文件：天枢项目预算",
+    "普通的技术文章，没有任何问题。",
+]
+
+
+def test_compacted_screener_answers_exactly_like_the_split_one(screener: Screener) -> None:
+    extra = Lexicon.from_terms("admin", "unit_codes", ["蓝鲸工程", "天枢项目"], action="block")
+    split = screener.with_lexicons([extra])
+    merged = split.compacted()
+    assert (split.compact, merged.compact) == (False, True)
+    assert merged.term_count == split.term_count
+    assert merged.compacted() is merged
+    for text in COMPACTION_TEXTS:
+        assert merged.screen({"content": text}) == split.screen({"content": text}), text
+    assert merged.screen({"content": "蓝鲸工程"}).decision == "block"
+    # the next admin change starts from the file lexicons again, not from the merged set
+    replaced = merged.with_lexicons([])
+    assert replaced.screen({"content": "蓝鲸工程"}).decision == "pass"
+    assert replaced.screen({"content": "绝密"}).decision == "block"
+
+
+def test_a_screener_without_admin_lexicons_is_compact(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("# category: vulgar\n# action: block\n坏词语\n", "utf-8")
+    s = Screener.from_directory(tmp_path)
+    assert s.compact and s.compacted() is s
+
+
 def test_new_category_without_rule(screener: Screener) -> None:
     review = Lexicon.from_terms("admin", "brand_new", ["紫荆项目"], action="review")
     result = screener.with_lexicons([review]).screen({"content": "紫荆项目"})
