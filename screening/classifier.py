@@ -5,6 +5,10 @@ from a hub). Long texts are scored in overlapping character windows; a window wh
 probability reaches the calibrated threshold becomes a `review` finding. The score is a reason for
 a human to look, never an automatic block.
 
+A model directory may hold a second part, a char n-gram logistic regression (`ngram_lr.tsv`); the
+score is then the mean of the two probabilities. The BERT runs through `_Encoder`, a forward pass
+on the transformers model's weights (bfloat16 where the CPU has it natively, else float32).
+
 `transformers` and `torch` are optional (`pip install 'mediagate[classifier]'`) and imported
 lazily, so the rest of the screening engine works without them.
 """
@@ -32,6 +36,8 @@ VOCAB_FILE = "vocab.txt"
 NGRAM_FILE = "ngram_lr.tsv"  # the char n-gram linear part of the ensemble, when there is one
 NGRAM_FORMAT = "mediagate-ngram-lr/1"
 PARTS = ("bert", "ngram_lr")
+# Probabilities are clipped to [EPS, 1 - EPS] before a stacked ensemble takes their log-odds.
+LOGIT_EPS = 1e-6
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(len(SPECIAL_TOKENS))
 RULE = "classifier:cold"
@@ -243,8 +249,7 @@ class NgramLinear:
                 value = (1.0 + math.log(count)) * idf[j]
                 dot += value * coef[j]
                 norm2 += value * value
-        z = self.intercept + (dot / math.sqrt(norm2) if norm2 else 0.0)
-        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+        return _sigmoid(self.intercept + (dot / math.sqrt(norm2) if norm2 else 0.0))
 
 
 def _chunks(text: str, size: int, stride: int) -> list[str]:
@@ -363,6 +368,15 @@ class _Encoder:
         return f.linear(pooled, *self.head)
 
 
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, LOGIT_EPS), 1.0 - LOGIT_EPS)
+    return math.log(p / (1.0 - p))
+
+
 def _import_backend() -> tuple[Any, Any]:
     try:
         import torch
@@ -393,6 +407,7 @@ class TextClassifier:
         stride_chars: int,
         precision: str,
         ngram: NgramLinear | None = None,
+        stack: dict[str, Any] | None = None,
     ) -> None:
         if not 0 < stride_chars <= window_chars:
             raise ValueError(f"need 0 < stride_chars <= window_chars, got {stride_chars}")
@@ -406,8 +421,12 @@ class TextClassifier:
         self.stride_chars = stride_chars
         self.precision = precision  # "float32" or "bfloat16": what the forward pass runs in
         self._ngram = ngram
-        # The ensemble's parts: a score is the mean of their probabilities.
+        # The ensemble's parts; a score combines their probabilities: by `stack` (a logistic
+        # regression on their log-odds, fitted on held-out train texts) or else their mean.
         self.parts: tuple[str, ...] = ("bert", "ngram_lr") if ngram is not None else ("bert",)
+        if stack is not None and set(stack["weights"]) != set(self.parts):
+            raise ClassifierUnavailable(f"stack weights {stack['weights']} for parts {self.parts}")
+        self._stack = stack
 
     @classmethod
     def load(
@@ -463,15 +482,28 @@ class TextClassifier:
             stride_chars=stride_chars,
             precision=precision,
             ngram=ngram,
+            stack=calibration.get("stack"),
         )
 
     def predict_proba(self, texts: Sequence[str], *, prepare: bool = True) -> list[float]:
         """P(offensive) for short texts (each cut to `max_chars` after preparation).
 
-        The mean of the parts' probabilities (`part_probas`).
+        The parts' probabilities (`part_probas`) combined by `combine`.
         """
-        parts = list(self.part_probas(texts, prepare=prepare).values())
-        return [sum(ps) / len(ps) for ps in zip(*parts, strict=True)] if texts else []
+        return self.combine(self.part_probas(texts, prepare=prepare))
+
+    def combine(self, parts: dict[str, list[float]]) -> list[float]:
+        """One probability per text from each part's: stacked if the model has weights, else the
+        mean."""
+        names = list(parts)
+        rows = zip(*(parts[n] for n in names), strict=True)
+        if self._stack is None:
+            return [sum(ps) / len(ps) for ps in rows]
+        bias, weights = float(self._stack["intercept"]), self._stack["weights"]
+        w = [float(weights[n]) for n in names]
+        return [
+            _sigmoid(bias + sum(wi * _logit(p) for wi, p in zip(w, ps, strict=True))) for ps in rows
+        ]
 
     def part_probas(self, texts: Sequence[str], *, prepare: bool = True) -> dict[str, list[float]]:
         """Each part's P(offensive) for short texts: {"bert": [...], "ngram_lr": [...]}."""

@@ -46,6 +46,7 @@ from screening.classifier import (
     CharVocab,
     NgramLinear,
     TextClassifier,
+    _logit,
     _prepare,
     char_ngrams,
 )
@@ -357,7 +358,7 @@ def tfidf_baseline(
 
 
 def train_ngram(
-    texts: Sequence[str], labels: Sequence[int], min_df: int, c: float, out: Path
+    texts: Sequence[str], labels: Sequence[int], min_df: int, c: float, out: Path | None
 ) -> tuple[Any, Any]:
     """Fit the ensemble's n-gram part on prepared texts; write its table to `out`/NGRAM_FILE.
 
@@ -377,6 +378,8 @@ def train_ngram(
     idf = np.log((1 + len(texts)) / (1 + df)) + 1
     if not np.allclose(idf, vec.idf_):
         raise SystemExit("n-gram table: document frequencies do not reproduce the idf")
+    if out is None:
+        return vec, clf
     names = vec.get_feature_names_out()
     coef = clf.coef_[0]
     rows = [(str(names[j]), int(df[j]), float(coef[j])) for j in range(len(names))]
@@ -388,6 +391,65 @@ def train_ngram(
         ngram_range=(1, 3),
     )
     return vec, clf
+
+
+def held_out_parts(
+    torch: Any,
+    config: Any,
+    encoder_state: dict[str, Any] | None,
+    train: Sequence[Example],
+    train_prepared: Sequence[str],
+    dev_encoded: Sequence[list[int]],
+    dev_labels: Sequence[int],
+    vocab: CharVocab,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Both parts' probabilities on a held-out share of train, from parts trained on the rest.
+
+    The same recipe as the shipped parts (the BERT from the same MLM encoder, its epoch chosen on
+    dev as usual), so the stacking weights fitted on these see how the parts err on unseen text.
+    """
+    order = list(range(len(train)))
+    random.Random(args.seed + 4).shuffle(order)
+    n_held = int(len(train) * args.stack_holdout)
+    held, fit = sorted(order[:n_held]), sorted(order[n_held:])
+    torch.manual_seed(args.seed + 3)
+    started = time.monotonic()
+    model, history = finetune(
+        torch, config, encoder_state, [train[i] for i in fit], dev_encoded, dev_labels, vocab, args
+    )
+    cut = [train_prepared[i][: args.max_chars] for i in held]
+    bert = predict(torch, model, [vocab.encode(t, args.max_chars) for t in cut], args.batch_size)
+    vec, clf = train_ngram(
+        [train_prepared[i] for i in fit],
+        [train[i].label for i in fit],
+        args.ngram_min_df,
+        4.0,
+        None,
+    )
+    ngram = clf.predict_proba(vec.transform(cut))[:, 1].tolist()
+    return {
+        "labels": [train[i].label for i in held],
+        "bert": bert,
+        "ngram_lr": ngram,
+        "history": history,
+        "seconds": round(time.monotonic() - started),
+    }
+
+
+def fit_stack(held: dict[str, Any]) -> dict[str, Any]:
+    """Logistic regression on the parts' log-odds (scikit-learn defaults, C = 1)."""
+    from sklearn.linear_model import LogisticRegression
+
+    names = ("bert", "ngram_lr")
+    x = [[_logit(p) for p in ps] for ps in zip(*(held[n] for n in names), strict=True)]
+    lr = LogisticRegression().fit(x, held["labels"])
+    return {
+        "method": "logistic regression on the parts' log-odds",
+        "intercept": float(lr.intercept_[0]),
+        "weights": {n: float(w) for n, w in zip(names, lr.coef_[0], strict=True)},
+        "fitted_on": f"{len(held['labels'])} held-out COLD train texts",
+    }
 
 
 def save_model(model: Any, vocab: CharVocab, out: Path) -> None:
@@ -441,6 +503,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="ship the BERT + char n-gram logistic regression ensemble (default) or BERT alone",
     )
     parser.add_argument("--ngram-min-df", type=int, default=2)
+    parser.add_argument(
+        "--stack-holdout",
+        type=float,
+        default=0.2,
+        help="share of train held out (parts retrained on the rest) to fit the ensemble's "
+        "weights; 0: plain mean of the parts",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     t0 = time.monotonic()
@@ -459,11 +528,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     adversarial = [insert_noise(ex.text, rng, 0.5) for ex in dev]
     mlm_s = finetune_s = 0.0
     reused: dict[str, Any] | None = None
+    previous: dict[str, Any] = {}
+    previous_calibration: dict[str, Any] = {}
+    encoder_state: dict[str, Any] | None = None
+
+    def run_mlm() -> dict[str, Any] | None:
+        nonlocal mlm_s
+        if args.mlm_steps <= 0:
+            return None
+        # The generator as right after seeding (the reuse path has loaded a model since).
+        torch.manual_seed(args.seed)
+        started = time.monotonic()
+        mlm_texts = [vocab.encode(t, args.max_chars) for t in train_prepared + chunks]
+        state = pretrain_mlm(torch, config, mlm_texts, args, len(vocab))
+        mlm_s += time.monotonic() - started
+        return state
+
     if args.reuse_bert is not None:
         # Read everything from the reused directory before anything is written (it may be --out).
         previous_path = args.reuse_bert / "metrics.json"
-        previous = (
-            json.loads(previous_path.read_text(encoding="utf-8")) if previous_path.is_file() else {}
+        if previous_path.is_file():
+            previous = json.loads(previous_path.read_text(encoding="utf-8"))
+        previous_calibration = json.loads(
+            (args.reuse_bert / CALIBRATION_FILE).read_text(encoding="utf-8")
         )
         vocab = CharVocab.load(args.reuse_bert / VOCAB_FILE)
         model = BertForSequenceClassification.from_pretrained(
@@ -472,6 +559,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         model.eval()
         model.config.dtype = None  # as a freshly built config: config.json stays byte-identical
         args.max_chars = model.config.max_position_embeddings - 2
+        config = model.config
+        dev_encoded = [vocab.encode(_prepare(ex.text), args.max_chars) for ex in dev]
         history = previous.get("history", [])
         # A reused BERT's own origin is carried along: the run that actually trained it.
         reused = previous.get("bert_reused") or {
@@ -503,12 +592,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.id2label = {0: "safe", 1: "offensive"}
         config.label2id = {"safe": 0, "offensive": 1}
         config.problem_type = "single_label_classification"
-        encoder_state = None
-        if args.mlm_steps > 0:
-            started = time.monotonic()
-            mlm_texts = [vocab.encode(t, args.max_chars) for t in train_prepared + chunks]
-            encoder_state = pretrain_mlm(torch, config, mlm_texts, args, len(vocab))
-            mlm_s = time.monotonic() - started
+        encoder_state = run_mlm()
         dev_encoded = [vocab.encode(_prepare(ex.text), args.max_chars) for ex in dev]
         teacher = None
         if args.distill > 0:
@@ -520,6 +604,51 @@ def main(argv: Sequence[str] | None = None) -> int:
             torch, config, encoder_state, train, dev_encoded, dev_labels, vocab, args, teacher
         )
         finetune_s = time.monotonic() - started
+
+    stack: dict[str, Any] | None = None
+    stack_report: dict[str, Any] | None = None
+    if args.ngram and args.stack_holdout > 0:
+        if reused is not None and "stack" in previous_calibration:
+            stack, stack_report = previous_calibration["stack"], previous.get("stack")
+            logger.info("stacking weights reused from %s", args.reuse_bert)
+        else:
+            if reused is not None:
+                encoder_state = run_mlm()
+            held = held_out_parts(
+                torch,
+                config,
+                encoder_state,
+                train,
+                train_prepared,
+                dev_encoded,
+                dev_labels,
+                vocab,
+                args,
+            )
+            stack = fit_stack(held)
+            y = held["labels"]
+            stacked = [
+                1 / (1 + math.exp(-z))
+                for z in (
+                    stack["intercept"]
+                    + stack["weights"]["bert"] * _logit(b)
+                    + stack["weights"]["ngram_lr"] * _logit(n)
+                    for b, n in zip(held["bert"], held["ngram_lr"], strict=True)
+                )
+            ]
+            mean_held = [(b + n) / 2 for b, n in zip(held["bert"], held["ngram_lr"], strict=True)]
+            stack_report = {
+                **stack,
+                "held_out_metrics_at_0.5": {
+                    "bert": metrics(y, held["bert"], 0.5),
+                    "ngram_lr": metrics(y, held["ngram_lr"], 0.5),
+                    "mean": metrics(y, mean_held, 0.5),
+                    "stacked_in_sample": metrics(y, stacked, 0.5),
+                },
+                "held_out_bert_history": held["history"],
+                "seconds": held["seconds"],
+            }
+            logger.info("stack: %s", stack_report)
 
     save_model(model, vocab, args.out)
     ngram_s = 0.0
@@ -540,6 +669,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "threshold": threshold,
             "max_chars": args.max_chars,
             "parts": parts,
+            **({"stack": stack} if stack is not None else {}),
             "calibrated_on": "COLD dev, threshold maximising macro-F1",
             "labels": {"0": "safe", "1": "offensive"},
         }
@@ -561,14 +691,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
     }
 
-    def mean(by_part: dict[str, list[float]]) -> list[float]:
-        return [sum(ps) / len(ps) for ps in zip(*by_part.values(), strict=True)]
-
-    probs = mean(views["dev"])
+    probs = shipped.combine(views["dev"])
     threshold = calibrate(dev_labels, probs)
     write_calibration(threshold)
-    model_metrics = {name: metrics(dev_labels, mean(v), 0.5) for name, v in views.items()}
+    model_metrics = {
+        name: metrics(dev_labels, shipped.combine(v), 0.5) for name, v in views.items()
+    }
     model_metrics["dev_calibrated"] = metrics(dev_labels, probs, threshold)
+    if len(parts) > 1:  # the unweighted alternative, for comparison
+        plain = [sum(ps) / len(ps) for ps in zip(*views["dev"].values(), strict=True)]
+        model_metrics["dev_mean_of_parts"] = metrics(dev_labels, plain, 0.5)
     bert_probs = views["dev"]["bert"]
     bert_threshold = calibrate(dev_labels, bert_probs)
     bert_metrics = {name: metrics(dev_labels, v["bert"], 0.5) for name, v in views.items()}
@@ -634,9 +766,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "clean_chunks": len(chunks),
             "vocab": len(vocab),
         },
-        "shipped": " + ".join(parts) + (" (mean of probabilities)" if args.ngram else ""),
-        "tuned_on_dev": "the BERT's epoch and the review threshold only; the ensemble's equal "
-        "weights and the n-gram part's settings (the baseline's) were fixed beforehand",
+        "shipped": " + ".join(parts)
+        + (" (stacked)" if stack else " (mean of probabilities)" if len(parts) > 1 else ""),
+        "tuned_on_dev": "the BERT's epoch (also the held-out copy's) and the review threshold "
+        "only; the stacking weights are fitted on held-out train texts, the n-gram part's "
+        "settings are the baseline's, fixed beforehand",
+        "stack": stack_report,
         "model": model_metrics,
         "threshold": threshold,
         "bert_alone": bert_metrics,

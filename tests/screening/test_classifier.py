@@ -18,6 +18,7 @@ from screening.classifier import (
     ClassifierUnavailable,
     NgramLinear,
     TextClassifier,
+    _logit,
     _native_bf16,
     _prepare,
     char_ngrams,
@@ -253,10 +254,65 @@ def test_ngram_table_refuses_what_it_cannot_store(tmp_path: Path) -> None:
 def test_the_shipped_model_is_the_ensemble(float32_classifier: TextClassifier) -> None:
     assert float32_classifier.parts == ("bert", "ngram_lr")
     parts = float32_classifier.part_probas(SAMPLES)
-    mean = [(b + n) / 2 for b, n in zip(parts["bert"], parts["ngram_lr"], strict=True)]
-    assert float32_classifier.predict_proba(SAMPLES) == pytest.approx(mean, abs=1e-12)
+    calibration = json.loads((MODEL_DIR / "calibration.json").read_text(encoding="utf-8"))
+    stack = calibration.get("stack")
+    if stack is None:
+        expected = [(b + n) / 2 for b, n in zip(parts["bert"], parts["ngram_lr"], strict=True)]
+    else:
+        w = stack["weights"]
+        expected = [
+            1
+            / (
+                1
+                + math.exp(
+                    -(stack["intercept"] + w["bert"] * _logit(b) + w["ngram_lr"] * _logit(n))
+                )
+            )
+            for b, n in zip(parts["bert"], parts["ngram_lr"], strict=True)
+        ]
+    assert float32_classifier.predict_proba(SAMPLES) == pytest.approx(expected, abs=1e-12)
     # Both parts see the same (prepared, cut) text and both lean the same way on the extremes.
     assert parts["ngram_lr"][0] > 0.5 > parts["ngram_lr"][1]
+
+
+def _model_copy(tmp_path: Path, **calibration_changes: object) -> Path:
+    copy = tmp_path / "cold-mini"
+    shutil.copytree(MODEL_DIR, copy)
+    path = copy / "calibration.json"
+    calibration = json.loads(path.read_text(encoding="utf-8"))
+    calibration.update(calibration_changes)
+    path.write_text(json.dumps(calibration), encoding="utf-8")
+    return copy
+
+
+def test_stacking_weights_combine_the_parts_log_odds(tmp_path: Path) -> None:
+    stack = {"intercept": 0.0, "weights": {"bert": 1.0, "ngram_lr": 0.0}}
+    only_bert = TextClassifier.load(_model_copy(tmp_path, stack=stack), precision="float32")
+    parts = only_bert.part_probas(SAMPLES)
+    clipped = [min(max(p, 1e-6), 1 - 1e-6) for p in parts["bert"]]
+    assert only_bert.predict_proba(SAMPLES) == pytest.approx(clipped, rel=1e-9)
+    halves = {"intercept": -1.0, "weights": {"bert": 0.5, "ngram_lr": 0.5}}
+    half = TextClassifier.load(_model_copy(tmp_path / "b", stack=halves), precision="float32")
+    b, n = half.part_probas([OFFENSIVE])["bert"][0], half.part_probas([OFFENSIVE])["ngram_lr"][0]
+    z = -1.0 + 0.5 * math.log(b / (1 - b)) + 0.5 * math.log(n / (1 - n))
+    assert half.predict_proba([OFFENSIVE])[0] == pytest.approx(1 / (1 + math.exp(-z)), rel=1e-6)
+
+
+def test_stacking_weights_must_name_the_parts(tmp_path: Path) -> None:
+    stack = {"intercept": 0.0, "weights": {"bert": 1.0}}
+    with pytest.raises(ClassifierUnavailable, match="stack weights"):
+        TextClassifier.load(_model_copy(tmp_path, stack=stack))
+
+
+def test_unweighted_ensemble_is_the_mean(tmp_path: Path) -> None:
+    copy = _model_copy(tmp_path)
+    calibration = json.loads((copy / "calibration.json").read_text(encoding="utf-8"))
+    calibration.pop("stack", None)
+    (copy / "calibration.json").write_text(json.dumps(calibration), encoding="utf-8")
+    plain = TextClassifier.load(copy, precision="float32")
+    parts = plain.part_probas(SAMPLES)
+    mean = [(b + n) / 2 for b, n in zip(parts["bert"], parts["ngram_lr"], strict=True)]
+    assert plain.predict_proba(SAMPLES) == pytest.approx(mean, abs=1e-12)
 
 
 def test_model_dir_stays_small() -> None:
@@ -265,8 +321,7 @@ def test_model_dir_stays_small() -> None:
 
 
 def test_missing_ngram_part_is_unavailable(tmp_path: Path) -> None:
-    broken = tmp_path / "cold-mini"
-    shutil.copytree(MODEL_DIR, broken)
+    broken = _model_copy(tmp_path)
     (broken / NGRAM_FILE).unlink()
     with pytest.raises(ClassifierUnavailable, match="unusable n-gram table"):
         TextClassifier.load(broken)
