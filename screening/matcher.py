@@ -19,16 +19,16 @@ Views and what they are allowed to find:
 
 from __future__ import annotations
 
-import bisect
 import collections
 import functools
-import itertools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Literal
 
 import ahocorasick_rs
+import numpy as np
 
 from screening.lexicon import Lexicon
 from screening.normalize import (
@@ -255,7 +255,7 @@ class LexiconMatcher:
         literal = {pat.term for pat in direct} | {self._skel_key.get(p, "") for p in direct}
         self._plain(views.skeleton, "skeleton", self._skel, add, direct)
         self._plain(views.reversed, "reversed", self._skel, add, None, literal)
-        self._phonetic(views.pinyin, "pinyin", self._py, add, literal)
+        self._phonetic(views.pinyin, self._py, add, literal, direct)
         self._initials(views.initials, self._ini, add)
         self._initials(views.initials, self._ini_long, add)
         return list(hits.values())
@@ -298,21 +298,24 @@ class LexiconMatcher:
     @staticmethod
     def _phonetic(
         uview: UnitView,
-        name: ViewName,
         auto: _Automaton,
         add: Callable[[Hit], None],
         literal: set[str],
+        direct: collections.Counter[Pattern],
     ) -> None:
-        """Phonetic hits; ``vstart``/``vend`` of these hits index the skeleton (units)."""
+        """Pinyin hits; ``vstart``/``vend`` of these hits index the skeleton (units).
+
+        A term found literally in canon is also found here, at the same place: when a key's
+        patterns occur here no more often than in canon, every match is such a literal one and
+        is dropped before its units are located (which needs the view's position kinds, one
+        more pass over the text)."""
         skel = uview.source
-        initials = name == "initials"
-        for idx, a, b in auto.find(uview.text):
-            if initials:
-                # initials pieces are one letter, so view positions are skeleton positions;
-                # reject quickly unless the region mixes typed Latin letters and hanzi
-                n = uview.latin_count(a, b)
-                if n == 0 or n == b - a:
-                    continue
+        table = pinyin_table()
+        found = auto.find(uview.text)
+        seen = collections.Counter(p for idx, _, _ in found for p in auto.patterns[idx])
+        for idx, a, b in found:
+            if all(seen[p] <= direct[p] for p in auto.patterns[idx]):
+                continue
             ua = uview.unit_at(a)
             ub = uview.unit_at(b)
             if ua is None or ub is None or ub <= ua:
@@ -320,29 +323,27 @@ class LexiconMatcher:
             n_latin = uview.latin_count(ua, ub)
             has_latin = n_latin > 0
             has_hanzi = n_latin < ub - ua
-            if name == "initials" and not (has_latin and has_hanzi):
-                continue
             if not has_latin:
                 covered = skel.text[ua:ub]
                 if covered in literal or any(covered in t for t in literal):
                     continue  # the term itself (or a piece of it), already found in canon
             key = auto.keys[idx]
-            kind = uview.kind
             span: tuple[int, int] | None = None
             for pat in auto.patterns[idx]:
                 if has_latin and has_hanzi:
                     # mixed Latin/hanzi: the hanzi typed must be the term's own (法lun功, fl功),
                     # otherwise an acronym next to any word would match (LTS 发 ≠ 裸体少妇)
                     want = auto.want(pat)
+                    starts = uview.unit_starts()
                     if any(
-                        want.get(p - a) != skel.text[ua + (p - a) - kind.count("h", a, p)]
-                        for p in range(a, b)
-                        if kind[p] == "H"
+                        want.get(starts[u] - a) != skel.text[u]
+                        for u in range(ua, ub)
+                        if skel.text[u] in table
                     ):
                         continue
                 if span is None:  # the skeleton offset map is built on first need only
                     span = skel.span(ua, ub)
-                add(Hit(pat, name, span[0], span[1], ua, ub, key, has_latin, has_hanzi))
+                add(Hit(pat, "pinyin", span[0], span[1], ua, ub, key, has_latin, has_hanzi))
 
     @staticmethod
     def _initials(uview: UnitView, auto: _Automaton, add: Callable[[Hit], None]) -> None:
@@ -357,27 +358,27 @@ class LexiconMatcher:
         if auto.ac is None:
             return
         edges = uview.edges()
-        windows = uview.mixed_windows(auto.max_len)
-        if not windows:
+        if not len(edges):
             return
-        # one translate and one scan over the windows joined by a barrier (keys are a-z only,
-        # so no match crosses it); joined offsets map back through the windows' starts
-        joined = uview.piece_of("\x00".join([src[lo:hi] for lo, hi in windows]))
-        offsets = list(itertools.accumulate((hi - lo + 1 for lo, hi in windows), initial=0))
-        found: list[tuple[int, int, int]] = []
-        for idx, ja, jb in auto.ac.find_matches_as_indexes(joined, overlapping=True):
-            k = bisect.bisect_right(offsets, ja) - 1
-            a = windows[k][0] + ja - offsets[k]
-            b = a + jb - ja
-            i = bisect.bisect_right(edges, a)
-            if i == len(edges) or edges[i] >= b:
-                continue  # no Latin/hanzi edge inside: pure hanzi or pure Latin initials
-            # a match may not start or end inside a run of Latin letters
-            if a > 0 and src[a] in _LATIN_CHARS and src[a - 1] in _LATIN_CHARS:
-                continue
-            if b < n and src[b] in _LATIN_CHARS and src[b - 1] in _LATIN_CHARS:
-                continue
-            found.append((idx, a, b))
+        # one scan of the initials string with every position outside the windows blanked out
+        # (keys are a-z only, so no match crosses a blank), then whole-array filtering of the
+        # matches (a few hundred, nearly all pure hanzi initials inside a window)
+        found = auto.ac.find_matches_as_indexes(uview.masked_text(auto.max_len), overlapping=True)
+        if not found:
+            return
+        match = np.fromiter(chain.from_iterable(found), np.int64, 3 * len(found)).reshape(-1, 3)
+        first, stop = match[:, 1], match[:, 2]
+        # an edge strictly inside: no pure hanzi or pure Latin initials
+        nxt = np.searchsorted(edges, first, side="right")
+        ok = nxt < len(edges)
+        ok[ok] &= edges[nxt[ok]] < stop[ok]
+        # a match may neither start nor end inside a run of Latin letters
+        codes = skel.codes
+        latin = (codes >= 0x61) & (codes <= 0x7A)
+        inside = np.zeros(n + 1, dtype=bool)
+        inside[1:n] = latin[1:] & latin[:-1]
+        ok &= ~inside[first] & ~inside[stop]
+        found = [(int(i), int(x), int(y)) for i, x, y in match[ok]]
         table = pinyin_table()
         for idx, a, b in auto.cap(found):
             key = auto.keys[idx]

@@ -25,15 +25,16 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from bisect import bisect_right
-from collections.abc import Callable, Mapping, Sequence
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import accumulate, compress, islice
-from operator import itemgetter, le, not_
+from itertools import compress
+from operator import itemgetter, not_
 from pathlib import Path
 
 import ahocorasick_rs
+import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -191,8 +192,9 @@ def _number_styles() -> dict[str, str]:
     cn = "一二三四五六七八九十"
     run(0x3220, list(cn))  # ㈠-㈩ → Chinese numerals (digits view turns them into digits)
     run(0x3280, list(cn))  # ㊀-㊉
-    for ch in "⓪⓿🄀🄁":
+    for ch in "⓪⓿🄀🄁🄋🄌":
         out[ch] = "0"
+    run(0x1F102, [str(i) for i in range(1, 10)])  # 🄂-🄊 (DIGIT ONE COMMA …)
     out["〇"] = "〇"
     return out
 
@@ -261,21 +263,6 @@ def _char_table() -> dict[str, str]:
     return {k: v for k, v in table.items() if k != v}
 
 
-@cache
-def _fast_tables() -> tuple[dict[str, str], frozenset[str]]:
-    """1:1 character mappings, and the characters needing the slow path (deletions, expansions,
-    RTL overrides, Bopomofo pairs). Sets, not a regex: a 2,600-character class costs ~12 ms per
-    5,000 characters in ``re``, a set test ~0.1 ms."""
-    one_to_one: dict[str, str] = {}
-    special: set[str] = set()
-    for k, v in _char_table().items():
-        if len(v) == 1 and k not in _BOPOMOFO:
-            one_to_one[k] = v
-        else:
-            special.add(k)
-    return one_to_one, frozenset(special)
-
-
 def _replace_chars(text: str, table: Mapping[str, str]) -> str:
     """Apply a 1:1 character table; ``str.replace`` per distinct present character beats
     ``str.translate`` with a large table (~2.4 ms per 5,000 characters)."""
@@ -303,9 +290,14 @@ def _keyset(table: Mapping[str, str]) -> frozenset[str]:
 
 @cache
 def _skip_set() -> frozenset[str]:
-    """Characters the skeleton view drops: punctuation, separators, symbols (incl. emoji)."""
-    out = set()
-    for lo, hi in ((0x0, 0x3400), (0xA000, 0x10000), (0x1F000, 0x1FB00)):
+    """Characters the skeleton view drops: punctuation, separators, symbols, and the whole
+    emoji and pictograph block U+1F000-U+1FAFF (canon has already turned its letter and digit
+    forms into letters and digits; the rest is symbols, or emoji newer than this Python's
+    Unicode data, which should be skipped as well). One block rather than its ~40 symbol runs
+    keeps the skip regex fast: ``re`` tests a class with many astral ranges range by range
+    (0.7 ms per 5,000 characters, 0.27 ms with the BMP ranges and one astral range)."""
+    out = {chr(cp) for cp in range(0x1F000, 0x1FB00)}
+    for lo, hi in ((0x0, 0x3400), (0xA000, 0x10000)):
         for cp in range(lo, hi):
             ch = chr(cp)
             cat = unicodedata.category(ch)
@@ -314,89 +306,172 @@ def _skip_set() -> frozenset[str]:
     return frozenset(out)
 
 
-Spanner = Callable[[int, int], tuple[int, int]]
-
-
 class View:
     """One string view of a text with per-character original spans.
 
-    The offset map may be computed lazily (``build``): views are matched on their text, and only
-    a hit needs the map, so most articles never pay for the per-character Python loop.
+    ``starts[i]``/``ends[i]`` are the half-open span of the original text that view character
+    ``i`` came from. The views are built with whole-array numpy operations (a per-character
+    Python loop costs milliseconds per article); the maps are kept as arrays and turned into
+    Python lists on first use (spans are read for hits only).
     """
 
-    __slots__ = ("_build", "_ends", "_spanner", "_spanner_build", "_starts", "text")
+    __slots__ = ("_ends", "_ends_list", "_order", "_starts", "_starts_list", "codes", "text")
 
     def __init__(
         self,
         text: str,
-        starts: Sequence[int] | None = None,
-        ends: Sequence[int] | None = None,
-        build: Callable[[], View] | None = None,
-        spanner: Callable[[], Spanner | None] | None = None,
+        starts: Sequence[int] | np.ndarray,
+        ends: Sequence[int] | np.ndarray,
+        codes: np.ndarray | None = None,
     ) -> None:
         self.text = text
-        self._starts = starts
-        self._ends = ends
-        self._build = build
-        # optional cheaper route to spans without the full offset map (built on first span;
-        # ``None`` from the factory means "not applicable here, build the map")
-        self._spanner_build = spanner
-        self._spanner: Spanner | None = None
+        self._starts = np.asarray(starts, dtype=np.int64)
+        self._ends = np.asarray(ends, dtype=np.int64)
+        self.codes = _codes(text) if codes is None else codes  # code points of ``text``
+        self._starts_list: list[int] | None = None
+        self._ends_list: list[int] | None = None
+        self._order: int | None = None
 
-    def _ensure(self) -> None:
-        if self._starts is None:
-            assert self._build is not None
-            full = self._build()
-            if full.text != self.text:  # pragma: no cover - guarded by property tests
-                logger.error("lazy view text differs from its offset-map build")
-            self._starts, self._ends = full.starts, full.ends
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Code points, starts and ends as arrays (for building further views)."""
+        return self.codes, self._starts, self._ends
 
     @property
-    def starts(self) -> Sequence[int]:
+    def starts(self) -> list[int]:
         """Original start offset of each character."""
-        self._ensure()
-        assert self._starts is not None
-        return self._starts
+        if self._starts_list is None:
+            self._starts_list = self._starts.tolist()
+        return self._starts_list
 
     @property
-    def ends(self) -> Sequence[int]:
+    def ends(self) -> list[int]:
         """Original end offset (exclusive) of each character."""
-        self._ensure()
-        assert self._ends is not None
-        return self._ends
+        if self._ends_list is None:
+            self._ends_list = self._ends.tolist()
+        return self._ends_list
 
     def span(self, a: int, b: int) -> tuple[int, int]:
         """Original ``[start, end)`` covering view characters ``[a, b)``."""
-        if self._starts is None and self._spanner_build is not None:
-            self._spanner = self._spanner_build()
-            self._spanner_build = None
-        if self._spanner is not None and self._starts is None:
-            return self._spanner(a, b)
-        starts, ends = self.starts, self.ends
+        n = len(self.text)
         if b <= a:
-            pos = starts[a] if a < len(starts) else (ends[-1] if len(ends) else 0)
+            if a < n:
+                return int(self._starts[a]), int(self._starts[a])
+            pos = int(self._ends[-1]) if n else 0
             return pos, pos
+        if self._order is None:  # maps are non-decreasing (or, reversed, non-increasing) unless
+            self._order = _order(self._starts, self._ends)  # RLO reordering moved something
+        if self._order > 0:
+            return int(self._starts[a]), int(self._ends[b - 1])
+        if self._order < 0:
+            return int(self._starts[b - 1]), int(self._ends[a])
+        starts, ends = self.starts, self.ends
         return min(starts[a:b]), max(ends[a:b])
+
+
+def _order(starts: np.ndarray, ends: np.ndarray) -> int:
+    """1 if both maps never decrease, -1 if both never increase, else 0: a span is then just the
+    first start and the last end (or the reverse) instead of a min and a max over the range."""
+    if len(starts) < 2:
+        return 1
+    ds, de = np.diff(starts), np.diff(ends)
+    if (ds >= 0).all() and (de >= 0).all():
+        return 1
+    if (ds <= 0).all() and (de <= 0).all():
+        return -1
+    return 0
+
+
+def _codes(text: str) -> np.ndarray:
+    """The code points of ``text`` (lone surrogates included) as a uint32 array."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+
+
+def _string(codes: np.ndarray) -> str:
+    return codes.astype("<u4", copy=False).tobytes().decode("utf-32-le", "surrogatepass")
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """Per-code-point lookup arrays over all of Unicode (~19 MB, built once per process)."""
+
+    canon: np.ndarray  # 1:1 canon mapping
+    delete: np.ndarray  # canon deletes the character
+    special: np.ndarray  # canon needs the per-character path (expansions, Bopomofo, RLO)
+    skip: np.ndarray  # the skeleton drops the character
+    lookalike: np.ndarray  # look-alike folding (skeleton)
+    digit_sep: np.ndarray  # the digits view drops the character
+    digit: np.ndarray  # Chinese and financial numerals → ASCII digits
+    pinyin_len: np.ndarray  # letters of the character's pinyin piece (1 without a reading)
+    reading: np.ndarray  # the character has a pinyin reading (a hanzi)
+    initial: np.ndarray  # hanzi → the first letter of its reading
+
+
+_UNICODE = 0x110000
+
+
+def _lookup(table: Mapping[str, str]) -> np.ndarray:
+    out = np.arange(_UNICODE, dtype=np.uint32)
+    if table:
+        out[np.fromiter(map(ord, table), np.int64, len(table))] = np.fromiter(
+            map(ord, table.values()), np.uint32, len(table)
+        )
+    return out
+
+
+def _mask(chars: Iterable[str]) -> np.ndarray:
+    out = np.zeros(_UNICODE, dtype=bool)
+    out[np.fromiter(map(ord, chars), np.int64)] = True
+    return out
+
+
+@cache
+def _tables() -> _Tables:
+    one_to_one = {}
+    deleted = []
+    special = []
+    for k, v in _char_table().items():
+        if k in _RLO_OPEN or k in _BOPOMOFO or len(v) > 1:
+            special.append(k)
+        elif v == "":
+            deleted.append(k)
+        else:
+            one_to_one[k] = v
+    pinyin_len = np.ones(_UNICODE, dtype=np.uint8)
+    readings = pinyin_table()
+    pinyin_len[np.fromiter(map(ord, readings), np.int64, len(readings))] = np.fromiter(
+        map(len, readings.values()), np.uint8, len(readings)
+    )
+    return _Tables(
+        canon=_lookup(one_to_one),
+        delete=_mask(deleted),
+        special=_mask(special),
+        skip=_mask(_skip_set()),
+        lookalike=_lookup(_LOOKALIKE),
+        digit_sep=_mask(_DIGIT_SEPARATORS),
+        digit=_lookup(_CN_DIGITS),
+        pinyin_len=pinyin_len,
+        reading=_mask(readings),
+        initial=_lookup({c: p[0] for c, p in readings.items()}),
+    )
 
 
 class UnitView:
     """A pinyin/initials rendering of a view (the skeleton): ``text`` is the phonetic string.
 
-    ``kind`` (built on first use, one ``str.translate``) marks each position: ``H`` first letter
-    of a hanzi's syllable, ``h`` a further letter, ``L`` a letter typed as Latin, anything else a
-    barrier character. A source character (unit) starts at every position that is not ``h``.
+    Each source character (unit) becomes one piece: a hanzi its syllable (pinyin) or initial, a
+    Latin letter itself, anything else itself as a barrier. :meth:`unit_starts` gives where
+    each piece starts in ``text``.
     """
 
-    __slots__ = ("_edges", "_initials", "_kind", "_last", "_text", "_windows", "source")
+    __slots__ = ("_edges", "_initials", "_starts", "_text", "_windows", "source")
 
     def __init__(self, source: View, text: str | None, initials: bool) -> None:
         self.source = source
         self._text = text
         self._initials = initials
-        self._kind: str | None = None
-        self._last = (0, 0)  # (position, syllable continuations before it) of the last unit_at
-        self._edges: list[int] | None = None
-        self._windows: dict[int, list[tuple[int, int]]] = {}
+        self._starts: list[int] | None = None
+        self._edges: np.ndarray | None = None
+        self._windows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     @property
     def text(self) -> str:
@@ -406,63 +481,61 @@ class UnitView:
             self._text = self.source.text.translate(_phonetic_tables(self._initials)[0])
         return self._text
 
-    def piece_of(self, text: str) -> str:
-        """The phonetic string of ``text`` (a part of the source; for initials of the same
-        length, since every piece is one character)."""
-        return text.translate(_phonetic_tables(self._initials)[0])
-
-    def mixed_windows(self, width: int) -> list[tuple[int, int]]:
-        """Source ranges (sorted, disjoint) holding every stretch of at most ``width`` characters
-        that contains both a typed Latin letter and a hanzi: such a stretch contains an edge
-        between a Latin letter and a hanzi, so it lies within ``width - 1`` characters of it."""
-        cached = self._windows.get(width)
-        if cached is not None:
-            return cached
-        windows: list[tuple[int, int]] = []
-        edges = self.edges()
-        if edges:
-            reach = width - 1
-            cur_lo, cur_hi = edges[0] - reach, edges[0] + reach
-            for p in edges:  # sorted, so each window's end only grows
-                if p - reach <= cur_hi:
-                    cur_hi = p + reach
-                else:
-                    windows.append((cur_lo, cur_hi))
-                    cur_lo, cur_hi = p - reach, p + reach
-            windows.append((cur_lo, cur_hi))
-            n = len(self.source.text)
-            windows = [(lo if lo > 0 else 0, hi if hi < n else n) for lo, hi in windows]
-        self._windows[width] = windows
-        return windows
-
-    def edges(self) -> list[int]:
+    def edges(self) -> np.ndarray:
         """Sorted source positions ``p`` where characters ``p - 1`` and ``p`` are a typed Latin
         letter and a hanzi (either order). A stretch mixes both iff it contains such an edge."""
         if self._edges is None:
-            src = self.source.text
-            n = len(src)
-            table = pinyin_table()
-            edges: list[int] = []
-            for m in _LATIN_RUN_RE.finditer(src):
-                s, e = m.span()
-                if s > 0 and src[s - 1] in table:
-                    edges.append(s)
-                if e < n and src[e] in table:
-                    edges.append(e)
-            self._edges = edges
+            codes = self.source.codes
+            latin = (codes >= 0x61) & (codes <= 0x7A)
+            hanzi = _tables().reading[codes]
+            edge = (latin[:-1] & hanzi[1:]) | (hanzi[:-1] & latin[1:])
+            self._edges = np.flatnonzero(edge) + 1
         return self._edges
+
+    def mixed_windows(self, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Source ranges ``[lo, hi)`` (sorted, disjoint, as two arrays) holding every stretch of
+        at most ``width`` characters that contains both a typed Latin letter and a hanzi: such a
+        stretch contains an edge between the two, so it lies within ``width - 1`` of it."""
+        cached = self._windows.get(width)
+        if cached is None:
+            edges = self.edges()
+            n = len(self.source.text)
+            lo = np.maximum(edges - (width - 1), 0)
+            hi = np.minimum(edges + (width - 1), n)
+            if len(edges):
+                new = np.flatnonzero(np.concatenate(([True], lo[1:] > hi[:-1])))
+                last = np.concatenate((new[1:] - 1, [len(edges) - 1]))
+                lo, hi = lo[new], hi[last]
+            cached = self._windows[width] = (lo, hi)
+        return cached
+
+    def masked_text(self, width: int) -> str:
+        """The phonetic string with every position outside :meth:`mixed_windows` turned into a
+        NUL barrier (initials only: pieces are one letter, so positions stay source positions);
+        scanning it finds exactly the matches inside the windows."""
+        lo, hi = self.mixed_windows(width)
+        codes = self.source.codes
+        inside = np.zeros(len(codes) + 1, dtype=np.int8)
+        inside[lo] = 1  # windows are disjoint and apart (each hi < the next lo): no collisions
+        inside[hi] = -1
+        keep = np.cumsum(inside[:-1]) > 0
+        return _string(np.where(keep, _tables().initial[codes], 0))
 
     def latin_count(self, u: int, v: int) -> int:
         """How many source characters in ``[u, v)`` were typed as Latin letters (matches are
         short: counting the slice beats a prefix sum over the whole text)."""
         return sum(map(_LATIN.__contains__, self.source.text[u:v]))
 
-    @property
-    def kind(self) -> str:
-        """Position kinds (see the class docstring)."""
-        if self._kind is None:
-            self._kind = self.source.text.translate(_phonetic_tables(self._initials)[1])
-        return self._kind
+    def unit_starts(self) -> list[int]:
+        """Position in ``text`` where each source character's piece starts (built on first use
+        with one cumulative sum over the pieces' lengths)."""
+        if self._starts is None:
+            if self._initials:  # every piece is one character
+                self._starts = list(range(len(self.source.text)))
+            else:
+                lengths = _tables().pinyin_len[self.source.codes].astype(np.int64)
+                self._starts = (np.cumsum(lengths) - lengths).tolist()
+        return self._starts
 
     def is_latin(self, u: int) -> bool:
         """Whether source character ``u`` was typed as a Latin letter."""
@@ -471,24 +544,20 @@ class UnitView:
     def unit_at(self, pos: int) -> int | None:
         """The source index whose piece starts at ``pos`` (``len`` at the end); ``None`` if
         ``pos`` is inside a syllable or inside a run of Latin letters."""
-        kind = self.kind
-        if pos < len(kind):
-            k = kind[pos]
-            if k == "h" or (k == "L" and pos > 0 and kind[pos - 1] == "L"):
-                return None
+        src = self.source.text
+        n = len(src)
         if self._initials:
-            return pos
-        # matches come in (roughly) increasing order: count syllable continuations from the
-        # previous answer, so all calls together scan the text about once
-        last_pos, last_h = self._last
-        if pos >= last_pos:
-            h = last_h + kind.count("h", last_pos, pos)
-        elif pos >= last_pos // 2:
-            h = last_h - kind.count("h", pos, last_pos)
+            u = pos
         else:
-            h = kind.count("h", 0, pos)
-        self._last = (pos, h)
-        return pos - h
+            starts = self.unit_starts()
+            u = bisect_left(starts, pos)
+            if u < n and starts[u] != pos:
+                return None  # inside a syllable
+            if u == n and pos != len(self.text):
+                return None
+        if 0 < u < n and src[u] in _LATIN and src[u - 1] in _LATIN:
+            return None
+        return u
 
 
 def _logical_order(text: str) -> list[int]:
@@ -510,14 +579,24 @@ def _logical_order(text: str) -> list[int]:
 
 
 def canonical(text: str) -> View:
-    """The canon view of ``text`` (see module docstring)."""
-    one_to_one, special = _fast_tables()
-    present = set(text)  # hashing the text once, then set operations on its ~1,000 distinct chars
-    if special.isdisjoint(present):
-        n = len(text)
-        for ch in _keyset(one_to_one).intersection(present):
-            text = text.replace(ch, one_to_one[ch])
-        return View(text, range(n), range(1, n + 1))
+    """The canon view of ``text`` (see module docstring): whole-array lookups, unless the text
+    holds characters that expand, pair up (Bopomofo) or reorder (RLO), which take the
+    per-character path."""
+    tables = _tables()
+    codes = _codes(text)
+    if not tables.special[codes].any():
+        keep = ~tables.delete[codes]
+        if keep.all():
+            kept = np.arange(len(codes), dtype=np.int64)
+            out = tables.canon[codes]
+        else:
+            kept = np.flatnonzero(keep)
+            out = tables.canon[codes[kept]]
+        return View(_string(out), kept, kept + 1, out)
+    return _canonical_slow(text)
+
+
+def _canonical_slow(text: str) -> View:
     table = _char_table()
     out: list[str] = []
     starts: list[int] = []
@@ -548,98 +627,24 @@ def canonical(text: str) -> View:
 def skeleton(canon: View) -> View:
     """Drop skip characters, fold look-alikes and split characters, collapse repeats.
 
-    The text is built with C-speed regex and ``str.replace`` passes; the offset map (a Python
-    loop) only when a hit needs it. Splitting on skip runs (rather than deleting them) keeps the
-    run lengths, from which :func:`_skeleton_spanner` maps offsets back without a Python loop."""
-    parts = _skip_split_re().split(canon.text)  # kept, skipped, kept, ..., kept
-    text = "".join(parts[::2])
-    text = _replace_chars(text, _LOOKALIKE)
-    splits = _split_ac().find_matches_as_indexes(text)
-    if splits:
-        folded: list[str] = []
-        pos = 0
-        for _, a, b in splits:
-            folded.append(text[pos:a])
-            folded.append(_SPLIT[text[a:b]])
-            pos = b
-        folded.append(text[pos:])
-        text = "".join(folded)
-    repeats: list[tuple[int, int]] = []
-
-    def first(m: re.Match[str]) -> str:
-        repeats.append(m.span())  # recorded for the lazy offset map: no second regex pass
-        return m.group(1)
-
-    skel = _REPEAT_RE.sub(first, text)
-    return View(
-        skel,
-        build=lambda: _skeleton_full(canon, (splits, repeats, skel)),
-        spanner=lambda: _skeleton_spanner(canon, parts, splits, repeats, len(skel)),
-    )
-
-
-def _monotonic(view: View) -> bool:
-    """Whether the view's starts and ends never decrease (no RLO reordering)."""
-    starts, ends = view.starts, view.ends
-    if isinstance(starts, range) and isinstance(ends, range):
-        return starts.step >= 0 and ends.step >= 0
-    return all(map(le, starts, islice(starts, 1, None))) and all(
-        map(le, ends, islice(ends, 1, None))
-    )
-
-
-def _skeleton_spanner(
-    canon: View,
-    parts: Sequence[str],
-    splits: Sequence[tuple[int, int, int]],
-    repeats: Sequence[tuple[int, int]],
-    n: int,
-) -> Spanner | None:
-    """Spans of skeleton characters without the per-character offset map: skeleton index →
-    (repeats) index after skip removal → (skip runs) canon index, by bisection over the kept
-    segments (``parts``: kept and skipped text alternating) and repeat runs. Equal to the map's
-    ``min``/``max`` when the canon map is monotonic; with split characters or RLO reordering,
-    ``None`` (the full map is built)."""
-    if splits or not _monotonic(canon):
-        return None
-    # kept segments of canon: canon start and index after skip removal of each (C-level passes)
-    bounds = list(accumulate(map(len, parts), initial=0))
-    seg_c = bounds[0::2]
-    seg_s = list(accumulate(map(len, parts[0::2]), initial=0))
-    # repeat runs: skeleton index of each run, its length, extra characters removed before it
-    rep_at: list[int] = []
-    rep_len: list[int] = []
-    extra: list[int] = []
-    gone = 0
-    for a, b in repeats:
-        rep_at.append(a - gone)
-        rep_len.append(b - a)
-        extra.append(gone)
-        gone += b - a - 1
-    c_starts, c_ends = canon.starts, canon.ends
-
-    def stripped(j: int, last: bool) -> int:
-        k = bisect_right(rep_at, j) - 1
-        if k < 0:
-            return j
-        if j == rep_at[k]:
-            return j + extra[k] + (rep_len[k] - 1 if last else 0)
-        return j + extra[k] + rep_len[k] - 1
-
-    def to_canon(t: int) -> int:
-        m = bisect_right(seg_s, t) - 1
-        return seg_c[m] + t - seg_s[m]
-
-    def span(a: int, b: int) -> tuple[int, int]:
-        if b <= a:
-            if a < n:
-                pos = c_starts[to_canon(stripped(a, False))]
-            else:
-                pos = c_ends[to_canon(stripped(n - 1, True))] if n else 0
-            return pos, pos
-        return c_starts[to_canon(stripped(a, False))], c_ends[to_canon(stripped(b - 1, True))]
-
-    return span
+    Whole-array operations: a run of equal characters (other than ASCII digits) keeps its first,
+    spanning the run in the original. Text with split characters (氵去) takes the reference path
+    (:func:`_skeleton_full`)."""
+    tables = _tables()
+    codes, starts, ends = canon.arrays()
+    kept = np.flatnonzero(~tables.skip[codes])
+    folded = tables.lookalike[codes[kept]]
+    if _split_ac().find_matches_as_indexes(_string(folded)):
+        return _skeleton_full(canon)
+    starts, ends = starts[kept], ends[kept]
+    if len(folded) > 1:
+        repeat = folded[1:] == folded[:-1]
+        repeat &= (folded[1:] < 0x30) | (folded[1:] > 0x39)
+        if repeat.any():
+            first = np.flatnonzero(np.concatenate(([True], ~repeat)))
+            folded, starts = folded[first], starts[first]
+            ends = np.maximum.reduceat(ends, first)
+    return View(_string(folded), starts, ends, folded)
 
 
 _REPEAT_RE = re.compile(r"([^0-9])\1+", re.DOTALL)
@@ -650,76 +655,28 @@ def _first_group(m: re.Match[str]) -> str:
     return m.group(1)
 
 
-@cache
-def _skip_split_re() -> re.Pattern[str]:
-    """:func:`_skip_re` with a capturing group: ``split`` keeps the skipped runs."""
-    return re.compile(f"({_skip_re().pattern})")
-
-
-@cache
-def _skip_re() -> re.Pattern[str]:
-    """A regex class equal to :func:`_skip_set`, written as ranges (a class of thousands of
-    single characters is slow in ``re``; ranges are fast)."""
-    ranges: list[list[int]] = []
-    for cp in sorted(map(ord, _skip_set())):
-        if ranges and ranges[-1][1] == cp - 1:
-            ranges[-1][1] = cp
-        else:
-            ranges.append([cp, cp])
-    cls = "".join(
-        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
-        for a, b in ranges
-    )
-    return re.compile(f"[{cls}]+")
-
-
 def _pick(view: View, keep: list[int]) -> tuple[list[int], list[int]]:
-    """``view``'s starts and ends at the positions ``keep``. An identity map (``range``) is
-    answered arithmetically and a list through one ``itemgetter`` call: a ``map`` over a bound
-    ``__getitem__`` costs ~1 ms per 5,000 positions, these ~0.1 ms."""
+    """``view``'s starts and ends at the positions ``keep``."""
     v_starts, v_ends = view.starts, view.ends
-    if (
-        isinstance(v_starts, range)
-        and isinstance(v_ends, range)
-        and v_starts.start == 0
-        and v_starts.step == 1
-        and v_ends.start == 1
-        and v_ends.step == 1
-    ):
-        return keep.copy(), list(map((1).__add__, keep))
     if len(keep) < 2:
         return [v_starts[i] for i in keep], [v_ends[i] for i in keep]
     get = itemgetter(*keep)
     return list(get(v_starts)), list(get(v_ends))
 
 
-def _skeleton_full(
-    canon: View,
-    known: tuple[list[tuple[int, int, int]], list[tuple[int, int]], str] | None = None,
-) -> View:
-    """The skeleton with its offset map (the reference implementation of :func:`skeleton`).
-
-    Built with C-level iterators (``compress``/``map``), so even this reference path runs no
-    per-character Python code unless repeats or split characters are present. ``known`` is
-    what :func:`skeleton` already computed (split matches, repeat spans, text): given it, no
-    text pass is repeated; without it (tests) everything is recomputed independently."""
+def _skeleton_full(canon: View) -> View:
+    """The skeleton by string operations and lists: the reference implementation of
+    :func:`skeleton` (tests compare the two), and its path for text with split characters."""
     text = canon.text
-    # kept positions via C-level iterators only (no per-character Python code)
     keep = list(compress(range(len(text)), map(not_, map(_skip_set().__contains__, text))))
     starts, ends = _pick(canon, keep)
-    if known is not None:
-        splits, repeats, skel = known
-        if splits:
-            joined = _replace_chars("".join(map(text.__getitem__, keep)), _LOOKALIKE)
-            _, starts, ends = _fold_split(joined, starts, ends, splits)
-    else:
-        joined = _replace_chars("".join(map(text.__getitem__, keep)), _LOOKALIKE)
-        splits = _split_ac().find_matches_as_indexes(joined)
-        if splits:
-            chars, starts, ends = _fold_split(joined, starts, ends, splits)
-            joined = "".join(chars)
-        repeats = [m.span() for m in _REPEAT_RE.finditer(joined)]
-        skel = _REPEAT_RE.sub(_first_group, joined)
+    joined = _replace_chars("".join(map(text.__getitem__, keep)), _LOOKALIKE)
+    splits = _split_ac().find_matches_as_indexes(joined)
+    if splits:
+        chars, starts, ends = _fold_split(joined, starts, ends, splits)
+        joined = "".join(chars)
+    repeats = [m.span() for m in _REPEAT_RE.finditer(joined)]
+    skel = _REPEAT_RE.sub(_first_group, joined)
     if not repeats:
         return View(skel, starts, ends)
     out_s: list[int] = []
@@ -737,8 +694,6 @@ def _skeleton_full(
 
 _DIGITS = frozenset("0123456789")
 _LATIN = frozenset("abcdefghijklmnopqrstuvwxyz")
-
-_LATIN_RUN_RE = re.compile("[a-z]+")
 
 
 @cache
@@ -772,22 +727,9 @@ def _fold_split(
 
 
 def reverse(view: View) -> View:
-    """The view read backwards (offset map built lazily from ``view``'s)."""
-    n = len(view.text)
-
-    def span(a: int, b: int) -> tuple[int, int]:
-        if b > a:
-            return view.span(n - b, n - a)
-        if a < n:
-            return view.span(n - 1 - a, n - 1 - a)
-        pos = view.span(0, 1)[1] if n else 0
-        return pos, pos
-
-    return View(
-        view.text[::-1],
-        build=lambda: View(view.text[::-1], view.starts[::-1], view.ends[::-1]),
-        spanner=lambda: span,
-    )
+    """The view read backwards."""
+    codes, starts, ends = view.arrays()
+    return View(view.text[::-1], starts[::-1], ends[::-1], codes[::-1])
 
 
 @cache
@@ -806,8 +748,8 @@ def _phonetic_tables(initials: bool) -> tuple[dict[int, str], dict[int, str]]:
 def phonetic(view: View, *, initials: bool) -> UnitView:
     """Pinyin (or initials) of ``view``: hanzi become syllables, Latin letters stay, anything else
     stays as itself and acts as a barrier (lexicon keys are a-z only). One ``str.translate``
-    pass (for initials only on first use of ``text``); the position kinds are computed only when
-    a match needs them."""
+    pass (for initials only on first use of ``text``); where pieces start is computed only when
+    a match needs it."""
     return UnitView(
         view, None if initials else view.text.translate(_phonetic_tables(False)[0]), initials
     )
@@ -815,11 +757,11 @@ def phonetic(view: View, *, initials: bool) -> UnitView:
 
 def digits(canon: View) -> View:
     """Chinese/financial numerals → ASCII digits, digit separators removed (PII view)."""
-    text = _DIGIT_SEP_RE.sub("", canon.text)
-    return View(_replace_chars(text, _CN_DIGITS), build=lambda: _digits_full(canon))
-
-
-_DIGIT_SEP_RE = re.compile("[" + "".join(re.escape(c) for c in sorted(_DIGIT_SEPARATORS)) + "]+")
+    tables = _tables()
+    codes, starts, ends = canon.arrays()
+    kept = np.flatnonzero(~tables.digit_sep[codes])
+    out = tables.digit[codes[kept]]
+    return View(_string(out), starts[kept], ends[kept], out)
 
 
 def _digits_full(canon: View) -> View:
@@ -853,8 +795,9 @@ def build_views(
     """
     canon = canonical(text)
     if source is not None and source_map is not None:
-        hs, he = source_map
-        canon = View(canon.text, [hs[i] for i in canon.starts], [he[i - 1] for i in canon.ends])
+        hs, he = (np.asarray(m, dtype=np.int64) for m in source_map)
+        codes, starts, ends = canon.arrays()
+        canon = View(canon.text, hs[starts], he[ends - 1], codes)
         text = source
     skel = skeleton(canon)
     return Views(
@@ -870,11 +813,9 @@ def build_views(
 
 def warm_up() -> None:
     """Load the tables now (at start-up) rather than on the first request."""
-    _fast_tables()
+    _tables()
     _skip_set()
     pinyin_table()
     _split_ac()
-    _skip_re()
-    _skip_split_re()
     _phonetic_tables(True)
     _phonetic_tables(False)

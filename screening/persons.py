@@ -108,7 +108,7 @@ def outsiders(field: str, views: Views, known: Iterable[str]) -> list[Finding]:
             break
         lo = max(0, m.start() - _LOOKBACK_CHARS)
         window = text[lo : m.start()]
-        o_end = cv.starts[m.start()] if m.start() < len(cv.starts) else len(views.original)
+        o_end = cv.span(m.start(), m.start())[0] if m.start() < len(text) else len(views.original)
         o_lo = max(0, o_end - 60)
         latin = _LATIN_NAME_RE.search(views.original, o_lo, o_end)
         if latin and " " in latin.group(1):

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from screening.normalize import (
-    View,
+    _canonical_slow,
     _digits_full,
     _skeleton_full,
     build_views,
@@ -91,16 +91,35 @@ def test_views_are_consistent(text: str) -> None:
     assert views.reversed.text == views.skeleton.text[::-1]
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ALPHABET, max_size=40).map("".join))
+def test_array_views_equal_the_reference_implementations(text: str) -> None:
+    # the skeleton and digits views are built with whole-array operations; the string-and-list
+    # reference implementations must give the same text and the same offset map
+    views = build_views(text)
+    slow = _canonical_slow(text)  # the per-character path, which handles every character
+    assert (views.canon.text, views.canon.starts, views.canon.ends) == (
+        slow.text,
+        list(slow.starts),
+        list(slow.ends),
+    )
+    for fast, ref in (
+        (views.skeleton, _skeleton_full(views.canon)),
+        (views.digits, _digits_full(views.canon)),
+    ):
+        assert (fast.text, fast.starts, fast.ends) == (ref.text, list(ref.starts), list(ref.ends))
+    rev = views.reversed
+    assert (rev.starts, rev.ends) == (views.skeleton.starts[::-1], views.skeleton.ends[::-1])
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_ALPHABET, max_size=40).map("".join))
-def test_sparse_spans_equal_offset_map_spans(text: str) -> None:
-    # the skeleton and reversed views answer spans by bisection without building the offset
-    # map; every span must equal the one computed from the full map
-    fast = build_views(text)
-    full = build_views(text)
-    for fv, mv in ((fast.skeleton, full.skeleton), (fast.reversed, full.reversed)):
-        n = len(mv.text)
-        ref = View(mv.text, list(mv.starts), list(mv.ends))
+def test_spans_are_the_min_start_and_max_end(text: str) -> None:
+    # a span is answered from the first/last entries when a map is monotonic; it must equal
+    # the definition (least start, greatest end) for every view and every range
+    views = build_views(text)
+    for view in (views.canon, views.skeleton, views.reversed, views.digits):
+        starts, ends, n = view.starts, view.ends, len(view.text)
         for a in range(n + 1):
-            for b in range(a, min(n, a + 6) + 1):
-                assert fv.span(a, b) == ref.span(a, b), (text, a, b)
+            for b in range(a + 1, min(n, a + 6) + 1):
+                assert view.span(a, b) == (min(starts[a:b]), max(ends[a:b])), (text, a, b)
