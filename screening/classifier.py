@@ -217,7 +217,7 @@ class NgramLinear:
             if "\n" in ngram or "\r" in ngram or "\t" in ngram:
                 raise ValueError(f"n-gram {ngram!r}: prepared text has no tabs or line breaks")
             lines.append(f"{ngram}\t{df}\t{coef:.7g}\n")
-        path.write_text("".join(lines), encoding="utf-8")
+        path.write_text("".join(lines), encoding="utf-8", newline="\n")
 
     @classmethod
     def load(cls, path: Path) -> NgramLinear:
@@ -234,10 +234,11 @@ class NgramLinear:
                     table[ngram] = len(idf)
                     idf.append(math.log((1 + documents) / (1 + int(df))) + 1)
                     coef.append(float(weight))
-        except (OSError, ValueError, KeyError) as exc:
+            low, high = meta["ngram_range"]
+            intercept = float(meta["intercept"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ClassifierUnavailable(f"{path}: unusable n-gram table ({exc})") from exc
-        low, high = meta["ngram_range"]
-        return cls(table, idf, coef, float(meta["intercept"]), (int(low), int(high)))
+        return cls(table, idf, coef, intercept, (int(low), int(high)))
 
     def proba(self, text: str) -> float:
         """P(offensive) for one (prepared) text."""
@@ -462,7 +463,10 @@ class TextClassifier:
         if precision == "auto":
             precision = "bfloat16" if _native_bf16(torch) else "float32"
         # Weights are stored as fp16 to halve the file; the encoder upcasts them.
-        encoder = _Encoder(torch, model, getattr(torch, precision))
+        try:
+            encoder = _Encoder(torch, model, getattr(torch, precision))
+        except KeyError as exc:
+            raise ClassifierUnavailable(f"{model_dir}: weight {exc} missing") from exc
         parts = tuple(calibration.get("parts", ["bert"]))
         if not set(parts) <= set(PARTS) or "bert" not in parts:
             raise ClassifierUnavailable(f"{calibration_path}: unknown parts {parts}")
