@@ -84,7 +84,7 @@ def _char_at_starts(skel_text: str, initials: bool) -> dict[int, str]:
     """Phonetic key position → the term character whose piece starts there (for a term whose
     skeleton is ``skel_text``): every character starts a piece except a Latin letter right
     after another one (a Latin run is one unit). Computed when a mixed match needs it."""
-    trans = _phonetic_tables(initials)[0]
+    trans = _phonetic_tables(initials)
     out: dict[int, str] = {}
     pos = 0
     prev_latin = False
@@ -128,9 +128,9 @@ def term_keys(term: str) -> TermKeys | None:
     skel_ok = len(skey) >= 2 and _skip().isdisjoint(cv.text.replace(" ", ""))
     pkey = ikey = None
     if sum(map(pinyin_table().__contains__, skey)) >= _MIN_PHONETIC_HANZI:
-        p = skey.translate(_phonetic_tables(False)[0])
+        p = skey.translate(_phonetic_tables(False))
         if p.isascii() and p.isalpha():
-            pkey, ikey = p, skey.translate(_phonetic_tables(True)[0])
+            pkey, ikey = p, skey.translate(_phonetic_tables(True))
     return ckey, skey, skel_ok, pkey, ikey
 
 

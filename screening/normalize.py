@@ -404,6 +404,8 @@ class _Tables:
     pinyin_len: np.ndarray  # letters of the character's pinyin piece (1 without a reading)
     reading: np.ndarray  # the character has a pinyin reading (a hanzi)
     initial: np.ndarray  # hanzi → the first letter of its reading
+    piece_at: np.ndarray  # hanzi → offset of its reading in ``letters``
+    letters: np.ndarray  # every reading, concatenated (code points)
 
 
 _UNICODE = 0x110000
@@ -441,6 +443,12 @@ def _tables() -> _Tables:
     pinyin_len[np.fromiter(map(ord, readings), np.int64, len(readings))] = np.fromiter(
         map(len, readings.values()), np.uint8, len(readings)
     )
+    pieces = list(readings.items())
+    flat = "".join(p for _, p in pieces)
+    piece_at = np.zeros(_UNICODE, dtype=np.int32)
+    piece_at[np.fromiter((ord(c) for c, _ in pieces), np.int64, len(pieces))] = np.cumsum(
+        [0] + [len(p) for _, p in pieces[:-1]]
+    )
     return _Tables(
         canon=_lookup(one_to_one),
         delete=_mask(deleted),
@@ -452,6 +460,8 @@ def _tables() -> _Tables:
         pinyin_len=pinyin_len,
         reading=_mask(readings),
         initial=_lookup({c: p[0] for c, p in readings.items()}),
+        piece_at=piece_at,
+        letters=_codes(flat),
     )
 
 
@@ -476,10 +486,29 @@ class UnitView:
     @property
     def text(self) -> str:
         """The phonetic string (built on first use: the matcher scans the initials view only in
-        windows around Latin/hanzi edges, see :meth:`mixed_windows`)."""
+        windows around Latin/hanzi edges, see :meth:`masked_text`)."""
         if self._text is None:
-            self._text = self.source.text.translate(_phonetic_tables(self._initials)[0])
+            if self._initials:
+                self._text = _string(_tables().initial[self.source.codes])
+            else:
+                self._spell()
+        assert self._text is not None
         return self._text
+
+    def _spell(self) -> None:
+        """Pinyin string and piece starts by array operations: each output position takes the
+        letter at its offset within its unit's piece (a flat table of all pieces), or the unit's
+        own character when it has no reading."""
+        tables = _tables()
+        codes = self.source.codes
+        lengths = tables.pinyin_len[codes].astype(np.int64)
+        starts = np.cumsum(lengths) - lengths
+        unit = np.repeat(np.arange(len(codes)), lengths)
+        own = codes[unit]
+        offset = np.arange(len(unit)) - starts[unit]
+        letters = tables.letters[tables.piece_at[own] + offset]
+        self._text = _string(np.where(tables.reading[own], letters, own))
+        self._starts = starts.tolist()
 
     def edges(self) -> np.ndarray:
         """Sorted source positions ``p`` where characters ``p - 1`` and ``p`` are a typed Latin
@@ -533,8 +562,8 @@ class UnitView:
             if self._initials:  # every piece is one character
                 self._starts = list(range(len(self.source.text)))
             else:
-                lengths = _tables().pinyin_len[self.source.codes].astype(np.int64)
-                self._starts = (np.cumsum(lengths) - lengths).tolist()
+                self._spell()
+        assert self._starts is not None
         return self._starts
 
     def is_latin(self, u: int) -> bool:
@@ -733,26 +762,18 @@ def reverse(view: View) -> View:
 
 
 @cache
-def _phonetic_tables(initials: bool) -> tuple[dict[int, str], dict[int, str]]:
-    """``str.translate`` tables: char → piece (pinyin or initial; Latin letters map to
-    themselves) and char → kinds (``H`` + ``h`` per further letter; ``L`` for Latin)."""
+def _phonetic_tables(initials: bool) -> dict[int, str]:
+    """``str.translate`` table: char → piece (pinyin or initial; Latin letters map to
+    themselves), for lexicon terms (texts are spelled out by :meth:`UnitView.text`)."""
     pieces = {c: (p[0] if initials else p) for c, p in pinyin_table().items()}
-    trans = {ord(c): p for c, p in pieces.items()}
-    kinds = {ord(c): "H" + "h" * (len(p) - 1) for c, p in pieces.items()}
-    for c in "abcdefghijklmnopqrstuvwxyz":
-        trans[ord(c)] = c
-        kinds[ord(c)] = "L"
-    return trans, kinds
+    return {ord(c): p for c, p in pieces.items()}
 
 
 def phonetic(view: View, *, initials: bool) -> UnitView:
     """Pinyin (or initials) of ``view``: hanzi become syllables, Latin letters stay, anything else
-    stays as itself and acts as a barrier (lexicon keys are a-z only). One ``str.translate``
-    pass (for initials only on first use of ``text``); where pieces start is computed only when
-    a match needs it."""
-    return UnitView(
-        view, None if initials else view.text.translate(_phonetic_tables(False)[0]), initials
-    )
+    stays as itself and acts as a barrier (lexicon keys are a-z only). Spelled out on first
+    use of ``text``."""
+    return UnitView(view, None, initials)
 
 
 def digits(canon: View) -> View:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from screening.normalize import (
     _canonical_slow,
     _digits_full,
+    _phonetic_tables,
     _skeleton_full,
     build_views,
     canonical,
@@ -110,6 +111,13 @@ def test_array_views_equal_the_reference_implementations(text: str) -> None:
         assert (fast.text, fast.starts, fast.ends) == (ref.text, list(ref.starts), list(ref.ends))
     rev = views.reversed
     assert (rev.starts, rev.ends) == (views.skeleton.starts[::-1], views.skeleton.ends[::-1])
+    # phonetic strings: the per-character translate tables, and where each piece starts
+    skel = views.skeleton.text
+    for unit_view, initials in ((views.pinyin, False), (views.initials, True)):
+        table = _phonetic_tables(initials)
+        assert unit_view.text == skel.translate(table)
+        pieces = [len(table.get(ord(c), c)) for c in skel]
+        assert unit_view.unit_starts() == [sum(pieces[:i]) for i in range(len(skel))]
 
 
 @settings(max_examples=200, deadline=None)
