@@ -310,12 +310,13 @@ class View:
     """One string view of a text with per-character original spans.
 
     ``starts[i]``/``ends[i]`` are the half-open span of the original text that view character
-    ``i`` came from. The views are built with whole-array numpy operations (a per-character
-    Python loop costs milliseconds per article); the maps are kept as arrays and turned into
-    Python lists on first use (spans are read for hits only).
+    ``i`` came from. Long texts are built with whole-array numpy operations (a per-character
+    Python loop costs milliseconds per article) and keep their maps as arrays, turned into
+    Python lists on first use (spans are read for hits only); short ones (lexicon terms) are
+    built with plain Python and convert to arrays only if asked.
     """
 
-    __slots__ = ("_ends", "_ends_list", "_order", "_starts", "_starts_list", "codes", "text")
+    __slots__ = ("_codes", "_ends", "_ends_seq", "_order", "_starts", "_starts_seq", "text")
 
     def __init__(
         self,
@@ -325,34 +326,61 @@ class View:
         codes: np.ndarray | None = None,
     ) -> None:
         self.text = text
-        self._starts = np.asarray(starts, dtype=np.int64)
-        self._ends = np.asarray(ends, dtype=np.int64)
-        self.codes = _codes(text) if codes is None else codes  # code points of ``text``
-        self._starts_list: list[int] | None = None
-        self._ends_list: list[int] | None = None
+        self._codes = codes
+        self._starts: np.ndarray | None = None
+        self._ends: np.ndarray | None = None
+        self._starts_seq: Sequence[int] | None = None
+        self._ends_seq: Sequence[int] | None = None
+        if isinstance(starts, np.ndarray):
+            self._starts = starts
+        else:
+            self._starts_seq = starts
+        if isinstance(ends, np.ndarray):
+            self._ends = ends
+        else:
+            self._ends_seq = ends
         self._order: int | None = None
+
+    @property
+    def codes(self) -> np.ndarray:
+        """Code points of ``text``."""
+        if self._codes is None:
+            self._codes = _codes(self.text)
+        return self._codes
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Code points, starts and ends as arrays (for building further views)."""
+        if self._starts is None:
+            self._starts = np.asarray(self._starts_seq, dtype=np.int64)
+        if self._ends is None:
+            self._ends = np.asarray(self._ends_seq, dtype=np.int64)
         return self.codes, self._starts, self._ends
 
     @property
-    def starts(self) -> list[int]:
+    def starts(self) -> Sequence[int]:
         """Original start offset of each character."""
-        if self._starts_list is None:
-            self._starts_list = self._starts.tolist()
-        return self._starts_list
+        if self._starts_seq is None:
+            assert self._starts is not None
+            self._starts_seq = self._starts.tolist()
+        return self._starts_seq
 
     @property
-    def ends(self) -> list[int]:
+    def ends(self) -> Sequence[int]:
         """Original end offset (exclusive) of each character."""
-        if self._ends_list is None:
-            self._ends_list = self._ends.tolist()
-        return self._ends_list
+        if self._ends_seq is None:
+            assert self._ends is not None
+            self._ends_seq = self._ends.tolist()
+        return self._ends_seq
 
     def span(self, a: int, b: int) -> tuple[int, int]:
         """Original ``[start, end)`` covering view characters ``[a, b)``."""
         n = len(self.text)
+        if self._starts is None or self._ends is None:  # a short view: plain Python
+            starts, ends = self.starts, self.ends
+            if b <= a:
+                pos = starts[a] if a < n else (ends[-1] if n else 0)
+                return pos, pos
+            return min(starts[a:b]), max(ends[a:b])
         if b <= a:
             if a < n:
                 return int(self._starts[a]), int(self._starts[a])
@@ -409,6 +437,9 @@ class _Tables:
 
 
 _UNICODE = 0x110000
+#: Below this length the per-character paths are faster than array set-up (lexicon terms,
+#: titles); both give the same views (property-tested).
+_ARRAY_FROM = 48
 
 
 def _lookup(table: Mapping[str, str]) -> np.ndarray:
@@ -424,6 +455,20 @@ def _mask(chars: Iterable[str]) -> np.ndarray:
     out = np.zeros(_UNICODE, dtype=bool)
     out[np.fromiter(map(ord, chars), np.int64)] = True
     return out
+
+
+@cache
+def _short_tables() -> tuple[dict[str, str], frozenset[str]]:
+    """For short texts: the 1:1 canon mappings, and every character needing the per-character
+    path (deletions, expansions, Bopomofo, RLO)."""
+    one_to_one: dict[str, str] = {}
+    slow: set[str] = set()
+    for k, v in _char_table().items():
+        if len(v) == 1 and k not in _BOPOMOFO:
+            one_to_one[k] = v
+        else:
+            slow.add(k)
+    return one_to_one, frozenset(slow)
 
 
 @cache
@@ -611,6 +656,18 @@ def canonical(text: str) -> View:
     """The canon view of ``text`` (see module docstring): whole-array lookups, unless the text
     holds characters that expand, pair up (Bopomofo) or reorder (RLO), which take the
     per-character path."""
+    if len(text) < _ARRAY_FROM:
+        one_to_one, slow = _short_tables()
+        if slow.isdisjoint(text):
+            n = len(text)
+            for ch in one_to_one.keys() & set(text):
+                text = text.replace(ch, one_to_one[ch])
+            return View(text, range(n), range(1, n + 1))
+        return _canonical_slow(text)
+    return _canonical_arrays(text)
+
+
+def _canonical_arrays(text: str) -> View:
     tables = _tables()
     codes = _codes(text)
     if not tables.special[codes].any():
@@ -659,6 +716,12 @@ def skeleton(canon: View) -> View:
     Whole-array operations: a run of equal characters (other than ASCII digits) keeps its first,
     spanning the run in the original. Text with split characters (氵去) takes the reference path
     (:func:`_skeleton_full`)."""
+    if len(canon.text) < _ARRAY_FROM:
+        return _skeleton_full(canon)
+    return _skeleton_arrays(canon)
+
+
+def _skeleton_arrays(canon: View) -> View:
     tables = _tables()
     codes, starts, ends = canon.arrays()
     kept = np.flatnonzero(~tables.skip[codes])
@@ -835,6 +898,7 @@ def build_views(
 def warm_up() -> None:
     """Load the tables now (at start-up) rather than on the first request."""
     _tables()
+    _short_tables()
     _skip_set()
     pinyin_table()
     _split_ac()

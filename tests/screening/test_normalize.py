@@ -7,9 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from screening.normalize import (
+    View,
+    _canonical_arrays,
     _canonical_slow,
     _digits_full,
     _phonetic_tables,
+    _skeleton_arrays,
     _skeleton_full,
     build_views,
     canonical,
@@ -92,25 +95,24 @@ def test_views_are_consistent(text: str) -> None:
     assert views.reversed.text == views.skeleton.text[::-1]
 
 
+def _maps(view: View) -> tuple[str, list[int], list[int]]:
+    return view.text, list(view.starts), list(view.ends)
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.lists(_ALPHABET, max_size=40).map("".join))
+@given(st.lists(_ALPHABET, max_size=120).map("".join))
 def test_array_views_equal_the_reference_implementations(text: str) -> None:
-    # the skeleton and digits views are built with whole-array operations; the string-and-list
-    # reference implementations must give the same text and the same offset map
+    # long texts are normalised with whole-array operations, short ones per character: both
+    # paths must give the same text and the same offset map, whatever the length
+    canon = _canonical_arrays(text)
+    assert _maps(canon) == _maps(_canonical_slow(text))
+    assert _maps(canonical(text)) == _maps(canon)
+    assert _maps(_skeleton_arrays(canon)) == _maps(_skeleton_full(canon))
+    assert _maps(digits(canon)) == _maps(_digits_full(canon))
     views = build_views(text)
-    slow = _canonical_slow(text)  # the per-character path, which handles every character
-    assert (views.canon.text, views.canon.starts, views.canon.ends) == (
-        slow.text,
-        list(slow.starts),
-        list(slow.ends),
-    )
-    for fast, ref in (
-        (views.skeleton, _skeleton_full(views.canon)),
-        (views.digits, _digits_full(views.canon)),
-    ):
-        assert (fast.text, fast.starts, fast.ends) == (ref.text, list(ref.starts), list(ref.ends))
     rev = views.reversed
-    assert (rev.starts, rev.ends) == (views.skeleton.starts[::-1], views.skeleton.ends[::-1])
+    assert list(rev.starts) == list(views.skeleton.starts)[::-1]
+    assert list(rev.ends) == list(views.skeleton.ends)[::-1]
     # phonetic strings: the per-character translate tables, and where each piece starts
     skel = views.skeleton.text
     for unit_view, initials in ((views.pinyin, False), (views.initials, True)):
@@ -121,7 +123,7 @@ def test_array_views_equal_the_reference_implementations(text: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(_ALPHABET, max_size=40).map("".join))
+@given(st.lists(_ALPHABET, max_size=120).map("".join))
 def test_spans_are_the_min_start_and_max_end(text: str) -> None:
     # a span is answered from the first/last entries when a map is monotonic; it must equal
     # the definition (least start, greatest end) for every view and every range
