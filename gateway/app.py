@@ -164,7 +164,13 @@ async def _load_classifier(settings: Settings) -> tuple[object | None, dict[str,
     except ClassifierUnavailable as exc:
         log.warning("classifier stage off: %s", exc)
         return None, {"ok": False, "enabled": False, "error": str(exc)}
-    return classifier, {"ok": True, "enabled": True, "model": str(model_dir)}
+    return classifier, {
+        "ok": True,
+        "enabled": True,
+        "model": str(model_dir),
+        "precision": classifier.precision,  # bfloat16 only where the CPU runs it natively
+        "parts": list(classifier.parts),
+    }
 
 
 def create_app(settings: Settings, runtime: Runtime) -> web.Application:

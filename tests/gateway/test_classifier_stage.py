@@ -28,7 +28,10 @@ async def test_the_classifier_asks_for_brand_pr_review(
         _with_model(settings, MODEL_DIR), dataclasses.replace(runtime, screener=None)
     )
     health = await (await client.get("/healthz")).json()
-    assert health["parts"]["classifier"]["enabled"] is True
+    stage = health["parts"]["classifier"]
+    assert stage["enabled"] is True
+    assert stage["precision"] in ("float32", "bfloat16")
+    assert stage["parts"] == ["bert", "ngram_lr"]
     resp = await client.post("/v1/screen", headers=callers["editor"].headers, json={"post": POST})
     assert resp.status == 200
     body = await resp.json()
