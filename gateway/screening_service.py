@@ -133,6 +133,10 @@ def base_screener(settings: Settings, classifier: object | None = None) -> Scree
     return screener
 
 
+#: Seconds between an applied lexicon change and the start of its compaction.
+COMPACT_AFTER_S = 2.0
+
+
 class ScreeningService:
     def __init__(
         self,
@@ -293,7 +297,12 @@ class ScreeningService:
             return True
 
     async def _compact(self, screener: Screener) -> None:
-        """Replace ``screener`` by its compacted form, unless something newer was applied."""
+        """Replace ``screener`` by its compacted form, unless something newer was applied.
+
+        Starts :data:`COMPACT_AFTER_S` after the change: admin edits come in bursts (each
+        cancels the pending compaction), and the build holds the GIL for most of a second,
+        which would slow this process's requests and its next hot reload meanwhile."""
+        await asyncio.sleep(COMPACT_AFTER_S)
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         try:
