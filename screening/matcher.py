@@ -259,8 +259,8 @@ class LexiconMatcher:
             found.setdefault((hit.pattern, hit.start, hit.end), hit)
 
         # Occurrences already found in canon are skipped in the other views *before* their spans
-        # are computed: a span needs the view's offset map, which is built lazily and is the
-        # dominant cost when a text has hits.
+        # and findings are made (each costs Python work; a term found in canon is usually found
+        # again in every other view).
         direct: collections.Counter[Pattern] = collections.Counter()
         self._plain(views.canon, "canon", self._canon, add, direct)
         literal = {pat.term for pat in direct} | {self._skel_key.get(p, "") for p in direct}
@@ -318,8 +318,7 @@ class LexiconMatcher:
 
         A term found literally in canon is also found here, at the same place: when a key's
         patterns occur here no more often than in canon, every match is such a literal one and
-        is dropped before its units are located (which needs the view's position kinds, one
-        more pass over the text)."""
+        is dropped before its units are located."""
         skel = uview.source
         table = pinyin_table()
         found = auto.find(uview.text)
@@ -352,7 +351,7 @@ class LexiconMatcher:
                         if skel.text[u] in table
                     ):
                         continue
-                if span is None:  # the skeleton offset map is built on first need only
+                if span is None:  # one span per match, shared by its patterns
                     span = skel.span(ua, ub)
                 add(Hit(pat, "pinyin", span[0], span[1], ua, ub, key, has_latin, has_hanzi))
 
@@ -404,7 +403,7 @@ class LexiconMatcher:
                     if src[p] not in _LATIN_CHARS and src[p] in table
                 ):
                     continue
-                if span is None:  # the skeleton offset map is built on first need only
+                if span is None:  # one span per match, shared by its patterns
                     span = skel.span(a, b)
                 add(Hit(pat, "initials", span[0], span[1], a, b, key, True, True))
 

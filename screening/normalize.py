@@ -263,29 +263,12 @@ def _char_table() -> dict[str, str]:
     return {k: v for k, v in table.items() if k != v}
 
 
-def _replace_chars(text: str, table: Mapping[str, str]) -> str:
-    """Apply a 1:1 character table; ``str.replace`` per distinct present character beats
-    ``str.translate`` with a large table (~2.4 ms per 5,000 characters)."""
-    if len(text) < 64 and _keyset(table).isdisjoint(text):
-        return text  # short texts (lexicon terms at build time): one set test first
-    if len(table) < 64:  # small tables: a substring test per key is a fast C scan
-        for ch, rep in table.items():
-            if ch in text:
-                text = text.replace(ch, rep)
-        return text
-    for ch in _keyset(table).intersection(text):
-        text = text.replace(ch, table[ch])
+def _fold_lookalikes(text: str) -> str:
+    """Apply the look-alike table (a few dozen characters: one substring test per key)."""
+    for ch, rep in _LOOKALIKE.items():
+        if ch in text:
+            text = text.replace(ch, rep)
     return text
-
-
-_KEYSETS: dict[int, frozenset[str]] = {}
-
-
-def _keyset(table: Mapping[str, str]) -> frozenset[str]:
-    key = id(table)
-    if key not in _KEYSETS:
-        _KEYSETS[key] = frozenset(table)
-    return _KEYSETS[key]
 
 
 @cache
@@ -611,10 +594,6 @@ class UnitView:
         assert self._starts is not None
         return self._starts
 
-    def is_latin(self, u: int) -> bool:
-        """Whether source character ``u`` was typed as a Latin letter."""
-        return "a" <= self.source.text[u] <= "z"
-
     def unit_at(self, pos: int) -> int | None:
         """The source index whose piece starts at ``pos`` (``len`` at the end); ``None`` if
         ``pos`` is inside a syllable or inside a run of Latin letters."""
@@ -762,7 +741,7 @@ def _skeleton_full(canon: View) -> View:
     text = canon.text
     keep = list(compress(range(len(text)), map(not_, map(_skip_set().__contains__, text))))
     starts, ends = _pick(canon, keep)
-    joined = _replace_chars("".join(map(text.__getitem__, keep)), _LOOKALIKE)
+    joined = _fold_lookalikes("".join(map(text.__getitem__, keep)))
     splits = _split_ac().find_matches_as_indexes(joined)
     if splits:
         chars, starts, ends = _fold_split(joined, starts, ends, splits)
@@ -784,7 +763,6 @@ def _skeleton_full(canon: View) -> View:
     return View(skel, out_s, out_e)
 
 
-_DIGITS = frozenset("0123456789")
 _LATIN = frozenset("abcdefghijklmnopqrstuvwxyz")
 
 
