@@ -293,7 +293,11 @@ class ScreeningService:
             log.info("lexicons version %d applied (%d admin lists)", version, len(lexicons))
             if self._compaction:
                 self._compaction.cancel()  # its result would be stale
-            self._compaction = asyncio.create_task(self._compact(new), name="lexicon-compaction")
+                self._compaction = None
+            if not new.compact:
+                self._compaction = asyncio.create_task(
+                    self._compact(new), name="lexicon-compaction"
+                )
             return True
 
     async def _compact(self, screener: Screener) -> None:
@@ -310,7 +314,7 @@ class ScreeningService:
         except Exception:
             log.exception("lexicon compaction failed; screening goes on with two automaton sets")
             return
-        if merged is not screener and self._screener is screener:
+        if self._screener is screener:
             self._screener = merged  # same terms, one automaton set: an atomic swap as above
             log.info("lexicons compacted in %.2f s", time.perf_counter() - started)
 

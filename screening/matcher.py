@@ -383,8 +383,7 @@ class LexiconMatcher:
         ok = nxt < len(edges)
         ok[ok] &= edges[nxt[ok]] < stop[ok]
         # a match may neither start nor end inside a run of Latin letters
-        codes = skel.codes
-        latin = (codes >= 0x61) & (codes <= 0x7A)
+        latin = uview.latin()
         inside = np.zeros(n + 1, dtype=bool)
         inside[1:n] = latin[1:] & latin[:-1]
         ok &= ~inside[first] & ~inside[stop]

@@ -441,31 +441,33 @@ def _mask(chars: Iterable[str]) -> np.ndarray:
 
 
 @cache
+def _split_char_table() -> tuple[dict[str, str], frozenset[str], frozenset[str]]:
+    """The canon table in three parts: 1:1 mappings, deletions, and the characters that need
+    the per-character path (expansions, Bopomofo, RLO markers)."""
+    one_to_one: dict[str, str] = {}
+    deleted: set[str] = set()
+    special: set[str] = set()
+    for k, v in _char_table().items():
+        if k in _RLO_OPEN or k in _BOPOMOFO or len(v) > 1:
+            special.add(k)
+        elif v == "":
+            deleted.add(k)
+        else:
+            one_to_one[k] = v
+    return one_to_one, frozenset(deleted), frozenset(special)
+
+
+@cache
 def _short_tables() -> tuple[dict[str, str], frozenset[str]]:
     """For short texts: the 1:1 canon mappings, and every character needing the per-character
-    path (deletions, expansions, Bopomofo, RLO)."""
-    one_to_one: dict[str, str] = {}
-    slow: set[str] = set()
-    for k, v in _char_table().items():
-        if len(v) == 1 and k not in _BOPOMOFO:
-            one_to_one[k] = v
-        else:
-            slow.add(k)
-    return one_to_one, frozenset(slow)
+    path (there, deletions too)."""
+    one_to_one, deleted, special = _split_char_table()
+    return one_to_one, deleted | special
 
 
 @cache
 def _tables() -> _Tables:
-    one_to_one = {}
-    deleted = []
-    special = []
-    for k, v in _char_table().items():
-        if k in _RLO_OPEN or k in _BOPOMOFO or len(v) > 1:
-            special.append(k)
-        elif v == "":
-            deleted.append(k)
-        else:
-            one_to_one[k] = v
+    one_to_one, deleted, special = _split_char_table()
     pinyin_len = np.ones(_UNICODE, dtype=np.uint8)
     readings = pinyin_table()
     pinyin_len[np.fromiter(map(ord, readings), np.int64, len(readings))] = np.fromiter(
@@ -501,7 +503,7 @@ class UnitView:
     each piece starts in ``text``.
     """
 
-    __slots__ = ("_edges", "_initials", "_starts", "_text", "_windows", "source")
+    __slots__ = ("_edges", "_initials", "_latin", "_starts", "_text", "_windows", "source")
 
     def __init__(self, source: View, text: str | None, initials: bool) -> None:
         self.source = source
@@ -509,6 +511,7 @@ class UnitView:
         self._initials = initials
         self._starts: list[int] | None = None
         self._edges: np.ndarray | None = None
+        self._latin: np.ndarray | None = None
         self._windows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     @property
@@ -542,12 +545,18 @@ class UnitView:
         """Sorted source positions ``p`` where characters ``p - 1`` and ``p`` are a typed Latin
         letter and a hanzi (either order). A stretch mixes both iff it contains such an edge."""
         if self._edges is None:
-            codes = self.source.codes
-            latin = (codes >= 0x61) & (codes <= 0x7A)
-            hanzi = _tables().reading[codes]
+            latin = self.latin()
+            hanzi = _tables().reading[self.source.codes]
             edge = (latin[:-1] & hanzi[1:]) | (hanzi[:-1] & latin[1:])
             self._edges = np.flatnonzero(edge) + 1
         return self._edges
+
+    def latin(self) -> np.ndarray:
+        """Per source character: whether it was typed as a Latin letter (a-z after canon)."""
+        if self._latin is None:
+            codes = self.source.codes
+            self._latin = (codes >= 0x61) & (codes <= 0x7A)
+        return self._latin
 
     def mixed_windows(self, width: int) -> tuple[np.ndarray, np.ndarray]:
         """Source ranges ``[lo, hi)`` (sorted, disjoint, as two arrays) holding every stretch of

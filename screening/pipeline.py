@@ -135,7 +135,7 @@ class Screener:
         lexicons, hence off the hot-reload path: :meth:`with_lexicons` answers in milliseconds,
         this follows in the background). The file lexicons' own automata are kept for the next
         :meth:`with_lexicons`. ``self`` when there is nothing to merge."""
-        if len(self._matchers) == 1:
+        if self.compact:
             return self
         merged = LexiconMatcher(self.lexicons, tuple(roster_names(self.roster)))
         return Screener(
