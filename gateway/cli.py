@@ -239,8 +239,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     Exit status: 0 pass, 1 review, 2 block, 3 bad input.
     """
     from gateway.screening_service import base_screener
-    from screening.cli import render
-    from screening.pipeline import TextTooLong
+    from screening.cli import report
 
     settings = _settings(args)
     path = Path(args.file)
@@ -255,17 +254,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         print(f"cannot read {path}: {exc}", file=sys.stderr)
         return 3
-    screener = base_screener(settings)
-    try:
-        result = screener.screen(fields)
-    except TextTooLong as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
-    if args.json:
-        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
-    else:
-        print(render(fields, result, colour=sys.stdout.isatty() and not args.no_colour))
-    return {"pass": 0, "review": 1, "block": 2}[result.decision]
+    return report(base_screener(settings), fields, as_json=args.json, colour=not args.no_colour)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,7 +24,7 @@ import secrets
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import redis.asyncio as aredis
 
@@ -42,16 +42,7 @@ JobState = Literal[
     "deleted",
 ]
 JobKind = Literal["publish", "update", "delete"]
-STATES: tuple[str, ...] = (
-    "approved",
-    "dispatching",
-    "pending",
-    "published",
-    "failed",
-    "unconfirmed",
-    "needs_reauth",
-    "deleted",
-)
+STATES: tuple[str, ...] = get_args(JobState)
 FINAL_STATES = frozenset({"published", "failed", "unconfirmed", "needs_reauth", "deleted"})
 ACTIVE_STATES = frozenset({"approved", "dispatching", "pending"})
 

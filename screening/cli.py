@@ -64,15 +64,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     fields = _read_fields(args.file)
     screener = Screener.from_directory(args.lexicons, rules=DEFAULT_RULES)
+    return report(screener, fields, as_json=args.json, colour=not args.no_colour)
+
+
+def report(screener: Screener, fields: dict[str, str], *, as_json: bool, colour: bool) -> int:
+    """Screen ``fields``, print the answer (JSON or highlighted; colour only on a terminal) and
+    return the exit status: 0 pass, 1 review, 2 block, 3 too long."""
     try:
         result = screener.screen(fields)
     except TextTooLong as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    if args.json:
+    if as_json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:
-        print(render(fields, result, colour=not args.no_colour and sys.stdout.isatty()))
+        print(render(fields, result, colour=colour and sys.stdout.isatty()))
     return {"pass": 0, "review": 1, "block": 2}[result.decision]
 
 
