@@ -23,9 +23,8 @@ import collections
 import functools
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from itertools import chain
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import ahocorasick_rs
 import numpy as np
@@ -55,17 +54,17 @@ _SHORT_INITIALS = 6
 _LATIN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz")
 
 
-@dataclass(frozen=True, slots=True)
-class Pattern:
-    """What a key stands for: ``owner`` is a lexicon index (or roster index for ``roster``)."""
+class Pattern(NamedTuple):
+    """What a key stands for: ``owner`` is a lexicon index (or roster index for ``roster``).
+    (Tuples, not dataclasses: patterns are hashed and hits made hundreds of times per article,
+    and a tuple's hash and constructor run in C.)"""
 
     kind: PatternKind
     owner: int
     term: str
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """A pattern found in one view, with its span in the original text."""
 
     pattern: Pattern

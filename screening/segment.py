@@ -1,5 +1,5 @@
 """jieba word segmentation, used only on small windows around hits (segmenting a whole 5,000
-character article costs ~15 ms with jieba, a window ~50 µs).
+character article costs ~15 ms with jieba, a window ~45 µs; :func:`token_ends` ~20 µs).
 
 Short CJK terms often occur by accident across a word boundary (路口交通 → 口交, 大麻烦 → 大麻);
 such hits are downgraded, not dropped, because segmentation of obfuscated text is unreliable.
@@ -8,8 +8,10 @@ such hits are downgraded, not dropped, because segmentation of obfuscated text i
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from functools import cache
+from math import log
 
 import jieba
 import jieba.posseg
@@ -18,6 +20,9 @@ logger = logging.getLogger(__name__)
 
 WINDOW_CHARS = 8
 _lock = threading.Lock()
+# jieba's own block and single-letter patterns (``jieba.re_han_default``, ``jieba.re_eng``)
+_HAN_BLOCK_RE = re.compile(r"([\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]+)")
+_ENG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
 @cache
@@ -34,6 +39,66 @@ def warm_up() -> None:
     jieba.posseg.dt.word_tag_tab  # noqa: B018 - touch to load the POS table
 
 
+def token_ends(text: str) -> list[int]:
+    """End offsets of the tokens of ``jieba.cut(text, HMM=False)``, computed the same way (the
+    same blocks, word graph, maximum-probability route, ties to the longer word, and runs of
+    single letters and digits joined) without jieba's generator layers: twice as fast, and the
+    tests compare both on thousands of windows."""
+    tok = _tokenizer()
+    freq = tok.FREQ.get
+    logtotal = log(tok.total)
+    ends: list[int] = []
+    pos = 0
+    for block in _HAN_BLOCK_RE.split(text):
+        n = len(block)
+        if not n:
+            continue
+        if not _HAN_BLOCK_RE.match(block):
+            # outside a block every character is a token, except a CRLF pair
+            i = 0
+            while i < n:
+                i += 2 if block.startswith("\r\n", i) else 1
+                ends.append(pos + i)
+            pos += n
+            continue
+        # right to left: the best log probability of block[k:] and where its first word ends
+        score = [0.0] * (n + 1)
+        step = [0] * (n + 1)
+        for k in range(n - 1, -1, -1):
+            best = 0.0
+            end = 0
+            i = k + 1
+            f = freq(block[k])
+            while f is not None:
+                if f:
+                    s = log(f) - logtotal + score[i]
+                    if not end or s >= best:
+                        best, end = s, i
+                if i == n:
+                    break
+                i += 1
+                f = freq(block[k:i])
+            if not end:  # no dictionary word starts here: the character alone
+                best, end = score[k + 1] - logtotal, k + 1
+            score[k], step[k] = best, end
+        x = 0
+        letters = False
+        while x < n:
+            y = step[x]
+            if y == x + 1 and block[x] in _ENG_CHARS:
+                letters = True  # jieba joins single letters and digits into one token
+            else:
+                if letters:
+                    ends.append(pos + x)
+                    letters = False
+                ends.append(pos + y)
+            x = y
+        if letters:
+            ends.append(pos + n)
+        pos += n
+    return ends
+
+
 def crosses_boundary(text: str, a: int, b: int) -> bool:
     """Whether ``text[a:b]`` straddles jieba tokens (路口|交通 → 口交) or sits in the middle of one
     token (共产党员 → 产党). A term at the start or end of a longer token (绝密文件) does not."""
@@ -41,8 +106,8 @@ def crosses_boundary(text: str, a: int, b: int) -> bool:
     hi = min(len(text), b + WINDOW_CHARS)
     pos = lo
     overlapping: list[tuple[int, int]] = []
-    for tok in _tokenizer().cut(text[lo:hi], HMM=False):
-        end = pos + len(tok)
+    for offset in token_ends(text[lo:hi]):
+        end = lo + offset
         if end > a and pos < b:
             overlapping.append((pos, end))
         pos = end
@@ -61,7 +126,12 @@ def is_word(text: str) -> bool:
 def all_words(text: str) -> bool:
     """Whether jieba splits ``text`` into dictionary words of two or more characters only
     (技术|总监): ordinary prose, not a homophone spelling of a term (发|轮|功)."""
-    return all(len(tok) >= 2 for tok in _tokenizer().cut(text, HMM=False))
+    pos = 0
+    for end in token_ends(text):
+        if end - pos < 2:
+            return False
+        pos = end
+    return True
 
 
 def person_names(text: str) -> list[tuple[int, int, str]]:
