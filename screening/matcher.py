@@ -343,9 +343,9 @@ class LexiconMatcher:
                     # mixed Latin/hanzi: the hanzi typed must be the term's own (法lun功, fl功),
                     # otherwise an acronym next to any word would match (LTS 发 ≠ 裸体少妇)
                     want = auto.want(pat)
-                    starts = uview.unit_starts()
+                    starts = uview.unit_starts(ua, ub)
                     if any(
-                        want.get(starts[u] - a) != skel.text[u]
+                        want.get(starts[u - ua] - a) != skel.text[u]
                         for u in range(ua, ub)
                         if skel.text[u] in table
                     ):

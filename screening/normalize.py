@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -503,13 +502,21 @@ class UnitView:
     each piece starts in ``text``.
     """
 
-    __slots__ = ("_edges", "_initials", "_latin", "_starts", "_text", "_windows", "source")
+    __slots__ = (
+        "_edges",
+        "_initials",
+        "_latin",
+        "_starts",
+        "_text",
+        "_windows",
+        "source",
+    )
 
     def __init__(self, source: View, text: str | None, initials: bool) -> None:
         self.source = source
         self._text = text
         self._initials = initials
-        self._starts: list[int] | None = None
+        self._starts: np.ndarray | None = None
         self._edges: np.ndarray | None = None
         self._latin: np.ndarray | None = None
         self._windows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -539,7 +546,7 @@ class UnitView:
         offset = np.arange(len(unit)) - starts[unit]
         letters = tables.letters[tables.piece_at[own] + offset]
         self._text = _string(np.where(tables.reading[own], letters, own))
-        self._starts = starts.tolist()
+        self._starts = starts
 
     def edges(self) -> np.ndarray:
         """Sorted source positions ``p`` where characters ``p - 1`` and ``p`` are a typed Latin
@@ -592,12 +599,17 @@ class UnitView:
         short: counting the slice beats a prefix sum over the whole text)."""
         return sum(map(_LATIN.__contains__, self.source.text[u:v]))
 
-    def unit_starts(self) -> list[int]:
-        """Position in ``text`` where each source character's piece starts (built on first use
-        with one cumulative sum over the pieces' lengths)."""
+    def unit_starts(self, lo: int = 0, hi: int | None = None) -> list[int]:
+        """Position in ``text`` where each source character's piece starts (for the characters
+        ``[lo, hi)``)."""
+        return self._start_array()[lo:hi].tolist()
+
+    def _start_array(self) -> np.ndarray:
+        """:meth:`unit_starts` as an array (built on first use with one cumulative sum over the
+        pieces' lengths; a list of all of them costs more than the few lookups a text needs)."""
         if self._starts is None:
             if self._initials:  # every piece is one character
-                self._starts = list(range(len(self.source.text)))
+                self._starts = np.arange(len(self.source.text))
             else:
                 self._spell()
         assert self._starts is not None
@@ -611,8 +623,8 @@ class UnitView:
         if self._initials:
             u = pos
         else:
-            starts = self.unit_starts()
-            u = bisect_left(starts, pos)
+            starts = self._start_array()
+            u = int(starts.searchsorted(pos))
             if u < n and starts[u] != pos:
                 return None  # inside a syllable
             if u == n and pos != len(self.text):
