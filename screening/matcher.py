@@ -96,6 +96,11 @@ def _char_at_starts(skel_text: str, initials: bool) -> dict[int, str]:
     return out
 
 
+def _inside_latin_run(text: str, pos: int) -> bool:
+    """Whether ``pos`` falls between two Latin letters of ``text``."""
+    return 0 < pos < len(text) and text[pos] in _LATIN_CHARS and text[pos - 1] in _LATIN_CHARS
+
+
 def _alnum_ascii(c: str) -> bool:
     return c.isascii() and c.isalnum()
 
@@ -266,8 +271,8 @@ class LexiconMatcher:
         self._plain(views.skeleton, "skeleton", self._skel, add, direct)
         self._plain(views.reversed, "reversed", self._skel, add, None, literal)
         self._phonetic(views.pinyin, self._py, add, literal, direct)
-        self._initials(views.initials, self._ini, add)
-        self._initials(views.initials, self._ini_long, add)
+        self._initials(views.initials, self._ini, add, windowed=True)
+        self._initials(views.initials, self._ini_long, add, windowed=False)
         return list(hits.values())
 
     @staticmethod
@@ -355,12 +360,17 @@ class LexiconMatcher:
                 add(Hit(pat, "pinyin", span[0], span[1], ua, ub, key, has_latin, has_hanzi))
 
     @staticmethod
-    def _initials(uview: UnitView, auto: _Automaton, add: Callable[[Hit], None]) -> None:
+    def _initials(
+        uview: UnitView, auto: _Automaton, add: Callable[[Hit], None], *, windowed: bool
+    ) -> None:
         """Initials hits: only matches mixing typed Latin letters and the term's own hanzi are
-        accepted, and every such match contains the edge of a Latin run next to a hanzi, so only
-        windows around those edges are translated and scanned (a Chinese article otherwise
-        yields ~1,000 pure-hanzi initials matches, all rejected). Initials pieces are one letter,
-        so view positions are skeleton positions."""
+        accepted, and every such match contains the edge of a Latin run next to a hanzi.
+
+        Short keys (``windowed``) match pure hanzi initials everywhere (~1,000 times in a Chinese
+        article, all rejected): only windows around the edges are translated and scanned, and
+        the few hundred matches there are filtered as arrays. Long keys match a handful of times
+        in a whole article: one scan, and the matches are checked one by one. Initials pieces are
+        one letter, so view positions are skeleton positions."""
         skel = uview.source
         src = skel.text
         n = len(src)
@@ -369,24 +379,35 @@ class LexiconMatcher:
         edges = uview.edges()
         if not len(edges):
             return
-        # one scan of the initials string with every position outside the windows blanked out
-        # (keys are a-z only, so no match crosses a blank), then whole-array filtering of the
-        # matches (a few hundred, nearly all pure hanzi initials inside a window)
-        found = auto.ac.find_matches_as_indexes(uview.masked_text(auto.max_len), overlapping=True)
-        if not found:
-            return
-        match = np.fromiter(chain.from_iterable(found), np.int64, 3 * len(found)).reshape(-1, 3)
-        first, stop = match[:, 1], match[:, 2]
-        # an edge strictly inside: no pure hanzi or pure Latin initials
-        nxt = np.searchsorted(edges, first, side="right")
-        ok = nxt < len(edges)
-        ok[ok] &= edges[nxt[ok]] < stop[ok]
-        # a match may neither start nor end inside a run of Latin letters
-        latin = uview.latin()
-        inside = np.zeros(n + 1, dtype=bool)
-        inside[1:n] = latin[1:] & latin[:-1]
-        ok &= ~inside[first] & ~inside[stop]
-        found = [(int(i), int(x), int(y)) for i, x, y in match[ok]]
+        if not windowed:
+            found = [
+                m
+                for m in auto.find(uview.text)
+                if 0 < uview.latin_count(m[1], m[2]) < m[2] - m[1]  # mixed: an edge inside
+                and not _inside_latin_run(src, m[1])
+                and not _inside_latin_run(src, m[2])
+            ]
+        else:
+            # one scan of the initials string with every position outside the windows blanked
+            # out (keys are a-z only, so no match crosses a blank), then whole-array filtering
+            found = auto.ac.find_matches_as_indexes(
+                uview.masked_text(auto.max_len), overlapping=True
+            )
+            if not found:
+                return
+            match = np.fromiter(chain.from_iterable(found), np.int64, 3 * len(found))
+            match = match.reshape(-1, 3)
+            first, stop = match[:, 1], match[:, 2]
+            # an edge strictly inside: no pure hanzi or pure Latin initials
+            nxt = np.searchsorted(edges, first, side="right")
+            ok = nxt < len(edges)
+            ok[ok] &= edges[nxt[ok]] < stop[ok]
+            # a match may neither start nor end inside a run of Latin letters
+            latin = uview.latin()
+            inside = np.zeros(n + 1, dtype=bool)
+            inside[1:n] = latin[1:] & latin[:-1]
+            ok &= ~inside[first] & ~inside[stop]
+            found = [(int(i), int(x), int(y)) for i, x, y in match[ok]]
         table = pinyin_table()
         for idx, a, b in auto.cap(found):
             key = auto.keys[idx]

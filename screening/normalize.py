@@ -306,7 +306,10 @@ class View:
         starts: Sequence[int] | np.ndarray,
         ends: Sequence[int] | np.ndarray,
         codes: np.ndarray | None = None,
+        order: int | None = None,
     ) -> None:
+        """``order``: 1 when both maps are known never to decrease (-1: never to increase);
+        otherwise it is found out on the first :meth:`span`."""
         self.text = text
         self._codes = codes
         self._starts: np.ndarray | None = None
@@ -321,7 +324,7 @@ class View:
             self._ends = ends
         else:
             self._ends_seq = ends
-        self._order: int | None = None
+        self._order = order
 
     @property
     def codes(self) -> np.ndarray:
@@ -389,6 +392,12 @@ def _order(starts: np.ndarray, ends: np.ndarray) -> int:
     if (ds <= 0).all() and (de <= 0).all():
         return -1
     return 0
+
+
+def _kept_order(view: View) -> int | None:
+    """The order of a view made of some of ``view``'s characters in their order (with runs
+    merged): non-decreasing maps stay so; anything else is found out when needed."""
+    return 1 if view._order == 1 else None
 
 
 def _codes(text: str) -> np.ndarray:
@@ -678,7 +687,7 @@ def _canonical_arrays(text: str) -> View:
         else:
             kept = np.flatnonzero(keep)
             out = tables.canon[codes[kept]]
-        return View(_string(out), kept, kept + 1, out)
+        return View(_string(out), kept, kept + 1, out, order=1)
     return _canonical_slow(text)
 
 
@@ -736,7 +745,7 @@ def _skeleton_arrays(canon: View) -> View:
             first = np.flatnonzero(np.concatenate(([True], ~repeat)))
             folded, starts = folded[first], starts[first]
             ends = np.maximum.reduceat(ends, first)
-    return View(_string(folded), starts, ends, folded)
+    return View(_string(folded), starts, ends, folded, order=_kept_order(canon))
 
 
 _REPEAT_RE = re.compile(r"([^0-9])\1+", re.DOTALL)
@@ -820,7 +829,8 @@ def _fold_split(
 def reverse(view: View) -> View:
     """The view read backwards."""
     codes, starts, ends = view.arrays()
-    return View(view.text[::-1], starts[::-1], ends[::-1], codes[::-1])
+    order = -1 if _kept_order(view) == 1 else None
+    return View(view.text[::-1], starts[::-1], ends[::-1], codes[::-1], order=order)
 
 
 @cache
@@ -844,7 +854,7 @@ def digits(canon: View) -> View:
     codes, starts, ends = canon.arrays()
     kept = np.flatnonzero(~tables.digit_sep[codes])
     out = tables.digit[codes[kept]]
-    return View(_string(out), starts[kept], ends[kept], out)
+    return View(_string(out), starts[kept], ends[kept], out, order=_kept_order(canon))
 
 
 def _digits_full(canon: View) -> View:
