@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from screening.segment import all_words, crosses_boundary, token_ends, warm_up
+from screening.segment import WINDOW_CHARS, all_words, crosses_boundary, token_ends, warm_up
 
 # words, single hanzi, Latin and digit runs, jieba's block punctuation (+#&._%-), spaces, CRLF,
 # full-width punctuation, emoji and number styles: everything a window of canon or skeleton holds
@@ -58,6 +58,28 @@ def _dictionary() -> None:
 @given(st.lists(_PIECES, max_size=24).map("".join))
 def test_token_ends_are_jiebas(text: str) -> None:
     assert token_ends(text) == _jieba_ends(text)
+
+
+def _jieba_crosses(text: str, a: int, b: int) -> bool:
+    """The boundary check written directly on ``jieba.cut`` over the whole window."""
+    lo, hi = max(0, a - WINDOW_CHARS), min(len(text), b + WINDOW_CHARS)
+    pos, overlapping = lo, []
+    for tok in jieba.cut(text[lo:hi], HMM=False):
+        if pos + len(tok) > a and pos < b:
+            overlapping.append((pos, pos + len(tok)))
+        pos += len(tok)
+    if len(overlapping) == 1:
+        return overlapping[0][0] != a and overlapping[0][1] != b
+    return overlapping[0][0] != a or overlapping[-1][1] != b
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, min_size=1, max_size=30).map("".join), st.data())
+def test_crosses_boundary_is_jiebas(text: str, data: st.DataObject) -> None:
+    """Segmenting only the blocks that overlap the term changes nothing."""
+    a = data.draw(st.integers(0, len(text) - 1))
+    b = data.draw(st.integers(a + 1, min(len(text), a + 4)))
+    assert crosses_boundary(text, a, b) is _jieba_crosses(text, a, b)
 
 
 @pytest.mark.parametrize(
