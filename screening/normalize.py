@@ -576,17 +576,27 @@ class UnitView:
 
     def mixed_windows(self, width: int) -> tuple[np.ndarray, np.ndarray]:
         """Source ranges ``[lo, hi)`` (sorted, disjoint, as two arrays) holding every stretch of
-        at most ``width`` characters that contains both a typed Latin letter and a hanzi: such a
-        stretch contains an edge between the two, so it lies within ``width - 1`` of it."""
+        at most ``width`` characters that mixes typed Latin letters and hanzi and neither starts
+        nor ends inside a run of Latin letters. Such a stretch holds a whole run ``[s, e)`` next
+        to a hanzi, with ``e - s < width``, so it lies within ``[e - width, s + width)``: only
+        short runs next to hanzi get a window, and a narrow one (a third of what a window of
+        ``width - 1`` around every Latin/hanzi edge covers in Latin-heavy prose)."""
         cached = self._windows.get(width)
         if cached is None:
-            edges = self.edges()
-            n = len(self.source.text)
-            lo = np.maximum(edges - (width - 1), 0)
-            hi = np.minimum(edges + (width - 1), n)
-            if len(edges):
+            latin = self.latin()
+            n = len(latin)
+            padded = np.concatenate(([False], latin, [False]))
+            change = np.flatnonzero(padded[1:] != padded[:-1])
+            s, e = change[0::2], change[1::2]  # runs of Latin letters: [s, e)
+            hanzi = _tables().reading[self.source.codes]
+            near = (s > 0) & hanzi[np.maximum(s - 1, 0)]
+            near |= (e < n) & hanzi[np.minimum(e, n - 1)]
+            keep = near & (e - s < width)
+            lo = np.maximum(e[keep] - width, 0)  # both ascend: runs are ordered and disjoint
+            hi = np.minimum(s[keep] + width, n)
+            if len(lo):
                 new = np.flatnonzero(np.concatenate(([True], lo[1:] > hi[:-1])))
-                last = np.concatenate((new[1:] - 1, [len(edges) - 1]))
+                last = np.concatenate((new[1:] - 1, [len(lo) - 1]))
                 lo, hi = lo[new], hi[last]
             cached = self._windows[width] = (lo, hi)
         return cached

@@ -133,3 +133,39 @@ def test_spans_are_the_min_start_and_max_end(text: str) -> None:
         for a in range(n + 1):
             for b in range(a + 1, min(n, a + 6) + 1):
                 assert view.span(a, b) == (min(starts[a:b]), max(ends[a:b])), (text, a, b)
+
+
+_MIXED = st.sampled_from([*"法轮功习近平天安门", *"flgxjpab", " ", "，", "1"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_MIXED, max_size=80).map("".join), st.integers(2, 8))
+def test_mixed_windows_hold_every_mixed_stretch(text: str, width: int) -> None:
+    # the initials matcher scans only inside these windows: every stretch of at most ``width``
+    # characters mixing Latin letters and hanzi, not starting or ending inside a Latin run, must
+    # lie inside one of them
+    views = build_views(text)
+    unit = views.initials
+    skel = views.skeleton.text
+    lo, hi = unit.mixed_windows(width)
+    assert all(a < b for a, b in zip(lo, hi, strict=True))
+    assert all(b < a for a, b in zip(lo[1:], hi[:-1], strict=True))  # sorted, apart
+
+    def latin(i: int) -> bool:
+        return "a" <= skel[i] <= "z"
+
+    def hanzi(i: int) -> bool:
+        return "\u4e00" <= skel[i] <= "\u9fff"
+
+    for a in range(len(skel)):
+        for b in range(a + 2, min(len(skel), a + width) + 1):
+            chars = range(a, b)
+            if not all(latin(i) or hanzi(i) for i in chars):
+                continue  # a barrier inside: no key matches across it
+            if not (any(map(latin, chars)) and any(map(hanzi, chars))):
+                continue
+            starts_inside = a > 0 and latin(a - 1) and latin(a)
+            ends_inside = b < len(skel) and latin(b - 1) and latin(b)
+            if starts_inside or ends_inside:
+                continue
+            assert any(x <= a and b <= y for x, y in zip(lo, hi, strict=True)), (skel, a, b)
