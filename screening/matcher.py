@@ -22,7 +22,7 @@ from __future__ import annotations
 import collections
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import chain
 from typing import Literal, NamedTuple
 
@@ -143,7 +143,7 @@ class _Automaton:
 
     def __init__(
         self,
-        keyed: dict[str, list[Pattern]],
+        keyed: Mapping[str, Sequence[Pattern]],
         skel_of: dict[Pattern, str] | None = None,
         initials: bool = False,
         shared: _Automaton | None = None,
@@ -151,7 +151,7 @@ class _Automaton:
         """``shared``: reuse that automaton's keys and compiled automaton (a superset of
         ``keyed``'s keys); keys not in ``keyed`` then stand for no pattern here."""
         self.keys: list[str] = shared.keys if shared is not None else list(keyed)
-        self.patterns = [keyed.get(k, []) for k in self.keys]
+        self.patterns: list[Sequence[Pattern]] = [keyed.get(k, ()) for k in self.keys]
         self._skel_of = skel_of or {}
         self._initials = initials
         self.max_len = max(map(len, keyed), default=0)
@@ -233,7 +233,7 @@ class LexiconMatcher:
         # canon and skeleton keys are mostly the same strings: one automaton over both serves
         # the canon, skeleton and reversed scans (a third of the memory, and the second and
         # third scans find it in the CPU caches)
-        both = _Automaton({k: [] for k in (*canon, *skel)})
+        both = _Automaton(dict.fromkeys((*canon, *skel), ()))
         self._canon = _Automaton(canon, shared=both)
         self._skel = _Automaton(skel, shared=both)
         self._py = _Automaton(py, skel_key)
