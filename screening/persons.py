@@ -120,7 +120,8 @@ def outsiders(field: str, views: Views, known: Iterable[str]) -> list[Finding]:
             continue
         if not _surname_near(window):
             continue
-        names = person_names(window)
+        # the last name, ending at most 4 characters before the trigger, is the speaker's
+        names = person_names(window, ending_after=len(window) - 5)
         if not names:
             continue
         a, b, name = names[-1]

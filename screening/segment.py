@@ -143,11 +143,20 @@ def all_words(text: str) -> bool:
     return True
 
 
-def person_names(text: str) -> list[tuple[int, int, str]]:
-    """``(start, end, name)`` of jieba ``nr`` (person name) tokens in ``text``."""
+def person_names(text: str, ending_after: int = 0) -> list[tuple[int, int, str]]:
+    """``(start, end, name)`` of jieba ``nr`` (person name) tokens in ``text`` that could end
+    after ``ending_after``: jieba tags each block (a run of hanzi, letters, digits and ``+#&._``)
+    on its own, so blocks ending at or before it are not tagged (the POS tagger costs ~0.1 ms
+    per 10 characters)."""
     out: list[tuple[int, int, str]] = []
     pos = 0
-    for pair in jieba.posseg.dt.cut(text, HMM=True):
+    for block in jieba.posseg.re_han_internal.finditer(text):
+        if block.end() > ending_after:
+            pos = block.start()
+            break
+    else:
+        return out
+    for pair in jieba.posseg.dt.cut(text[pos:], HMM=True):
         word, flag = pair.word, pair.flag
         if flag == "nr" and len(word) >= 2:
             out.append((pos, pos + len(word), word))

@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from screening.segment import WINDOW_CHARS, all_words, crosses_boundary, token_ends, warm_up
+from screening.segment import (
+    WINDOW_CHARS,
+    all_words,
+    crosses_boundary,
+    person_names,
+    token_ends,
+    warm_up,
+)
 
 # words, single hanzi, Latin and digit runs, jieba's block punctuation (+#&._%-), spaces, CRLF,
 # full-width punctuation, emoji and number styles: everything a window of canon or skeleton holds
@@ -121,3 +128,37 @@ def test_crosses_boundary(text: str, term: str, crosses: bool) -> None:
 )
 def test_all_words(text: str, expected: bool) -> None:
     assert all_words(text) is expected
+
+
+_NAMES = st.sampled_from(
+    [
+        *"王李张刘陈杨明华建国伟芳表示说称，。 ：“",
+        "张建国",
+        "李明",
+        "王芳",
+        "分析师",
+        "董事长",
+        "a1",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_NAMES, max_size=12).map("".join), st.integers(-1, 12))
+def test_person_names_skip_only_blocks_that_end_early(text: str, ending_after: int) -> None:
+    """Tagging from the first block that ends after ``ending_after`` finds the same names there
+    as tagging the whole text."""
+    whole = [n for n in person_names(text) if n[1] > ending_after]
+    assert [n for n in person_names(text, ending_after) if n[1] > ending_after] == whole
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("董事长张建国", [(3, 6, "张建国")]),
+        ("分析师李明", [(3, 5, "李明")]),
+        ("理论的更新中,他解释", []),
+    ],
+)
+def test_person_names(text: str, names: list[tuple[int, int, str]]) -> None:
+    assert person_names(text) == names
