@@ -367,10 +367,11 @@ class LexiconMatcher:
         accepted, and every such match contains the edge of a Latin run next to a hanzi.
 
         Short keys (``windowed``) match pure hanzi initials everywhere (~1,000 times in a Chinese
-        article, all rejected): only windows around the edges are translated and scanned, and
-        the few hundred matches there are filtered as arrays. Long keys match a handful of times
-        in a whole article: one scan, and the matches are checked one by one. Initials pieces are
-        one letter, so view positions are skeleton positions."""
+        article, all rejected): only the windows of :meth:`UnitView.mixed_windows` (around short
+        Latin runs next to hanzi) are scanned, and the ~80 matches there are filtered as arrays.
+        Long keys match a handful of times in a whole article: one scan, and the matches are
+        checked one by one. Initials pieces are one letter, so view positions are skeleton
+        positions."""
         skel = uview.source
         src = skel.text
         n = len(src)
