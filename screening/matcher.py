@@ -36,6 +36,7 @@ from screening.normalize import (
     Views,
     _phonetic_tables,
     canonical,
+    inside_latin_run,
     pinyin_table,
     skeleton,
 )
@@ -94,11 +95,6 @@ def _char_at_starts(skel_text: str, initials: bool) -> dict[int, str]:
         pos += len(trans.get(ord(c), c))
         prev_latin = latin
     return out
-
-
-def _inside_latin_run(text: str, pos: int) -> bool:
-    """Whether ``pos`` falls between two Latin letters of ``text``."""
-    return 0 < pos < len(text) and text[pos] in _LATIN_CHARS and text[pos - 1] in _LATIN_CHARS
 
 
 def _alnum_ascii(c: str) -> bool:
@@ -385,8 +381,8 @@ class LexiconMatcher:
                 m
                 for m in auto.find(uview.text)
                 if 0 < uview.latin_count(m[1], m[2]) < m[2] - m[1]  # mixed: an edge inside
-                and not _inside_latin_run(src, m[1])
-                and not _inside_latin_run(src, m[2])
+                and not inside_latin_run(src, m[1])
+                and not inside_latin_run(src, m[2])
             ]
         else:
             # one scan of the initials string with every position outside the windows blanked

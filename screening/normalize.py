@@ -676,9 +676,7 @@ class UnitView:
                 return None  # inside a syllable
             if u == n and pos != len(self.text):
                 return None
-        if 0 < u < n and src[u] in _LATIN and src[u - 1] in _LATIN:
-            return None
-        return u
+        return None if inside_latin_run(src, u) else u
 
 
 def _logical_order(text: str) -> list[int]:
@@ -835,6 +833,11 @@ def _skeleton_full(canon: View) -> View:
 
 
 _LATIN = frozenset("abcdefghijklmnopqrstuvwxyz")
+
+
+def inside_latin_run(text: str, pos: int) -> bool:
+    """Whether ``pos`` falls between two Latin letters of ``text`` (a-z: canon lowercases)."""
+    return 0 < pos < len(text) and text[pos] in _LATIN and text[pos - 1] in _LATIN
 
 
 @cache
