@@ -10,15 +10,23 @@ gateway swaps in a second later (one automaton set for all terms). Articles are 
 5,000-character slices of the clean prose (LCTT/TranslateProject, Apache-2.0) with one lexicon
 term spliced in every 500 characters (``--splice-every``; 0 leaves the prose as it is).
 
-Run: ``.venv/bin/python bench/screening.py [--terms 50000] [--rounds 3] [--runs 3]`` (each run
-reports p50/p99 and the ratio to a bare ahocorasick-rs scan timed alongside; with several runs
-the medians of the per-run figures are printed last). As the gateway does after start-up, the
-heap built so far is frozen for the cyclic collector before timing.
+Run: ``.venv/bin/python bench/screening.py [--terms 50000] [--rounds 3] [--runs 3]``. Each run
+times ``screen()`` on every article twice over: back to back (as a gateway screening one post after
+another runs it: the automata and tables stay in the CPU caches between articles) and with the
+caches flushed before each article (64 MB written, more than this machine's L3: the cost of the
+first post after the process did something else). The bare ahocorasick-rs scan is timed the same
+two ways, in its own loops, and each ratio compares figures taken the same way; the optional
+pyahocorasick scan, only back to back and also in its own loop (interleaved, its 8 MB automaton
+pushed the screener's data out of the caches before every article, which is how earlier versions of
+this bench measured). With several runs the medians of the
+per-run figures are printed last. As the gateway does after start-up, the heap built so far is
+frozen for the cyclic collector before timing.
 
 Before/after on a noisy machine: ``--baseline-rev REV`` imports the ``screening`` package as it was
 at git revision REV under another name, builds the same screener with it from the same terms, and
-screens every article with the old and the new screener back to back in this one process; each
-run prints both p50s, their ratio, and how many of the results are identical.
+screens all articles with the old and then the new screener (the order swapped every round), back
+to back, in this one process; each run prints both p50s, their ratio, and how many of the results
+are identical.
 """
 
 from __future__ import annotations
@@ -35,10 +43,12 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import ahocorasick_rs
+import numpy as np
 
 try:  # the comparison library is optional: pip install pyahocorasick
     import ahocorasick
@@ -111,25 +121,48 @@ def _result_key(result: Any) -> tuple[object, ...]:
 
 
 def _compare(baseline: Any, screener: Any, articles: list[str], rounds: int, runs: int) -> None:
-    """Old and new screener back to back on every article, in this one process."""
+    """Old and new screener on all articles, one after the other (which goes first alternates
+    from round to round), in this one process."""
     for run in range(runs):
-        old: list[float] = []
-        new: list[float] = []
-        same = 0
-        for _ in range(rounds):
-            for art in articles:
-                t = time.perf_counter()
-                before = baseline.screen({"content": art})
-                old.append(time.perf_counter() - t)
-                t = time.perf_counter()
-                after = screener.screen({"content": art})
-                new.append(time.perf_counter() - t)
-                same += _result_key(before) == _result_key(after)
-        p_old, p_new = statistics.median(old) * 1000, statistics.median(new) * 1000
+        times: dict[str, list[float]] = {"old": [], "new": []}
+        keys: dict[str, list[tuple[object, ...]]] = {"old": [], "new": []}
+        for rnd in range(rounds):
+            order = [("old", baseline), ("new", screener)]
+            for label, which in order[:: 1 if (run + rnd) % 2 == 0 else -1]:
+                for art in articles:
+                    t = time.perf_counter()
+                    result = which.screen({"content": art})
+                    times[label].append(time.perf_counter() - t)
+                    keys[label].append(_result_key(result))
+        same = sum(a == b for a, b in zip(keys["old"], keys["new"], strict=True))
+        p_old, p_new = (statistics.median(times[k]) * 1000 for k in ("old", "new"))
         print(
             f"run {run + 1}: baseline p50 {p_old:.2f} ms   this tree p50 {p_new:.2f} ms   "
-            f"ratio {p_new / p_old:.3f}   identical results {same}/{len(new)}"
+            f"ratio {p_new / p_old:.3f}   identical results {same}/{len(keys['new'])}"
         )
+
+
+_FLUSH_BYTES = 64 << 20
+
+
+def _timed(
+    work: Callable[[str], object], articles: list[str], rounds: int, flush: np.ndarray | None
+) -> list[float]:
+    """Seconds ``work`` took on each article, ``rounds`` times over; with ``flush``, that buffer
+    is rewritten before each article (the CPU caches then hold none of ``work``'s data); without,
+    a few untimed articles first bring ``work``'s data back into the caches."""
+    out: list[float] = []
+    if flush is None:
+        for art in articles[:5]:
+            work(art)
+    for _ in range(rounds):
+        for art in articles:
+            if flush is not None:
+                flush += 1
+            t = time.perf_counter()
+            work(art)
+            out.append(time.perf_counter() - t)
+    return out
 
 
 def main(argv: list[str]) -> int:
@@ -196,7 +229,7 @@ def main(argv: list[str]) -> int:
         print(
             f"terms: {len(all_terms)} + {len(codenames)} admin; {len(articles)} articles x "
             f"{args.rounds} rounds per run; baseline {args.baseline_rev} vs this tree, "
-            "alternating article by article"
+            "all articles with one, then with the other, back to back"
         )
         _compare(baseline, screener, articles, args.rounds, args.runs)
         return 0
@@ -212,44 +245,44 @@ def main(argv: list[str]) -> int:
         f"{args.splice_every or 'no'} chars, {args.rounds} rounds per run, "
         f"{args.runs} run(s), all views on, classifier off"
     )
-    summary: list[tuple[float, float, float]] = []
+    flush = np.zeros(_FLUSH_BYTES, dtype=np.uint8)
+
+    def screen(art: str) -> object:
+        return screener.screen({"content": art})
+
+    def bare(art: str) -> object:
+        return rs.find_matches_as_indexes(art, overlapping=True)
+
+    summary: list[tuple[float, ...]] = []
     for run in range(args.runs):
-        full: list[float] = []
-        bare_rs: list[float] = []
-        bare_py: list[float] = []
-        for _ in range(args.rounds):
-            for art in articles:
-                t = time.perf_counter()
-                screener.screen({"content": art})
-                full.append(time.perf_counter() - t)
-                t = time.perf_counter()
-                rs.find_matches_as_indexes(art, overlapping=True)
-                bare_rs.append(time.perf_counter() - t)
-                if py is not None:
-                    t = time.perf_counter()
-                    list(py.iter(art))
-                    bare_py.append(time.perf_counter() - t)
-        p50, p99 = _pct(full, 0.5) * ms, _pct(full, 0.99) * ms
-        r50 = _pct(bare_rs, 0.5) * ms
-        summary.append((p50, p99, p50 / r50))
         print(f"run {run + 1}:")
-        print(
-            f"  screen():          p50 {p50:.2f} ms   p99 {p99:.2f} ms   "
-            f"mean {statistics.fmean(full) * ms:.2f} ms"
-        )
-        print(f"  bare ahocorasick-rs: p50 {r50:.3f} ms   p99 {_pct(bare_rs, 0.99) * ms:.3f} ms")
-        if bare_py:
+        row: list[float] = []
+        for label, buf in (("back to back", None), ("caches flushed", flush)):
+            full = _timed(screen, articles, args.rounds, buf)
+            bare_rs = _timed(bare, articles, args.rounds, buf)
+            p50, p99, r50 = _pct(full, 0.5) * ms, _pct(full, 0.99) * ms, _pct(bare_rs, 0.5) * ms
+            row += [p50, p99, p50 / r50]
             print(
-                f"  bare pyahocorasick:  p50 {_pct(bare_py, 0.5) * ms:.3f} ms   "
+                f"  {label + ':':16s} screen() p50 {p50:.2f} ms  p99 {p99:.2f} ms  "
+                f"mean {statistics.fmean(full) * ms:.2f} ms | bare ahocorasick-rs p50 "
+                f"{r50:.3f} ms | ratio {p50 / r50:.1f}x"
+            )
+        if py is not None:
+            bare_py = _timed(lambda art: list(py.iter(art)), articles, args.rounds, None)
+            print(
+                f"  bare pyahocorasick, back to back: p50 {_pct(bare_py, 0.5) * ms:.3f} ms   "
                 f"p99 {_pct(bare_py, 0.99) * ms:.3f} ms"
             )
-        print(f"  ratio screen()/bare ahocorasick-rs (p50): {p50 / r50:.1f}x")
+        summary.append(tuple(row))
     if args.runs > 1:
+
+        def med(i: int) -> float:
+            return statistics.median(row[i] for row in summary)
+
         print(
-            f"median of {args.runs} runs: screen() p50 "
-            f"{statistics.median(s[0] for s in summary):.2f} ms, p99 "
-            f"{statistics.median(s[1] for s in summary):.2f} ms, ratio to bare "
-            f"ahocorasick-rs {statistics.median(s[2] for s in summary):.1f}x"
+            f"median of {args.runs} runs: back to back: screen() p50 {med(0):.2f} ms, p99 "
+            f"{med(1):.2f} ms, ratio {med(2):.1f}x; caches flushed: screen() p50 {med(3):.2f} ms, "
+            f"p99 {med(4):.2f} ms, ratio {med(5):.1f}x"
         )
     return 0
 
