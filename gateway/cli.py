@@ -25,6 +25,7 @@ from gateway.keys import Keys
 from gateway.logs import setup_logging
 from gateway.principals import PrincipalStore
 from gateway.runtime import resolve_runtime, store_url
+from gateway.server import serve
 from gateway.settings import ROLES, Settings, SettingsError, load_settings
 from gateway.vault import Vault, generate_master_key
 
@@ -75,13 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         app = create_app(settings, runtime)
         app.on_startup.append(_freeze_heap)
-        web.run_app(
-            app,
-            host=settings.server.host,
-            port=settings.server.port,
-            print=None,
-            handle_signals=True,
-        )
+        asyncio.run(serve(app, settings.server.host, settings.server.port))
     return 0
 
 

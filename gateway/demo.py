@@ -13,7 +13,6 @@ import asyncio
 import dataclasses
 import json
 import os
-import signal
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from gateway.audit import Actor, AuditLog
 from gateway.keys import Keys
 from gateway.principals import PrincipalStore
 from gateway.runtime import resolve_runtime, store_url
+from gateway.server import serve
 from gateway.settings import Settings
 from gateway.vault import Vault
 
@@ -227,18 +227,16 @@ def run_demo(settings: Settings) -> int:
             )
             await redis.aclose()
             app = create_app(demo_settings, runtime)
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            await web.TCPSite(runner, demo_settings.server.host, demo_settings.server.port).start()
-            _print_banner(demo_settings, urls, issued, keys_file)
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            await stop.wait()
-            await runner.cleanup()
-            for emulator in runners:
-                await emulator.cleanup()
+            try:
+                await serve(
+                    app,
+                    demo_settings.server.host,
+                    demo_settings.server.port,
+                    started=lambda: _print_banner(demo_settings, urls, issued, keys_file),
+                )
+            finally:
+                for emulator in runners:
+                    await emulator.cleanup()
 
         asyncio.run(main())
     return 0
