@@ -258,14 +258,15 @@ class LexiconMatcher:
         def add(hit: Hit) -> None:
             found.setdefault((hit.pattern, hit.start, hit.end), hit)
 
-        # Occurrences already found in canon are skipped in the other views *before* their spans
-        # and findings are made (each costs Python work; a term found in canon is usually found
-        # again in every other view).
+        # A skeleton hit of a term found in canon at the same span is dropped by ``add``; at
+        # another span (a doubled character collapsed at its edge: 傻傻逼逼) it is a hit of its
+        # own. Reversed and pinyin matches of terms found in canon are skipped before their spans
+        # are made (each costs Python work, and they would only repeat the literal hit).
         direct: collections.Counter[Pattern] = collections.Counter()
         self._plain(views.canon, "canon", self._canon, add, direct)
         literal = {pat.term for pat in direct} | {self._skel_key.get(p, "") for p in direct}
-        self._plain(views.skeleton, "skeleton", self._skel, add, direct)
-        self._plain(views.reversed, "reversed", self._skel, add, None, literal)
+        self._plain(views.skeleton, "skeleton", self._skel, add)
+        self._plain(views.reversed, "reversed", self._skel, add, literal=literal)
         self._phonetic(views.pinyin, self._py, add, literal, direct)
         self._initials(views.initials, self._ini, add, windowed=True)
         self._initials(views.initials, self._ini_long, add, windowed=False)
@@ -277,11 +278,11 @@ class LexiconMatcher:
         name: ViewName,
         auto: _Automaton,
         add: Callable[[Hit], None],
-        direct: collections.Counter[Pattern] | None,
+        direct: collections.Counter[Pattern] | None = None,
         literal: set[str] | None = None,
     ) -> None:
-        """Plain-view hits. In canon, ``direct`` counts each pattern's occurrences; in the
-        skeleton, a pattern seen no more often than in canon adds nothing and is skipped."""
+        """Plain-view hits; ``direct`` (canon) counts each pattern's occurrences, ``literal``
+        (reversed) holds the terms found in canon, whose reversals are not hits."""
         text = view.text
         raw: list[tuple[Pattern, int, int, str]] = []
         for idx, a, b in auto.find(text):
@@ -297,11 +298,8 @@ class LexiconMatcher:
                 ):
                     continue  # too short, a palindrome, or the reverse of a term found in canon
                 raw.append((pat, a, b, key))
-        if direct is not None and name == "canon":
+        if direct is not None:
             direct.update(r[0] for r in raw)
-        elif direct is not None:
-            counts = collections.Counter(r[0] for r in raw)
-            raw = [r for r in raw if counts[r[0]] > direct[r[0]]]
         for pat, a, b, key in raw:
             start, end = view.span(a, b)
             add(Hit(pat, name, start, end, a, b, key))

@@ -255,7 +255,10 @@ _ACTION_RANK = {"warn": 0, "review": 1, "block": 2}
 
 
 def _rank(f: Finding) -> tuple[int, int, int]:
-    return (_ACTION_RANK[f.action], SEVERITY_ORDER[f.severity], f.end - f.start)
+    action = f.action
+    if action == "block" and f.evidence.get("capped_at_review"):
+        action = "review"  # what the decision will make of it
+    return (_ACTION_RANK[action], SEVERITY_ORDER[f.severity], f.end - f.start)
 
 
 def merge_overlaps(findings: Sequence[Finding]) -> list[Finding]:

@@ -245,3 +245,26 @@ MUST_NOT_FIRE = [
 def test_must_not_block(screener: Screener, text: str) -> None:
     result = screener.screen({"content": text})
     assert result.decision == "pass", [(f.rule, f.text, f.action) for f in result.findings]
+
+
+# The skeleton collapses doubled characters (法法轮轮功 → 法轮功). Where the doubled character
+# ends one dictionary word and starts the next, the text may be ordinary prose that collapses
+# into a term (域名认证|证书 → 认证书): such a match is reviewed, not blocked. A doubling that does
+# not sit between two words is a repeat typed to break the term, and still blocks.
+DOUBLED = [
+    ("服务所签发的证书为域名认证证书", "review"),  # 认证|证书 → 认证书
+    ("仿真真气枪预订", "review"),  # 仿真|真气 → 仿真气枪预订: a human sees it
+    ("法法轮轮功", "block"),
+    ("法轮轮功", "block"),
+    ("修炼法轮功功法", "block"),  # 法轮功 literally there: the canon view finds it
+    ("大麻麻种植", "block"),
+    ("傻傻逼逼", "block"),
+]
+
+
+@pytest.mark.parametrize(("text", "decision"), DOUBLED)
+def test_doubled_characters_between_words_are_reviewed(
+    screener: Screener, text: str, decision: str
+) -> None:
+    result = screener.screen({"content": text})
+    assert result.decision == decision, [(f.rule, f.text, f.action) for f in result.findings]
