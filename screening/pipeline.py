@@ -283,7 +283,7 @@ def merge_overlaps(findings: Sequence[Finding]) -> list[Finding]:
         group.append(f)
         kept.append(f)
     # a blocking finding makes any finding strictly inside it redundant (法轮 inside 法轮功)
-    blocks = [(f.start, f.end) for f in kept if f.action == "block"]
+    blocks = [(f.start, f.end) for f in kept if _rank(f)[0] == _ACTION_RANK["block"]]
     if not blocks:
         return kept
     return [

@@ -6,6 +6,7 @@ import pytest
 
 from screening.decision import DEFAULT_RULES, CategoryRule, decide
 from screening.findings import Action, Finding
+from screening.pipeline import merge_overlaps
 
 
 def _f(category: str, action: Action = "block", **evidence: object) -> Finding:
@@ -39,3 +40,43 @@ def test_policy_overrides_lexicon_action() -> None:
     rules = {"advertising": CategoryRule("warn")}
     out, decision, _ = decide([_f("advertising", "review")], rules)
     assert decision == "pass" and out[0].action == "warn"
+
+
+def _at(category: str, start: int, end: int, action: Action = "block", **ev: object) -> Finding:
+    return Finding(
+        "lexicon",
+        f"r:{category}:{start}",
+        category,
+        "high",
+        action,
+        "content",
+        start,
+        end,
+        "x" * (end - start),
+        ev,
+    )
+
+
+@pytest.mark.parametrize(
+    ("outer", "inner", "inner_kept"),
+    [
+        # a blocking finding makes what lies strictly inside it redundant
+        (_at("political", 0, 4), _at("political", 1, 3), False),
+        (_at("political", 0, 4), _at("vulgar", 1, 3), False),
+        # a finding the decision will cap at review hides no blocking finding inside it
+        (_at("political", 0, 4, capped_at_review="doubled"), _at("political", 1, 3), True),
+        (_at("political", 0, 4, capped_at_review="homophone"), _at("vulgar", 1, 3), True),
+        # ... but still the review-level ones of its own category
+        (
+            _at("political", 0, 4, capped_at_review="doubled"),
+            _at("political", 1, 3, "review"),
+            False,
+        ),
+    ],
+)
+def test_merge_overlaps_ranks_capped_findings_as_review(
+    outer: Finding, inner: Finding, inner_kept: bool
+) -> None:
+    kept = merge_overlaps([outer, inner])
+    assert outer in kept
+    assert (inner in kept) == inner_kept
