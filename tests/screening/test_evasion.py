@@ -92,7 +92,7 @@ PINYIN = [  # pinyin, initials and mixed pinyin/hanzi
     ("ㄈㄚ ㄌㄨㄣ ㄍㄨㄥ", "political", "ㄈㄚ ㄌㄨㄣ ㄍㄨㄥ"),
 ]
 HOMOPHONES = [  # same pinyin, other characters: reviewed, not blocked
-    ("发轮功", "political", "发轮功"),
+    ("发仑功", "political", "发仑功"),  # (发轮功 blocks: 轮功 is a term of its own)
     ("李红志", "political", "李红志"),
     ("星合计化", "commercial_secret", "星合计化"),
     ("海落因", "violence_contraband", "海落因"),
@@ -253,7 +253,9 @@ def test_must_not_block(screener: Screener, text: str) -> None:
 # not sit between two words is a repeat typed to break the term, and still blocks.
 DOUBLED = [
     ("服务所签发的证书为域名认证证书", "review"),  # 认证|证书 → 认证书
-    ("仿真真气枪预订", "review"),  # 仿真|真气 → 仿真气枪预订: a human sees it
+    ("买卖大学学文凭", "review"),  # 大学|学文 → 买卖大学文凭: a human sees it
+    ("淫荡小小护士", "review"),  # 小小|小护士
+    ("仿真真气枪预订", "block"),  # 仿真|真气, but 气枪 is there as typed
     ("法法轮轮功", "block"),
     ("法轮轮功", "block"),
     ("修炼法轮功功法", "block"),  # 法轮功 literally there: the canon view finds it
