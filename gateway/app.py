@@ -8,6 +8,7 @@ generator, opened in order when the app starts and closed in reverse order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from connectors.registry import load_connectors
 from gateway.accounts import AccountRegistry
 from gateway.appkeys import GATE, HTTP, SERVICES, SETTINGS, WORKER
 from gateway.approvals import ApprovalService, build_key_ring
-from gateway.audit import AuditLog
+from gateway.audit import AuditLog, anchor_loop
 from gateway.delivery import DeliveryWorker
 from gateway.freeze import FreezeSwitch
 from gateway.gate import PublishGate
@@ -32,7 +33,7 @@ from gateway.principals import PrincipalStore
 from gateway.routes import ROUTES, add_routes
 from gateway.screening_service import ScreeningService
 from gateway.services import Services
-from gateway.settings import Settings
+from gateway.settings import Settings, anchor_path
 from gateway.vault import MasterKey, Vault
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,23 @@ def _store_ctx(runtime: Runtime) -> CleanupCtx:
             await client.aclose()
 
     return ctx
+
+
+async def _anchor_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Writes audit anchors (:func:`gateway.audit.anchor_loop`) while the app runs."""
+    settings = app[SETTINGS]
+    interval = settings.audit.anchor_interval_s
+    task = None
+    if interval > 0:
+        loop = anchor_loop(app[SERVICES].audit, anchor_path(settings), interval)
+        task = asyncio.create_task(loop, name="audit-anchors")
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -181,6 +199,7 @@ def create_app(settings: Settings, runtime: Runtime) -> web.Application:
     app[SETTINGS] = settings
     app[ROUTE_ROLES] = add_routes(app, ROUTES)
     app.cleanup_ctx.append(_store_ctx(runtime))
+    app.cleanup_ctx.append(_anchor_ctx)
     app.cleanup_ctx.append(_http_ctx)
     app.cleanup_ctx.append(_publish_ctx(runtime))
     for extra in runtime.extra_contexts:

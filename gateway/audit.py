@@ -7,6 +7,13 @@ gateway processes can append concurrently without forking the chain. If a record
 written the caller gets :class:`ServiceUnavailable` and must not act (fail closed).
 
 Records never contain secrets: callers pass identifiers, hashes, field *names* and reasons.
+
+The chain proves that no record was altered or removed *before* the head, not that the head is
+the real one: whoever can write to the store can cut off the newest records and set the head
+back. An **anchor** (``seq:hash`` of a head, kept outside the store) closes that gap:
+:meth:`AuditLog.verify` checks that the record ``seq`` still exists with that hash. The gateway
+writes one to its log and to an append-only file in the data directory every
+``audit.anchor_interval_s`` (see :func:`anchor_loop`).
 """
 
 from __future__ import annotations
@@ -15,9 +22,11 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aredis
@@ -65,6 +74,47 @@ class Actor:
 SYSTEM = Actor(id="system", name="mediagate", role="system", unit="")
 
 
+_ANCHOR_RE = re.compile(r"([1-9][0-9]{0,17}):([0-9a-f]{64})")
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """The head of the chain at some moment, ``seq:hash``, kept outside the store."""
+
+    seq: int
+    hash: str
+
+    @classmethod
+    def parse(cls, value: str) -> Anchor:
+        """``"1234:<64 hex>"``; raises ``ValueError`` naming what is wrong."""
+        m = _ANCHOR_RE.fullmatch(value.strip())
+        if m is None:
+            raise ValueError("an anchor is SEQ:HASH (a record number, a colon, 64 hex digits)")
+        return cls(int(m.group(1)), m.group(2))
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+
+def read_anchor_file(path: Path) -> list[Anchor]:
+    """Anchors in ``path`` (JSON lines with ``seq`` and ``hash``, as :func:`anchor_loop`
+    writes them); a missing file holds none. Raises ``ValueError`` with the line number of a
+    malformed line: a damaged anchor file is itself a finding, never skipped."""
+    if not path.exists():
+        return []
+    anchors = []
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                anchors.append(Anchor.parse(f"{data['seq']}:{data['hash']}"))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}:{number}: not an anchor ({exc})") from None
+    return anchors
+
+
 @dataclass(frozen=True, slots=True)
 class VerifyResult:
     ok: bool
@@ -72,6 +122,8 @@ class VerifyResult:
     broken_at: str = ""  # stream id of the first record that does not verify
     broken_seq: int = -1
     reason: str = ""
+    head: Anchor | None = None  # the last record verified (None for an empty chain)
+    anchors: int = 0  # how many anchors were checked
 
 
 class AuditLog:
@@ -148,8 +200,16 @@ class AuditLog:
                 yield text(entry_id or b""), json.loads(raw)
             start = "(" + text(batch[-1][0] or b"")
 
-    async def verify(self) -> VerifyResult:
-        """Recompute the chain; name the first record that does not verify."""
+    async def head(self) -> Anchor | None:
+        """The current chain head as an anchor (``None`` before the first record)."""
+        raw = await self._redis.get(self._keys.audit_head())
+        return Anchor.parse(text(raw)) if raw else None
+
+    async def verify(self, anchors: Sequence[Anchor] = ()) -> VerifyResult:
+        """Recompute the chain; name the first record that does not verify. Each of ``anchors``
+        must name a record that is still there with the same hash (else records were cut off
+        the end, or the chain was rewritten from some record on)."""
+        want = {a.seq: a for a in anchors}
         prev, expected_seq, count = GENESIS, 1, 0
         async for eid, record in self.records():
             count += 1
@@ -173,17 +233,40 @@ class AuditLog:
                 return VerifyResult(
                     False, count, eid, expected_seq, "hash does not match the record's content"
                 )
+            anchor = want.get(expected_seq)
+            if anchor is not None and anchor.hash != record["hash"]:
+                return VerifyResult(
+                    False,
+                    count,
+                    eid,
+                    expected_seq,
+                    f"the record differs from anchor {anchor}: the chain was rewritten",
+                )
             prev, expected_seq = record["hash"], expected_seq + 1
+        last = expected_seq - 1
+        beyond = [a for a in anchors if a.seq > last]
+        if beyond:
+            first = min(beyond, key=lambda a: a.seq)
+            return VerifyResult(
+                False,
+                count,
+                "end",
+                last,
+                f"the chain ends at record {last}, but anchor {first} names a later one: "
+                "records were removed from the end",
+            )
         head = await self._redis.get(self._keys.audit_head())
-        if head is not None and text(head) != f"{expected_seq - 1}:{prev}" and count:
+        if head is not None and text(head) != f"{last}:{prev}" and count:
             return VerifyResult(
                 False,
                 count,
                 "head",
-                expected_seq - 1,
+                last,
                 "the chain head does not match the last record (truncated?)",
             )
-        return VerifyResult(True, count)
+        return VerifyResult(
+            True, count, head=Anchor(last, prev) if count else None, anchors=len(anchors)
+        )
 
     async def ping(self) -> bool:
         try:
@@ -191,3 +274,29 @@ class AuditLog:
         except RedisError:
             return False
         return True
+
+
+async def anchor_loop(audit: AuditLog, path: Path, interval_s: float) -> None:
+    """Every ``interval_s``, if the chain grew, log its head and append it to ``path`` (JSON
+    lines: ``ts``, ``seq``, ``hash``). The log line is meant to leave the host with the logs;
+    the file is what ``run.py audit verify`` checks by default. Store errors are logged and the
+    loop goes on; it ends when cancelled."""
+    last: Anchor | None = None
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            head = await audit.head()
+        except (RedisError, ValueError) as exc:
+            log.warning("audit anchor skipped: %s", type(exc).__name__)
+            continue
+        if head is None or head == last:
+            continue
+        log.info("audit anchor %s", head)
+        line = json.dumps({"ts": round(time.time(), 3), "seq": head.seq, "hash": head.hash})
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+        except OSError as exc:
+            log.warning("audit anchor not written to %s: %s", path, exc.strerror)
+        last = head

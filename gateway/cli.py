@@ -20,13 +20,13 @@ from typing import Any, TypeVar
 import redis.asyncio as aredis
 from aiohttp import web
 
-from gateway.audit import AuditLog
+from gateway.audit import Anchor, AuditLog, read_anchor_file
 from gateway.keys import Keys
 from gateway.logs import setup_logging
 from gateway.principals import PrincipalStore
 from gateway.runtime import resolve_runtime, store_url
 from gateway.server import serve
-from gateway.settings import ROLES, Settings, SettingsError, load_settings
+from gateway.settings import ROLES, Settings, SettingsError, anchor_path, load_settings
 from gateway.vault import Vault, generate_master_key
 
 T = TypeVar("T")
@@ -187,11 +187,21 @@ def cmd_audit(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     if args.action == "verify":
+        anchor_file = Path(args.anchor_file) if args.anchor_file else anchor_path(settings)
+        try:
+            anchors = [Anchor.parse(a) for a in args.anchor]
+            anchors += read_anchor_file(anchor_file)
+        except ValueError as exc:
+            print(f"audit verify: {exc}", file=sys.stderr)
+            return 2
 
         async def verify(client: aredis.Redis, keys: Keys) -> int:
-            result = await AuditLog(client, keys).verify()
+            result = await AuditLog(client, keys).verify(anchors)
             if result.ok:
-                print(f"audit chain intact: {result.records} records")
+                print(
+                    f"audit chain intact: {result.records} records, head {result.head or '-'}; "
+                    f"{result.anchors} anchors checked ({anchor_file} and --anchor)"
+                )
                 return 0
             print(
                 f"audit chain BROKEN at record seq {result.broken_seq} "
@@ -290,7 +300,18 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="verify the hash chain or export JSON Lines")
     audit.add_argument("--data-dir")
     asub = audit.add_subparsers(dest="action", required=True)
-    asub.add_parser("verify")
+    verify = asub.add_parser("verify")
+    verify.add_argument(
+        "--anchor",
+        action="append",
+        default=[],
+        metavar="SEQ:HASH",
+        help="a chain head noted earlier (from the log or GET /admin/audit/verify); repeatable",
+    )
+    verify.add_argument(
+        "--anchor-file",
+        help="anchors written by the gateway (default: data_dir/audit.anchor_file)",
+    )
     exp = asub.add_parser("export")
     exp.add_argument("--since", help="ISO date or date-time")
     exp.add_argument("--output", "-o", help="file (default: stdout)")

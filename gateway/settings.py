@@ -134,6 +134,13 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    # every this many seconds the chain head is logged and appended to anchor_file (0: never)
+    anchor_interval_s: float = 3600.0
+    anchor_file: Path = Path("audit-anchors.jsonl")  # relative to server.data_dir
+
+
+@dataclass(frozen=True)
 class ConnectorSettings:
     allow: tuple[str, ...] = ("wechat", "weibo", "wordpress", "webhook")
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -149,6 +156,7 @@ class Settings:
     approvals: ApprovalSettings = ApprovalSettings()
     screening: ScreeningSettings = ScreeningSettings()
     delivery: DeliverySettings = DeliverySettings()
+    audit: AuditSettings = AuditSettings()
     connectors: ConnectorSettings = ConnectorSettings()
     policy: Policy = field(default_factory=lambda: Policy())  # noqa: PLW0108 - Policy is defined below
 
@@ -399,4 +407,11 @@ def load_settings(
     if model_dir is not None and not model_dir.is_absolute():
         screening = dataclasses.replace(screening, classifier_model_dir=base / model_dir)
     settings = dataclasses.replace(settings, screening=screening)
+    if settings.audit.anchor_interval_s < 0:
+        raise SettingsError(f"{config}: audit.anchor_interval_s: must be 0 (off) or positive")
     return typing.cast(Settings, settings)
+
+
+def anchor_path(settings: Settings) -> Path:
+    """Where the gateway appends audit anchors and ``run.py audit verify`` reads them."""
+    return settings.server.data_dir / settings.audit.anchor_file

@@ -8,6 +8,7 @@ from typing import cast
 from aiohttp import web
 
 from gateway.api.common import audit, body, json_response, services
+from gateway.audit import Anchor
 from gateway.errors import NotFound, field_error
 from gateway.freeze import Scope
 from gateway.middleware import principal_of
@@ -144,12 +145,26 @@ async def revoke_key(request: web.Request) -> web.Response:
     return json_response(principal.public() if principal else {})
 
 
+MAX_ANCHORS = 100
+
+
 async def verify_audit(request: web.Request) -> web.Response:
-    result = await services(request).audit.verify()
+    """Recompute the chain; ``?anchor=SEQ:HASH`` (repeatable) also checks heads noted earlier.
+    The answer's ``head`` is the anchor to note for the next check."""
+    given = request.query.getall("anchor", [])
+    if len(given) > MAX_ANCHORS:
+        raise field_error("anchor", f"at most {MAX_ANCHORS} anchors per request")
+    try:
+        anchors = [Anchor.parse(a) for a in given]
+    except ValueError as exc:
+        raise field_error("anchor", str(exc)) from None
+    result = await services(request).audit.verify(anchors)
     return json_response(
         {
             "ok": result.ok,
             "records": result.records,
+            "head": str(result.head) if result.head else None,
+            "anchors_checked": result.anchors if result.ok else None,
             "broken_at": result.broken_at or None,
             "broken_seq": result.broken_seq if not result.ok else None,
             "reason": result.reason or None,

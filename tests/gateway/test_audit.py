@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis.asyncio as aredis
 from aiohttp.test_utils import TestClient
 
-from gateway.audit import SYSTEM, AuditLog
+from gateway.audit import (
+    GENESIS,
+    SYSTEM,
+    Anchor,
+    AuditLog,
+    anchor_loop,
+    chain_hash,
+    read_anchor_file,
+)
 from gateway.keys import Keys
 from tests.gateway.conftest import Caller, file_active_account
 
@@ -151,3 +162,175 @@ async def test_export_writes_json_lines_since_a_date(
     assert proc.returncode == 0, proc.stderr
     lines = out.read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["target"] for line in lines] == ["一"]
+
+
+# --- anchors: what the chain alone cannot show ----------------------------------------------
+
+
+async def _cut_end(redis: aredis.Redis, n: int) -> None:
+    """Remove the last ``n`` records and set the head back, as someone with write access to the
+    store could: the chain that is left verifies on its own."""
+    stream = Keys().audit_stream()
+    entries = await redis.xrange(stream)
+    for eid, _ in entries[-n:]:
+        await redis.xdel(stream, eid)
+    last = json.loads(entries[-n - 1][1][b"r"])
+    await redis.set(Keys().audit_head(), f"{last['seq']}:{last['hash']}")
+
+
+async def _rewrite_from(redis: aredis.Redis, index: int, **changes: Any) -> None:
+    """Alter record ``index`` and recompute every hash from it on, head included."""
+    stream = Keys().audit_stream()
+    entries = await redis.xrange(stream)
+    await redis.delete(stream)
+    prev = GENESIS
+    for i, (eid, fields) in enumerate(entries):
+        record = json.loads(fields[b"r"])
+        if i == index:
+            record.update(changes)
+        record["prev"] = prev
+        record["hash"] = prev = chain_hash(prev, record)
+        await redis.xadd(stream, {"r": json.dumps(record)}, id=eid)
+    await redis.set(Keys().audit_head(), f"{len(entries)}:{prev}")
+
+
+async def _five(redis: aredis.Redis) -> tuple[AuditLog, Anchor]:
+    log = AuditLog(redis, Keys())
+    for i in range(5):
+        await log.append(actor=SYSTEM, action="freeze", target=f"t{i}")
+    head = await log.head()
+    assert head is not None and head.seq == 5
+    return log, head
+
+
+async def test_an_anchor_catches_records_cut_off_the_end(redis: aredis.Redis) -> None:
+    log, head = await _five(redis)
+    assert (await log.verify([head])).ok
+    await _cut_end(redis, 2)
+    assert (await log.verify()).ok  # the chain alone cannot tell
+    result = await log.verify([head])
+    assert not result.ok and result.broken_at == "end" and result.broken_seq == 3
+    assert "records were removed from the end" in result.reason and str(head) in result.reason
+
+
+async def test_an_anchor_catches_a_rewritten_chain(redis: aredis.Redis) -> None:
+    log, head = await _five(redis)
+    await _rewrite_from(redis, 1, target="something else")
+    assert (await log.verify()).ok  # consistent again after the rewrite
+    result = await log.verify([head])
+    assert not result.ok and result.broken_seq == 5 and "rewritten" in result.reason
+    middle = Anchor(2, (await _records(redis))[1]["hash"])
+    assert (await log.verify([middle])).ok  # anchors only cover what they name
+
+
+async def test_an_anchor_catches_an_emptied_store(redis: aredis.Redis) -> None:
+    log, head = await _five(redis)
+    await redis.delete(Keys().audit_stream(), Keys().audit_head())
+    assert (await log.verify()).ok
+    assert not (await log.verify([head])).ok
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["", "5", "5:", ":" + "a" * 64, "0:" + "a" * 64, "-1:" + "a" * 64, "5:" + "a" * 63,
+     "5:" + "A" * 64, "5:" + "g" * 64, "05:" + "a" * 64, "5 :" + "a" * 64, "五:" + "a" * 64,
+     "1" * 19 + ":" + "a" * 64],
+)  # fmt: skip
+def test_malformed_anchors_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="SEQ:HASH"):
+        Anchor.parse(bad)
+
+
+async def test_the_gateway_writes_anchors_to_its_log_and_file(
+    redis: aredis.Redis, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.audit")
+    log = AuditLog(redis, Keys())
+    path = tmp_path / "anchors" / "audit-anchors.jsonl"
+    task = asyncio.create_task(anchor_loop(log, path, 0.02))
+
+    async def lines(n: int) -> None:  # until the file holds n anchors (the loop ticks at 20 ms)
+        for _ in range(500):
+            if path.exists() and len(path.read_text().splitlines()) >= n:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"fewer than {n} anchors written")
+
+    try:
+        await asyncio.sleep(0.1)
+        assert not path.exists()  # an empty chain has no head to anchor
+        await log.append(actor=SYSTEM, action="a")
+        await lines(1)
+        await log.append(actor=SYSTEM, action="b")
+        await lines(2)
+        await asyncio.sleep(0.1)  # five more ticks with the head unchanged
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    anchors = read_anchor_file(path)
+    assert [a.seq for a in anchors] == [1, 2]  # one line per new head, none while unchanged
+    assert (await log.verify(anchors)).ok
+    assert f"audit anchor {anchors[-1]}" in caplog.text
+
+
+def test_a_damaged_anchor_file_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"seq": 1, "hash": "' + "a" * 64 + '"}\n\n{"seq": 2}\n')
+    with pytest.raises(ValueError, match=r"a\.jsonl:3: not an anchor"):
+        read_anchor_file(path)
+    assert read_anchor_file(tmp_path / "missing.jsonl") == []
+
+
+async def test_admin_verify_answers_the_head_and_checks_anchors(
+    client: TestClient[Any, Any], callers: dict[str, Caller], redis: aredis.Redis
+) -> None:
+    await file_active_account(client, callers)
+    headers = callers["auditor"].headers
+    resp = await client.get("/admin/audit/verify", headers=headers)
+    body = await resp.json()
+    assert resp.status == 200 and body["ok"] and body["records"] == 2
+    head = body["head"]
+    assert head == str(await AuditLog(redis, Keys()).head())
+    resp = await client.get("/admin/audit/verify", headers=headers, params={"anchor": head})
+    assert (await resp.json())["anchors_checked"] == 1
+    await _cut_end(redis, 1)
+    resp = await client.get("/admin/audit/verify", headers=headers, params={"anchor": head})
+    body = await resp.json()
+    assert resp.status == 200 and not body["ok"] and body["broken_at"] == "end"
+    resp = await client.get("/admin/audit/verify", headers=headers, params={"anchor": "2:xyz"})
+    assert resp.status == 422 and (await resp.json())["errors"][0]["field"] == "anchor"
+    many = [("anchor", head)] * 101
+    resp = await client.get("/admin/audit/verify", headers=headers, params=many)
+    assert resp.status == 422
+
+
+async def test_run_py_audit_verify_reads_the_anchor_file_and_anchor_options(
+    redis: aredis.Redis, redis_url: str, tmp_path: Path
+) -> None:
+    log, head = await _five(redis)
+    env = {
+        "REDIS_URL": redis_url,
+        "PATH": "/usr/bin:/bin",
+        "MEDIAGATE_SERVER__DATA_DIR": str(tmp_path),
+    }
+
+    def verify(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "run.py", "audit", "verify", *extra],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+
+    (tmp_path / "audit-anchors.jsonl").write_text(json.dumps({"seq": 5, "hash": head.hash}) + "\n")
+    ok = await asyncio.to_thread(verify)
+    assert ok.returncode == 0 and "1 anchors checked" in ok.stdout and str(head) in ok.stdout
+    await _cut_end(redis, 1)
+    cut = await asyncio.to_thread(verify)
+    assert cut.returncode == 1 and "removed from the end" in cut.stdout
+    other = tmp_path / "none.jsonl"
+    four = await log.head()
+    assert four is not None
+    fine = await asyncio.to_thread(verify, "--anchor-file", str(other), "--anchor", str(four))
+    assert fine.returncode == 0 and "1 anchors checked" in fine.stdout
+    bad = await asyncio.to_thread(verify, "--anchor", "4:nothex")
+    assert bad.returncode == 2 and "SEQ:HASH" in bad.stderr

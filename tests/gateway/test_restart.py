@@ -71,13 +71,19 @@ async def test_everything_survives_a_restart_of_the_embedded_store(
         meta = await (await client.get("/admin/vault/east-wechat", headers=h(admin.key))).json()
         assert [f["field"] for f in meta["fields"]] == ["app_secret"]
         verify = await (await client.get("/admin/audit/verify", headers=h(admin.key))).json()
+        head = verify.pop("head")
         assert verify == {
             "ok": True,
             "records": 3,
+            "anchors_checked": 0,
             "broken_at": None,
             "broken_seq": None,
             "reason": None,
         }
+        anchored = await client.get(
+            "/admin/audit/verify", headers=h(admin.key), params={"anchor": head}
+        )
+        assert head.startswith("3:") and (await anchored.json())["anchors_checked"] == 1
         direct = aredis.Redis.from_url(url)
         assert await Vault(direct, Keys(), master).open("east-wechat") == {"app_secret": SECRET}
         await direct.aclose()
