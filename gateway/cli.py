@@ -206,6 +206,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
             print(
                 f"audit chain BROKEN at record seq {result.broken_seq} "
                 f"(stream id {result.broken_at}): {result.reason}"
+                if result.broken_at not in ("end", "head")
+                else f"audit chain BROKEN after record seq {result.broken_seq}: {result.reason}"
             )
             return 1
 
