@@ -246,20 +246,13 @@ def cmd_screen(args: argparse.Namespace) -> int:
     Exit status: 0 pass, 1 review, 2 block, 3 bad input.
     """
     from gateway.screening_service import base_screener
-    from screening.cli import report
+    from screening.cli import read_fields, report
 
     settings = _settings(args)
-    path = Path(args.file)
     try:
-        text = path.read_text(encoding="utf-8")
-        if path.suffix == ".json":
-            data = json.loads(text)
-            post = data.get("post", data) if isinstance(data, dict) else {}
-            fields = {k: v for k, v in post.items() if isinstance(v, str) and k != "category"}
-        else:
-            fields = {"content": text}
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        print(f"cannot read {path}: {exc}", file=sys.stderr)
+        fields = read_fields(Path(args.file))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 3
     return report(base_screener(settings), fields, as_json=args.json, colour=not args.no_colour)
 

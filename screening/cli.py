@@ -24,13 +24,24 @@ _COLOURS = {"block": "\033[1;41;97m", "review": "\033[1;43;30m", "warn": "\033[4
 _RESET = "\033[0m"
 
 
-def _read_fields(path: Path) -> dict[str, str]:
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
+def read_fields(path: Path) -> dict[str, str]:
+    """The text fields to screen from ``path``: a ``.json`` post's string members (its
+    ``category`` is a label, not text), else the whole file as ``content``. Raises ``ValueError``
+    saying why the file cannot be read (missing, not UTF-8, not a JSON object)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from None
+    if path.suffix != ".json":
+        return {"content": text}
+    try:
         data = json.loads(text)
-        post = data.get("post", data)
-        return {k: v for k, v in post.items() if isinstance(v, str)}
-    return {"content": text}
+    except ValueError as exc:
+        raise ValueError(f"{path}: not JSON: {exc}") from None
+    post = data.get("post", data) if isinstance(data, dict) else None
+    if not isinstance(post, dict):
+        raise ValueError(f'{path}: expected a JSON object (a post, or {{"post": {{...}}}})')
+    return {k: v for k, v in post.items() if isinstance(v, str) and k != "category"}
 
 
 def render(fields: dict[str, str], result: ScreenResult, *, colour: bool = True) -> str:
@@ -62,7 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the POST /v1/screen answer")
     parser.add_argument("--no-colour", action="store_true")
     args = parser.parse_args(argv)
-    fields = _read_fields(args.file)
+    try:
+        fields = read_fields(args.file)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     screener = Screener.from_directory(args.lexicons, rules=DEFAULT_RULES)
     return report(screener, fields, as_json=args.json, colour=not args.no_colour)
 

@@ -46,3 +46,39 @@ def test_too_long(tmp_path: Path, lexicons: Path) -> None:
     path = tmp_path / "big.txt"
     path.write_text("好" * 200_001, encoding="utf-8")
     assert main([str(path), "--lexicons", str(lexicons)]) == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("bad.txt", b"\xff\xfe\x00bad", "cannot read"),
+        ("missing.txt", None, "cannot read"),
+        ("post.json", b"{not json", "not JSON"),
+        ("post.json", b"[1, 2]", "expected a JSON object"),
+        ("post.json", '{"post": "内部资料"}'.encode(), "expected a JSON object"),
+        ("post.json", b'"\xe5\x86\x85"', "expected a JSON object"),
+    ],
+)
+def test_a_file_that_cannot_be_read_exits_3_saying_why(
+    tmp_path: Path,
+    lexicons: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    content: bytes | None,
+    message: str,
+) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    assert main([str(path), "--lexicons", str(lexicons)]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and str(path) in err
+
+
+def test_a_json_posts_category_is_a_label_not_text(
+    tmp_path: Path, lexicons: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "post.json"
+    path.write_text(json.dumps({"content": "新版本", "category": "内部资料"}), "utf-8")
+    assert main([str(path), "--json", "--lexicons", str(lexicons)]) == 0
+    assert json.loads(capsys.readouterr().out)["decision"] == "pass"
