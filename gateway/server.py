@@ -23,7 +23,7 @@ from collections.abc import Callable
 from aiohttp import http_exceptions, web
 from aiohttp.web_protocol import RequestHandler
 
-from gateway.errors import PROBLEM_BASE
+from gateway.errors import BadRequest
 from gateway.middleware import PROBLEM_JSON
 
 log = logging.getLogger(__name__)
@@ -48,13 +48,9 @@ def _parse_problem(exc: BaseException | None, status: int, limit: int) -> dict[s
             field = "headers"
         else:
             field = "request"
-    return {
-        "type": PROBLEM_BASE + "bad-request",
-        "title": "Bad request",
-        "status": status,
-        "detail": f"{field}: {reason}",
-        "field": field,
-    }
+    body = BadRequest(f"{field}: {reason}", field=field).to_problem()
+    body["status"] = status
+    return body
 
 
 class _Protocol(RequestHandler):

@@ -51,6 +51,16 @@ DEFAULT_RULES: Mapping[str, CategoryRule] = {
 _STRICTNESS = {"warn": 0, "review": 1, "block": 2}
 
 
+def capped(action: Action, finding: Finding) -> Action:
+    """``action`` after the limits a detector put on ``finding``: a downgraded finding only
+    warns, and one capped at review (a homophone, a doubled character) never blocks."""
+    if finding.evidence.get("downgraded"):
+        return "warn"
+    if finding.evidence.get("capped_at_review") and action == "block":
+        return "review"
+    return action
+
+
 def effective(finding: Finding, rules: Mapping[str, CategoryRule]) -> tuple[Finding, CategoryRule]:
     """The finding with the action its category rule gives it.
 
@@ -61,13 +71,9 @@ def effective(finding: Finding, rules: Mapping[str, CategoryRule]) -> tuple[Find
     rule = rules.get(finding.category)
     if rule is None:
         rule = CategoryRule("block") if finding.action == "block" else UNKNOWN_CATEGORY_RULE
-    action: Action = rule.action
-    if finding.evidence.get("downgraded"):
-        action = "warn"
-    elif finding.evidence.get("capped_at_review") and action == "block":
-        action = "review"
-        if not rule.require:
-            rule = CategoryRule("review", ("brand_pr",))
+    action = capped(rule.action, finding)
+    if action == "review" and rule.action == "block" and not rule.require:
+        rule = CategoryRule("review", ("brand_pr",))
     if action != finding.action:
         finding = replace(finding, action=action)
     return finding, rule

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from screening import html, normalize, segment
-from screening.decision import DEFAULT_RULES, CategoryRule, Decision, decide
+from screening.decision import DEFAULT_RULES, CategoryRule, Decision, capped, decide
 from screening.detectors import combination, dates, financial, pii, terms
 from screening.findings import SEVERITY_ORDER, Finding
 from screening.lexicon import Lexicon, load_directory
@@ -255,10 +255,8 @@ _ACTION_RANK = {"warn": 0, "review": 1, "block": 2}
 
 
 def _rank(f: Finding) -> tuple[int, int, int]:
-    action = f.action
-    if action == "block" and f.evidence.get("capped_at_review"):
-        action = "review"  # what the decision will make of it
-    return (_ACTION_RANK[action], SEVERITY_ORDER[f.severity], f.end - f.start)
+    # the action as the decision will cap it (a finding capped at review hides no block)
+    return (_ACTION_RANK[capped(f.action, f)], SEVERITY_ORDER[f.severity], f.end - f.start)
 
 
 def merge_overlaps(findings: Sequence[Finding]) -> list[Finding]:
