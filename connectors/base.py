@@ -159,6 +159,22 @@ class TokenCache(Protocol):
     def lock(self, name: str, ttl_s: float = 30.0) -> AbstractAsyncContextManager[None]: ...
 
 
+class MediaLibrary(Protocol):
+    """What a platform already holds of one account's media, by content sha256.
+
+    Optional: a :class:`PublishContext` may offer one as ``media`` (the gateway keeps it in
+    Redis, shared by every process); a connector finds it with ``getattr(ctx, "media", None)``
+    and uploads identical bytes once per account instead of once per job. Records are small
+    JSON objects chosen by the connector (e.g. ``{"id": 12, "url": "…"}``), not secrets.
+    """
+
+    async def get(self, sha256: str) -> Mapping[str, Any] | None: ...
+
+    async def put(self, sha256: str, record: Mapping[str, Any]) -> None: ...
+
+    async def forget(self, sha256: str) -> None: ...
+
+
 class PublishContext(Protocol):
     """Everything one call needs, handed over by the pipeline.
 
@@ -235,6 +251,7 @@ __all__: Sequence[str] = (
     "DeliveryOutcome",
     "Image",
     "Limits",
+    "MediaLibrary",
     "NeedsReauthorisation",
     "OutboundPost",
     "Pending",

@@ -2,42 +2,58 @@
 
 Steps of one publish, each checkpointed before the next:
 
-1. every image (cover and in-article) is uploaded once to ``/media`` as a raw body with
-   ``Content-Disposition`` -- the checkpoint ``wp_media`` maps sha256 → ``{id, url}``, so a resumed
-   job uploads only what is missing (a lost upload answer costs at most an orphan attachment);
+1. every image (cover and in-article) is put on the site once per account: the account's media
+   library (``ctx.media``, content sha256 → attachment id, kept by the gateway in Redis) names the
+   attachment when an earlier job uploaded the same bytes (checked with ``GET /media/{id}``);
+   otherwise the image is uploaded to ``/media`` as a raw body with an ASCII
+   ``Content-Disposition`` filename. The checkpoint ``wp_media`` maps sha256 → ``{id, url}``, so a
+   resumed job uploads only what is missing (a lost upload answer costs at most an orphan);
 2. the post is created with ``status: publish``, the cover as ``featured_media``, ``image:N``
-   references rewritten to the attachments' ``source_url`` and a per-job marker
-   ``<!-- mediagate:job=<job id> -->`` at the end of the content.
+   references rewritten to the attachments' ``source_url`` with the class ``wp-image-<id>`` (so
+   WordPress adds ``srcset``) and a per-job marker ``<!-- mediagate:job=<job id> -->`` placed
+   inside the last element, where ``wpautop`` does not turn it into an empty paragraph;
+3. attachments without a parent are attached to the post (``post_parent``), a Chinese file name
+   becomes the attachment's title (best effort: a failure is logged, the post stays published).
 
 ``POST /posts`` is not idempotent (a repeat silently creates ``slug-2``), so the intent is
 checkpointed (``wp_creating`` = unix time) before the call, and an unknown outcome (timeout,
-dropped connection, 5xx) is reconciled by searching the posts for the marker (``search=`` +
-``context=edit``, which covers the raw content). Not found after a lost answer or a bare 502/504
-from a proxy → :class:`Unconfirmed`; not found after WordPress's own 5xx error envelope or a 503
-→ :class:`RetryLater`. A resumed job (``publish``) or a status check (``status`` answers
-:class:`RetryLater`) lets the post be created again only when the marker is still not found
-``reconcile_grace_s`` after the intent (default 120 s, longer than a PHP request may run), so a
-request still in flight cannot turn into a duplicate.
+dropped connection, 5xx, a 2xx whose body is not the post's JSON, e.g. a PHP notice printed
+before it) is reconciled by searching the posts for the marker (``search=`` + ``context=edit``,
+which covers the raw content). Not found after a lost answer, a 2xx or a bare 502/504 from a
+proxy → :class:`Unconfirmed`; not found after WordPress's own 5xx error envelope or a 503 →
+:class:`RetryLater`. A resumed job or a status check lets the post be created again only when the
+marker is still not found ``reconcile_grace_s`` after the intent.
 
-Update is ``POST /posts/{id}`` with every field (idempotent). Delete moves the post to the trash,
-or deletes it for good with ``delete = "force"``; 410 ``rest_already_trashed`` and 404 after a
-force delete count as done.
+No grace period is safe on its own: mod_php keeps running a request whose client gave up, and
+``max_execution_time`` does not count time spent sleeping or waiting on I/O. So a job that
+created its post *again* answers :class:`Pending` and, for ``duplicate_watch_s``, every status
+check sweeps the site for other posts carrying the job's marker and moves them to the trash; the
+job's history says which (``details["note"]``).
+
+Update is ``POST /posts/{id}`` with every field except ``status`` (idempotent); a post someone
+moved to the trash is not brought back by an edit: the update is refused, saying so. Delete moves
+the post to the trash, or deletes it for good with ``delete = "force"``; 410
+``rest_already_trashed`` and 404 after a force delete count as done.
+
+``ping()`` asks each site's REST index (the section's ``base_url`` and every account site this
+process has seen): healthy only when it answers WordPress JSON; an HTML 404 (Debian's shipped
+``.htaccess`` has every rewrite rule commented out) is not healthy.
 
 Config section keys: ``base_url`` (default site), ``timeout_s``, ``reconcile_grace_s``,
-``delete`` (``"trash"`` | ``"force"``), ``status``. Account settings (override the section):
-``base_url``, ``delete``, ``status``, ``categories`` (list of term ids). Credentials:
-``username``, ``app_password``.
+``duplicate_watch_s``, ``delete`` (``"trash"`` | ``"force"``), ``status``. Account settings
+(override the section): ``base_url``, ``delete``, ``status``, ``categories`` (list of term ids).
+Credentials: ``username``, ``app_password``.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 import aiohttp
 
@@ -46,8 +62,10 @@ from connectors.base import (
     Deleted,
     Image,
     Limits,
+    MediaLibrary,
     NeedsReauthorisation,
     OutboundPost,
+    Pending,
     PermanentFailure,
     PublishContext,
     Published,
@@ -60,18 +78,33 @@ from connectors.base import (
 logger = logging.getLogger(__name__)
 
 _API = "/wp-json/wp/v2"
-_IMG_RE = re.compile(r"""(<img\b[^>]*?\bsrc\s*=\s*["'])image:(\d+)(["'])""", re.I)
-_SECTION_KEYS = frozenset({"base_url", "timeout_s", "reconcile_grace_s", "delete", "status"})
+_IMG_TAG_RE = re.compile(r"<img\b[^>]*>", re.I)
+_IMG_SRC_RE = re.compile(r"""(\bsrc\s*=\s*)(["'])image:(\d+)\2""", re.I)
+_CLASS_RE = re.compile(r"""(\bclass\s*=\s*)(["'])(.*?)\2""", re.I | re.S)
+_TRAILING_CLOSERS_RE = re.compile(r"(?:\s*</[A-Za-z][A-Za-z0-9]*\s*>)*\s*\Z")
+_RAW_TEXT_RE = re.compile(r"</(?:script|style|textarea|title)\b", re.I)
+_SAFE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,80}")
+_SECTION_KEYS = frozenset(
+    {"base_url", "timeout_s", "reconcile_grace_s", "duplicate_watch_s", "delete", "status"}
+)
 _STATUSES = frozenset({"publish", "draft", "pending", "private"})
+_ANONYMOUS_HINT = (
+    " (WordPress treated the request as anonymous: the application password is wrong or "
+    "revoked, the user does not exist, Application Passwords are unavailable on this site "
+    "(plain HTTP outside a local environment), or the host strips the Authorization header)"
+)
 
 
 class _Answer:
-    """One HTTP answer: status, headers and the decoded JSON body (None if not JSON)."""
+    """One HTTP answer: status, headers, the decoded JSON body (None if not JSON) and its type."""
 
-    def __init__(self, status: int, headers: Mapping[str, str], body: Any) -> None:
+    def __init__(
+        self, status: int, headers: Mapping[str, str], body: Any, content_type: str = ""
+    ) -> None:
         self.status = status
         self.headers = headers
         self.body = body
+        self.content_type = content_type
 
     @property
     def code(self) -> str:
@@ -82,12 +115,46 @@ class _Answer:
         return str(self.body.get("message", "")) if isinstance(self.body, dict) else ""
 
     def describe(self) -> str:
+        if self.body is None:
+            return f"HTTP {self.status} (not JSON: {self.content_type or 'no content type'})"
         return f"HTTP {self.status} {self.code} {self.message}".strip()
 
 
 def marker(job_id: str) -> str:
     """The reconciliation marker embedded in the post content (an HTML comment)."""
     return f"mediagate:job={job_id}"
+
+
+def with_marker(content: str, job_id: str) -> str:
+    """``content`` with the job's marker inside its last element.
+
+    WordPress's ``wpautop`` makes a comment standing after the last block its own paragraph
+    (``<p><!-- … --></p>``, an empty paragraph in the public page); inside the last element,
+    before the closing tags that end the content, it stays part of that element.
+    """
+    tag = f"<!-- {marker(job_id)} -->"
+    tail = _TRAILING_CLOSERS_RE.search(content)
+    if tail is None or not tail.group(0).strip() or _RAW_TEXT_RE.search(tail.group(0)):
+        return content.rstrip() + tag
+    return content[: tail.start()] + tag + tail.group(0)
+
+
+def upload_filename(image: Image) -> str:
+    """An ASCII file name for ``Content-Disposition``: WordPress neither decodes ``filename*``
+    (400 ``rest_upload_invalid_disposition``) nor percent-escapes (``封面.png`` would be stored
+    as ``E5B081E99DA2.png``); a non-ASCII name becomes ``image-<sha256 prefix>.<ext>``."""
+    name = image.filename or ""
+    if _SAFE_NAME_RE.fullmatch(name) and "." in name:
+        return name
+    ext = name.rpartition(".")[2] if "." in name else ""
+    if not re.fullmatch(r"[A-Za-z0-9]{1,5}", ext):
+        ext = image.content_type.partition("/")[2].replace("jpeg", "jpg") or "bin"
+    return f"image-{image.sha256[:12]}.{ext.lower()}"
+
+
+def _title_of(image: Image) -> str:
+    stem = (image.filename or "").rpartition(".")[0] or image.filename or ""
+    return stem.strip()
 
 
 class WordPressConnector:
@@ -99,7 +166,8 @@ class WordPressConnector:
         image_max_bytes=16 * 1024 * 1024,
         image_types=("image/jpeg", "image/png", "image/gif", "image/webp"),
     )
-    asynchronous: ClassVar[bool] = False
+    # publish() answers Pending after it had to create a post again (the duplicate watch)
+    asynchronous: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -108,6 +176,7 @@ class WordPressConnector:
         base_url: str = "",
         timeout_s: float = 20.0,
         reconcile_grace_s: float = 120.0,
+        duplicate_watch_s: float = 900.0,
         delete: str = "trash",
         status: str = "publish",
     ) -> None:
@@ -121,8 +190,10 @@ class WordPressConnector:
         self._base_url = base_url.rstrip("/")
         self._timeout_s = timeout_s
         self._grace_s = reconcile_grace_s
+        self._watch_s = duplicate_watch_s
         self._delete = delete
         self._status = status
+        self._sites: set[str] = set()  # every account site seen, for ping()
 
     @classmethod
     def from_config(
@@ -135,7 +206,10 @@ class WordPressConnector:
     # -- helpers --------------------------------------------------------------------------
 
     def _site(self, account: AccountRef) -> str:
-        return str(account.settings.get("base_url") or self._base_url).rstrip("/")
+        site = str(account.settings.get("base_url") or self._base_url).rstrip("/")
+        if site:
+            self._sites.add(site)
+        return site
 
     def _images(self, post: OutboundPost) -> list[Image]:
         return ([post.cover] if post.cover else []) + list(post.images)
@@ -165,10 +239,11 @@ class WordPressConnector:
                 problems.append(
                     f"Image {image.filename} is {len(image.data)} bytes (max {max_bytes})."
                 )
-        for match in _IMG_RE.finditer(post.content):
-            if int(match.group(2)) >= len(post.images):
+        for tag in _IMG_TAG_RE.finditer(post.content):
+            src = _IMG_SRC_RE.search(tag.group(0))
+            if src is not None and int(src.group(3)) >= len(post.images):
                 problems.append(
-                    f"The content refers to image:{match.group(2)}, which is not attached."
+                    f"The content refers to image:{src.group(3)}, which is not attached."
                 )
         return problems
 
@@ -188,7 +263,7 @@ class WordPressConnector:
         url: str,
         auth: str,
         *,
-        json: Any = None,
+        json_body: Any = None,
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
@@ -197,30 +272,41 @@ class WordPressConnector:
         all_headers = {"Authorization": auth, **(headers or {})}
         timeout = aiohttp.ClientTimeout(total=self._timeout_s)
         async with self._session.request(
-            method, url, json=json, data=data, headers=all_headers, params=params, timeout=timeout
+            method,
+            url,
+            json=json_body,
+            data=data,
+            headers=all_headers,
+            params=params,
+            timeout=timeout,
         ) as resp:
+            raw = await resp.read()
             try:
-                body = await resp.json(content_type=None)
-            except ValueError:
+                body = json.loads(raw)
+            except ValueError:  # a PHP notice before the JSON, an HTML error page ...
                 body = None
-            return _Answer(resp.status, resp.headers, body)
+            return _Answer(resp.status, resp.headers, body, resp.content_type)
 
     def _raise_for(self, answer: _Answer, account: AccountRef, what: str) -> None:
         """Turn an error answer into the delivery outcome (never returns)."""
         if answer.status == 401:
-            hint = ""
-            if answer.code.startswith("rest_cannot_"):
-                hint = (
-                    " (WordPress saw no credentials: the host or a security plugin may strip the "
-                    "Authorization header)"
-                )
+            hint = _ANONYMOUS_HINT if answer.code.startswith("rest_") else ""
             raise NeedsReauthorisation(
                 f"WordPress refused the credentials of account {account.id!r} on {what}: "
                 f"{answer.describe()}{hint}"
             )
+        if answer.status >= 500 and answer.code.startswith("rest_upload_"):
+            # the file itself (not an image, a type the site does not allow, too big): a
+            # repeat uploads the same bytes and fails the same way
+            raise PermanentFailure(f"WordPress refused {what}: {answer.describe()}")
         if answer.status == 429 or answer.status >= 500:
             after_s = float(answer.headers.get("Retry-After", "30") or 30)
             raise RetryLater(f"WordPress answered {answer.describe()} on {what}", after_s)
+        if answer.status == 404 and answer.body is None:
+            raise PermanentFailure(
+                f"WordPress refused {what}: {answer.describe()}; the site's /wp-json/ routes are "
+                "not reachable (are the permalink rewrite rules on?)"
+            )
         raise PermanentFailure(f"WordPress refused {what}: {answer.describe()}")
 
     # -- media ----------------------------------------------------------------------------
@@ -229,17 +315,59 @@ class WordPressConnector:
         self, post: OutboundPost, ctx: PublishContext, site: str, auth: str
     ) -> dict[str, dict[str, Any]]:
         media: dict[str, dict[str, Any]] = dict(ctx.state.get("wp_media") or {})
+        library: MediaLibrary | None = getattr(ctx, "media", None)
         for image in self._images(post):
             if image.sha256 in media:
                 continue
-            media[image.sha256] = await self._upload(image, ctx, site, auth)
+            record = None
+            if library is not None:
+                known = await library.get(image.sha256)
+                if known is not None and known.get("site") == site:
+                    record = await self._known(image, known, ctx, site, auth, library)
+            if record is None:
+                record = await self._upload(image, ctx, site, auth)
+                if library is not None:
+                    await library.put(
+                        image.sha256, {"id": record["id"], "url": record["url"], "site": site}
+                    )
+            media[image.sha256] = record
             await ctx.checkpoint(wp_media=media)
         return media
+
+    async def _known(
+        self,
+        image: Image,
+        known: Mapping[str, Any],
+        ctx: PublishContext,
+        site: str,
+        auth: str,
+        library: MediaLibrary,
+    ) -> dict[str, Any] | None:
+        """The attachment an earlier job uploaded, if the site still has it."""
+        media_id = int(known["id"])
+        try:
+            answer = await self._call(
+                "GET", f"{site}{_API}/media/{media_id}", auth, params={"context": "edit"}
+            )
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise RetryLater(f"WordPress media check failed ({type(exc).__name__})", 10.0) from None
+        if answer.status == 200 and isinstance(answer.body, dict):
+            return {
+                "id": media_id,
+                "url": str(answer.body.get("source_url") or known.get("url", "")),
+                "parent": int(answer.body.get("post") or 0),
+            }
+        if answer.status in (404, 410):
+            logger.info("wordpress: attachment %s of %s is gone; uploading again", media_id, site)
+            await library.forget(image.sha256)
+            return None
+        self._raise_for(answer, ctx.account, f"checking attachment {media_id}")
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _upload(
         self, image: Image, ctx: PublishContext, site: str, auth: str
     ) -> dict[str, Any]:
-        filename = quote(image.filename or "image", safe="._-")
+        filename = upload_filename(image)
         headers = {
             "Content-Type": image.content_type,
             "Content-Disposition": f'attachment; filename="{filename}"',
@@ -253,24 +381,77 @@ class WordPressConnector:
             raise RetryLater(
                 f"WordPress media upload failed ({type(exc).__name__})", 10.0
             ) from None
-        if answer.status != 201 or not isinstance(answer.body, dict):
-            self._raise_for(answer, ctx.account, f"uploading {image.filename}")
-        body = answer.body
-        return {"id": int(body["id"]), "url": str(body.get("source_url", ""))}
+        if answer.status == 201 and isinstance(answer.body, dict) and "id" in answer.body:
+            record: dict[str, Any] = {
+                "id": int(answer.body["id"]),
+                "url": str(answer.body.get("source_url", "")),
+                "parent": 0,
+            }
+            title = _title_of(image)
+            if filename != image.filename and title:
+                record["title"] = title
+            return record
+        if 200 <= answer.status < 300:
+            # uploaded, but the answer is unreadable: at worst a repeat leaves an orphan
+            raise RetryLater(f"WordPress media upload answered {answer.describe()}", 10.0)
+        self._raise_for(answer, ctx.account, f"uploading {image.filename}")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _attach(self, ctx: PublishContext, site: str, auth: str, post_id: str) -> list[str]:
+        """Attach parentless media of this job to the post; returns the problems (best effort)."""
+        media: dict[str, dict[str, Any]] = dict(ctx.state.get("wp_media") or {})
+        problems: list[str] = []
+        for sha, record in media.items():
+            if record.get("parent"):
+                continue
+            fields: dict[str, Any] = {"post": int(post_id)}
+            if record.get("title"):
+                fields["title"] = record["title"]
+            try:
+                answer = await self._call(
+                    "POST", f"{site}{_API}/media/{record['id']}", auth, json_body=fields
+                )
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                problems.append(f"attachment {record['id']}: {type(exc).__name__}")
+                continue
+            if answer.status != 200:
+                problems.append(f"attachment {record['id']}: {answer.describe()}")
+                continue
+            media[sha] = {**record, "parent": int(post_id)}
+        await ctx.checkpoint(wp_media=media, wp_attached=post_id)
+        for problem in problems:
+            logger.warning("wordpress job %s: not attached: %s", ctx.job_id, problem)
+        return problems
 
     # -- publish --------------------------------------------------------------------------
+
+    def _content(self, post: OutboundPost, ctx: PublishContext, media: Mapping[str, Any]) -> str:
+        def _img(tag: re.Match[str]) -> str:
+            text = tag.group(0)
+            src = _IMG_SRC_RE.search(text)
+            if src is None:
+                return text
+            record = media[post.images[int(src.group(3))].sha256]
+            text = _IMG_SRC_RE.sub(
+                lambda m: f"{m.group(1)}{m.group(2)}{record['url']}{m.group(2)}", text, count=1
+            )
+            wp_class = f"wp-image-{record['id']}"
+            if _CLASS_RE.search(text):
+                return _CLASS_RE.sub(
+                    lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)} {wp_class}{m.group(2)}",
+                    text,
+                    count=1,
+                )
+            return f'<img class="{wp_class}"' + text[4:]
+
+        return with_marker(_IMG_TAG_RE.sub(_img, post.content), ctx.job_id)
 
     def _fields(
         self, post: OutboundPost, ctx: PublishContext, media: Mapping[str, Any]
     ) -> dict[str, Any]:
-        def _swap(m: re.Match[str]) -> str:
-            image = post.images[int(m.group(2))]
-            return m.group(1) + str(media[image.sha256]["url"]) + m.group(3)
-
-        content = _IMG_RE.sub(_swap, post.content) + f"\n<!-- {marker(ctx.job_id)} -->"
         fields: dict[str, Any] = {
             "title": post.title,
-            "content": content,
+            "content": self._content(post, ctx, media),
             "excerpt": post.digest,
             "status": str(ctx.account.settings.get("status", self._status)),
             "featured_media": int(media[post.cover.sha256]["id"]) if post.cover else 0,
@@ -280,13 +461,13 @@ class WordPressConnector:
             fields["categories"] = [int(c) for c in categories]
         return fields
 
-    async def _find(self, ctx: PublishContext, site: str, auth: str) -> dict[str, Any] | None:
-        """The post carrying this job's marker, if the site has one (trash excluded)."""
+    async def _search(self, ctx: PublishContext, site: str, auth: str) -> list[dict[str, Any]]:
+        """Every post carrying this job's marker (trash excluded), oldest first."""
         params = {
             "search": marker(ctx.job_id),
             "status": "any",
             "context": "edit",
-            "per_page": "20",
+            "per_page": "100",
         }
         try:
             answer = await self._call("GET", f"{site}{_API}/posts", auth, params=params)
@@ -299,16 +480,91 @@ class WordPressConnector:
         if answer.status != 200 or not isinstance(answer.body, list):
             if answer.status == 401:
                 self._raise_for(answer, ctx.account, "searching posts")
+            if answer.status == 400 and answer.code == "rest_invalid_param":
+                params_info = (answer.body.get("data") or {}).get("params") or {}
+                if "status" in params_info:
+                    # status=any is refused only to a visitor: the credentials did not log in
+                    raise NeedsReauthorisation(
+                        f"WordPress refused the credentials of account {ctx.account.id!r} on "
+                        f"searching posts: {answer.describe()}{_ANONYMOUS_HINT}"
+                    )
             raise Unconfirmed(
                 f"WordPress post may have been created; search answered {answer.describe()}",
                 step="create",
             )
         needle = f"<!-- {marker(ctx.job_id)} -->"
-        for item in answer.body:
-            raw = (item.get("content") or {}).get("raw", "")
-            if needle in raw:
-                return dict(item)
-        return None
+        found = [
+            dict(item)
+            for item in answer.body
+            if isinstance(item, dict) and needle in ((item.get("content") or {}).get("raw") or "")
+        ]
+        return sorted(found, key=lambda item: int(item["id"]))
+
+    async def _find(self, ctx: PublishContext, site: str, auth: str) -> dict[str, Any] | None:
+        """The job's post if the site has one (the oldest; any others are swept to the trash)."""
+        found = await self._search(ctx, site, auth)
+        if not found:
+            return None
+        if len(found) > 1:
+            await self._trash_extras(ctx, site, auth, found[1:])
+        return found[0]
+
+    async def _trash_extras(
+        self, ctx: PublishContext, site: str, auth: str, extras: list[dict[str, Any]]
+    ) -> list[str]:
+        """Move duplicate posts of this job to the trash; returns every id swept so far."""
+        swept = [str(i) for i in ctx.state.get("wp_swept") or []]
+        for item in extras:
+            post_id = str(item["id"])
+            if post_id in swept:
+                continue
+            try:
+                answer = await self._call("DELETE", f"{site}{_API}/posts/{post_id}", auth)
+                if answer.status == 501:  # trash disabled on the site: delete the duplicate
+                    answer = await self._call(
+                        "DELETE", f"{site}{_API}/posts/{post_id}", auth, params={"force": "true"}
+                    )
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                logger.warning(
+                    "wordpress job %s: duplicate %s not trashed (%s)",
+                    ctx.job_id,
+                    post_id,
+                    type(exc).__name__,
+                )
+                continue
+            if answer.status == 200 or answer.code == "rest_already_trashed":
+                logger.warning("wordpress job %s: trashed duplicate post %s", ctx.job_id, post_id)
+                swept.append(post_id)
+            else:
+                logger.warning(
+                    "wordpress job %s: duplicate %s not trashed: %s",
+                    ctx.job_id,
+                    post_id,
+                    answer.describe(),
+                )
+        if swept != list(ctx.state.get("wp_swept") or []):
+            await ctx.checkpoint(wp_swept=swept)
+        return swept
+
+    async def _sweep(self, ctx: PublishContext, site: str, auth: str, keep: str) -> list[str]:
+        """Trash every other post carrying this job's marker; never fails the job."""
+        try:
+            found = await self._search(ctx, site, auth)
+        except Unconfirmed as exc:
+            logger.warning("wordpress job %s: duplicate sweep skipped: %s", ctx.job_id, exc)
+            return [str(i) for i in ctx.state.get("wp_swept") or []]
+        return await self._trash_extras(
+            ctx, site, auth, [item for item in found if str(item["id"]) != keep]
+        )
+
+    def _watch_note(self, ctx: PublishContext, swept: list[str]) -> str:
+        note = "created again after the earlier create left no post"
+        if swept:
+            note += (
+                f"; trashed {len(swept)} duplicate post(s) carrying this job's marker: "
+                + ", ".join(swept)
+            )
+        return note
 
     async def _confirm(self, item: Mapping[str, Any], ctx: PublishContext, how: str) -> Published:
         post_id, link = str(item["id"]), str(item.get("link", ""))
@@ -316,21 +572,52 @@ class WordPressConnector:
         logger.info("wordpress job %s: post %s %s", ctx.job_id, post_id, how)
         return Published(post_id, link, {"how": how, "slug": item.get("slug")})
 
+    async def _finish(self, result: Published, ctx: PublishContext, site: str, auth: str) -> Result:
+        """After the post exists: attach its media; while a re-created post is watched,
+        sweep duplicates and answer Pending."""
+        details = dict(result.details)
+        if ctx.state.get("wp_attached") != result.platform_id:
+            problems = await self._attach(ctx, site, auth, result.platform_id)
+            if problems:
+                details["warning"] = "; ".join(
+                    filter(None, [details.get("warning"), "media not attached"])
+                )
+        recreated = ctx.state.get("wp_recreated")
+        if recreated:
+            swept = await self._sweep(ctx, site, auth, result.platform_id)
+            details["note"] = self._watch_note(ctx, swept)
+            age_s = time.time() - float(recreated)
+            if age_s < self._watch_s:
+                return Pending(
+                    result.platform_id,
+                    poll_after_s=max(0.2, min(60.0, self._watch_s / 5)),
+                    details={
+                        **details,
+                        "note": details["note"] + f"; watching for a late duplicate for "
+                        f"{self._watch_s - age_s:.0f} s more",
+                    },
+                )
+        return Published(result.platform_id, result.url, details)
+
     async def publish(self, post: OutboundPost, ctx: PublishContext) -> Result:
-        """Upload the images, then create the post once (see the module docstring)."""
+        """Put the images on the site, then create the post once (see the module docstring)."""
         state = ctx.state
         if state.get("wp_post_id"):
-            return Published(
+            site, auth = self._site(ctx.account), await self._auth(ctx)
+            done = Published(
                 str(state["wp_post_id"]), str(state.get("wp_link", "")), {"how": "checkpoint"}
             )
+            return await self._finish(done, ctx, site, auth)
         problems = self.validate(post, ctx.account)
         if problems:
             raise PermanentFailure(" ".join(problems))
         site, auth = self._site(ctx.account), await self._auth(ctx)
+        again = False
         if state.get("wp_creating"):
             found = await self._find(ctx, site, auth)
             if found is not None:
-                return await self._confirm(found, ctx, "reconciled on resume")
+                confirmed = await self._confirm(found, ctx, "reconciled on resume")
+                return await self._finish(confirmed, ctx, site, auth)
             age_s = time.time() - float(state["wp_creating"])
             if age_s < self._grace_s:
                 raise Unconfirmed(
@@ -343,8 +630,10 @@ class WordPressConnector:
                 ctx.job_id,
                 age_s,
             )
+            again = True
         media = await self._upload_all(post, ctx, site, auth)
-        return await self._create(post, ctx, site, auth, media)
+        created = await self._create(post, ctx, site, auth, media, again=again)
+        return await self._finish(created, ctx, site, auth)
 
     async def _create(
         self,
@@ -353,11 +642,15 @@ class WordPressConnector:
         site: str,
         auth: str,
         media: Mapping[str, Any],
+        *,
+        again: bool,
     ) -> Published:
         fields = self._fields(post, ctx, media)
         await ctx.checkpoint(wp_creating=time.time())
+        if again:
+            await ctx.checkpoint(wp_recreated=time.time())
         try:
-            answer = await self._call("POST", f"{site}{_API}/posts", auth, json=fields)
+            answer = await self._call("POST", f"{site}{_API}/posts", auth, json_body=fields)
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             await ctx.checkpoint(wp_creating=None)
             raise RetryLater(f"WordPress unreachable ({type(exc).__name__})", 10.0) from None
@@ -385,6 +678,17 @@ class WordPressConnector:
                     {**result.details, "warning": "featured image not set"},
                 )
             return result
+        if 200 <= answer.status < 300:
+            # A 2xx is never a refusal (e.g. a PHP notice printed before the JSON of a 201):
+            # the post is probably live; find it by its marker.
+            found = await self._find(ctx, site, auth)
+            if found is not None:
+                return await self._confirm(found, ctx, f"reconciled after {answer.describe()}")
+            raise Unconfirmed(
+                f"WordPress create answered {answer.describe()} and the post is not listed "
+                "yet; reconcile later",
+                step="create",
+            )
         if answer.status >= 500:
             found = await self._find(ctx, site, auth)
             if found is not None:
@@ -402,6 +706,24 @@ class WordPressConnector:
 
     # -- status / update / delete ---------------------------------------------------------
 
+    async def _get_post(
+        self, ctx: PublishContext, site: str, auth: str, post_id: str
+    ) -> dict[str, Any]:
+        """The post in edit context; PermanentFailure if it no longer exists."""
+        try:
+            answer = await self._call(
+                "GET", f"{site}{_API}/posts/{post_id}", auth, params={"context": "edit"}
+            )
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise Unconfirmed(f"WordPress status check failed ({type(exc).__name__})") from None
+        if answer.status == 404 and answer.code:
+            raise PermanentFailure(f"WordPress post {post_id} no longer exists")
+        if answer.status != 200 or not isinstance(answer.body, dict):
+            if answer.status == 401:
+                self._raise_for(answer, ctx.account, "the status check")
+            raise Unconfirmed(f"WordPress status check answered {answer.describe()}")
+        return dict(answer.body)
+
     async def status(self, ctx: PublishContext) -> Result:
         """The post's status by id; without an id, a search for the job's marker."""
         site, auth = self._site(ctx.account), await self._auth(ctx)
@@ -411,7 +733,8 @@ class WordPressConnector:
                 raise RetryLater("nothing has been created on WordPress for this job yet", 1.0)
             found = await self._find(ctx, site, auth)
             if found is not None:
-                return await self._confirm(found, ctx, "reconciled by a status check")
+                confirmed = await self._confirm(found, ctx, "reconciled by a status check")
+                return await self._finish(confirmed, ctx, site, auth)
             age_s = time.time() - float(ctx.state["wp_creating"])
             if age_s >= self._grace_s:
                 # established: the create did not take effect; publish() may create the post
@@ -422,25 +745,19 @@ class WordPressConnector:
                 f"the WordPress post of this job is not found yet ({age_s:.0f} s after the create)",
                 step="create",
             )
-        try:
-            answer = await self._call(
-                "GET", f"{site}{_API}/posts/{post_id}", auth, params={"context": "edit"}
-            )
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise Unconfirmed(f"WordPress status check failed ({type(exc).__name__})") from None
-        if answer.status == 404:
-            raise PermanentFailure(f"WordPress post {post_id} no longer exists")
-        if answer.status != 200 or not isinstance(answer.body, dict):
-            if answer.status == 401:
-                self._raise_for(answer, ctx.account, "the status check")
-            raise Unconfirmed(f"WordPress status check answered {answer.describe()}")
-        wp_status = answer.body.get("status")
+        body = await self._get_post(ctx, site, auth, post_id)
+        wp_status = body.get("status")
         if wp_status == "trash":
             raise PermanentFailure(f"WordPress post {post_id} is in the trash")
-        return Published(post_id, str(answer.body.get("link", "")), {"status": wp_status})
+        result = Published(post_id, str(body.get("link", "")), {"status": wp_status})
+        return await self._finish(result, ctx, site, auth)
 
     async def update(self, post: OutboundPost, ctx: PublishContext) -> Result:
-        """Replace every field of the published post (idempotent; new images are uploaded)."""
+        """Replace the published post's fields (idempotent; new images are uploaded).
+
+        The post's status on the site is left as it is: an edit does not bring back a post
+        someone moved to the trash (refused, saying so) nor publish a post held as a draft.
+        """
         post_id = str(ctx.state.get("wp_post_id") or "")
         if not post_id:
             raise PermanentFailure("no WordPress post is known for this job; nothing to update")
@@ -448,17 +765,35 @@ class WordPressConnector:
         if problems:
             raise PermanentFailure(" ".join(problems))
         site, auth = self._site(ctx.account), await self._auth(ctx)
+        current = await self._get_post(ctx, site, auth, post_id)
+        if current.get("status") == "trash":
+            raise PermanentFailure(
+                f"WordPress post {post_id} is in the trash on the site (moved there outside the "
+                "gateway); the edit would restore it, so it was not sent. Restore the post on "
+                "the site first if it should come back."
+            )
         media = await self._upload_all(post, ctx, site, auth)
         fields = self._fields(post, ctx, media)
+        del fields["status"]
         try:
-            answer = await self._call("POST", f"{site}{_API}/posts/{post_id}", auth, json=fields)
+            answer = await self._call(
+                "POST", f"{site}{_API}/posts/{post_id}", auth, json_body=fields
+            )
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise RetryLater(
                 f"WordPress update failed ({type(exc).__name__}); safe to repeat", 10.0
             ) from None
+        if answer.status == 200 and not isinstance(answer.body, dict):
+            answer = _Answer(200, answer.headers, await self._get_post(ctx, site, auth, post_id))
         if answer.status != 200 or not isinstance(answer.body, dict):
             self._raise_for(answer, ctx.account, f"updating post {post_id}")
-        return await self._confirm(answer.body, ctx, "updated")
+        result = await self._confirm(answer.body, ctx, "updated")
+        problems = await self._attach(ctx, site, auth, post_id)
+        if problems:
+            return Published(
+                result.platform_id, result.url, {**result.details, "warning": "media not attached"}
+            )
+        return result
 
     async def delete(self, ctx: PublishContext) -> Deleted:
         """Trash the post, or delete it for good (``delete = "force"``); repeats are harmless."""
@@ -487,18 +822,32 @@ class WordPressConnector:
         await ctx.checkpoint(wp_deleted=mode)
         return Deleted(post_id)
 
-    async def ping(self) -> bool:
-        """True if the default site's REST index answers (True when no default site is set)."""
-        if not self._base_url:
-            return True
+    async def _site_answers(self, site: str) -> bool:
         try:
             async with self._session.get(
-                f"{self._base_url}/wp-json/", timeout=aiohttp.ClientTimeout(total=5.0)
+                f"{site}/wp-json/", timeout=aiohttp.ClientTimeout(total=5.0)
             ) as resp:
-                await resp.read()
-                return resp.status < 500
+                raw = await resp.read()
         except (aiohttp.ClientError, TimeoutError):
             return False
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return False  # an HTML 404: the REST routes are not reachable
+        if resp.status == 200:
+            return isinstance(body, dict) and "wp/v2" in (body.get("namespaces") or [])
+        # a site that closes its REST index to visitors still runs the REST API
+        return resp.status in (401, 403) and isinstance(body, dict) and "code" in body
+
+    async def ping(self) -> bool:
+        """True if the REST index of the default site and of every account site seen answers
+        WordPress JSON (True when there is no site to ask)."""
+        sites = sorted({self._base_url, *self._sites} - {""})
+        for site in sites:
+            if not await self._site_answers(site):
+                logger.info("wordpress: %s/wp-json/ is not answering", site)
+                return False
+        return True
 
 
-__all__ = ["WordPressConnector", "marker"]
+__all__ = ["WordPressConnector", "marker", "upload_filename", "with_marker"]

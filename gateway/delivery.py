@@ -52,6 +52,7 @@ from connectors.base import (
 from gateway.audit import SYSTEM
 from gateway.jobs import Job, JobStore
 from gateway.keys import Keys
+from gateway.platform_media import AccountMediaLibrary
 from gateway.postmodel import post_from_stored
 from gateway.services import Services
 from gateway.vault import Vault, VaultError
@@ -122,8 +123,10 @@ class JobContext:
         store: JobStore,
         vault: Vault,
         tokens: VaultTokenCache,
+        media: AccountMediaLibrary | None = None,
     ) -> None:
         self._job = job
+        self.media = media  # the account's media already on the platform (optional member)
         self._account = account
         self._state = state
         self._store = store
@@ -320,6 +323,7 @@ class DeliveryWorker:
             self.jobs,
             vault,
             VaultTokenCache(self.svc.redis, self.svc.keys, vault, account.id),
+            AccountMediaLibrary(self.svc.redis, self.svc.keys, account.id),
         )
         post = post_from_stored(await self.jobs.post(job.id)).outbound(job.content_sha256)
         reconcile = job.state == "pending" or bool(job.details.get("reconcile"))
@@ -371,7 +375,11 @@ class DeliveryWorker:
         else:
             if isinstance(outcome, Published):
                 await self._finish(
-                    job, "published", platform_id=outcome.platform_id, url=outcome.url
+                    job,
+                    "published",
+                    platform_id=outcome.platform_id,
+                    url=outcome.url,
+                    note=str(outcome.details.get("note") or ""),
                 )
             elif isinstance(outcome, Deleted):
                 await self._finish(job, "deleted", platform_id=outcome.platform_id)
@@ -380,13 +388,23 @@ class DeliveryWorker:
                     job.id,
                     "pending",
                     platform_id=outcome.platform_id,
-                    note="accepted by the platform; waiting for it to publish",
+                    note=str(
+                        outcome.details.get("note")
+                        or "accepted by the platform; waiting for it to publish"
+                    ),
                     details={**job.details, "reconcile": False, "reconcile_tries": 0},
                     due_at=time.time() + outcome.poll_after_s,
                 )
 
     async def _finish(
-        self, job: Job, state: str, *, reason: str = "", platform_id: str = "", url: str = ""
+        self,
+        job: Job,
+        state: str,
+        *,
+        reason: str = "",
+        platform_id: str = "",
+        url: str = "",
+        note: str = "",
     ) -> None:
         changes: dict[str, Any] = {"reason": reason, "audit_due": state}
         if platform_id:
@@ -396,7 +414,7 @@ class DeliveryWorker:
         job = await self.jobs.transition(
             job.id,
             state,  # type: ignore[arg-type]
-            note=reason or state,
+            note=reason or (f"{state}: {note}" if note else state),
             **changes,
         )
         self.svc.metrics.deliveries.inc(job.platform, state)

@@ -57,6 +57,9 @@ class Keys:
     def platform_token_lock(self, account_id: str, name: str) -> str:
         return self._k("ptoken", account_id, name, "lock")
 
+    def platform_media(self, account_id: str) -> str:
+        return self._k("pmedia", account_id)  # hash content sha256 -> JSON record (media id)
+
     # audit (Art. 22)
     def audit_stream(self) -> str:
         return self._k("audit")

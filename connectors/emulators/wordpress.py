@@ -1,26 +1,51 @@
 """A local WordPress REST API emulator (``/wp-json/wp/v2``) for the website connector.
 
-It follows wp-core's controllers as summarised in reference/platforms.md §3: Application
-Passwords over HTTP Basic (spaces stripped), 401 ``rest_cannot_create`` when the Authorization
-header is missing (the "header stripped by the host" pitfall, switchable), posts with slug
-de-duplication (``-2``, ``-3``), 201 + ``Location``, EDITABLE verbs (POST/PUT/PATCH), trash and
-``force=true`` delete (410 ``rest_already_trashed``, 404 after force, 501 when trash is off),
-list with ``search``/``slug``/``status``/``per_page``/``page`` and ``X-WP-Total`` headers, media
-upload as a raw body with ``Content-Disposition`` or multipart ``file``, and the 5.7+ error
-envelope ``{"code", "message", "data": {"status"}}``.
+It follows wp-core's controllers as summarised in reference/platforms.md §3 and, where they
+differ, what a real WordPress 6.1 (Debian's package, Apache + mod_php, MariaDB) answers:
+
+* Application Passwords over HTTP Basic (spaces stripped). A wrong or revoked password or an
+  unknown user is **not** an error of its own: the request runs as a visitor, exactly as when the
+  host strips the Authorization header (switchable) -- ``POST /posts`` answers 401
+  ``rest_cannot_create`` "Sorry, you are not allowed to create posts as this user.",
+  ``/users/me`` 401 ``rest_not_logged_in``, and a search with ``status=any`` 400
+  ``rest_invalid_param`` "Invalid parameter(s): status" (``rest_forbidden_status``);
+* posts with slug de-duplication (``-2``, ``-3``), 201 + ``Location``, 400 ``empty_content`` when
+  title, content and excerpt are all empty, EDITABLE verbs (POST/PUT/PATCH); an update with a
+  ``status`` brings a trashed post back (slug restored), one without leaves it in the trash;
+* trash and ``force=true`` delete (410 ``rest_already_trashed``, 404 after force, 501 when trash
+  is off); list with ``search``/``slug``/``status``/``per_page``/``page`` and ``X-WP-Total``;
+* ``content.rendered`` passed through a ``wpautop``-like filter: a comment standing alone after
+  the last block becomes ``<p><!-- … --></p>``;
+* media upload as a raw body with ``Content-Disposition`` (``filename=`` only: ``filename*=`` is
+  400 ``rest_upload_invalid_disposition``; the name is not percent-decoded, ``%`` is dropped, so
+  ``%E5%B0%81%E9%9D%A2.png`` is stored as ``E5B081E99DA2.png`` with that title) or multipart
+  ``file``; the bytes must be an image WordPress allows (sniffed like ``finfo``), otherwise 500
+  ``rest_upload_sideload_error``; a visitor gets 401 and a Contributor 403 ``rest_cannot_create``;
+  ``POST /media/{id}`` sets ``post`` (the parent), ``title``, ``alt_text``;
+* the 5.7+ error envelope ``{"code", "message", "data": {"status"}}``.
+
+PHP's own misbehaviour, switchable with ``POST /_emulator/php``:
+``{"notice": n}`` -- the next n creates print a PHP notice before the JSON of their 201;
+``{"late_insert_s": s}`` -- the next create sleeps ``s`` seconds and then inserts the post, even
+when the client has long gone (mod_php does not stop such a request);
+``{"pretty_permalinks": false}`` -- every ``/wp-json/`` URL is an HTML 404 (Debian's shipped
+``.htaccess`` has every rewrite rule commented out).
 
 Control routes (besides :mod:`connectors.emulators.faults`):
 
 * ``GET /_emulator/items`` -- ``{"posts": [...], "media": [...]}``, trashed and deleted included;
 * ``GET /_emulator/counters`` -- calls per endpoint, posts and media created;
 * ``POST /_emulator/revoke`` ``{"user"?}`` -- revoke the application passwords of one user (or all);
-* ``POST /_emulator/strip_auth`` ``{"on": bool}`` -- behave as if a proxy strips Authorization.
+* ``POST /_emulator/strip_auth`` ``{"on": bool}`` -- behave as if a proxy strips Authorization;
+* ``POST /_emulator/php`` -- PHP faults and permalinks (above).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import json
 import math
 import re
 import unicodedata
@@ -28,15 +53,31 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from aiohttp import web
 
 from connectors.emulators import faults
 
 _PREFIX = "/wp-json/wp/v2"
-_IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
-_DISPOSITION_RE = re.compile(r"""attachment;\s*filename\*?=(?:UTF-8'')?"?([^";]+)"?""", re.I)
+_EXTENSIONS = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "jpe": "image/jpeg",
+               "png": "image/png", "gif": "image/gif", "webp": "image/webp"}  # fmt: skip
+# sanitize_file_name(): these characters are dropped (``%`` included: no percent-decoding)
+_FILENAME_DROP_RE = re.compile(r"""[?\[\]/\\=<>:;,'"&$#*()|~`!{}%+\x00]""")
+_BLOCKS = (
+    "table|thead|tfoot|caption|col|colgroup|tbody|tr|td|th|div|dl|dd|dt|ul|ol|li|pre|form|map|"
+    "area|blockquote|address|math|style|p|h[1-6]|hr|fieldset|legend|section|article|aside|"
+    "hgroup|header|footer|nav|figure|figcaption|details|menu|summary"
+)
+_BLOCK_OPEN_RE = re.compile(rf"(<(?:{_BLOCKS})[\s/>])", re.I)
+_BLOCK_CLOSE_RE = re.compile(rf"(</(?:{_BLOCKS})>)", re.I)
+_P_BEFORE_BLOCK_RE = re.compile(rf"<p>\s*(</?(?:{_BLOCKS})[^>]*>)", re.I)
+_P_AFTER_BLOCK_RE = re.compile(rf"(</?(?:{_BLOCKS})[^>]*>)\s*</p>", re.I)
+_NOTICE = (
+    "<br />\n<b>Notice</b>:  Undefined index: layout in <b>/var/www/wp-content/themes/legacy/"
+    "functions.php</b> on line <b>42</b><br />\n"
+)
+_ANON_CREATE = "Sorry, you are not allowed to create posts as this user."
 
 
 @dataclass
@@ -49,11 +90,15 @@ class WordPressState:
     tags: dict[int, str] = field(default_factory=dict)
     trash_enabled: bool = True
     strip_auth: bool = False
+    pretty_permalinks: bool = True
+    notices: int = 0
+    late_insert_s: float = 0.0
     next_id: int = 1
     posts: dict[int, dict[str, Any]] = field(default_factory=dict)
     media: dict[int, dict[str, Any]] = field(default_factory=dict)
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     counters: Counter[str] = field(default_factory=Counter)
+    late: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 STATE_KEY = web.AppKey("wordpress_state", WordPressState)
@@ -86,7 +131,11 @@ def _now() -> str:
 
 
 def _user(request: web.Request) -> str | None:
-    """The authenticated user, None when anonymous; raises on bad credentials."""
+    """The authenticated user, None for a visitor.
+
+    Like WordPress 6.1 on Apache + mod_php, bad credentials (unknown user, wrong or revoked
+    application password) make the request a visitor's, not an error of their own.
+    """
     state = request.app[STATE_KEY]
     header = request.headers.get("Authorization", "")
     if state.strip_auth or not header.startswith("Basic "):
@@ -94,14 +143,12 @@ def _user(request: web.Request) -> str | None:
     try:
         user, _, password = base64.b64decode(header[6:]).decode().partition(":")
     except (ValueError, UnicodeDecodeError):
-        raise _WPError(401, "invalid_username", "Unknown username.") from None
+        return None
     if user not in state.users:
-        raise _WPError(401, "invalid_username", "Unknown username. Check again or try your email.")
+        return None
     password = "".join(ch for ch in password if ch.isalnum())
     if password not in ["".join(c for c in p if c.isalnum()) for p in state.users[user]]:
-        raise _WPError(
-            401, "incorrect_password", "The provided password is an invalid application password."
-        )
+        return None
     return user
 
 
@@ -129,6 +176,20 @@ def _unique_slug(state: WordPressState, slug: str, own_id: int | None) -> str:
     return f"{slug}-{n}"
 
 
+def autop(text: str) -> str:
+    """A small ``wpautop``: paragraphs around what is not a block (enough to show where a lone
+    HTML comment after the last block ends up)."""
+    if not text.strip():
+        return ""
+    text = _BLOCK_OPEN_RE.sub("\n\n\\1", text)
+    text = _BLOCK_CLOSE_RE.sub("\\1\n\n", text)
+    chunks = [c.strip("\n") for c in re.split(r"\n\s*\n", text) if c.strip()]
+    out = "".join(f"<p>{chunk}</p>\n" for chunk in chunks)
+    out = re.sub(r"<p>\s*</p>", "", out)
+    out = _P_BEFORE_BLOCK_RE.sub("\\1", out)
+    return _P_AFTER_BLOCK_RE.sub("\\1", out)
+
+
 def _render(request: web.Request, post: dict[str, Any], context: str) -> dict[str, Any]:
     base = f"{request.scheme}://{request.host}"
     body: dict[str, Any] = {
@@ -144,7 +205,7 @@ def _render(request: web.Request, post: dict[str, Any], context: str) -> dict[st
         else f"{base}/?p={post['id']}",
         "guid": {"rendered": f"{base}/?p={post['id']}"},
         "title": {"rendered": post["title"]},
-        "content": {"rendered": post["content"], "protected": False},
+        "content": {"rendered": autop(post["content"]), "protected": False},
         "excerpt": {"rendered": post["excerpt"], "protected": False},
         "author": post["author"],
         "featured_media": post["featured_media"],
@@ -181,13 +242,16 @@ def _apply(state: WordPressState, post: dict[str, Any], body: dict[str, Any]) ->
         if key in body:
             post[key] = _text(body[key])
     if "status" in body:
-        if body["status"] not in ("publish", "future", "draft", "pending", "private"):
+        if body["status"] not in ("publish", "future", "draft", "pending", "private", "trash"):
             raise _WPError(
                 400,
                 "rest_invalid_param",
                 "Invalid parameter(s): status",
                 params={"status": "status is not one of publish, future, draft, pending, private."},
             )
+        if post["status"] == "trash" and body["status"] != "trash":
+            # wp_insert_post() untrashes: the slug from before the trash comes back
+            post["slug"] = post.pop("_desired_slug", post["slug"].removesuffix("__trashed"))
         post["status"] = body["status"]
     if "featured_media" in body:
         media_id = int(body["featured_media"] or 0)
@@ -214,6 +278,8 @@ async def _create_post(request: web.Request) -> web.Response:
     body = await _json_body(request)
     if "id" in body:
         raise _WPError(400, "rest_post_exists", "Cannot create existing post.")
+    if not any(_text(body.get(k)).strip() for k in ("title", "content", "excerpt")):
+        raise _WPError(400, "empty_content", "Content, title, and excerpt are empty.")
     if user in state.contributors and body.get("status") in ("publish", "future", "private"):
         raise _WPError(
             403,
@@ -238,11 +304,36 @@ async def _create_post(request: web.Request) -> web.Response:
         "meta": {},
     }
     _apply(state, post, body)
-    state.posts[post_id] = post
-    state.counters["posts.created"] += 1
-    response = web.json_response(_render(request, post, "edit"), status=201)
-    response.headers["Location"] = f"{request.scheme}://{request.host}{_PREFIX}/posts/{post_id}"
+    if state.late_insert_s > 0:
+        # a PHP request that outlives its client: the insert happens anyway, later
+        delay_s, state.late_insert_s = state.late_insert_s, 0.0
+        task = asyncio.ensure_future(_insert_later(state, post, delay_s))
+        state.late.add(task)
+        task.add_done_callback(state.late.discard)
+        await asyncio.shield(task)
+    else:
+        _insert(state, post)
+    location = f"{request.scheme}://{request.host}{_PREFIX}/posts/{post_id}"
+    rendered = _render(request, post, "edit")
+    if state.notices > 0:
+        state.notices -= 1
+        text = _NOTICE + json.dumps(rendered, ensure_ascii=False)
+        return web.Response(
+            text=text, status=201, content_type="application/json", headers={"Location": location}
+        )
+    response = web.json_response(rendered, status=201)
+    response.headers["Location"] = location
     return response
+
+
+def _insert(state: WordPressState, post: dict[str, Any]) -> None:
+    state.posts[post["id"]] = post
+    state.counters["posts.created"] += 1
+
+
+async def _insert_later(state: WordPressState, post: dict[str, Any], delay_s: float) -> None:
+    await asyncio.sleep(delay_s)
+    _insert(state, post)
 
 
 def _get(state: WordPressState, raw_id: str) -> dict[str, Any]:
@@ -261,10 +352,26 @@ async def _list_posts(request: web.Request) -> web.Response:
     q = request.query
     context = q.get("context", "view")
     statuses = q.get("status", "publish").split(",")
-    if (context == "edit" or statuses != ["publish"]) and _user(request) is None:
+    user = _user(request)
+    if statuses != ["publish"] and user is None:
+        # the status parameter is validated (and refused to a visitor) before the context
+        raise _WPError(
+            400,
+            "rest_invalid_param",
+            "Invalid parameter(s): status",
+            params={"status": "Status is forbidden."},
+            details={
+                "status": {
+                    "code": "rest_forbidden_status",
+                    "message": "Status is forbidden.",
+                    "data": {"status": 401},
+                }
+            },
+        )
+    if context == "edit" and user is None:
         raise _WPError(
             401,
-            "rest_forbidden_context" if context == "edit" else "rest_invalid_param",
+            "rest_forbidden_context",
             "Sorry, you are not allowed to edit posts in this post type.",
         )
     try:
@@ -345,6 +452,7 @@ async def _delete_post(request: web.Request) -> web.Response:
     if post["status"] == "trash":
         raise _WPError(410, "rest_already_trashed", "The post has already been deleted.")
     post["_previous_status"] = post["status"]
+    post["_desired_slug"] = post["slug"]
     post["status"] = "trash"
     post["slug"] = f"{post['slug']}__trashed"
     return web.json_response(_render(request, post, "edit"))
@@ -369,15 +477,49 @@ async def _upload(request: web.Request) -> tuple[str, str, bytes]:
         raise _WPError(
             400, "rest_upload_no_content_disposition", "No Content-Disposition supplied."
         )
-    match = _DISPOSITION_RE.search(disposition)
-    if not match:
+    filename = _disposition_filename(disposition)
+    if not filename:
         raise _WPError(
             400,
             "rest_upload_invalid_disposition",
             "Invalid Content-Disposition supplied. Content-Disposition needs to be formatted"
             ' as `attachment; filename="image.png"` or similar.',
         )
-    return unquote(match.group(1).strip()), request.content_type, data
+    return filename, request.content_type, data
+
+
+def _disposition_filename(header: str) -> str:
+    """The ``filename`` attribute as WordPress reads it: no ``filename*``, no decoding."""
+    _, semicolon, attrs = header.strip().partition(";")
+    filename = ""
+    if not semicolon:
+        return ""
+    for part in attrs.split(";"):
+        key, eq, value = part.partition("=")
+        if eq and key.strip() == "filename":
+            filename = value.strip()
+    if len(filename) >= 2 and filename[0] == filename[-1] == '"':
+        filename = filename[1:-1]
+    return filename
+
+
+def _sanitize_filename(name: str) -> str:
+    name = _FILENAME_DROP_RE.sub("", name)
+    name = re.sub(r"[\s-]+", "-", name).strip(".-_")
+    return name
+
+
+def _sniff(data: bytes) -> str | None:
+    """The image type of the bytes, as ``finfo`` would tell; None when not an allowed image."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
 
 
 async def _create_media(request: web.Request) -> web.Response:
@@ -385,22 +527,26 @@ async def _create_media(request: web.Request) -> web.Response:
     state.counters["media.create"] += 1
     user = _user(request)
     if user is None:
+        raise _WPError(401, "rest_cannot_create", _ANON_CREATE)
+    if user in state.contributors:
+        raise _WPError(403, "rest_cannot_create", _ANON_CREATE)
+    filename, _declared_type, data = await _upload(request)
+    filename = _sanitize_filename(filename)
+    name, _dot, ext = filename.rpartition(".")
+    content_type = _sniff(data)
+    if not name or ext.lower() not in _EXTENSIONS or content_type is None:
         raise _WPError(
-            400, "rest_cannot_create", "Sorry, you are not allowed to upload media on this site."
-        )
-    filename, content_type, data = await _upload(request)
-    if content_type not in _IMAGE_TYPES:
-        raise _WPError(
-            400,
+            500,
             "rest_upload_sideload_error",
             "Sorry, you are not allowed to upload this file type.",
         )
-    name, dot, ext = filename.rpartition(".")
-    stem = _slugify(name or ext) or "image"
-    path = f"/wp-content/uploads/{datetime.now(UTC):%Y/%m}/{stem}{dot}{ext if name else ''}"
+    title = name
+    stem = name
+    folder = f"/wp-content/uploads/{datetime.now(UTC):%Y/%m}"
+    path = f"{folder}/{stem}.{ext}"
     n = 1
     while path in state.files:
-        path = f"/wp-content/uploads/{datetime.now(UTC):%Y/%m}/{stem}-{n}{dot}{ext if name else ''}"
+        path = f"{folder}/{stem}-{n}.{ext}"
         n += 1
     state.files[path] = (content_type, data)
     media_id = state.next_id
@@ -408,10 +554,13 @@ async def _create_media(request: web.Request) -> web.Response:
     item = {
         "id": media_id,
         "date": _now(),
-        "slug": stem,
+        "slug": _slugify(stem) or str(state.next_id - 1),
         "status": "inherit",
         "type": "attachment",
-        "title": {"rendered": stem},
+        "post": 0,
+        "author": sorted(state.users).index(user) + 1,
+        "alt_text": "",
+        "title": {"raw": title, "rendered": title},
         "mime_type": content_type,
         "media_type": "image",
         "source_url": f"{request.scheme}://{request.host}{path}",
@@ -426,12 +575,39 @@ async def _create_media(request: web.Request) -> web.Response:
     return response
 
 
-async def _get_media(request: web.Request) -> web.Response:
-    state = request.app[STATE_KEY]
+def _media_item(state: WordPressState, raw_id: str) -> dict[str, Any]:
     try:
-        item = state.media[int(request.match_info["id"])]
+        return state.media[int(raw_id)]
     except (KeyError, ValueError):
         raise _WPError(404, "rest_post_invalid_id", "Invalid post ID.") from None
+
+
+async def _get_media(request: web.Request) -> web.Response:
+    item = _media_item(request.app[STATE_KEY], request.match_info["id"])
+    return web.json_response({k: v for k, v in item.items() if not k.startswith("_")})
+
+
+async def _update_media(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    state.counters["media.update"] += 1
+    _require(request, "rest_cannot_edit", "edit this post")
+    item = _media_item(state, request.match_info["id"])
+    body = await _json_body(request)
+    if "post" in body:
+        parent = int(body["post"] or 0)
+        if parent and (parent not in state.posts or state.posts[parent].get("_deleted")):
+            raise _WPError(
+                400,
+                "rest_invalid_param",
+                "Invalid parameter(s): post",
+                params={"post": "Invalid post ID."},
+            )
+        item["post"] = parent
+    if "title" in body:
+        title = _text(body["title"])
+        item["title"] = {"raw": title, "rendered": title}
+    if "alt_text" in body:
+        item["alt_text"] = str(body["alt_text"])
     return web.json_response({k: v for k, v in item.items() if not k.startswith("_")})
 
 
@@ -443,7 +619,9 @@ async def _file(request: web.Request) -> web.Response:
 
 
 async def _me(request: web.Request) -> web.Response:
-    user = _require(request, "rest_not_logged_in", "view this resource")
+    user = _user(request)
+    if user is None:
+        raise _WPError(401, "rest_not_logged_in", "You are not currently logged in.")
     return web.json_response(
         {"id": sorted(request.app[STATE_KEY].users).index(user) + 1, "name": user, "slug": user}
     )
@@ -473,6 +651,44 @@ def _terms(kind: str) -> faults.Handler:
 
 async def _index(request: web.Request) -> web.Response:
     return web.json_response({"name": "Emulated WordPress", "namespaces": ["wp/v2"]})
+
+
+_NOT_FOUND_HTML = (
+    '<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n<title>404 Not Found'
+    "</title>\n</head><body>\n<h1>Not Found</h1>\n<p>The requested URL was not found on this "
+    "server.</p>\n</body></html>\n"
+)
+
+
+@web.middleware
+async def _permalinks(request: web.Request, handler: faults.Handler) -> web.StreamResponse:
+    """Without rewrite rules Apache has no ``/wp-json/`` file to serve: an HTML 404."""
+    if request.path.startswith("/wp-json") and not request.app[STATE_KEY].pretty_permalinks:
+        return web.Response(status=404, text=_NOT_FOUND_HTML, content_type="text/html")
+    return await handler(request)
+
+
+async def _php(request: web.Request) -> web.Response:
+    body = await request.json()
+    state = request.app[STATE_KEY]
+    if "notice" in body:
+        state.notices = int(body["notice"])
+    if "late_insert_s" in body:
+        state.late_insert_s = float(body["late_insert_s"])
+    if "pretty_permalinks" in body:
+        state.pretty_permalinks = bool(body["pretty_permalinks"])
+    return web.json_response(
+        {
+            "notice": state.notices,
+            "late_insert_s": state.late_insert_s,
+            "pretty_permalinks": state.pretty_permalinks,
+        }
+    )
+
+
+async def _finish_late(app: web.Application) -> None:
+    for task in list(app[STATE_KEY].late):
+        task.cancel()
 
 
 async def _items(request: web.Request) -> web.Response:
@@ -527,7 +743,9 @@ def make_app(
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app[STATE_KEY] = state
     faults.install(app)
+    app.middlewares.append(_permalinks)
     app.middlewares.append(_wp_errors)
+    app.on_shutdown.append(_finish_late)
     r = app.router
     r.add_get("/wp-json/", _index)
     r.add_get(f"{_PREFIX}/posts", _list_posts)
@@ -538,6 +756,8 @@ def make_app(
     r.add_delete(f"{_PREFIX}/posts/{{id}}", _delete_post)
     r.add_post(f"{_PREFIX}/media", _create_media)
     r.add_get(f"{_PREFIX}/media/{{id}}", _get_media)
+    for method in ("POST", "PUT", "PATCH"):
+        r.add_route(method, f"{_PREFIX}/media/{{id}}", _update_media)
     r.add_get(f"{_PREFIX}/users/me", _me)
     r.add_get(f"{_PREFIX}/categories", _terms("categories"))
     r.add_get(f"{_PREFIX}/tags", _terms("tags"))
@@ -546,7 +766,8 @@ def make_app(
     r.add_get("/_emulator/counters", _counters)
     r.add_post("/_emulator/revoke", _revoke)
     r.add_post("/_emulator/strip_auth", _strip_auth)
+    r.add_post("/_emulator/php", _php)
     return app
 
 
-__all__ = ["STATE_KEY", "WordPressState", "make_app"]
+__all__ = ["STATE_KEY", "WordPressState", "autop", "make_app"]

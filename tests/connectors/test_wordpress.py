@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,14 +20,17 @@ from connectors.base import (
     Image,
     NeedsReauthorisation,
     OutboundPost,
+    Pending,
     PermanentFailure,
     Published,
     RetryLater,
     Unconfirmed,
 )
 from connectors.emulators import faults
-from connectors.emulators.wordpress import STATE_KEY, make_app
-from connectors.wordpress import WordPressConnector
+from connectors.emulators.wordpress import STATE_KEY, autop, make_app
+from connectors.wordpress import WordPressConnector, marker, upload_filename, with_marker
+from gateway.keys import Keys
+from gateway.platform_media import AccountMediaLibrary
 from tests.connectors.support import RedisPublishContext, SimulatedCrash, drive
 
 SECRET = "WPsecret9Q7zK2mX4vB8nL1c"  # recognisable application password
@@ -37,8 +42,13 @@ def _image(name: str, data: bytes, ctype: str = "image/jpeg") -> Image:
     return Image(name, ctype, data, hashlib.sha256(data).hexdigest())
 
 
-COVER = _image("封面.jpg", b"\xff\xd8cover")
-INLINE = (_image("a.png", b"\x89PNGa", "image/png"), _image("b.jpg", b"\xff\xd8b"))
+JPEG, PNG = b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n"  # what the site sniffs as images
+COVER = _image("封面.jpg", JPEG + b"cover")
+INLINE = (_image("a.png", PNG + b"a", "image/png"), _image("b.jpg", JPEG + b"b"))
+
+
+def second_tag(media: dict[str, Any]) -> str:
+    return f'<img class="wp-image-{media["id"]}" alt="b" src="{media["source_url"]}">'
 
 
 def make_post(title: str = "公司年会圆满举行", **kw: Any) -> OutboundPost:
@@ -108,9 +118,18 @@ async def test_publish_end_to_end_reads_back(server: TestServer, session: Any, r
     assert post["featured_media"] == media[COVER.sha256]["id"]
     raw = post["content"]["raw"]
     assert "image:" not in raw
-    assert f'src="{media[INLINE[0].sha256]["source_url"]}"' in raw
-    assert f'src="{media[INLINE[1].sha256]["source_url"]}"' in raw
-    assert f"<!-- mediagate:job={ctx.job_id} -->" in raw
+    first, second = media[INLINE[0].sha256], media[INLINE[1].sha256]
+    assert f'<img class="wp-image-{first["id"]}" src="{first["source_url"]}">' in raw
+    assert second_tag(second) in raw
+    # the marker sits inside the last element: no empty paragraph in the public page
+    assert raw.endswith(f"<p>中段</p>{second_tag(second)}<!-- mediagate:job={ctx.job_id} -->")
+    assert "<p><!--" not in post["content"]["rendered"]
+    # every attachment hangs under the post; the Chinese file name went up as ASCII, and
+    # became the attachment's title
+    assert {m["post"] for m in items["media"]} == {post["id"]}
+    cover = media[COVER.sha256]
+    assert cover["source_url"].endswith(f"/image-{COVER.sha256[:12]}.jpg")
+    assert cover["title"]["raw"] == "封面"
     async with session.get(media[INLINE[1].sha256]["source_url"]) as resp:
         assert await resp.read() == INLINE[1].data
     assert (await connector(session).status(ctx)).platform_id == result.platform_id
@@ -173,8 +192,14 @@ async def test_hang_is_unconfirmed_then_created_once_after_grace(
         await connector(session).publish(make_post(), await resume(redis, ctx))
     with pytest.raises(Unconfirmed):
         await connector(session).status(await resume(redis, ctx))
-    await connector(session, reconcile_grace_s=0).publish(make_post(), await resume(redis, ctx))
+    again = await connector(session, reconcile_grace_s=0).publish(
+        make_post(), await resume(redis, ctx)
+    )
+    # created again: watched for a late duplicate before it counts as published
+    assert isinstance(again, Pending) and "created again" in again.details["note"]
     assert len(live(server)) == 1
+    done = await connector(session, duplicate_watch_s=0).status(await resume(redis, ctx))
+    assert isinstance(done, Published) and done.platform_id == again.platform_id
 
 
 async def test_crash_after_create_resumes_without_duplicate(
@@ -190,34 +215,55 @@ async def test_crash_after_create_resumes_without_duplicate(
     assert len(live(server)) == 1
 
 
-async def test_revoked_password_needs_reauthorisation(
-    server: TestServer, session: Any, redis: Any, caplog: Any
+@pytest.mark.parametrize("how", ["revoked", "unknown-user", "stripped"])
+async def test_credentials_not_logging_in_need_reauthorisation(
+    server: TestServer, session: Any, redis: Any, caplog: Any, how: str
 ) -> None:
+    """WordPress answers a wrong password, an unknown user and a stripped header alike (the
+    request runs as a visitor): the reason names the likely causes, the password first, and
+    does not claim that the header was stripped."""
     caplog.set_level(logging.DEBUG)
-    async with session.post(server.make_url("/_emulator/revoke"), json={}):
-        pass
-    ctx = await new_ctx(redis, server)
-    with pytest.raises(NeedsReauthorisation, match="incorrect_password") as info:
-        await connector(session).publish(make_post(), ctx)
-    assert SECRET not in str(info.value) and SECRET not in caplog.text
+    creds = dict(CREDS)
+    if how == "revoked":
+        async with session.post(server.make_url("/_emulator/revoke"), json={}):
+            pass
+    elif how == "unknown-user":
+        creds["username"] = "nobody"
+    else:
+        server.app[STATE_KEY].strip_auth = True
+    ctx = await RedisPublishContext.create(redis, account=account(server), credentials=creds)
+    with pytest.raises(NeedsReauthorisation) as info:
+        await connector(session).publish(make_post(images=(), cover=None, content="<p>x</p>"), ctx)
+    reason = info.value.reason
+    assert "rest_cannot_create" in reason and "as anonymous" in reason
+    assert reason.index("application password is wrong") < reason.index("strips")
+    assert "may strip the Authorization header" not in reason
+    assert SECRET not in reason and SECRET not in caplog.text
     assert live(server) == []
 
 
-async def test_stripped_authorization_header_is_explained(
+async def test_search_refused_for_a_visitor_needs_reauthorisation(
     server: TestServer, session: Any, redis: Any
 ) -> None:
-    server.app[STATE_KEY].strip_auth = True
-    with pytest.raises(NeedsReauthorisation, match="strip the Authorization header"):
-        await connector(session).publish(
-            make_post(images=(), cover=None, content="<p>x</p>"), await new_ctx(redis, server)
-        )
+    """A resumed create searches with status=any; WordPress answers a visitor 400
+    rest_invalid_param (status), which means the credentials stopped working."""
+    server.app[faults.FAULTS_KEY].add(path=POSTS, hang=True, times=1)
+    ctx = await new_ctx(redis, server)
+    with pytest.raises(Unconfirmed):
+        await connector(session, timeout_s=0.3).publish(make_post(), ctx)
+    async with session.post(server.make_url("/_emulator/revoke"), json={}):
+        pass
+    with pytest.raises(NeedsReauthorisation, match="Invalid parameter"):
+        await connector(session).status(await resume(redis, ctx))
+    with pytest.raises(NeedsReauthorisation):
+        await connector(session).publish(make_post(), await resume(redis, ctx))
 
 
 async def test_update_replaces_the_post(server: TestServer, session: Any, redis: Any) -> None:
     ctx = await new_ctx(redis, server)
     c = connector(session)
     first = await c.publish(make_post(), ctx)
-    new_inline = _image("c.jpg", b"\xff\xd8c")
+    new_inline = _image("c.jpg", JPEG + b"c")
     updated = await c.update(
         make_post(title="年会（更新）", content='<img src="image:0">', images=(new_inline,)), ctx
     )
@@ -337,7 +383,7 @@ async def test_fault_matrix_publishes_exactly_once(
     every step ends with exactly one post."""
     server.app[faults.FAULTS_KEY].add(path=path, times=1, **fault)
     ctx = await new_ctx(redis, server)
-    c = connector(session, timeout_s=0.4, reconcile_grace_s=0.5)
+    c = connector(session, timeout_s=0.4, reconcile_grace_s=0.5, duplicate_watch_s=0.3)
     outcomes: list[Exception] = []
     result = await drive(
         c, make_post(), lambda: resume(redis, ctx), outcomes=outcomes, wait_s=0.05, max_rounds=60
@@ -352,10 +398,15 @@ async def test_user_without_publish_capability_is_permanent(
 ) -> None:
     server = await aiohttp_server(make_app(users={"editor": [SECRET]}, contributors=("editor",)))
     ctx = await new_ctx(redis, server)
+    text_only = make_post(images=(), cover=None, content="<p>x</p>")
     with pytest.raises(PermanentFailure, match="rest_cannot_publish") as info:
-        await connector(session).publish(make_post(), ctx)
+        await connector(session).publish(text_only, ctx)
     assert not isinstance(info.value, NeedsReauthorisation)
     assert live(server) == [] and ctx.state["wp_creating"] is None
+    # a Contributor may not upload either: 403 rest_cannot_create, not a credentials problem
+    with pytest.raises(PermanentFailure, match="403 rest_cannot_create") as info:
+        await connector(session).publish(make_post(), await new_ctx(redis, server))
+    assert not isinstance(info.value, NeedsReauthorisation)
 
 
 @pytest.mark.parametrize(("status", "outcome"), [(429, RetryLater), (400, PermanentFailure)])
@@ -366,3 +417,177 @@ async def test_other_create_answers(
     with pytest.raises(outcome):
         await connector(session).publish(make_post(), await new_ctx(redis, server))
     assert live(server) == []
+
+
+async def test_php_notice_before_the_json_of_a_201_is_reconciled_not_failed(
+    server: TestServer, session: Any, redis: Any
+) -> None:
+    """Duplicate case 1: a 2xx answer that is not pure JSON is never a refusal."""
+    server.app[STATE_KEY].notices = 1
+    ctx = await new_ctx(redis, server)
+    result = await connector(session).publish(make_post(), ctx)
+    assert isinstance(result, Published) and "reconciled after HTTP 201" in result.details["how"]
+    assert [str(p["id"]) for p in live(server)] == [result.platform_id]
+    # a retry of the same job (what Brand-PR would do) does not create a second post
+    again = await connector(session).publish(make_post(), await resume(redis, ctx))
+    assert again.platform_id == result.platform_id and len(live(server)) == 1
+
+
+async def test_create_that_outlives_the_grace_is_swept_to_the_trash(
+    server: TestServer, session: Any, redis: Any
+) -> None:
+    """Duplicate case 2: the first create inserts its post after the connector concluded
+    "no post" and created it again; the watch after the re-create trashes the late one."""
+    server.app[STATE_KEY].late_insert_s = 1.0
+    ctx = await new_ctx(redis, server)
+    c = connector(session, timeout_s=0.3, reconcile_grace_s=0.2, duplicate_watch_s=30)
+    with pytest.raises(Unconfirmed):
+        await c.publish(make_post(), ctx)
+    await asyncio.sleep(0.3)
+    with pytest.raises(RetryLater, match="create again"):
+        await c.status(await resume(redis, ctx))
+    again = await c.publish(make_post(), await resume(redis, ctx))
+    assert isinstance(again, Pending) and len(live(server)) == 1
+    await asyncio.sleep(1.2)  # the first request inserts its post now
+    assert len(live(server)) == 2
+    watching = await c.status(await resume(redis, ctx))
+    assert isinstance(watching, Pending)
+    [late] = [p for p in live(server) if str(p["id"]) != again.platform_id]
+    assert (
+        f"trashed 1 duplicate post(s) carrying this job's marker: {late['id']}"
+        in (watching.details["note"])
+    )
+    assert [str(p["id"]) for p in live(server) if p["status"] == "publish"] == [again.platform_id]
+    assert server.app[STATE_KEY].posts[late["id"]]["status"] == "trash"
+    done = await connector(session, duplicate_watch_s=0).status(await resume(redis, ctx))
+    assert isinstance(done, Published) and done.platform_id == again.platform_id
+    assert str(late["id"]) in done.details["note"]
+
+
+async def test_two_posts_found_at_reconcile_keep_the_oldest(
+    server: TestServer, session: Any, redis: Any
+) -> None:
+    ctx = await new_ctx(redis, server)
+    fields = {"title": "t", "status": "publish", "content": f"<!-- {marker(ctx.job_id)} -->"}
+    auth = {"Authorization": "Basic " + base64.b64encode(f"editor:{SECRET}".encode()).decode()}
+    ids = []
+    for _ in range(2):
+        async with session.post(server.make_url(POSTS), json=fields, headers=auth) as resp:
+            ids.append((await resp.json())["id"])
+    await ctx.checkpoint(wp_creating=time.time())
+    result = await connector(session).publish(make_post(), await resume(redis, ctx))
+    assert result.platform_id == str(ids[0])
+    assert [p["id"] for p in live(server) if p["status"] == "publish"] == [ids[0]]
+
+
+async def test_identical_media_are_uploaded_once_per_account(
+    server: TestServer, session: Any, redis: Any
+) -> None:
+    c = connector(session)
+    library = AccountMediaLibrary(redis, Keys("test"), "site")
+    results = []
+    for title in ("第一篇", "第二篇", "第三篇"):
+        ctx = await new_ctx(redis, server)
+        ctx.media = library  # type: ignore[attr-defined]  # what the gateway's context offers
+        results.append(await c.publish(make_post(title=title), ctx))
+    state = server.app[STATE_KEY]
+    assert state.counters["media.created"] == 3  # the cover and two inline images, once
+    posts = [state.posts[int(r.platform_id)] for r in results]
+    assert len({p["featured_media"] for p in posts}) == 1
+    # attached to the first post that used them
+    assert {m["post"] for m in state.media.values()} == {int(results[0].platform_id)}
+    assert all(f"wp-image-{m}" in p["content"] for p in posts for m in state.media if m != 1)
+    # an attachment deleted on the site is uploaded again, not referenced dead
+    del state.media[posts[0]["featured_media"]]
+    ctx = await new_ctx(redis, server)
+    ctx.media = library  # type: ignore[attr-defined]
+    fourth = await c.publish(make_post(title="第四篇"), ctx)
+    assert state.counters["media.created"] == 4
+    assert state.posts[int(fourth.platform_id)]["featured_media"] in state.media
+    # another account does not share the library
+    other = await new_ctx(redis, server)
+    other.media = AccountMediaLibrary(redis, Keys("test"), "other")  # type: ignore[attr-defined]
+    await c.publish(make_post(title="第五篇"), other)
+    assert state.counters["media.created"] == 7
+
+
+async def test_image_that_is_not_an_image_fails_at_once(
+    server: TestServer, session: Any, redis: Any
+) -> None:
+    """500 rest_upload_sideload_error is about the file: not retried (8 times over minutes)."""
+    bogus = _image("fake.png", b"not an image at all", "image/png")
+    with pytest.raises(PermanentFailure, match="rest_upload_sideload_error") as info:
+        await connector(session).publish(
+            make_post(images=(bogus, INLINE[1])), await new_ctx(redis, server)
+        )
+    assert not isinstance(info.value, RetryLater)
+    assert live(server) == []
+
+
+async def test_edit_does_not_bring_back_a_trashed_post(
+    server: TestServer, session: Any, redis: Any
+) -> None:
+    ctx = await new_ctx(redis, server)
+    c = connector(session)
+    published = await c.publish(make_post(), ctx)
+    post = server.app[STATE_KEY].posts[int(published.platform_id)]
+    post["status"] = "trash"  # someone trashed it in wp-admin
+    updates_before = server.app[STATE_KEY].counters["posts.update"]
+    with pytest.raises(PermanentFailure, match="in the trash") as info:
+        await c.update(make_post(title="改"), ctx)
+    assert "not sent" in info.value.reason
+    assert post["status"] == "trash" and post["title"] == "公司年会圆满举行"
+    assert server.app[STATE_KEY].counters["posts.update"] == updates_before
+    # an edit of a live post leaves its status alone (a draft stays a draft)
+    post["status"] = "draft"
+    await c.update(make_post(title="改"), ctx)
+    assert post["status"] == "draft" and post["title"] == "改"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("<p>a</p><p>b</p>", "<p>a</p><p>b{m}</p>"),
+        ("<p>a</p>\n<p>b</p>\n\n", "<p>a</p>\n<p>b{m}</p>\n\n"),
+        ("纯文本，没有标签", "纯文本，没有标签{m}"),
+        ("<ul><li>一</li><li>二</li></ul>", "<ul><li>一</li><li>二{m}</li></ul>"),
+        ('<p>a</p><img src="x">', '<p>a</p><img src="x">{m}'),
+        ("<figure><img src=x><figcaption>图</figcaption></figure>",
+         "<figure><img src=x><figcaption>图{m}</figcaption></figure>"),
+        ("<p>a</p><script>var x = 1;</script>", "<p>a</p><script>var x = 1;</script>{m}"),
+        ("", "{m}"),
+    ],
+)  # fmt: skip
+def test_marker_goes_inside_the_last_element(content: str, expected: str) -> None:
+    m = f"<!-- {marker('J')} -->"
+    assert with_marker(content, "J") == expected.format(m=m)
+    if "<script" not in content and content:
+        assert "<p><!--" not in autop(with_marker(content, "J"))
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("cover.jpg", "cover.jpg"),
+        ("封面.jpg", "image-{h}.jpg"),
+        ("年会 photo.png", "image-{h}.png"),
+        ("noext", "image-{h}.jpg"),
+        ("a%20b.jpg", "image-{h}.jpg"),
+        ('x".jpg', "image-{h}.jpg"),
+    ],
+)
+def test_upload_filename_is_ascii(name: str, expected: str) -> None:
+    image = _image(name, JPEG + name.encode())
+    assert upload_filename(image) == expected.format(h=image.sha256[:12])
+
+
+async def test_ping_wants_wordpress_json_from_every_site(
+    aiohttp_server: Any, server: TestServer, session: Any
+) -> None:
+    c = connector(session, base_url=str(server.make_url("")))
+    assert await c.ping() is True
+    other = await aiohttp_server(make_app(users={"editor": [SECRET]}))
+    c.validate(make_post(), account(other))  # the connector has now seen the account's site
+    assert await c.ping() is True
+    other.app[STATE_KEY].pretty_permalinks = False  # /wp-json/ is an HTML 404 there
+    assert await c.ping() is False

@@ -133,7 +133,12 @@ def connector_sections(emus: Emulators, *, wechat_timeout_s: float = 2.0) -> dic
             "submit_settle_s": 1.5,
         },
         "weibo": {"base_url": emus.weibo, "timeout_s": 2.0, "resend_grace_s": 1.0},
-        "wordpress": {"base_url": emus.wordpress, "timeout_s": 2.0, "reconcile_grace_s": 1.5},
+        "wordpress": {
+            "base_url": emus.wordpress,
+            "timeout_s": 2.0,
+            "reconcile_grace_s": 1.5,
+            "duplicate_watch_s": 1.0,
+        },
         "webhook": {"base_url": emus.webhook, "timeout_s": 2.0},
     }
 
