@@ -269,6 +269,7 @@ class WordPressSite:
                     ],
                     stdout=out,
                     stderr=subprocess.STDOUT,
+                    start_new_session=True,  # Apache signals its whole process group
                 )
             )
         _wait("mariadbd", self._db_ping, 60, log)
@@ -336,6 +337,8 @@ class WordPressSite:
             "DB_USER": "root",
             "DB_PASSWORD": "",
             "DB_HOST": f"localhost:{self.socket}",
+            "DB_CHARSET": "utf8mb4",
+            "DB_COLLATE": "",
             "WP_CONTENT_DIR": str(self.folder / "wp-content"),
             "WP_CONTENT_URL": f"{self.url}/wp-content",
             "WP_ENVIRONMENT_TYPE": "local",
@@ -416,6 +419,7 @@ class WordPressSite:
                     [str(_BINARIES["apache2"]), "-f", str(conf), "-DFOREGROUND"],
                     stdout=out,
                     stderr=subprocess.STDOUT,
+                    start_new_session=True,  # Apache signals its whole process group
                     env={"PATH": os.environ["PATH"]},
                 )
             )
