@@ -47,6 +47,7 @@ Credentials: ``username``, ``app_password``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -765,7 +766,7 @@ class WordPressConnector:
         if problems:
             raise PermanentFailure(" ".join(problems))
         site, auth = self._site(ctx.account), await self._auth(ctx)
-        current = await self._get_post(ctx, site, auth, post_id)
+        current = await self._read_for_update(ctx, site, auth, post_id)
         if current.get("status") == "trash":
             raise PermanentFailure(
                 f"WordPress post {post_id} is in the trash on the site (moved there outside the "
@@ -784,7 +785,9 @@ class WordPressConnector:
                 f"WordPress update failed ({type(exc).__name__}); safe to repeat", 10.0
             ) from None
         if answer.status == 200 and not isinstance(answer.body, dict):
-            answer = _Answer(200, answer.headers, await self._get_post(ctx, site, auth, post_id))
+            # saved, but the answer is not the post's JSON (a PHP notice ...): read it back
+            body = await self._read_for_update(ctx, site, auth, post_id)
+            answer = _Answer(200, answer.headers, body)
         if answer.status != 200 or not isinstance(answer.body, dict):
             self._raise_for(answer, ctx.account, f"updating post {post_id}")
         result = await self._confirm(answer.body, ctx, "updated")
@@ -794,6 +797,16 @@ class WordPressConnector:
                 result.platform_id, result.url, {**result.details, "warning": "media not attached"}
             )
         return result
+
+    async def _read_for_update(
+        self, ctx: PublishContext, site: str, auth: str, post_id: str
+    ) -> dict[str, Any]:
+        """The post, for an update: a read that failed is simply repeated (RetryLater), never
+        Unconfirmed, which would make the pipeline reconcile an edit that was never sent."""
+        try:
+            return await self._get_post(ctx, site, auth, post_id)
+        except Unconfirmed as exc:
+            raise RetryLater(exc.reason, 10.0) from None
 
     async def delete(self, ctx: PublishContext) -> Deleted:
         """Trash the post, or delete it for good (``delete = "force"``); repeats are harmless."""
@@ -843,11 +856,11 @@ class WordPressConnector:
         """True if the REST index of the default site and of every account site seen answers
         WordPress JSON (True when there is no site to ask)."""
         sites = sorted({self._base_url, *self._sites} - {""})
-        for site in sites:
-            if not await self._site_answers(site):
-                logger.info("wordpress: %s/wp-json/ is not answering", site)
-                return False
-        return True
+        answers = await asyncio.gather(*(self._site_answers(site) for site in sites))
+        for site, ok in zip(sites, answers, strict=True):
+            if not ok:
+                logger.info("wordpress: %s/wp-json/ does not answer WordPress JSON", site)
+        return all(answers)
 
 
 __all__ = ["WordPressConnector", "marker", "upload_filename", "with_marker"]

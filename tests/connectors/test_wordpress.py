@@ -591,3 +591,18 @@ async def test_ping_wants_wordpress_json_from_every_site(
     assert await c.ping() is True
     other.app[STATE_KEY].pretty_permalinks = False  # /wp-json/ is an HTML 404 there
     assert await c.ping() is False
+
+
+async def test_update_whose_read_fails_is_retried_not_reconciled(
+    server: TestServer, session: Any, redis: Any
+) -> None:
+    """An Unconfirmed from update() would make the pipeline ask status(), which finds the
+    (unchanged) post and calls the edit done; a failed read before the edit is RetryLater."""
+    ctx = await new_ctx(redis, server)
+    c = connector(session)
+    published = await c.publish(make_post(), ctx)
+    server.app[faults.FAULTS_KEY].add(path=f"{POSTS}/{published.platform_id}", status=503, times=1)
+    with pytest.raises(RetryLater):
+        await c.update(make_post(title="改"), ctx)
+    await c.update(make_post(title="改"), await resume(redis, ctx))
+    assert server.app[STATE_KEY].posts[int(published.platform_id)]["title"] == "改"

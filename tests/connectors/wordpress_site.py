@@ -125,7 +125,10 @@ echo json_encode($out);
 
 def missing() -> list[str]:
     """What is missing on this machine to run a real WordPress (empty when all is there)."""
-    return [name for name, path in _BINARIES.items() if not path.exists()]
+    gone = [name for name, path in _BINARIES.items() if not path.exists()]
+    if not gone and not os.access(CONFIG_DIR, os.W_OK):
+        gone.append(f"write access to {CONFIG_DIR} (Debian's wp-config.php reads it)")
+    return gone
 
 
 def _unescape(value: str) -> str:
