@@ -54,7 +54,7 @@ import logging
 import re
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import aiohttp
 
@@ -93,6 +93,11 @@ _ANONYMOUS_HINT = (
     " (WordPress treated the request as anonymous: the application password is wrong or "
     "revoked, the user does not exist, Application Passwords are unavailable on this site "
     "(plain HTTP outside a local environment), or the host strips the Authorization header)"
+)
+_NO_APP_PASSWORDS_HINT = (
+    " (this site does not offer Application Passwords -- its REST index lists no "
+    "'application-passwords' authentication: WordPress allows them only over HTTPS or with "
+    "WP_ENVIRONMENT_TYPE = 'local', and a plugin may have turned them off)"
 )
 
 
@@ -288,10 +293,30 @@ class WordPressConnector:
                 body = None
             return _Answer(resp.status, resp.headers, body, resp.content_type)
 
-    def _raise_for(self, answer: _Answer, account: AccountRef, what: str) -> None:
+    async def _visitor_hint(self, account: AccountRef) -> str:
+        """Why WordPress may have run an authenticated request as a visitor's.
+
+        WordPress answers a wrong or revoked password, an unknown user, unavailable Application
+        Passwords and a stripped Authorization header alike; only the last-but-one shows from
+        outside (the REST index then lists no ``application-passwords`` authentication).
+        """
+        try:
+            async with self._session.get(
+                f"{self._site(account)}/wp-json/", timeout=aiohttp.ClientTimeout(total=5.0)
+            ) as resp:
+                index = json.loads(await resp.read())
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return _ANONYMOUS_HINT
+        if isinstance(index, dict) and "authentication" in index:
+            methods = index["authentication"]
+            if not (isinstance(methods, dict) and "application-passwords" in methods):
+                return _NO_APP_PASSWORDS_HINT
+        return _ANONYMOUS_HINT
+
+    async def _raise_for(self, answer: _Answer, account: AccountRef, what: str) -> NoReturn:
         """Turn an error answer into the delivery outcome (never returns)."""
         if answer.status == 401:
-            hint = _ANONYMOUS_HINT if answer.code.startswith("rest_") else ""
+            hint = await self._visitor_hint(account) if answer.code.startswith("rest_") else ""
             raise NeedsReauthorisation(
                 f"WordPress refused the credentials of account {account.id!r} on {what}: "
                 f"{answer.describe()}{hint}"
@@ -362,8 +387,7 @@ class WordPressConnector:
             logger.info("wordpress: attachment %s of %s is gone; uploading again", media_id, site)
             await library.forget(image.sha256)
             return None
-        self._raise_for(answer, ctx.account, f"checking attachment {media_id}")
-        raise AssertionError("unreachable")  # pragma: no cover
+        await self._raise_for(answer, ctx.account, f"checking attachment {media_id}")
 
     async def _upload(
         self, image: Image, ctx: PublishContext, site: str, auth: str
@@ -395,8 +419,7 @@ class WordPressConnector:
         if 200 <= answer.status < 300:
             # uploaded, but the answer is unreadable: at worst a repeat leaves an orphan
             raise RetryLater(f"WordPress media upload answered {answer.describe()}", 10.0)
-        self._raise_for(answer, ctx.account, f"uploading {image.filename}")
-        raise AssertionError("unreachable")  # pragma: no cover
+        await self._raise_for(answer, ctx.account, f"uploading {image.filename}")
 
     async def _attach(self, ctx: PublishContext, site: str, auth: str, post_id: str) -> list[str]:
         """Attach parentless media of this job to the post; returns the problems (best effort)."""
@@ -480,14 +503,15 @@ class WordPressConnector:
             ) from None
         if answer.status != 200 or not isinstance(answer.body, list):
             if answer.status == 401:
-                self._raise_for(answer, ctx.account, "searching posts")
+                await self._raise_for(answer, ctx.account, "searching posts")
             if answer.status == 400 and answer.code == "rest_invalid_param":
                 params_info = (answer.body.get("data") or {}).get("params") or {}
                 if "status" in params_info:
                     # status=any is refused only to a visitor: the credentials did not log in
                     raise NeedsReauthorisation(
                         f"WordPress refused the credentials of account {ctx.account.id!r} on "
-                        f"searching posts: {answer.describe()}{_ANONYMOUS_HINT}"
+                        f"searching posts: {answer.describe()}"
+                        + await self._visitor_hint(ctx.account)
                     )
             raise Unconfirmed(
                 f"WordPress post may have been created; search answered {answer.describe()}",
@@ -648,7 +672,8 @@ class WordPressConnector:
     ) -> Published:
         fields = self._fields(post, ctx, media)
         await ctx.checkpoint(wp_creating=time.time())
-        if again:
+        if again or ctx.state.get("wp_recreated"):
+            # an earlier create's outcome is still unknown: watch from this create on
             await ctx.checkpoint(wp_recreated=time.time())
         try:
             answer = await self._call("POST", f"{site}{_API}/posts", auth, json_body=fields)
@@ -702,8 +727,7 @@ class WordPressConnector:
                     step="create",
                 )
         await ctx.checkpoint(wp_creating=None)
-        self._raise_for(answer, ctx.account, "creating the post")
-        raise AssertionError("unreachable")  # pragma: no cover
+        await self._raise_for(answer, ctx.account, "creating the post")
 
     # -- status / update / delete ---------------------------------------------------------
 
@@ -721,7 +745,7 @@ class WordPressConnector:
             raise PermanentFailure(f"WordPress post {post_id} no longer exists")
         if answer.status != 200 or not isinstance(answer.body, dict):
             if answer.status == 401:
-                self._raise_for(answer, ctx.account, "the status check")
+                await self._raise_for(answer, ctx.account, "the status check")
             raise Unconfirmed(f"WordPress status check answered {answer.describe()}")
         return dict(answer.body)
 
@@ -789,7 +813,7 @@ class WordPressConnector:
             body = await self._read_for_update(ctx, site, auth, post_id)
             answer = _Answer(200, answer.headers, body)
         if answer.status != 200 or not isinstance(answer.body, dict):
-            self._raise_for(answer, ctx.account, f"updating post {post_id}")
+            await self._raise_for(answer, ctx.account, f"updating post {post_id}")
         result = await self._confirm(answer.body, ctx, "updated")
         problems = await self._attach(ctx, site, auth, post_id)
         if problems:
@@ -831,7 +855,7 @@ class WordPressConnector:
                 f"WordPress site has trash disabled ({answer.code}); configure delete = 'force'"
             )
         if answer.status != 200 and not gone:
-            self._raise_for(answer, ctx.account, f"deleting post {post_id}")
+            await self._raise_for(answer, ctx.account, f"deleting post {post_id}")
         await ctx.checkpoint(wp_deleted=mode)
         return Deleted(post_id)
 

@@ -29,7 +29,9 @@ PHP's own misbehaviour, switchable with ``POST /_emulator/php``:
 ``{"late_insert_s": s}`` -- the next create sleeps ``s`` seconds and then inserts the post, even
 when the client has long gone (mod_php does not stop such a request);
 ``{"pretty_permalinks": false}`` -- every ``/wp-json/`` URL is an HTML 404 (Debian's shipped
-``.htaccess`` has every rewrite rule commented out).
+``.htaccess`` has every rewrite rule commented out);
+``{"app_passwords": false}`` -- Application Passwords unavailable (plain HTTP on a site that is
+not ``local``): Basic credentials are ignored and the REST index lists no authentication.
 
 Control routes (besides :mod:`connectors.emulators.faults`):
 
@@ -90,6 +92,7 @@ class WordPressState:
     tags: dict[int, str] = field(default_factory=dict)
     trash_enabled: bool = True
     strip_auth: bool = False
+    app_passwords: bool = True
     pretty_permalinks: bool = True
     notices: int = 0
     late_insert_s: float = 0.0
@@ -138,7 +141,7 @@ def _user(request: web.Request) -> str | None:
     """
     state = request.app[STATE_KEY]
     header = request.headers.get("Authorization", "")
-    if state.strip_auth or not header.startswith("Basic "):
+    if state.strip_auth or not state.app_passwords or not header.startswith("Basic "):
         return None
     try:
         user, _, password = base64.b64decode(header[6:]).decode().partition(":")
@@ -650,7 +653,22 @@ def _terms(kind: str) -> faults.Handler:
 
 
 async def _index(request: web.Request) -> web.Response:
-    return web.json_response({"name": "Emulated WordPress", "namespaces": ["wp/v2"]})
+    base = f"{request.scheme}://{request.host}"
+    authentication: dict[str, Any] | list[Any] = []
+    if request.app[STATE_KEY].app_passwords:
+        authentication = {
+            "application-passwords": {
+                "endpoints": {"authorization": f"{base}/wp-admin/authorize-application.php"}
+            }
+        }
+    return web.json_response(
+        {
+            "name": "Emulated WordPress",
+            "url": base,
+            "namespaces": ["wp/v2"],
+            "authentication": authentication,
+        }
+    )
 
 
 _NOT_FOUND_HTML = (
@@ -677,11 +695,14 @@ async def _php(request: web.Request) -> web.Response:
         state.late_insert_s = float(body["late_insert_s"])
     if "pretty_permalinks" in body:
         state.pretty_permalinks = bool(body["pretty_permalinks"])
+    if "app_passwords" in body:
+        state.app_passwords = bool(body["app_passwords"])
     return web.json_response(
         {
             "notice": state.notices,
             "late_insert_s": state.late_insert_s,
             "pretty_permalinks": state.pretty_permalinks,
+            "app_passwords": state.app_passwords,
         }
     )
 

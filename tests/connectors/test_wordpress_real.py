@@ -93,7 +93,9 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def post_body(n: int | str, *, inline: tuple[bytes, ...] = INLINE) -> dict[str, Any]:
+def post_body(
+    n: int | str, *, inline: tuple[bytes, ...] = INLINE, cover: bool = True
+) -> dict[str, Any]:
     images = "".join(f'<p>第{i + 1}张图：<img src="image:{i}"></p>' for i in range(len(inline)))
     return {
         "title": f"公司举办年度技术交流会{n}",
@@ -102,7 +104,11 @@ def post_body(n: int | str, *, inline: tuple[bytes, ...] = INLINE) -> dict[str, 
         "content": f"<p>本次交流会共有十个团队参加，编号{n}。</p>{images}<p>交流会圆满结束。</p>",
         "source": "本公司",
         "category": "company",
-        "cover": {"filename": "封面.png", "content_type": "image/png", "data": b64(COVER)},
+        **(
+            {"cover": {"filename": "封面.png", "content_type": "image/png", "data": b64(COVER)}}
+            if cover
+            else {}
+        ),
         "images": [
             {"filename": f"图{i}.png", "content_type": "image/png", "data": b64(data)}
             for i, data in enumerate(inline)
@@ -276,7 +282,7 @@ async def test_create_that_outlives_the_grace_period_leaves_one_post(
     session: aiohttp.ClientSession,
     site: WordPressSite,
 ) -> None:
-    """PHP sleeps 8 s before inserting; the connector gives up after 2 s, finds no post after
+    """PHP sleeps 8 s before inserting; the connector gives up after 3 s, finds no post after
     the 1 s grace, creates it again, and the watch after that trashes the late first post."""
     rig = await start(
         aiohttp_server,
@@ -284,12 +290,12 @@ async def test_create_that_outlives_the_grace_period_leaves_one_post(
         runtime,
         session,
         site,
-        timeout_s=2.0,
+        timeout_s=3.0,
         reconcile_grace_s=1.0,
         duplicate_watch_s=12.0,
     )
     site.fault("sleep_before_insert", "8")
-    job = await rig.publish(ACCOUNT, post_body("late", inline=()))
+    job = await rig.publish(ACCOUNT, post_body("late", inline=(), cover=False))
     assert job["state"] == "published", job
     rows = await _marked(rig, job)
     assert len(rows) == 2, rows  # the late insert did happen ...
@@ -457,3 +463,30 @@ async def test_the_emulator_answers_like_this_site(
                 body = await resp.json(content_type=None)
                 answers.append((resp.status, body.get("code"), body.get("message")))
         assert answers[0] == answers[1], name
+
+
+RENDERED = [
+    "<p>开场</p><p>中段</p><!-- mediagate:job=a -->",
+    "<p>开场</p>\n<p>中段<!-- mediagate:job=b --></p>",
+    "纯文本<!-- mediagate:job=c -->",
+    "<ul><li>一</li><li>二<!-- mediagate:job=d --></li></ul>",
+    "<div>块<!-- mediagate:job=e --></div>",
+]
+
+
+async def test_the_emulator_renders_content_like_this_site(
+    aiohttp_server: Any, session: aiohttp.ClientSession, site: WordPressSite
+) -> None:
+    emulator = await aiohttp_server(make_emulator(users={"author": [site.passwords["author"]]}))
+    auth = {"Authorization": site.auth("author")}
+    for content in RENDERED:
+        rendered = []
+        for base in (site.url, str(emulator.make_url("")).rstrip("/")):
+            async with session.post(
+                base + "/wp-json/wp/v2/posts",
+                json={"title": "渲染", "content": content, "status": "draft"},
+                headers=auth,
+            ) as resp:
+                assert resp.status == 201
+                rendered.append((await resp.json())["content"]["rendered"])
+        assert rendered[0] == rendered[1], content
