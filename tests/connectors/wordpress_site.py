@@ -526,7 +526,8 @@ class WordPressSite:
             with urllib.request.urlopen(req, timeout=60) as resp:
                 status, ctype, raw = resp.status, resp.headers.get_content_type(), resp.read()
         except urllib.error.HTTPError as err:
-            status, ctype, raw = err.code, err.headers.get_content_type(), err.read()
+            with err:
+                status, ctype, raw = err.code, err.headers.get_content_type(), err.read()
         text = raw.decode(errors="replace")
         try:
             return status, ctype, json.loads(text)
