@@ -51,7 +51,6 @@ import asyncio
 import base64
 import json
 import logging
-import re
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar, NoReturn
@@ -75,16 +74,18 @@ from connectors.base import (
     Unconfirmed,
     reject_unknown_keys,
 )
+from connectors.wordpress_content import (
+    image_refs,
+    image_title,
+    marker,
+    rewrite_images,
+    upload_filename,
+    with_marker,
+)
 
 logger = logging.getLogger(__name__)
 
 _API = "/wp-json/wp/v2"
-_IMG_TAG_RE = re.compile(r"<img\b[^>]*>", re.I)
-_IMG_SRC_RE = re.compile(r"""(\bsrc\s*=\s*)(["'])image:(\d+)\2""", re.I)
-_CLASS_RE = re.compile(r"""(\bclass\s*=\s*)(["'])(.*?)\2""", re.I | re.S)
-_TRAILING_CLOSERS_RE = re.compile(r"(?:\s*</[A-Za-z][A-Za-z0-9]*\s*>)*\s*\Z")
-_RAW_TEXT_RE = re.compile(r"</(?:script|style|textarea|title)\b", re.I)
-_SAFE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,80}")
 _SECTION_KEYS = frozenset(
     {"base_url", "timeout_s", "reconcile_grace_s", "duplicate_watch_s", "delete", "status"}
 )
@@ -124,43 +125,6 @@ class _Answer:
         if self.body is None:
             return f"HTTP {self.status} (not JSON: {self.content_type or 'no content type'})"
         return f"HTTP {self.status} {self.code} {self.message}".strip()
-
-
-def marker(job_id: str) -> str:
-    """The reconciliation marker embedded in the post content (an HTML comment)."""
-    return f"mediagate:job={job_id}"
-
-
-def with_marker(content: str, job_id: str) -> str:
-    """``content`` with the job's marker inside its last element.
-
-    WordPress's ``wpautop`` makes a comment standing after the last block its own paragraph
-    (``<p><!-- … --></p>``, an empty paragraph in the public page); inside the last element,
-    before the closing tags that end the content, it stays part of that element.
-    """
-    tag = f"<!-- {marker(job_id)} -->"
-    tail = _TRAILING_CLOSERS_RE.search(content)
-    if tail is None or not tail.group(0).strip() or _RAW_TEXT_RE.search(tail.group(0)):
-        return content.rstrip() + tag
-    return content[: tail.start()] + tag + tail.group(0)
-
-
-def upload_filename(image: Image) -> str:
-    """An ASCII file name for ``Content-Disposition``: WordPress neither decodes ``filename*``
-    (400 ``rest_upload_invalid_disposition``) nor percent-escapes (``封面.png`` would be stored
-    as ``E5B081E99DA2.png``); a non-ASCII name becomes ``image-<sha256 prefix>.<ext>``."""
-    name = image.filename or ""
-    if _SAFE_NAME_RE.fullmatch(name) and "." in name:
-        return name
-    ext = name.rpartition(".")[2] if "." in name else ""
-    if not re.fullmatch(r"[A-Za-z0-9]{1,5}", ext):
-        ext = image.content_type.partition("/")[2].replace("jpeg", "jpg") or "bin"
-    return f"image-{image.sha256[:12]}.{ext.lower()}"
-
-
-def _title_of(image: Image) -> str:
-    stem = (image.filename or "").rpartition(".")[0] or image.filename or ""
-    return stem.strip()
 
 
 class WordPressConnector:
@@ -245,12 +209,9 @@ class WordPressConnector:
                 problems.append(
                     f"Image {image.filename} is {len(image.data)} bytes (max {max_bytes})."
                 )
-        for tag in _IMG_TAG_RE.finditer(post.content):
-            src = _IMG_SRC_RE.search(tag.group(0))
-            if src is not None and int(src.group(3)) >= len(post.images):
-                problems.append(
-                    f"The content refers to image:{src.group(3)}, which is not attached."
-                )
+        for index in image_refs(post.content):
+            if index >= len(post.images):
+                problems.append(f"The content refers to image:{index}, which is not attached.")
         return problems
 
     async def _auth(self, ctx: PublishContext) -> str:
@@ -412,7 +373,7 @@ class WordPressConnector:
                 "url": str(answer.body.get("source_url", "")),
                 "parent": 0,
             }
-            title = _title_of(image)
+            title = image_title(image)
             if filename != image.filename and title:
                 record["title"] = title
             return record
@@ -450,25 +411,8 @@ class WordPressConnector:
     # -- publish --------------------------------------------------------------------------
 
     def _content(self, post: OutboundPost, ctx: PublishContext, media: Mapping[str, Any]) -> str:
-        def _img(tag: re.Match[str]) -> str:
-            text = tag.group(0)
-            src = _IMG_SRC_RE.search(text)
-            if src is None:
-                return text
-            record = media[post.images[int(src.group(3))].sha256]
-            text = _IMG_SRC_RE.sub(
-                lambda m: f"{m.group(1)}{m.group(2)}{record['url']}{m.group(2)}", text, count=1
-            )
-            wp_class = f"wp-image-{record['id']}"
-            if _CLASS_RE.search(text):
-                return _CLASS_RE.sub(
-                    lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)} {wp_class}{m.group(2)}",
-                    text,
-                    count=1,
-                )
-            return f'<img class="{wp_class}"' + text[4:]
-
-        return with_marker(_IMG_TAG_RE.sub(_img, post.content), ctx.job_id)
+        by_index = {i: media[image.sha256] for i, image in enumerate(post.images)}
+        return with_marker(rewrite_images(post.content, by_index), ctx.job_id)
 
     def _fields(
         self, post: OutboundPost, ctx: PublishContext, media: Mapping[str, Any]

@@ -27,8 +27,8 @@ from connectors.base import (
     Unconfirmed,
 )
 from connectors.emulators import faults
-from connectors.emulators.wordpress import STATE_KEY, autop, make_app
-from connectors.wordpress import WordPressConnector, marker, upload_filename, with_marker
+from connectors.emulators.wordpress import STATE_KEY, make_app
+from connectors.wordpress import WordPressConnector, marker
 from gateway.keys import Keys
 from gateway.platform_media import AccountMediaLibrary
 from tests.connectors.support import RedisPublishContext, SimulatedCrash, drive
@@ -549,43 +549,6 @@ async def test_edit_does_not_bring_back_a_trashed_post(
     post["status"] = "draft"
     await c.update(make_post(title="改"), ctx)
     assert post["status"] == "draft" and post["title"] == "改"
-
-
-@pytest.mark.parametrize(
-    ("content", "expected"),
-    [
-        ("<p>a</p><p>b</p>", "<p>a</p><p>b{m}</p>"),
-        ("<p>a</p>\n<p>b</p>\n\n", "<p>a</p>\n<p>b{m}</p>\n\n"),
-        ("纯文本，没有标签", "纯文本，没有标签{m}"),
-        ("<ul><li>一</li><li>二</li></ul>", "<ul><li>一</li><li>二{m}</li></ul>"),
-        ('<p>a</p><img src="x">', '<p>a</p><img src="x">{m}'),
-        ("<figure><img src=x><figcaption>图</figcaption></figure>",
-         "<figure><img src=x><figcaption>图{m}</figcaption></figure>"),
-        ("<p>a</p><script>var x = 1;</script>", "<p>a</p><script>var x = 1;</script>{m}"),
-        ("", "{m}"),
-    ],
-)  # fmt: skip
-def test_marker_goes_inside_the_last_element(content: str, expected: str) -> None:
-    m = f"<!-- {marker('J')} -->"
-    assert with_marker(content, "J") == expected.format(m=m)
-    if "<script" not in content and content:
-        assert "<p><!--" not in autop(with_marker(content, "J"))
-
-
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("cover.jpg", "cover.jpg"),
-        ("封面.jpg", "image-{h}.jpg"),
-        ("年会 photo.png", "image-{h}.png"),
-        ("noext", "image-{h}.jpg"),
-        ("a%20b.jpg", "image-{h}.jpg"),
-        ('x".jpg', "image-{h}.jpg"),
-    ],
-)
-def test_upload_filename_is_ascii(name: str, expected: str) -> None:
-    image = _image(name, JPEG + name.encode())
-    assert upload_filename(image) == expected.format(h=image.sha256[:12])
 
 
 async def test_ping_wants_wordpress_json_from_every_site(
