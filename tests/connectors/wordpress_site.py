@@ -131,6 +131,10 @@ def missing() -> list[str]:
     return gone
 
 
+class _PortTaken(Exception):
+    """Apache could not bind a port chosen a moment earlier."""
+
+
 def _unescape(value: str) -> str:
     """A value of ``mariadb --batch`` output (``\\n``, ``\\t``, ``\\\\`` escaped)."""
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t", "0": "\0"}.get(m[1], m[1]), value)
@@ -195,8 +199,14 @@ class WordPressSite:
         try:
             self._layout()
             self._start_mariadb()
-            self._write_wp_config()
-            self._start_apache()
+            for attempt in range(3):
+                self._write_wp_config()
+                try:
+                    self._start_apache()
+                    break
+                except _PortTaken:
+                    if attempt == 2:
+                        raise
             self._install()
         except BaseException:
             self.stop()
@@ -429,15 +439,18 @@ class WordPressSite:
 
         def up() -> bool:
             if self._procs[-1].poll() is not None:
-                raise RuntimeError(
-                    "apache2 exited: "
-                    + (self.folder / "logs" / "apache-stdout.log").read_text()[-2000:]
-                    + (log.read_text()[-2000:] if log.exists() else "")
-                )
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return True
-            except OSError:
+                self._procs.pop().wait()
+                logs = [self.folder / "logs" / "apache-stdout.log", log]
+                text = "".join(p.read_text(errors="replace") for p in logs if p.exists())
+                for path in logs:
+                    path.unlink(missing_ok=True)
+                if "Address already in use" in text:
+                    raise _PortTaken()  # another process took a port between choice and bind
+                raise RuntimeError(f"apache2 exited: {text[-3000:]}")
+            try:  # Apache's own answer (a static file), not just any listener on the port
+                with urllib.request.urlopen(f"{self.url}/readme.html", timeout=2) as resp:
+                    return resp.status == 200 and b"WordPress" in resp.read()
+            except (OSError, ValueError):
                 return False
 
         _wait("apache2", up, 30, log)
