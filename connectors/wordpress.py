@@ -15,6 +15,8 @@ Steps of one publish, each checkpointed before the next:
 3. attachments without a parent are attached to the post (``post_parent``), a Chinese file name
    becomes the attachment's title (best effort: a failure is logged, the post stays published).
 
+The content rules (marker, images, upload names) live in :mod:`connectors.wordpress_content`.
+
 ``POST /posts`` is not idempotent (a repeat silently creates ``slug-2``), so the intent is
 checkpointed (``wp_creating`` = unix time) before the call, and an unknown outcome (timeout,
 dropped connection, 5xx, a 2xx whose body is not the post's JSON, e.g. a PHP notice printed
@@ -34,6 +36,12 @@ Update is ``POST /posts/{id}`` with every field except ``status`` (idempotent); 
 moved to the trash is not brought back by an edit: the update is refused, saying so. Delete moves
 the post to the trash, or deletes it for good with ``delete = "force"``; 410
 ``rest_already_trashed`` and 404 after a force delete count as done.
+
+WordPress runs a request with bad credentials as a visitor's (401 ``rest_cannot_create``, or 400
+``rest_invalid_param`` for the ``status=any`` search): :class:`NeedsReauthorisation` names the
+possible causes, the password first, or -- when the REST index lists no Application Passwords --
+that the site does not offer them. ``rest_upload_*`` errors (500 for a file that is not an
+allowed image) are permanent, not retried.
 
 ``ping()`` asks each site's REST index (the section's ``base_url`` and every account site this
 process has seen): healthy only when it answers WordPress JSON; an HTML 404 (Debian's shipped
