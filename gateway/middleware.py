@@ -5,7 +5,9 @@
                      RFC 9457 problem+json; any other exception becomes a generic 500 carrying
                      the request id, logged with its traceback, nothing internal leaked.
 3. ``metrics``    -- counts requests and latency per route template.
-4. ``auth``       -- authenticates the bearer key and checks the route's declared roles.
+4. ``text_guard`` -- 400 naming the parameter or header when a path segment, query parameter or
+                     a header the gateway reads is not valid Unicode text.
+5. ``auth``       -- authenticates the bearer key and checks the route's declared roles.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -32,6 +35,7 @@ from gateway.errors import (
     Unauthenticated,
 )
 from gateway.principals import Principal
+from gateway.validation import SURROGATE_RE, invalid_text, printable
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +149,48 @@ async def metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
         if services is not None:
             services.metrics.requests.inc(request.method, route, str(status))
             services.metrics.latency.observe(time.perf_counter() - start, route)
+
+
+# Headers the gateway reads; aiohttp decodes header bytes that are not UTF-8 to lone surrogates.
+READ_HEADERS = ("Authorization", "Idempotency-Key", "Content-Type")
+
+
+def _bad_utf8(raw: str) -> bool:
+    try:
+        unquote_to_bytes(raw.replace("+", " ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _invalid_text_field(request: web.Request) -> str | None:
+    """The name of the first path parameter, query parameter or read header that is not valid
+    Unicode text (yarl turns bad percent-encoded UTF-8 into U+FFFD, so the raw form is judged)."""
+    segments = request.rel_url.raw_path.split("/")
+    if any(_bad_utf8(s) for s in segments):
+        template = _route_template(request).split("/")
+        for segment, part in zip(segments, template, strict=False):
+            if _bad_utf8(segment) and part.startswith("{") and part.endswith("}"):
+                return part[1:-1]
+        return "path"
+    for pair in request.rel_url.raw_query_string.split("&"):
+        name, _, value = pair.partition("=")
+        if _bad_utf8(name):
+            return "query"
+        if _bad_utf8(value):
+            return printable(unquote_to_bytes(name.replace("+", " ")).decode("utf-8"))
+    for header in READ_HEADERS:
+        if SURROGATE_RE.search(request.headers.get(header, "")):
+            return header
+    return None
+
+
+@web.middleware
+async def text_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    field = _invalid_text_field(request)
+    if field is not None:
+        raise invalid_text(field)
+    return await handler(request)
 
 
 def bearer_key(request: web.Request) -> str:
