@@ -115,6 +115,10 @@ class Keys:
     def lexicon_channel(self) -> str:
         return self._k("lexicons", "changed")
 
+    # rate limits: one counter per caller per window
+    def rate_limit(self, scope: str, ident: str) -> str:
+        return self._k("rate", scope, ident)
+
     # metrics and reports
     def activity(self, unit: str, week: str) -> str:
         return self._k("activity", unit, week)

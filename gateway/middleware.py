@@ -7,7 +7,9 @@
 3. ``metrics``    -- counts requests and latency per route template.
 4. ``text_guard`` -- 400 naming the parameter or header when a path segment, query parameter or
                      a header the gateway reads is not valid Unicode text.
-5. ``auth``       -- authenticates the bearer key and checks the route's declared roles.
+5. ``throttle``   -- the per-address rate limit on protected routes (429 with ``Retry-After``).
+6. ``auth``       -- authenticates the bearer key, applies the per-key rate limit and checks
+                     the route's declared roles.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def problem_response(error: GatewayError, request: web.Request) -> web.Response:
     headers = {}
     if error.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="mediagate"'
+    if error.status == 429:
+        headers["Retry-After"] = str(error.extra.get("retry_after_s", 1))
     return web.Response(
         status=error.status,
         body=json.dumps(body, ensure_ascii=False).encode(),
@@ -193,6 +197,14 @@ async def text_guard(request: web.Request, handler: Handler) -> web.StreamRespon
     return await handler(request)
 
 
+@web.middleware
+async def throttle(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Per-address limit, before authentication (bounds key guessing); public routes are free."""
+    if request.app[ROUTE_ROLES].get((request.method, _route_template(request))) is not None:
+        await request.app[SERVICES].limiter.hit_ip(request.remote or "unknown")
+    return await handler(request)
+
+
 def bearer_key(request: web.Request) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
@@ -212,6 +224,7 @@ async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     )
     if principal is None:
         raise Unauthenticated("the API key is unknown or revoked", reason="bad_key")
+    await request.app[SERVICES].limiter.hit_key(principal.id)
     if principal.role not in roles:
         raise Forbidden(
             f"role {principal.role!r} may not call {request.method} {route}; "
