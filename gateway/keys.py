@@ -27,6 +27,15 @@ class Keys:
     def api_keys(self) -> str:
         return self._k("apikeys")  # set of key ids
 
+    def principal_names(self) -> str:
+        return self._k("apikeys", "names")  # hash display name -> key id (active principals)
+
+    def key_proposal(self, proposal_id: str) -> str:
+        return self._k("keyprop", proposal_id)  # a proposed approver key awaiting a second person
+
+    def key_proposals(self) -> str:
+        return self._k("keyprops")  # set of proposal ids
+
     # accounts (Art. 7)
     def account(self, account_id: str) -> str:
         return self._k("account", account_id)

@@ -1,6 +1,7 @@
 """The middleware chain, in the order it runs (outermost first):
 
-1. ``request_id`` -- takes a sane ``X-Request-Id`` or makes one; echoes it on every answer.
+1. ``request_id`` -- takes a sane ``X-Request-Id`` or makes one; echoes it on every answer,
+                     puts it on every log line and writes the JSON access log line.
 2. ``problems``   -- maps :class:`GatewayError`, aiohttp's HTTP errors and store outages to
                      RFC 9457 problem+json; any other exception becomes a generic 500 carrying
                      the request id, logged with its traceback, nothing internal leaked.
@@ -25,6 +26,7 @@ from urllib.parse import unquote_to_bytes
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from gateway.api.bodies import PATH_PARAMS
 from gateway.appkeys import SERVICES
 from gateway.errors import (
     BadRequest,
@@ -36,6 +38,7 @@ from gateway.errors import (
     ServiceUnavailable,
     Unauthenticated,
 )
+from gateway.logs import REQUEST_ID_VAR, log_access
 from gateway.principals import Principal
 from gateway.validation import SURROGATE_RE, invalid_text, printable
 
@@ -53,11 +56,9 @@ ROUTE_ROLES: web.AppKey[dict[tuple[str, str], frozenset[str] | None]] = web.AppK
 def problem_response(error: GatewayError, request: web.Request) -> web.Response:
     body = error.to_problem(instance=request.path)
     body["request_id"] = request.get(REQUEST_ID, "")
-    headers = {}
+    headers = dict(error.headers)
     if error.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="mediagate"'
-    if error.status == 429:
-        headers["Retry-After"] = str(error.extra.get("retry_after_s", 1))
     return web.Response(
         status=error.status,
         body=json.dumps(body, ensure_ascii=False).encode(),
@@ -69,14 +70,37 @@ def problem_response(error: GatewayError, request: web.Request) -> web.Response:
 
 @web.middleware
 async def request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Names the request (``X-Request-Id``) for its answer and every log line, and writes its
+    access log line (JSON) once the answer is known."""
     given = request.headers.get("X-Request-Id", "")
     rid = given if _REQUEST_ID_RE.match(given) else secrets.token_hex(8)
     request[REQUEST_ID] = rid
+    token = REQUEST_ID_VAR.set(rid)
+    start = time.perf_counter()
+    status = 500
     try:
         response = await handler(request)
+        status = response.status
     except web.HTTPException as exc:  # redirects and the like pass through as exceptions
         exc.headers["X-Request-Id"] = rid
+        status = exc.status
         raise
+    finally:
+        principal = request.get(PRINCIPAL)
+        log_access(
+            {
+                "event": "access",
+                "request_id": rid,
+                "method": request.method,
+                "path": printable(request.path),
+                "route": _route_template(request),
+                "status": status,
+                "duration_ms": round((time.perf_counter() - start) * 1000, 2),
+                "remote": request.remote or "",
+                "key_id": principal.id if principal else "",
+            }
+        )
+        REQUEST_ID_VAR.reset(token)
     response.headers["X-Request-Id"] = rid
     return response
 
@@ -85,9 +109,7 @@ def _from_http_exception(exc: web.HTTPException) -> GatewayError:
     if isinstance(exc, web.HTTPNotFound):
         return NotFound("no such resource")
     if isinstance(exc, web.HTTPMethodNotAllowed):
-        return MethodNotAllowed(
-            f"method not allowed; allowed: {', '.join(sorted(exc.allowed_methods))}"
-        )
+        return MethodNotAllowed(sorted(exc.allowed_methods))
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         return PayloadTooLarge("body: request too large")
     error = BadRequest(exc.reason or "bad request")
@@ -191,10 +213,20 @@ def _invalid_text_field(request: web.Request) -> str | None:
 
 @web.middleware
 async def text_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """400 for text that is not Unicode (before authentication: a bad header must not crash it)."""
     field = _invalid_text_field(request)
     if field is not None:
         raise invalid_text(field)
     return await handler(request)
+
+
+def _check_path_params(request: web.Request) -> None:
+    """422 naming a path parameter its definition (:data:`gateway.api.bodies.PATH_PARAMS`)
+    refuses; after authentication, so an anonymous caller learns nothing from it."""
+    for name, value in request.match_info.items():
+        definition = PATH_PARAMS.get(name)
+        if definition is not None:
+            definition.parse(value, name)
 
 
 @web.middleware
@@ -218,6 +250,7 @@ async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     route = _route_template(request)
     roles = request.app[ROUTE_ROLES].get((request.method, route), None)
     if roles is None:  # public route, or unmatched (404/405 come from the router)
+        _check_path_params(request)
         return await handler(request)
     principal: Principal | None = await request.app[SERVICES].principals.authenticate(
         bearer_key(request)
@@ -232,6 +265,7 @@ async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
             reason="wrong_role",
         )
     request[PRINCIPAL] = principal
+    _check_path_params(request)
     return await handler(request)
 
 
