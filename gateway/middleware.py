@@ -105,11 +105,25 @@ async def request_id(request: web.Request, handler: Handler) -> web.StreamRespon
     return response
 
 
-def _from_http_exception(exc: web.HTTPException) -> GatewayError:
+def _allowed_methods(request: web.Request, fallback: set[str]) -> list[str]:
+    """The methods of the path as documented: a fixed path (``/v1/posts/hash``) answers for its
+    own methods, not for those of a parameterised sibling that also matches it
+    (``/v1/posts/{post_id}``)."""
+    fixed = {
+        route.method
+        for resource in request.app.router.resources()
+        if resource.canonical == request.path and "{" not in resource.canonical
+        for route in resource
+        if route.method != "HEAD"
+    }
+    return sorted(fixed or fallback)
+
+
+def _from_http_exception(exc: web.HTTPException, request: web.Request) -> GatewayError:
     if isinstance(exc, web.HTTPNotFound):
         return NotFound("no such resource")
     if isinstance(exc, web.HTTPMethodNotAllowed):
-        return MethodNotAllowed(sorted(exc.allowed_methods))
+        return MethodNotAllowed(_allowed_methods(request, set(exc.allowed_methods)))
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         return PayloadTooLarge("body: request too large")
     error = BadRequest(exc.reason or "bad request")
@@ -126,7 +140,7 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return problem_response(_from_http_exception(exc), request)
+        return problem_response(_from_http_exception(exc, request), request)
     except RedisError as exc:
         log.error(
             "store unavailable during %s %s: %s", request.method, request.path, type(exc).__name__

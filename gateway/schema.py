@@ -132,6 +132,7 @@ class Array(Type):
     max_items: int
     min_items: int = 0
     min_message: str = ""
+    unique: bool = False
 
     def parse(self, value: Any, where: str) -> list[Any]:
         if not isinstance(value, list):
@@ -140,12 +141,21 @@ class Array(Type):
             raise field_error(where, f"more than {self.max_items} items")
         if len(value) < self.min_items:
             raise field_error(where, self.min_message or f"needs at least {self.min_items} items")
-        return [self.items.parse(item, f"{where}[{i}]") for i, item in enumerate(value)]
+        result = [self.items.parse(item, f"{where}[{i}]") for i, item in enumerate(value)]
+        if self.unique:
+            seen: list[Any] = []
+            for i, item in enumerate(result):
+                if item in seen:
+                    raise field_error(f"{where}[{i}]", "repeats an earlier item")
+                seen.append(item)
+        return result
 
     def json_schema(self) -> dict[str, Any]:
         schema = {"type": "array", "items": self.items.json_schema(), "maxItems": self.max_items}
         if self.min_items:
             schema["minItems"] = self.min_items
+        if self.unique:
+            schema["uniqueItems"] = True
         return schema
 
 

@@ -100,13 +100,14 @@ def request_bodies(limits: LimitSettings, units: tuple[str, ...]) -> dict[str, O
                         max_items=100,
                         min_items=1,
                         min_message="name at least one account",
+                        unique=True,
                     ),
                     required=True,
                 ),
                 "decision": Field(Str(16, choices=("approve", "reject")), required=True),
                 "reason": Field(Str(2000), description="required to reject"),
                 "attest": Field(
-                    Array(Str(64, choices=(EXTERNAL_CONFIRMATION,)), max_items=4),
+                    Array(Str(64, choices=(EXTERNAL_CONFIRMATION,)), max_items=4, unique=True),
                     description="Brand-PR only: the outsiders quoted confirmed (Art. 17(2))",
                 ),
             },
@@ -252,7 +253,7 @@ QUERIES: dict[str, Obj] = {
             "week": Field(
                 Str(
                     8,
-                    pattern=r"^[1-9][0-9]{3}-W(0[1-9]|[1-4][0-9]|5[0-3])$",
+                    pattern=r"^(20[0-9]{2}|2100)-W(0[1-9]|[1-4][0-9]|5[0-3])$",
                     pattern_message="ISO week such as 2026-W48",
                 ),
                 description="ISO week in China Standard Time; default: this week",
