@@ -21,8 +21,10 @@ from typing import Any, ClassVar
 from gateway.errors import field_error
 
 _MISSING: Any = object()
-# A string with at least one non-space character: how "must not be empty" is said in a schema.
-NOT_BLANK = r"\S"
+# A string with at least one character that is not white space (str.isspace): how "must not be
+# empty" is said in a schema. Spelled out, because "\S" differs between regex engines (Python
+# counts U+001C..U+001F as space, ECMA and Rust do not) and both sides must agree.
+NOT_BLANK = r"[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 
 def _where(path: str, key: str) -> str:
