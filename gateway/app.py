@@ -28,7 +28,15 @@ from gateway.gate import PublishGate
 from gateway.jobs import JobStore
 from gateway.keys import Keys
 from gateway.metrics import Metrics
-from gateway.middleware import ROUTE_ROLES, auth, metrics, problems, request_id
+from gateway.middleware import (
+    ROUTE_ROLES,
+    auth,
+    metrics,
+    problems,
+    request_id,
+    text_guard,
+    throttle,
+)
 from gateway.principals import PrincipalStore
 from gateway.routes import ROUTES, add_routes
 from gateway.screening_service import ScreeningService
@@ -193,7 +201,7 @@ async def _load_classifier(settings: Settings) -> tuple[object | None, dict[str,
 
 def create_app(settings: Settings, runtime: Runtime) -> web.Application:
     app = web.Application(
-        middlewares=[request_id, problems, metrics, auth],
+        middlewares=[request_id, problems, metrics, text_guard, throttle, auth],
         client_max_size=settings.limits.max_body_bytes,
     )
     app[SETTINGS] = settings

@@ -24,6 +24,7 @@ class GatewayError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.extra: dict[str, Any] = extra
+        self.headers: dict[str, str] = {}  # response headers the problem carries (Allow ...)
 
     @property
     def type(self) -> str:
@@ -81,7 +82,14 @@ class NotFound(GatewayError):
 
 
 class MethodNotAllowed(GatewayError):
+    """405 with the ``Allow`` header (RFC 9110 §15.5.6) and ``allowed`` in the body."""
+
     status, slug, title = 405, "method-not-allowed", "Method not allowed"
+
+    def __init__(self, allowed: Sequence[str]) -> None:
+        methods = sorted(set(allowed))
+        super().__init__(f"method not allowed; allowed: {', '.join(methods)}", allowed=methods)
+        self.headers["Allow"] = ", ".join(methods)
 
 
 class Conflict(GatewayError):
@@ -115,7 +123,13 @@ class Locked(GatewayError):
 
 
 class TooManyRequests(GatewayError):
+    """429 with ``Retry-After`` (seconds) as a header and ``retry_after_s`` in the body."""
+
     status, slug, title = 429, "rate-limited", "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after_s: int, **extra: Any) -> None:
+        super().__init__(detail, retry_after_s=retry_after_s, **extra)
+        self.headers["Retry-After"] = str(retry_after_s)
 
 
 class ServiceUnavailable(GatewayError):

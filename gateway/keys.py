@@ -27,6 +27,15 @@ class Keys:
     def api_keys(self) -> str:
         return self._k("apikeys")  # set of key ids
 
+    def principal_names(self) -> str:
+        return self._k("apikeys", "names")  # hash display name -> key id (active principals)
+
+    def key_proposal(self, proposal_id: str) -> str:
+        return self._k("keyprop", proposal_id)  # a proposed approver key awaiting a second person
+
+    def key_proposals(self) -> str:
+        return self._k("keyprops")  # set of proposal ids
+
     # accounts (Art. 7)
     def account(self, account_id: str) -> str:
         return self._k("account", account_id)
@@ -117,6 +126,10 @@ class Keys:
 
     def lexicon_channel(self) -> str:
         return self._k("lexicons", "changed")
+
+    # rate limits: one counter per caller per window
+    def rate_limit(self, scope: str, ident: str) -> str:
+        return self._k("rate", scope, ident)
 
     # metrics and reports
     def activity(self, unit: str, week: str) -> str:

@@ -1,11 +1,16 @@
 """The middleware chain, in the order it runs (outermost first):
 
-1. ``request_id`` -- takes a sane ``X-Request-Id`` or makes one; echoes it on every answer.
+1. ``request_id`` -- takes a sane ``X-Request-Id`` or makes one; echoes it on every answer,
+                     puts it on every log line and writes the JSON access log line.
 2. ``problems``   -- maps :class:`GatewayError`, aiohttp's HTTP errors and store outages to
                      RFC 9457 problem+json; any other exception becomes a generic 500 carrying
                      the request id, logged with its traceback, nothing internal leaked.
 3. ``metrics``    -- counts requests and latency per route template.
-4. ``auth``       -- authenticates the bearer key and checks the route's declared roles.
+4. ``text_guard`` -- 400 naming the parameter or header when a path segment, query parameter or
+                     a header the gateway reads is not valid Unicode text.
+5. ``throttle``   -- the per-address rate limit on protected routes (429 with ``Retry-After``).
+6. ``auth``       -- authenticates the bearer key, applies the per-key rate limit and checks
+                     the route's declared roles.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from gateway.api.bodies import PATH_PARAMS
 from gateway.appkeys import SERVICES
 from gateway.errors import (
     BadRequest,
@@ -31,7 +38,9 @@ from gateway.errors import (
     ServiceUnavailable,
     Unauthenticated,
 )
+from gateway.logs import REQUEST_ID_VAR, log_access
 from gateway.principals import Principal
+from gateway.validation import SURROGATE_RE, invalid_text, printable
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +56,7 @@ ROUTE_ROLES: web.AppKey[dict[tuple[str, str], frozenset[str] | None]] = web.AppK
 def problem_response(error: GatewayError, request: web.Request) -> web.Response:
     body = error.to_problem(instance=request.path)
     body["request_id"] = request.get(REQUEST_ID, "")
-    headers = {}
+    headers = dict(error.headers)
     if error.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="mediagate"'
     return web.Response(
@@ -61,25 +70,60 @@ def problem_response(error: GatewayError, request: web.Request) -> web.Response:
 
 @web.middleware
 async def request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Names the request (``X-Request-Id``) for its answer and every log line, and writes its
+    access log line (JSON) once the answer is known."""
     given = request.headers.get("X-Request-Id", "")
     rid = given if _REQUEST_ID_RE.match(given) else secrets.token_hex(8)
     request[REQUEST_ID] = rid
+    token = REQUEST_ID_VAR.set(rid)
+    start = time.perf_counter()
+    status = 500
     try:
         response = await handler(request)
+        status = response.status
     except web.HTTPException as exc:  # redirects and the like pass through as exceptions
         exc.headers["X-Request-Id"] = rid
+        status = exc.status
         raise
+    finally:
+        principal = request.get(PRINCIPAL)
+        log_access(
+            {
+                "event": "access",
+                "request_id": rid,
+                "method": request.method,
+                "path": printable(request.path),
+                "route": _route_template(request),
+                "status": status,
+                "duration_ms": round((time.perf_counter() - start) * 1000, 2),
+                "remote": request.remote or "",
+                "key_id": principal.id if principal else "",
+            }
+        )
+        REQUEST_ID_VAR.reset(token)
     response.headers["X-Request-Id"] = rid
     return response
 
 
-def _from_http_exception(exc: web.HTTPException) -> GatewayError:
+def _allowed_methods(request: web.Request, fallback: set[str]) -> list[str]:
+    """The methods of the path as documented: a fixed path (``/v1/posts/hash``) answers for its
+    own methods, not for those of a parameterised sibling that also matches it
+    (``/v1/posts/{post_id}``)."""
+    fixed = {
+        route.method
+        for resource in request.app.router.resources()
+        if resource.canonical == request.path and "{" not in resource.canonical
+        for route in resource
+        if route.method != "HEAD"
+    }
+    return sorted(fixed or fallback)
+
+
+def _from_http_exception(exc: web.HTTPException, request: web.Request) -> GatewayError:
     if isinstance(exc, web.HTTPNotFound):
         return NotFound("no such resource")
     if isinstance(exc, web.HTTPMethodNotAllowed):
-        return MethodNotAllowed(
-            f"method not allowed; allowed: {', '.join(sorted(exc.allowed_methods))}"
-        )
+        return MethodNotAllowed(_allowed_methods(request, set(exc.allowed_methods)))
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         return PayloadTooLarge("body: request too large")
     error = BadRequest(exc.reason or "bad request")
@@ -96,7 +140,7 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return problem_response(_from_http_exception(exc), request)
+        return problem_response(_from_http_exception(exc, request), request)
     except RedisError as exc:
         log.error(
             "store unavailable during %s %s: %s", request.method, request.path, type(exc).__name__
@@ -147,6 +191,66 @@ async def metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
             services.metrics.latency.observe(time.perf_counter() - start, route)
 
 
+# Headers the gateway reads; aiohttp decodes header bytes that are not UTF-8 to lone surrogates.
+READ_HEADERS = ("Authorization", "Idempotency-Key", "Content-Type")
+
+
+def _bad_utf8(raw: str) -> bool:
+    try:
+        unquote_to_bytes(raw.replace("+", " ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _invalid_text_field(request: web.Request) -> str | None:
+    """The name of the first path parameter, query parameter or read header that is not valid
+    Unicode text (yarl turns bad percent-encoded UTF-8 into U+FFFD, so the raw form is judged)."""
+    segments = request.rel_url.raw_path.split("/")
+    if any(_bad_utf8(s) for s in segments):
+        template = _route_template(request).split("/")
+        for segment, part in zip(segments, template, strict=False):
+            if _bad_utf8(segment) and part.startswith("{") and part.endswith("}"):
+                return part[1:-1]
+        return "path"
+    for pair in request.rel_url.raw_query_string.split("&"):
+        name, _, value = pair.partition("=")
+        if _bad_utf8(name):
+            return "query"
+        if _bad_utf8(value):
+            return printable(unquote_to_bytes(name.replace("+", " ")).decode("utf-8"))
+    for header in READ_HEADERS:
+        if SURROGATE_RE.search(request.headers.get(header, "")):
+            return header
+    return None
+
+
+@web.middleware
+async def text_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """400 for text that is not Unicode (before authentication: a bad header must not crash it)."""
+    field = _invalid_text_field(request)
+    if field is not None:
+        raise invalid_text(field)
+    return await handler(request)
+
+
+def _check_path_params(request: web.Request) -> None:
+    """422 naming a path parameter its definition (:data:`gateway.api.bodies.PATH_PARAMS`)
+    refuses; after authentication, so an anonymous caller learns nothing from it."""
+    for name, value in request.match_info.items():
+        definition = PATH_PARAMS.get(name)
+        if definition is not None:
+            definition.parse(value, name)
+
+
+@web.middleware
+async def throttle(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Per-address limit, before authentication (bounds key guessing); public routes are free."""
+    if request.app[ROUTE_ROLES].get((request.method, _route_template(request))) is not None:
+        await request.app[SERVICES].limiter.hit_ip(request.remote or "unknown")
+    return await handler(request)
+
+
 def bearer_key(request: web.Request) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
@@ -160,12 +264,14 @@ async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     route = _route_template(request)
     roles = request.app[ROUTE_ROLES].get((request.method, route), None)
     if roles is None:  # public route, or unmatched (404/405 come from the router)
+        _check_path_params(request)
         return await handler(request)
     principal: Principal | None = await request.app[SERVICES].principals.authenticate(
         bearer_key(request)
     )
     if principal is None:
         raise Unauthenticated("the API key is unknown or revoked", reason="bad_key")
+    await request.app[SERVICES].limiter.hit_key(principal.id)
     if principal.role not in roles:
         raise Forbidden(
             f"role {principal.role!r} may not call {request.method} {route}; "
@@ -173,6 +279,7 @@ async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
             reason="wrong_role",
         )
     request[PRINCIPAL] = principal
+    _check_path_params(request)
     return await handler(request)
 
 

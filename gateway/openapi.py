@@ -1,185 +1,300 @@
-"""The OpenAPI 3.1 document, generated from the route table so it cannot drift."""
+"""The OpenAPI 3.1 document, written from the route table and the body definitions.
+
+Request bodies and query parameters come from :mod:`gateway.api.bodies` (the definitions the
+handlers parse with), so every limit the server enforces is declared; answers are declared per
+operation with their status codes and media types; problems (RFC 9457) for every 4xx/5xx.
+Response schemas (:data:`ANSWERS`) list the members an answer always has and let later
+versions add more.
+"""
 
 from __future__ import annotations
 
 import re
-from functools import cache
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import gateway
+from gateway.api.bodies import IDEMPOTENCY_KEY, PATH_PARAMS, QUERIES, request_bodies
+from gateway.postmodel import ImageType, post_type
 
-_S = {"type": "string"}
-_POST = {
+if TYPE_CHECKING:
+    from gateway.routes import Route
+    from gateway.settings import LimitSettings, Settings
+
+_S: dict[str, Any] = {"type": "string"}
+_INT: dict[str, Any] = {"type": "integer"}
+_NUM: dict[str, Any] = {"type": "number"}
+_BOOL: dict[str, Any] = {"type": "boolean"}
+_OBJ: dict[str, Any] = {"type": "object"}
+_STRS: dict[str, Any] = {"type": "array", "items": _S}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An answer object: ``required`` members always present, more may be added later."""
+    return {
+        "type": "object",
+        "required": list(required),
+        "properties": {**required, **(optional or {})},
+    }
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+_PROBLEM = {
     "type": "object",
-    "required": ["content", "category"],
-    "additionalProperties": False,
+    "required": ["type", "title", "status", "detail"],
     "properties": {
+        "type": _S,
         "title": _S,
-        "digest": _S,
-        "author": _S,
-        "content": {**_S, "description": "HTML allowed"},
-        "source": {**_S, "description": "Required to publish (Art. 15)"},
-        "category": {"enum": ["company", "news", "culture", "other"]},
-        "cover": {"$ref": "#/components/schemas/Image"},
-        "images": {"type": "array", "items": {"$ref": "#/components/schemas/Image"}},
+        "status": _INT,
+        "detail": _S,
+        "instance": _S,
+        "request_id": _S,
+        "errors": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"field": _S, "message": _S}},
+        },
     },
 }
+_JOB = _obj(
+    {
+        "id": _S,
+        "kind": _S,
+        "account": _S,
+        "platform": _S,
+        "unit": _S,
+        "state": _S,
+        "content_sha256": _S,
+        "created_at": _NUM,
+        "updated_at": _NUM,
+    },
+    {"platform_id": _S, "url": _S, "reason": _S, "approvals": {"type": "array"}},
+)
+_ACCOUNT = _obj(
+    {"id": _S, "platform": _S, "name": _S, "unit": _S, "state": _S, "version": _INT},
+    {"operators": _STRS, "settings": _OBJ},
+)
+_PRINCIPAL = _obj(
+    {"id": _S, "name": _S, "role": _S, "unit": _S, "created_at": _NUM, "revoked": _BOOL}
+)
+_FREEZE = _obj({"scope": _S, "id": _S, "reason": _S, "by": _S, "at": _NUM})
+_VAULT_FIELD = _obj(
+    {"field": _S, "version": _INT, "key_id": _S, "updated_by": _S, "updated_at": _NUM}
+)
+_FINDING = _obj(
+    {k: _S for k in ("detector", "rule", "category", "severity", "action", "field", "text")}
+    | {"start": _INT, "end": _INT},
+    {"evidence": _OBJ},
+)
 
-SCHEMAS: dict[str, Any] = {
-    "Problem": {
-        "type": "object",
-        "required": ["type", "title", "status", "detail"],
-        "properties": {
-            "type": _S,
-            "title": _S,
-            "status": {"type": "integer"},
-            "detail": _S,
-            "instance": _S,
-            "request_id": _S,
-            "errors": {
-                "type": "array",
-                "items": {"type": "object", "properties": {"field": _S, "message": _S}},
-            },
+# Answers by name (``Route.answer``).
+ANSWERS: dict[str, Any] = {
+    "Problem": _PROBLEM,
+    "Finding": _FINDING,
+    "Live": _obj({"status": _S}),
+    "Health": _obj({"status": _S}),
+    "ScreenResult": _obj(
+        {
+            "decision": {"enum": ["pass", "review", "block"]},
+            "findings": {"type": "array", "items": _ref("Finding")},
+            "content_sha256": _S,
         },
-    },
-    "Image": {
-        "type": "object",
-        "required": ["filename", "content_type", "data"],
-        "properties": {
-            "filename": _S,
-            "content_type": _S,
-            "data": {**_S, "contentEncoding": "base64"},
-        },
-    },
-    "Post": _POST,
-    "Finding": {
-        "type": "object",
-        "properties": {
-            k: _S for k in ("detector", "rule", "category", "severity", "action", "field", "text")
-        }
-        | {
-            "start": {"type": "integer"},
-            "end": {"type": "integer"},
-            "evidence": {"type": "object"},
-        },
-    },
-    "AccountFiling": {
-        "type": "object",
-        "required": ["id", "platform", "name", "unit"],
-        "properties": {
-            "id": _S,
-            "platform": _S,
-            "name": _S,
-            "unit": _S,
-            "operators": {"type": "array", "items": _S},
-            "settings": {"type": "object"},
-            "note": _S,
-        },
-    },
-    "Note": {"type": "object", "properties": {"note": _S}},
-    "Freeze": {
-        "type": "object",
-        "required": ["scope"],
-        "properties": {"scope": {"enum": ["account", "unit", "all"]}, "id": _S, "reason": _S},
-    },
-    "VaultPut": {
-        "type": "object",
-        "required": ["fields"],
-        "properties": {"fields": {"type": "object", "additionalProperties": _S}},
-    },
-    "KeyCreate": {
-        "type": "object",
-        "required": ["name", "role", "unit"],
-        "properties": {
-            "name": _S,
-            "role": {"enum": ["editor", "unit_head", "brand_pr", "leader", "admin", "auditor"]},
-            "unit": _S,
-        },
-    },
-    "ScreenRequest": {
-        "type": "object",
-        "required": ["post"],
-        "properties": {"post": {"$ref": "#/components/schemas/Post"}},
-    },
-    "ApprovalRequest": {
-        "type": "object",
-        "required": ["post", "accounts", "decision"],
-        "properties": {
-            "post": {"$ref": "#/components/schemas/Post"},
-            "accounts": {"type": "array", "items": _S},
+        {"required_roles": _STRS, "required_approvals": {"type": "array"}, "warnings": _STRS},
+    ),
+    "ContentHash": _obj({"content_sha256": _S}),
+    "Approval": _obj(
+        {
+            "token": _S,
+            "jti": _S,
             "decision": {"enum": ["approve", "reject"]},
-            "reason": _S,
-            "attest": {"type": "array", "items": _S},
+            "content_sha256": _S,
+            "accounts": _STRS,
+            "role": _S,
+            "unit": _S,
+            "issued_at": _NUM,
+            "expires_at": _NUM,
         },
+        {"screening": _OBJ},
+    ),
+    "Job": {**_JOB, "properties": {**_JOB["properties"], "post_url": _S}},
+    "JobWithHistory": {
+        **_JOB,
+        "required": [*_JOB["required"], "history"],
+        "properties": {**_JOB["properties"], "history": {"type": "array"}},
     },
-    "PublishRequest": {
-        "type": "object",
-        "required": ["account", "post"],
+    "JobList": _obj({"posts": {"type": "array", "items": _JOB}, "count": _INT}),
+    "WeeklyReport": _obj({"week": _S, "from": _S, "to": _S, "units": {"type": "array"}}),
+    "AnnualReport": _obj({"year": _INT, "accounts": {"type": "array"}}),
+    "LexiconEntry": _OBJ,
+    "Lexicons": _obj(
+        {"version": _INT, "admin": {"type": "array"}, "files": {}, "categories": _OBJ}
+    ),
+    "Account": _ACCOUNT,
+    "AccountList": _obj({"accounts": {"type": "array", "items": _ACCOUNT}}),
+    "AccountDetail": {
+        **_ACCOUNT,
+        "required": [*_ACCOUNT["required"], "frozen", "previous_versions"],
         "properties": {
-            "account": _S,
-            "post": {"$ref": "#/components/schemas/Post"},
-            "approvals": {"type": "array", "items": _S},
+            **_ACCOUNT["properties"],
+            "frozen": _nullable(_FREEZE),
+            "previous_versions": {"type": "array"},
         },
     },
-    "PostEdit": {
-        "type": "object",
-        "required": ["post"],
-        "properties": {
-            "post": {"$ref": "#/components/schemas/Post"},
-            "approvals": {"type": "array", "items": _S},
-        },
+    "FreezeRecord": _FREEZE,
+    "Unfrozen": _obj({"scope": _S, "id": _S, "removed": {}}),
+    "FreezeList": _obj({"freezes": {"type": "array", "items": _FREEZE}}),
+    "VaultMeta": _obj({"account": _S, "fields": {"type": "array", "items": _VAULT_FIELD}}),
+    "VaultDeleted": _obj({"account": _S, "removed": {}}),
+    "Principal": _PRINCIPAL,
+    "KeyCreated": {
+        **_PRINCIPAL,
+        "required": [*_PRINCIPAL["required"], "key"],
+        "properties": {**_PRINCIPAL["properties"], "key": {**_S, "description": "shown once"}},
     },
-    "LexiconTerms": {
-        "type": "object",
-        "required": ["terms"],
-        "properties": {"terms": {"type": "array", "items": _S}, "severity": _S, "action": _S},
-    },
-    "JobResolve": {
-        "type": "object",
-        "required": ["resolution"],
-        "properties": {
-            "resolution": {"enum": ["retry", "published", "failed"]},
-            "reason": _S,
-            "platform_id": _S,
-            "url": _S,
-        },
-    },
+    "KeyList": _obj({"keys": {"type": "array", "items": _PRINCIPAL}}),
+    "KeyProposal": _obj(
+        {
+            "id": _S,
+            "name": _S,
+            "role": _S,
+            "unit": _S,
+            "proposed_by": _S,
+            "proposed_at": _NUM,
+            "expires_at": _NUM,
+            "state": {"enum": ["proposed", "rejected"]},
+        }
+    ),
+    "KeyProposalList": _obj({"proposals": {"type": "array", "items": _ref("KeyProposal")}}),
+    "AuditVerify": _obj(
+        {"ok": _BOOL, "records": _INT},
+        {"head": _nullable(_S), "broken_at": _nullable(_S), "reason": _nullable(_S)},
+    ),
 }
 
-_PROBLEM_REF = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+_PROBLEM_CONTENT = {"application/problem+json": {"schema": _ref("Problem")}}
+_PROBLEMS = {
+    400: "Not valid JSON or not valid Unicode text (the field is named)",
+    401: "No API key, or an unknown or revoked one",
+    403: "The caller's role or unit may not do this",
+    404: "No such resource (or not visible to the caller)",
+    405: "Method not allowed (see the Allow header)",
+    409: "Conflicts with the resource's state (a replayed token, a duplicate)",
+    413: "Body or image too large",
+    415: "Content-Type is not JSON",
+    422: "A field is invalid (errors name each field) or the content is blocked",
+    423: "The account, its unit or everything is frozen",
+    429: "Rate limit reached (see Retry-After)",
+    503: "A part the gateway depends on is down; nothing was done",
+}
+_SUCCESS = {200: "OK", 201: "Created", 202: "Accepted: in progress"}
 
 
-@cache
-def openapi_document() -> dict[str, Any]:
+def _responses(route: Route) -> dict[str, Any]:
+    answer = _ref(route.answer) if route.answer else _OBJ
+    if route.media == "application/json":
+        content: dict[str, Any] = {"application/json": {"schema": answer}}
+    else:
+        content = {route.media: {"schema": _S}}
+    if route.csv:
+        content["text/csv"] = {"schema": _S}
+    responses: dict[str, Any] = {}
+    for status in (route.status, *route.statuses):
+        description = _SUCCESS.get(status) or _PROBLEMS.get(status, "")
+        if status != route.status and route.other_answer:
+            other = {"application/json": {"schema": _ref(route.other_answer)}}
+            responses[str(status)] = {"description": description, "content": other}
+        else:
+            responses[str(status)] = {"description": description, "content": content}
+    problems = {400, 405, 503}
+    if route.roles is not None:
+        problems |= {401, 403, 429}
+    if route.request or route.query or "{" in route.path:
+        problems |= {404, 422}
+    if route.request:
+        problems |= {409, 413, 415, 423}
+    for status in sorted(problems):
+        responses.setdefault(
+            str(status), {"description": _PROBLEMS[status], "content": _PROBLEM_CONTENT}
+        )
+    responses["default"] = {"description": "A problem", "content": _PROBLEM_CONTENT}
+    return responses
+
+
+def _parameters(route: Route) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = [
+        {
+            "name": p,
+            "in": "path",
+            "required": True,
+            "schema": PATH_PARAMS[p].json_schema() if p in PATH_PARAMS else _S,
+        }
+        for p in re.findall(r"{(\w+)}", route.path)
+    ]
+    if route.query:
+        for name, spec in QUERIES[route.query].fields.items():
+            schema = spec.type.json_schema()
+            param: dict[str, Any] = {"name": name, "in": "query", "required": spec.required}
+            if schema.get("type") == "array":
+                param |= {"style": "form", "explode": True}
+            if spec.description:
+                param["description"] = spec.description
+            params.append({**param, "schema": schema})
+    if route.idempotent:
+        params.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "A replay with the same key and body answers the first result",
+                "schema": IDEMPOTENCY_KEY.json_schema(),
+            }
+        )
+    return params
+
+
+def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
+    """The document for ``settings`` (its limits and policy units); without, for the shipped
+    configuration."""
+    if settings is None:
+        from gateway.settings import load_settings
+
+        settings = load_settings(environ={})
+    return _document(settings.limits, tuple(settings.policy.units))
+
+
+@lru_cache(maxsize=8)
+def _document(limits: LimitSettings, units: tuple[str, ...]) -> dict[str, Any]:
     from gateway.routes import ROUTES
 
+    bodies = request_bodies(limits, units)
+    schemas: dict[str, Any] = dict(ANSWERS)
+    schemas["Post"] = post_type(limits).json_schema()
+    schemas["Image"] = ImageType(limits.max_image_bytes).json_schema()
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
         op: dict[str, Any] = {
             "summary": route.summary,
-            "operationId": f"{route.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', route.path)}",
+            "operationId": route.operation_id,
             "tags": [route.tag] if route.tag else [],
-            "responses": {
-                "200": {"description": "OK"},
-                "default": {"description": "A problem", "content": _PROBLEM_REF},
-            },
+            "responses": _responses(route),
         }
         if route.roles is not None:
             op["security"] = [{"bearer": []}]
             op["x-roles"] = sorted(route.roles)
-        params = re.findall(r"{(\w+)}", route.path)
+        params = _parameters(route)
         if params:
-            op["parameters"] = [
-                {"name": p, "in": "path", "required": True, "schema": _S} for p in params
-            ]
+            op["parameters"] = params
         if route.request:
+            schemas[route.request] = bodies[route.request].json_schema()
             op["requestBody"] = {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {"$ref": f"#/components/schemas/{route.request}"}
-                    }
-                },
+                "required": not route.body_optional,
+                "content": {"application/json": {"schema": _ref(route.request)}},
             }
         paths.setdefault(route.path, {})[route.method.lower()] = op
     return {
@@ -191,7 +306,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -7,12 +7,13 @@ import binascii
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from connectors.base import Image, OutboundPost
 from gateway.errors import PayloadTooLarge, field_error
+from gateway.schema import Array, Field, Obj, Ref, Str, Type
 from gateway.settings import POST_CATEGORIES, LimitSettings
-from gateway.validation import expect_keys, take_str
 
 POST_FIELDS = ("title", "digest", "author", "content", "source", "category", "cover", "images")
 TEXT_FIELDS = ("title", "digest", "author", "content", "source")
@@ -65,57 +66,112 @@ class Post:
         )
 
 
-def _image(value: Any, where: str, limits: LimitSettings) -> Image:
-    if not isinstance(value, dict):
-        raise field_error(where, "must be an object with filename, content_type and data")
-    expect_keys(value, where, ("filename", "content_type", "data"))
-    filename = take_str(value, "filename", where, max_chars=200, min_chars=1)
-    ctype = take_str(value, "content_type", where, max_chars=64, choices=IMAGE_TYPES)
-    data_b64 = take_str(value, "data", where, max_chars=limits.max_image_bytes * 4 // 3 + 8)
-    try:
-        data = base64.b64decode(data_b64, validate=True)
-    except (binascii.Error, ValueError):
-        raise field_error(f"{where}.data", "must be base64") from None
-    if not data:
-        raise field_error(f"{where}.data", "is empty")
-    if len(data) > limits.max_image_bytes:
-        raise PayloadTooLarge(
-            f"{where}.data: {len(data)} bytes; limit {limits.max_image_bytes}",
-            errors=[{"field": f"{where}.data", "message": "too large"}],
-            limit_bytes=limits.max_image_bytes,
+# Non-empty standard base64 with padding (what base64.b64decode(validate=True) reads).
+_BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$"
+
+
+@dataclass(frozen=True)
+class ImageType(Type):
+    """An image in the API: filename, content type and base64 data, decoded and bounded."""
+
+    max_image_bytes: int
+
+    @property
+    def fields(self) -> Obj:
+        return Obj(
+            {
+                "filename": Field(Str(200, min_chars=1), required=True),
+                "content_type": Field(Str(64, choices=IMAGE_TYPES), required=True),
+                "data": Field(
+                    Str(
+                        self.max_image_bytes * 4 // 3 + 8,
+                        pattern=_BASE64,
+                        pattern_message="must be base64",
+                        extra={"contentEncoding": "base64"},
+                    ),
+                    required=True,
+                ),
+            }
         )
-    return Image(
-        filename=filename, content_type=ctype, data=data, sha256=hashlib.sha256(data).hexdigest()
-    )
+
+    def parse(self, value: Any, where: str) -> Image:
+        if not isinstance(value, dict):
+            raise field_error(where, "must be an object with filename, content_type and data")
+        raw = self.fields.parse(value, where)
+        try:
+            data = base64.b64decode(raw["data"], validate=True)
+        except (binascii.Error, ValueError):
+            raise field_error(f"{where}.data", "must be base64") from None
+        if len(data) > self.max_image_bytes:
+            raise PayloadTooLarge(
+                f"{where}.data: {len(data)} bytes; limit {self.max_image_bytes}",
+                errors=[{"field": f"{where}.data", "message": "too large"}],
+                limit_bytes=self.max_image_bytes,
+            )
+        return Image(
+            filename=raw["filename"],
+            content_type=raw["content_type"],
+            data=data,
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
+
+    def json_schema(self) -> dict[str, Any]:
+        return self.fields.json_schema()
+
+
+@dataclass(frozen=True)
+class PostType(Type):
+    """The POST shape (DESIGN.md), bounded by the configured limits; parses to a :class:`Post`."""
+
+    limits: LimitSettings
+
+    @property
+    def fields(self) -> Obj:
+        image = Ref("Image", ImageType(self.limits.max_image_bytes))
+        return Obj(
+            {
+                "title": Field(Str(1000)),
+                "digest": Field(Str(2000)),
+                "author": Field(Str(200)),
+                "content": Field(
+                    Str(self.limits.max_text_chars, min_chars=1, description="HTML allowed"),
+                    required=True,
+                ),
+                "source": Field(
+                    Str(2000), description="Required to publish (Art. 15); screening warns"
+                ),
+                "category": Field(Str(64, choices=POST_CATEGORIES), required=True),
+                "cover": Field(image),
+                "images": Field(Array(image, self.limits.max_images)),
+            }
+        )
+
+    def parse(self, value: Any, where: str) -> Post:
+        if not isinstance(value, dict):
+            raise field_error(where, "must be an object")
+        raw = self.fields.parse(value, where)
+        return Post(
+            title=raw["title"] or "",
+            digest=raw["digest"] or "",
+            author=raw["author"] or "",
+            content=raw["content"],
+            source=raw["source"] or "",
+            category=raw["category"],
+            cover=raw["cover"],
+            images=tuple(raw["images"] or ()),
+        )
+
+    def json_schema(self) -> dict[str, Any]:
+        return self.fields.json_schema()
+
+
+@cache
+def post_type(limits: LimitSettings) -> PostType:
+    return PostType(limits)
 
 
 def parse_post(value: Any, limits: LimitSettings, path: str = "post") -> Post:
-    if not isinstance(value, dict):
-        raise field_error(path, "must be an object")
-    expect_keys(value, path, POST_FIELDS)
-    max_chars = limits.max_text_chars
-
-    def text(name: str, *, required: bool = False, cap: int = max_chars) -> str:
-        return take_str(value, name, path, required=required, max_chars=cap)
-
-    images_raw = value.get("images") or []
-    if not isinstance(images_raw, list):
-        raise field_error(f"{path}.images", "must be a list")
-    if len(images_raw) > limits.max_images:
-        raise field_error(f"{path}.images", f"more than {limits.max_images} images")
-    cover_raw = value.get("cover")
-    post = Post(
-        title=text("title", cap=1000),
-        digest=text("digest", cap=2000),
-        author=text("author", cap=200),
-        content=text("content", required=True),
-        source=text("source", cap=2000),
-        category=take_str(value, "category", path, choices=POST_CATEGORIES),
-        cover=_image(cover_raw, f"{path}.cover", limits) if cover_raw is not None else None,
-        images=tuple(_image(v, f"{path}.images[{i}]", limits) for i, v in enumerate(images_raw)),
-    )
-    if not post.content.strip():
-        raise field_error(f"{path}.content", "must not be empty")
+    post: Post = post_type(limits).parse(value, path)
     return post
 
 

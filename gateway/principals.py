@@ -16,10 +16,32 @@ from dataclasses import asdict, dataclass
 
 import redis.asyncio as aredis
 
+from gateway.errors import Conflict
 from gateway.keys import Keys, text
 from gateway.settings import ROLES
 
 KEY_PREFIX = "mg_"
+
+# Takes a display name for a key id unless an active principal holds it: ARGV[1] name,
+# ARGV[2] new id, ARGV[3] the holder found revoked (or "") that may be replaced.
+_CLAIM_NAME_LUA = """
+local holder = redis.call('HGET', KEYS[1], ARGV[1])
+if holder and holder ~= ARGV[3] then return holder end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return false
+"""
+
+
+_RELEASE_NAME_LUA = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0
+"""
+
+
+class NameTaken(Conflict):
+    """409: display names are unique among active principals (who approved must be clear)."""
+
+    slug, title = "name-taken", "Display name already in use"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +87,46 @@ class PrincipalStore:
     def __init__(self, redis: aredis.Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
+        self._claim = redis.register_script(_CLAIM_NAME_LUA)
+        self._release = redis.register_script(_RELEASE_NAME_LUA)
+
+    async def check_name(self, name: str) -> None:
+        """Raise :class:`NameTaken` if an active principal already has this display name."""
+        holder = await self._active_holder(name)
+        if holder is not None:
+            raise NameTaken(
+                f"an active principal ({holder}) is already named {name!r}; "
+                "display names are unique among active principals",
+                errors=[{"field": "name", "message": "already in use"}],
+            )
+
+    async def _active_holder(self, name: str) -> str | None:
+        raw = await self._redis.hget(self._keys.principal_names(), name)
+        if raw is not None:
+            held = await self.get(text(raw))
+            if held is not None and not held.revoked:
+                return held.id
+        # Principals created before the name index existed are found by a scan.
+        for principal in await self.list_all():
+            if principal.name == name and not principal.revoked:
+                return principal.id
+        return None
 
     async def create(self, *, name: str, role: str, unit: str) -> IssuedKey:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
         key_id = secrets.token_hex(8)
+        await self.check_name(name)
+        raw = await self._redis.hget(self._keys.principal_names(), name)
+        revoked_holder = text(raw) if raw is not None else ""
+        taken = await self._claim(
+            keys=[self._keys.principal_names()], args=[name, key_id, revoked_holder]
+        )
+        if taken:  # another request took the name between the check and the claim
+            raise NameTaken(
+                f"{name!r} was just taken by {text(taken)}",
+                errors=[{"field": "name", "message": "already in use"}],
+            )
         secret = secrets.token_urlsafe(32)
         principal = Principal(id=key_id, name=name, role=role, unit=unit, created_at=time.time())
         record = {**asdict(principal), "secret_sha256": _hash(secret)}
@@ -111,6 +168,8 @@ class PrincipalStore:
         record = json.loads(raw)
         record["revoked"] = True
         await self._redis.set(key, json.dumps(record, ensure_ascii=False))
+        # The name is free again (only if it still points at this principal).
+        await self._release(keys=[self._keys.principal_names()], args=[record["name"], key_id])
         record.pop("secret_sha256", None)
         return Principal(**record)
 

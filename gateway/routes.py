@@ -6,12 +6,15 @@ publish path are added by later parts through :data:`ROUTES` too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 from aiohttp import web
 
-from gateway.api import accounts, admin, health, lexicons, posts, reports
+from gateway.api import accounts, admin, docs, health, lexicons, posts, reports
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -22,13 +25,39 @@ PUBLISHERS = frozenset({"editor", "unit_head", "brand_pr"})
 
 @dataclass(frozen=True)
 class Route:
+    """One operation: what the router, the auth middleware and the OpenAPI document read.
+
+    ``request`` and ``query`` name definitions in :mod:`gateway.api.bodies` (the handler parses
+    with them, the document declares them); ``answer`` names a response schema in
+    :mod:`gateway.openapi`; ``status`` is the success status and ``statuses`` any others.
+    """
+
     method: str
     path: str
     handler: Handler
     roles: frozenset[str] | None
     summary: str
-    request: str = ""  # name of the request schema in the OpenAPI document
+    request: str = ""
     tag: str = ""
+    op_id: str = ""
+    query: str = ""
+    answer: str = ""
+    status: int = 200
+    statuses: tuple[int, ...] = ()
+    body_optional: bool = False
+    idempotent: bool = False  # honours the Idempotency-Key header
+    media: str = "application/json"  # the success answer's media type
+    csv: bool = False  # also answers text/csv (?format=csv)
+    other_answer: str = ""  # the answer's schema for ``statuses`` when it differs
+
+    @property
+    def operation_id(self) -> str:
+        """``op_id``, or one made from the method and path (``post /v1/things/{id}/x`` →
+        ``postV1ThingsIdX``) for a route that names none."""
+        if self.op_id:
+            return self.op_id
+        words = re.findall(r"[A-Za-z0-9]+", f"{self.method.lower()} {self.path}")
+        return words[0] + "".join(w[:1].upper() + w[1:] for w in words[1:])
 
 
 def _r(
@@ -39,6 +68,7 @@ def _r(
     summary: str,
     request: str = "",
     tag: str = "",
+    **more: Any,
 ) -> Route:
     return Route(
         method,
@@ -48,11 +78,21 @@ def _r(
         summary,
         request,
         tag,
+        **more,
     )
 
 
 ROUTES: list[Route] = [
-    _r("GET", "/livez", health.livez, None, "Process is alive", tag="health"),
+    _r(
+        "GET",
+        "/livez",
+        health.livez,
+        None,
+        "Process is alive",
+        tag="health",
+        op_id="livez",
+        answer="Live",
+    ),
     _r(
         "GET",
         "/healthz",
@@ -60,9 +100,29 @@ ROUTES: list[Route] = [
         None,
         "Redis, audit, vault and every loaded part answer",
         tag="health",
+        op_id="healthz",
+        answer="Health",
+        statuses=(503,),
     ),
-    _r("GET", "/metrics", health.metrics, None, "Prometheus metrics", tag="health"),
-    _r("GET", "/openapi.json", health.openapi, None, "This document", tag="health"),
+    _r(
+        "GET",
+        "/metrics",
+        health.metrics,
+        None,
+        "Prometheus metrics",
+        tag="health",
+        op_id="metrics",
+        media="text/plain",
+    ),
+    _r(
+        "GET",
+        "/openapi.json",
+        docs.openapi,
+        None,
+        "This document",
+        tag="health",
+        op_id="openapiDocument",
+    ),
     # the publish path
     _r(
         "POST",
@@ -72,6 +132,8 @@ ROUTES: list[Route] = [
         "Screen a draft: findings with spans, decision, required approvals",
         "ScreenRequest",
         "posts",
+        op_id="screenPost",
+        answer="ScreenResult",
     ),
     _r(
         "POST",
@@ -79,8 +141,10 @@ ROUTES: list[Route] = [
         posts.content_hash,
         EDITORS_AND_UP,
         "The content hash approvals are bound to",
-        "ScreenRequest",
+        "HashRequest",
         "posts",
+        op_id="hashPost",
+        answer="ContentHash",
     ),
     _r(
         "POST",
@@ -90,6 +154,9 @@ ROUTES: list[Route] = [
         "Approve or reject exactly this content for accounts (returns a signed token)",
         "ApprovalRequest",
         "approvals",
+        op_id="createApproval",
+        answer="Approval",
+        status=201,
     ),
     _r(
         "POST",
@@ -99,6 +166,11 @@ ROUTES: list[Route] = [
         "Publish through the gate (Idempotency-Key honoured)",
         "PublishRequest",
         "posts",
+        op_id="createPost",
+        answer="Job",
+        status=201,
+        statuses=(202,),
+        idempotent=True,
     ),
     _r(
         "GET",
@@ -107,6 +179,9 @@ ROUTES: list[Route] = [
         EDITORS_AND_UP,
         "Posts visible to the caller (?state=&limit=)",
         tag="posts",
+        op_id="listPosts",
+        query="PostsQuery",
+        answer="JobList",
     ),
     _r(
         "GET",
@@ -115,6 +190,8 @@ ROUTES: list[Route] = [
         EDITORS_AND_UP,
         "One post with its state history, platform id and URL",
         tag="posts",
+        op_id="getPost",
+        answer="JobWithHistory",
     ),
     _r(
         "PATCH",
@@ -124,6 +201,10 @@ ROUTES: list[Route] = [
         "Edit a published post (fresh approvals for the new content)",
         "PostEdit",
         "posts",
+        op_id="editPost",
+        answer="Job",
+        status=201,
+        statuses=(202,),
     ),
     _r(
         "DELETE",
@@ -131,8 +212,12 @@ ROUTES: list[Route] = [
         posts.delete_post,
         {"unit_head", "brand_pr"},
         "Delete a published post (Brand-PR or the owning unit's head)",
-        "Note",
+        "DeleteRequest",
         "posts",
+        op_id="deletePost",
+        answer="Job",
+        status=201,
+        statuses=(202,),
     ),
     _r(
         "POST",
@@ -142,6 +227,8 @@ ROUTES: list[Route] = [
         "Retry or settle a failed / unconfirmed / needs-reauthorisation post",
         "JobResolve",
         "posts",
+        op_id="resolvePost",
+        answer="Job",
     ),
     # reports (Art. 9, 23, 24)
     _r(
@@ -151,6 +238,10 @@ ROUTES: list[Route] = [
         {"brand_pr", "auditor"},
         "Weekly per-unit submissions and quota flags (?week=2026-W48&format=csv)",
         tag="reports",
+        op_id="weeklyReport",
+        query="WeeklyQuery",
+        answer="WeeklyReport",
+        csv=True,
     ),
     _r(
         "GET",
@@ -159,6 +250,10 @@ ROUTES: list[Route] = [
         {"brand_pr", "auditor"},
         "Annual accounts and activity (?year=2026&format=csv)",
         tag="reports",
+        op_id="annualReport",
+        query="AnnualQuery",
+        answer="AnnualReport",
+        csv=True,
     ),
     # lexicons (hot reload)
     _r(
@@ -169,6 +264,9 @@ ROUTES: list[Route] = [
         "Add terms to a category (new categories allowed)",
         "LexiconTerms",
         "lexicons",
+        op_id="addLexiconTerms",
+        answer="LexiconEntry",
+        status=201,
     ),
     _r(
         "DELETE",
@@ -176,8 +274,10 @@ ROUTES: list[Route] = [
         lexicons.remove_terms,
         {"admin", "brand_pr"},
         "Remove terms from a category",
-        "LexiconTerms",
+        "LexiconTermsRemove",
         "lexicons",
+        op_id="removeLexiconTerms",
+        answer="LexiconEntry",
     ),
     _r(
         "GET",
@@ -186,6 +286,9 @@ ROUTES: list[Route] = [
         {"admin", "brand_pr", "auditor"},
         "Lexicons: files with provenance, admin lists with versions",
         tag="lexicons",
+        op_id="listLexicons",
+        query="LexiconsQuery",
+        answer="Lexicons",
     ),
     # accounts (Art. 7)
     _r(
@@ -196,6 +299,9 @@ ROUTES: list[Route] = [
         "File an account (or re-file changes); pending until Brand-PR approves",
         "AccountFiling",
         "accounts",
+        op_id="fileAccount",
+        answer="Account",
+        status=201,
     ),
     _r(
         "GET",
@@ -204,6 +310,9 @@ ROUTES: list[Route] = [
         EDITORS_AND_UP,
         "Accounts visible to the caller",
         tag="accounts",
+        op_id="listAccounts",
+        query="AccountsQuery",
+        answer="AccountList",
     ),
     _r(
         "GET",
@@ -212,6 +321,8 @@ ROUTES: list[Route] = [
         EDITORS_AND_UP,
         "One account with its filing history and freeze state",
         tag="accounts",
+        op_id="getAccount",
+        answer="AccountDetail",
     ),
     _r(
         "POST",
@@ -221,6 +332,9 @@ ROUTES: list[Route] = [
         "Approve a pending filing (account becomes active)",
         "Note",
         "accounts",
+        op_id="approveAccount",
+        answer="Account",
+        body_optional=True,
     ),
     _r(
         "POST",
@@ -230,6 +344,9 @@ ROUTES: list[Route] = [
         "Reject a pending filing",
         "Note",
         "accounts",
+        op_id="rejectAccount",
+        answer="Account",
+        body_optional=True,
     ),
     # emergency stop (Art. 8)
     _r(
@@ -240,6 +357,9 @@ ROUTES: list[Route] = [
         "Freeze an account, a unit or everything",
         "Freeze",
         "admin",
+        op_id="freeze",
+        answer="FreezeRecord",
+        status=201,
     ),
     _r(
         "POST",
@@ -247,8 +367,10 @@ ROUTES: list[Route] = [
         admin.unfreeze,
         {"admin", "brand_pr"},
         "Lift a freeze",
-        "Freeze",
+        "Unfreeze",
         "admin",
+        op_id="unfreeze",
+        answer="Unfrozen",
     ),
     _r(
         "GET",
@@ -257,6 +379,8 @@ ROUTES: list[Route] = [
         {"admin", "brand_pr", "auditor"},
         "Active freezes",
         tag="admin",
+        op_id="listFreezes",
+        answer="FreezeList",
     ),
     # credential vault (Art. 20)
     _r(
@@ -267,6 +391,8 @@ ROUTES: list[Route] = [
         "Store or rotate credentials (write-only; answers metadata)",
         "VaultPut",
         "vault",
+        op_id="putCredentials",
+        answer="VaultMeta",
     ),
     _r(
         "GET",
@@ -275,6 +401,8 @@ ROUTES: list[Route] = [
         {"admin"},
         "Credential metadata (never values)",
         tag="vault",
+        op_id="getCredentials",
+        answer="VaultMeta",
     ),
     _r(
         "DELETE",
@@ -283,6 +411,9 @@ ROUTES: list[Route] = [
         {"admin"},
         "Delete credentials (all, or ?field=name)",
         tag="vault",
+        op_id="deleteCredentials",
+        query="VaultDeleteQuery",
+        answer="VaultDeleted",
     ),
     # identities
     _r(
@@ -290,9 +421,47 @@ ROUTES: list[Route] = [
         "/admin/keys",
         admin.create_key,
         {"admin"},
-        "Create a principal and its API key (shown once)",
+        "Create an editor or auditor key (201, shown once), or propose an approver or admin "
+        "key (202) that a second person confirms",
         "KeyCreate",
         "admin",
+        op_id="createKey",
+        answer="KeyCreated",
+        status=201,
+        statuses=(202,),
+        other_answer="KeyProposal",
+    ),
+    _r(
+        "GET",
+        "/admin/keys/proposals",
+        admin.list_key_proposals,
+        {"admin", "brand_pr", "auditor"},
+        "Approver and admin keys proposed and awaiting a second person",
+        tag="admin",
+        op_id="listKeyProposals",
+        answer="KeyProposalList",
+    ),
+    _r(
+        "POST",
+        "/admin/keys/proposals/{proposal_id}/confirm",
+        admin.confirm_key_proposal,
+        {"admin", "brand_pr"},
+        "Confirm a proposed key (Brand-PR or an admin other than the proposer); the key is "
+        "shown once",
+        tag="admin",
+        op_id="confirmKeyProposal",
+        answer="KeyCreated",
+        status=201,
+    ),
+    _r(
+        "DELETE",
+        "/admin/keys/proposals/{proposal_id}",
+        admin.reject_key_proposal,
+        {"admin", "brand_pr"},
+        "Reject (or withdraw) a proposed key",
+        tag="admin",
+        op_id="rejectKeyProposal",
+        answer="KeyProposal",
     ),
     _r(
         "GET",
@@ -301,6 +470,8 @@ ROUTES: list[Route] = [
         {"admin", "auditor"},
         "Principals (never keys)",
         tag="admin",
+        op_id="listKeys",
+        answer="KeyList",
     ),
     _r(
         "DELETE",
@@ -309,6 +480,8 @@ ROUTES: list[Route] = [
         {"admin"},
         "Revoke an API key",
         tag="admin",
+        op_id="revokeKey",
+        answer="Principal",
     ),
     # audit (Art. 22)
     _r(
@@ -318,8 +491,21 @@ ROUTES: list[Route] = [
         {"admin", "auditor"},
         "Recompute the audit hash chain",
         tag="audit",
+        op_id="verifyAudit",
+        query="AuditVerifyQuery",
+        answer="AuditVerify",
     ),
 ]
+
+
+@cache
+def _by_key() -> dict[tuple[str, str], Route]:
+    return {(r.method, r.path): r for r in ROUTES}
+
+
+def route_for(method: str, path: str) -> Route:
+    """The declared route for a method and path template (the handler's own definitions)."""
+    return _by_key()[(method, path)]
 
 
 def add_routes(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import redis.asyncio as aredis
@@ -15,6 +16,7 @@ from gateway.freeze import FreezeSwitch
 from gateway.keys import Keys
 from gateway.metrics import Metrics
 from gateway.principals import Principal, PrincipalStore
+from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
 from gateway.vault import Vault
 
@@ -41,6 +43,10 @@ class Services:
     vault_: Vault | None = None
     vault_problem: str = ""
     health: HealthRegistry = field(default_factory=HealthRegistry)
+
+    @cached_property
+    def limiter(self) -> RateLimiter:
+        return RateLimiter(self.redis, self.keys, self.settings.rate_limits)
 
     @property
     def vault(self) -> Vault:

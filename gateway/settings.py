@@ -80,6 +80,16 @@ class LimitSettings:
 
 
 @dataclass(frozen=True)
+class RateLimitSettings:
+    """Requests per caller per window, counted in the store (shared by every process)."""
+
+    enabled: bool = True
+    window_s: float = 60.0
+    per_key_per_window: int = 1200  # per API key, on authenticated routes
+    per_ip_per_window: int = 3000  # per client address, before authentication
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
@@ -151,6 +161,7 @@ class Settings:
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
     limits: LimitSettings = LimitSettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
     logging: LoggingSettings = LoggingSettings()
     vault: VaultSettings = VaultSettings()
     approvals: ApprovalSettings = ApprovalSettings()
@@ -407,6 +418,8 @@ def load_settings(
     if model_dir is not None and not model_dir.is_absolute():
         screening = dataclasses.replace(screening, classifier_model_dir=base / model_dir)
     settings = dataclasses.replace(settings, screening=screening)
+    if settings.rate_limits.window_s <= 0:
+        raise SettingsError(f"{config}: rate_limits.window_s: must be positive")
     if settings.audit.anchor_interval_s < 0:
         raise SettingsError(f"{config}: audit.anchor_interval_s: must be 0 (off) or positive")
     return typing.cast(Settings, settings)

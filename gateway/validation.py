@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -24,6 +25,44 @@ from gateway.errors import (
 
 _MISSING = object()
 _INLINE_PARSE_BYTES = 64 * 1024  # larger bodies are parsed in a worker thread
+# A lone surrogate reaches a parsed string only through a \\uD800-\\uDFFF escape (raw bytes
+# of one fail the UTF-8 decode), so the walk for one runs only when such an escape is present.
+_SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F]")
+SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print and encode: lone surrogates shown as ``\\udXXX`` escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def invalid_text_at(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first string (or key) in ``value`` that is not valid Unicode text
+    (a lone surrogate: valid JSON, but not encodable as UTF-8), or None."""
+    if isinstance(value, str):
+        return path if SURROGATE_RE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{printable(key)}" if path else printable(key)
+            if SURROGATE_RE.search(key):
+                return where
+            found = invalid_text_at(item, where)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = invalid_text_at(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def invalid_text(field: str) -> BadRequest:
+    """400 naming ``field``: its text is not valid Unicode (a lone surrogate or bad bytes)."""
+    return BadRequest(
+        f"{field}: not valid Unicode text (a lone surrogate or invalid UTF-8)",
+        errors=[{"field": field, "message": "not valid Unicode text"}],
+    )
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -78,6 +117,10 @@ def parse_json_bytes(raw: bytes, *, max_depth: int) -> Any:
         ) from None
     if _depth(value, max_depth) > max_depth:
         raise too_deep
+    if _SURROGATE_ESCAPE_RE.search(text):
+        where = invalid_text_at(value)
+        if where is not None:
+            raise invalid_text(where or "body")
     return value
 
 

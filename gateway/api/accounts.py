@@ -2,61 +2,21 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from aiohttp import web
 
-from gateway.accounts import ACCOUNT_ID_RE
-from gateway.api.common import audit, body, json_response, services
+from gateway.api.common import audit, json_response, parsed_body, parsed_query, services
 from gateway.authz import covers, require_unit
-from gateway.errors import NotFound, field_error
+from gateway.errors import NotFound
 from gateway.middleware import principal_of
-from gateway.validation import expect_keys, take_obj, take_str, take_str_list
-
-PLATFORM_RE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
-_SETTING_VALUE_TYPES = (str, int, float, bool)
-
-
-def _settings(raw: dict[str, Any]) -> dict[str, Any]:
-    """Non-secret connector settings of an account (base URL, link domain ...)."""
-    if len(raw) > 32:
-        raise field_error("settings", "at most 32 settings")
-    for key, value in raw.items():
-        items = value if isinstance(value, list) else [value]
-        if len(items) > 50 or not all(
-            isinstance(v, _SETTING_VALUE_TYPES) and not (isinstance(v, str) and len(v) > 2000)
-            for v in items
-        ):
-            raise field_error(
-                f"settings.{key}", "must be a string, number, boolean or a short list of them"
-            )
-        if any(word in key.lower() for word in ("secret", "password", "token", "key")):
-            raise field_error(
-                f"settings.{key}",
-                "looks like a credential: store it with PUT /admin/vault/{account}",
-            )
-    return raw
 
 
 async def file_account(request: web.Request) -> web.Response:
     svc, principal = services(request), principal_of(request)
-    data = await body(request)
-    expect_keys(data, "", ("id", "platform", "name", "unit", "operators", "settings", "note"))
-    account_id = take_str(data, "id", max_chars=63)
-    if not ACCOUNT_ID_RE.match(account_id):
-        raise field_error("id", "lower-case letters, digits, '-' and '_', 2-63 characters")
-    platform = take_str(data, "platform", max_chars=32)
-    if not PLATFORM_RE.match(platform):
-        raise field_error("platform", "must be a platform name such as wechat, weibo, wordpress")
-    unit = take_str(data, "unit", max_chars=64)
-    if unit not in svc.settings.policy.units:
-        raise field_error("unit", f"unknown unit {unit!r}")
+    data = await parsed_body(request)
+    account_id, platform, unit, name = data["id"], data["platform"], data["unit"], data["name"]
     require_unit(svc.settings.policy, principal, unit, "file accounts")
-    name = take_str(data, "name", max_chars=200, min_chars=1)
-    operators = take_str_list(data, "operators", required=False, max_items=50, max_chars=64)
-    settings = _settings(take_obj(data, "settings", required=False))
-    note = take_str(data, "note", required=False, max_chars=2000)
+    operators, settings = data["operators"] or [], data["settings"] or {}
+    note = data["note"] or ""
     old = await svc.accounts.check_filing(account_id, platform=platform, unit=unit)
     # Audit first: if the record cannot be written, nothing is filed.
     await audit(
@@ -85,9 +45,7 @@ async def file_account(request: web.Request) -> web.Response:
 
 async def _decide(request: web.Request, approve: bool) -> web.Response:
     svc, principal = services(request), principal_of(request)
-    data = await body(request) if request.can_read_body else {}
-    expect_keys(data, "", ("note",))
-    note = take_str(data, "note", required=False, max_chars=2000)
+    note: str = (await parsed_body(request))["note"] or ""
     account_id = request.match_info["account"]
     pending = await svc.accounts.check_pending(account_id)
     await audit(
@@ -112,7 +70,7 @@ async def reject_account(request: web.Request) -> web.Response:
 
 async def list_accounts(request: web.Request) -> web.Response:
     svc, principal = services(request), principal_of(request)
-    state = request.query.get("state")
+    state = parsed_query(request)["state"]
     accounts = await svc.accounts.list_all(state=state)
     visible = [a for a in accounts if covers(svc.settings.policy, principal, a.unit)]
     return json_response(

@@ -2,41 +2,38 @@
 
 from __future__ import annotations
 
-import re
 from typing import cast
 
 from aiohttp import web
 
-from gateway.api.common import audit, body, json_response, services
+from gateway.api.common import audit, json_response, parsed_body, parsed_query, services
 from gateway.audit import Anchor
 from gateway.errors import NotFound, field_error
 from gateway.freeze import Scope
+from gateway.grants import KeyGrants
 from gateway.middleware import principal_of
-from gateway.settings import ROLES
-from gateway.validation import expect_keys, take_obj, take_str
-from gateway.vault import FIELD_NAME_CHARS, MAX_FIELDS, MAX_VALUE_CHARS
-
-FIELD_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+from gateway.principals import IssuedKey
 
 
 async def _freeze_args(request: web.Request) -> tuple[Scope, str, str]:
-    data = await body(request)
-    expect_keys(data, "", ("scope", "id", "reason"))
-    scope = cast(Scope, take_str(data, "scope", choices=("account", "unit", "all")))
-    target = take_str(data, "id", required=scope != "all", max_chars=64)
-    reason = take_str(data, "reason", required=False, max_chars=2000)
+    data = await parsed_body(request)
+    scope = cast(Scope, data["scope"])
+    target: str = data["id"] or ""
+    reason: str = data["reason"] or ""
     svc = services(request)
     if scope == "unit" and target not in svc.settings.policy.units:
-        raise field_error("id", f"unknown unit {target!r}")
+        raise NotFound(
+            f"unknown unit {target!r}", errors=[{"field": "id", "message": "unknown unit"}]
+        )
     if scope == "account" and await svc.accounts.get(target) is None:
-        raise field_error("id", f"unknown account {target!r}")
+        raise NotFound(
+            f"unknown account {target!r}", errors=[{"field": "id", "message": "unknown account"}]
+        )
     return scope, target, reason
 
 
 async def freeze(request: web.Request) -> web.Response:
     scope, target, reason = await _freeze_args(request)
-    if not reason:
-        raise field_error("reason", "is required to freeze")
     svc = services(request)
     await audit(request, "freeze", f"{scope}:{target or '*'}", reasons=[reason])
     record = await svc.freeze.freeze(
@@ -67,23 +64,8 @@ async def put_credentials(request: web.Request) -> web.Response:
     account_id = request.match_info["account"]
     if await svc.accounts.get(account_id) is None:
         raise NotFound(f"no account {account_id!r}", field="account")
-    data = await body(request)
-    expect_keys(data, "", ("fields",))
-    fields = take_obj(data, "fields")
-    if not fields:
-        raise field_error("fields", "at least one field is required")
-    if len(fields) > MAX_FIELDS:
-        raise field_error("fields", f"at most {MAX_FIELDS} fields")
-    for name, value in fields.items():
-        if not FIELD_RE.match(name):
-            raise field_error(
-                "fields", f"field names are letters, digits and _, ≤ {FIELD_NAME_CHARS} characters"
-            )
-        # The message names the field, never the value.
-        if not isinstance(value, str) or not value:
-            raise field_error(f"fields.{name}", "must be a non-empty string")
-        if len(value) > MAX_VALUE_CHARS:
-            raise field_error(f"fields.{name}", f"longer than {MAX_VALUE_CHARS} characters")
+    # Messages name the field, never the value.
+    fields: dict[str, str] = (await parsed_body(request))["fields"]
     vault = svc.vault
     await audit(request, "vault.put", account_id, details={"fields": sorted(fields)})
     metas = await vault.put(account_id, fields, actor=principal_of(request).id)
@@ -104,30 +86,78 @@ async def get_credentials(request: web.Request) -> web.Response:
 async def delete_credentials(request: web.Request) -> web.Response:
     svc = services(request)
     account_id = request.match_info["account"]
-    names = [n for n in request.query.getall("field", []) if n]
+    names: list[str] = parsed_query(request)["field"] or []
     vault = svc.vault
     await audit(request, "vault.delete", account_id, details={"fields": names or ["*"]})
     removed = await vault.delete(account_id, names)
     return json_response({"account": account_id, "removed": removed})
 
 
-async def create_key(request: web.Request) -> web.Response:
+def _grants(request: web.Request) -> KeyGrants:
     svc = services(request)
-    data = await body(request)
-    expect_keys(data, "", ("name", "role", "unit"))
-    role = take_str(data, "role", choices=ROLES)
-    unit = take_str(data, "unit", max_chars=64)
-    if unit not in svc.settings.policy.units:
-        raise field_error("unit", f"unknown unit {unit!r}")
-    name = take_str(data, "name", max_chars=200, min_chars=1)
-    await audit(request, "key.create", details={"role": role, "unit": unit, "name": name})
-    issued = await svc.principals.create(name=name, role=role, unit=unit)
-    await audit(request, "key.created", issued.principal.id)
+    return KeyGrants(svc.redis, svc.keys, svc.principals)
+
+
+def _issued(issued: IssuedKey) -> web.Response:
     return json_response(
         {**issued.principal.public(), "key": issued.key},
         status=201,
         headers={"Cache-Control": "no-store"},
     )
+
+
+async def create_key(request: web.Request) -> web.Response:
+    """Editor and auditor keys at once (201); approver and admin keys are proposed (202) and
+    take a second person's confirmation (:mod:`gateway.grants`)."""
+    svc = services(request)
+    data = await parsed_body(request)
+    role, unit, name = data["role"], data["unit"], data["name"]
+    details = {"role": role, "unit": unit, "name": name}
+    if KeyGrants.needs_second_person(role):
+        grants = _grants(request)
+        await svc.principals.check_name(name)
+        await audit(request, "key.propose", details=details)
+        proposal = await grants.propose(principal_of(request), name=name, role=role, unit=unit)
+        return json_response(proposal.public(), status=202)
+    await svc.principals.check_name(name)
+    await audit(request, "key.create", details=details)
+    issued = await svc.principals.create(name=name, role=role, unit=unit)
+    await audit(request, "key.created", issued.principal.id)
+    return _issued(issued)
+
+
+async def list_key_proposals(request: web.Request) -> web.Response:
+    pending = await _grants(request).list_pending()
+    return json_response({"proposals": [p.public() for p in pending]})
+
+
+async def confirm_key_proposal(request: web.Request) -> web.Response:
+    grants, by = _grants(request), principal_of(request)
+    proposal = await grants.get(request.match_info["proposal_id"])
+    grants.check_confirmer(proposal, by)
+    await services(request).principals.check_name(proposal.name)
+    await audit(
+        request,
+        "key.confirm",
+        proposal.id,
+        details={
+            "role": proposal.role,
+            "unit": proposal.unit,
+            "name": proposal.name,
+            "proposed_by": proposal.proposed_by,
+        },
+    )
+    issued = await grants.confirm(proposal, by)
+    await audit(request, "key.created", issued.principal.id, details={"proposal": proposal.id})
+    return _issued(issued)
+
+
+async def reject_key_proposal(request: web.Request) -> web.Response:
+    grants = _grants(request)
+    proposal = await grants.get(request.match_info["proposal_id"])
+    await audit(request, "key.proposal.reject", proposal.id, details={"name": proposal.name})
+    await grants.reject(proposal)
+    return json_response({**proposal.public(), "state": "rejected"})
 
 
 async def list_keys(request: web.Request) -> web.Response:
@@ -151,12 +181,10 @@ MAX_ANCHORS = 100
 async def verify_audit(request: web.Request) -> web.Response:
     """Recompute the chain; ``?anchor=SEQ:HASH`` (repeatable) also checks heads noted earlier.
     The answer's ``head`` is the anchor to note for the next check."""
-    given = request.query.getall("anchor", [])
-    if len(given) > MAX_ANCHORS:
-        raise field_error("anchor", f"at most {MAX_ANCHORS} anchors per request")
+    given: list[str] = parsed_query(request)["anchor"] or []
     try:
         anchors = [Anchor.parse(a) for a in given]
-    except ValueError as exc:
+    except ValueError as exc:  # the declared pattern admits only what parses
         raise field_error("anchor", str(exc)) from None
     result = await services(request).audit.verify(anchors)
     return json_response(

@@ -10,14 +10,12 @@ import re
 
 from aiohttp import web
 
-from gateway.api.common import audit, body, json_response, services
+from gateway.api.common import audit, json_response, parsed_body, parsed_query, services
 from gateway.appkeys import GATE
 from gateway.errors import field_error
 from gateway.middleware import principal_of
-from gateway.validation import expect_keys, take_str, take_str_list
 
 CATEGORY_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
-MAX_TERMS_PER_CALL = 5_000
 
 
 def _category(request: web.Request) -> str:
@@ -29,25 +27,8 @@ def _category(request: web.Request) -> str:
 
 async def add_terms(request: web.Request) -> web.Response:
     category = _category(request)
-    data = await body(request)
-    expect_keys(data, "", ("terms", "severity", "action"))
-    terms = take_str_list(data, "terms", max_items=MAX_TERMS_PER_CALL, max_chars=64)
-    if not terms:
-        raise field_error("terms", "name at least one term")
-    severity = (
-        take_str(
-            data,
-            "severity",
-            required=False,
-            default="",
-            choices=("low", "medium", "high", "critical"),
-        )
-        or None
-    )
-    action = (
-        take_str(data, "action", required=False, default="", choices=("block", "review", "warn"))
-        or None
-    )
+    data = await parsed_body(request)
+    terms, severity, action = data["terms"], data["severity"], data["action"]
     await audit(
         request,
         "lexicon.add",
@@ -64,9 +45,7 @@ async def add_terms(request: web.Request) -> web.Response:
 
 async def remove_terms(request: web.Request) -> web.Response:
     category = _category(request)
-    data = await body(request)
-    expect_keys(data, "", ("terms",))
-    terms = take_str_list(data, "terms", max_items=MAX_TERMS_PER_CALL, max_chars=64)
+    terms = (await parsed_body(request))["terms"]
     await audit(request, "lexicon.remove", category, details={"terms": len(terms)})
     gate = request.app[GATE]
     entry = await gate.screening.change_terms(category, remove=terms, by=principal_of(request).id)
@@ -77,7 +56,7 @@ async def remove_terms(request: web.Request) -> web.Response:
 async def list_lexicons(request: web.Request) -> web.Response:
     gate = request.app[GATE]
     admin = await gate.screening.admin_lexicons()
-    with_terms = request.query.get("terms") == "1"
+    with_terms = parsed_query(request)["terms"] == "1"
     return json_response(
         {
             "version": gate.screening.applied_version,

@@ -8,33 +8,33 @@ from typing import Any, cast
 
 from aiohttp import web
 
-from gateway.api.common import audit, body, json_response, services
+from gateway.api.bodies import IDEMPOTENCY_KEY
+from gateway.api.common import (
+    audit,
+    body,
+    json_response,
+    parse_body,
+    parsed_body,
+    parsed_query,
+    services,
+)
 from gateway.appkeys import GATE, WORKER
-from gateway.approvals import MAX_TOKENS
-from gateway.errors import Conflict, ContentBlocked, Forbidden, GatewayError, NotFound, field_error
+from gateway.errors import Conflict, ContentBlocked, Forbidden, GatewayError, NotFound
 from gateway.gate import acts_for, post_hash
 from gateway.idempotency import Idempotency, request_hash
-from gateway.jobs import STATES, Job
-from gateway.middleware import REQUEST_ID, principal_of
-from gateway.postmodel import Post, parse_post
-from gateway.requirements import EXTERNAL_CONFIRMATION
-from gateway.validation import expect_keys, take_obj, take_str, take_str_list
+from gateway.jobs import Job
+from gateway.middleware import PROBLEM_JSON, REQUEST_ID, principal_of
 
 PUBLISH_WAIT_S = 3.0
 
 
-def _post(request: web.Request, data: dict[str, Any]) -> Post:
-    return parse_post(take_obj(data, "post"), services(request).settings.limits)
-
-
 async def screen(request: web.Request) -> web.Response:
-    data = await body(request)
-    expect_keys(data, "", ("post", "account"))
-    post = _post(request, data)
+    data = await parsed_body(request)
+    post = data["post"]
     gate = request.app[GATE]
     result = await gate.screening.screen(post.texts())
     answer: dict[str, Any] = {**result.to_json(), "content_sha256": post_hash(post)}
-    account_id = take_str(data, "account", required=False, max_chars=64)
+    account_id = data["account"]
     if account_id:
         principal = principal_of(request)
         account = await services(request).accounts.require(account_id)
@@ -49,40 +49,24 @@ async def screen(request: web.Request) -> web.Response:
 
 
 async def content_hash(request: web.Request) -> web.Response:
-    data = await body(request)
-    expect_keys(data, "", ("post",))
-    return json_response({"content_sha256": post_hash(_post(request, data))})
+    data = await parsed_body(request)
+    return json_response({"content_sha256": post_hash(data["post"])})
 
 
 async def approve(request: web.Request) -> web.Response:
     """An approver approves (or rejects, with a reason) exactly this content for accounts."""
     svc, principal, gate = services(request), principal_of(request), request.app[GATE]
-    data = await body(request)
-    expect_keys(data, "", ("post", "accounts", "decision", "reason", "attest"))
-    post = _post(request, data)
-    decision = take_str(data, "decision", choices=("approve", "reject"))
-    reason = take_str(
-        data,
-        "reason",
-        required=decision == "reject",
-        max_chars=2000,
-        min_chars=1 if decision == "reject" else 0,
-    )
-    attest = take_str_list(data, "attest", required=False, max_items=4, max_chars=64)
-    for i, name in enumerate(attest):
-        if name != EXTERNAL_CONFIRMATION:
-            raise field_error(
-                f"attest[{i}]", f"unknown attestation; known: {EXTERNAL_CONFIRMATION}"
-            )
+    data = await parsed_body(request)
+    post, decision = data["post"], data["decision"]
+    reason: str = data["reason"] or ""
+    attest: list[str] = data["attest"] or []
     if attest and principal.role != "brand_pr":
         raise Forbidden(
             "only Brand-PR records an external confirmation (Art. 17(2))",
             reason="wrong_role",
             field="attest",
         )
-    account_ids = take_str_list(data, "accounts", max_items=100, max_chars=64)
-    if not account_ids:
-        raise field_error("accounts", "name at least one account")
+    account_ids: list[str] = data["accounts"]
     for i, account_id in enumerate(account_ids):
         account = await svc.accounts.get(account_id)
         if account is None:
@@ -115,7 +99,7 @@ async def approve(request: web.Request) -> web.Response:
         principal,
         accounts=account_ids,
         content_sha256=digest,
-        decision=decision,  # type: ignore[arg-type]
+        decision=decision,
         attest=attest,
         reason=reason,
     )
@@ -176,28 +160,28 @@ def _job_answer(job: Job) -> tuple[int, dict[str, Any]]:
 
 async def publish(request: web.Request) -> web.Response:
     svc, principal, gate = services(request), principal_of(request), request.app[GATE]
-    data = await body(request)
+    raw = await body(request)
     key = request.headers.get("Idempotency-Key")
+    if key is not None:
+        IDEMPOTENCY_KEY.parse(key, "Idempotency-Key")
     idem = Idempotency(svc.redis, svc.keys, svc.settings.delivery.idempotency_ttl_s)
-    req_hash = request_hash(data)
+    req_hash = request_hash(raw)
     if key is not None:
         stored = await idem.begin(principal.id, key, req_hash)
         if stored is not None:
-            return json_response(
+            replay = json_response(
                 stored.body, status=stored.status, headers={"Idempotent-Replayed": "true"}
             )
+            if stored.status >= 400:  # the first answer was a problem, and is again
+                replay.content_type = PROBLEM_JSON
+            return replay
     try:
-        expect_keys(data, "", ("account", "post", "approvals"))
-        account_id = take_str(data, "account", max_chars=64)
-        post = _post(request, data)
-        tokens = take_str_list(
-            data, "approvals", required=False, max_items=MAX_TOKENS, max_chars=8192
-        )
+        data = parse_body(request, raw)
         job = await gate.submit(
             principal,
-            account_id=account_id,
-            post=post,
-            tokens=tokens,
+            account_id=data["account"],
+            post=data["post"],
+            tokens=data["approvals"] or [],
             request_id=request.get(REQUEST_ID, ""),
         )
         job = await _wait_for_outcome(request, job)
@@ -232,24 +216,16 @@ async def get_post(request: web.Request) -> web.Response:
 
 async def list_posts(request: web.Request) -> web.Response:
     svc, principal = services(request), principal_of(request)
-    state = request.query.get("state") or None
-    if state is not None and state not in STATES:
-        raise field_error("state", f"one of {', '.join(STATES)}")
-    try:
-        limit = min(500, max(1, int(request.query.get("limit", "100"))))
-    except ValueError:
-        raise field_error("limit", "must be an integer") from None
-    jobs = await request.app[GATE].jobs.list_jobs(state=state, limit=limit)
+    query = parsed_query(request)
+    jobs = await request.app[GATE].jobs.list_jobs(state=query["state"], limit=query["limit"])
     visible = [j.public() for j in jobs if acts_for(svc.settings.policy, principal, j.unit)]
     return json_response({"posts": visible, "count": len(visible)})
 
 
 async def edit_post(request: web.Request) -> web.Response:
     principal, gate = principal_of(request), request.app[GATE]
-    data = await body(request)
-    expect_keys(data, "", ("post", "approvals"))
-    post = _post(request, data)
-    tokens = take_str_list(data, "approvals", required=False, max_items=MAX_TOKENS, max_chars=8192)
+    data = await parsed_body(request)
+    post, tokens = data["post"], data["approvals"] or []
     await _visible_job(request, request.match_info["post_id"])
     job = await gate.edit(
         principal, request.match_info["post_id"], post, tokens, request.get(REQUEST_ID, "")
@@ -261,9 +237,7 @@ async def edit_post(request: web.Request) -> web.Response:
 
 async def delete_post(request: web.Request) -> web.Response:
     principal, gate = principal_of(request), request.app[GATE]
-    data = await body(request) if request.body_exists else {}
-    expect_keys(data, "", ("reason",))
-    reason = take_str(data, "reason", max_chars=2000, min_chars=1)
+    reason = (await parsed_body(request))["reason"]
     await _visible_job(request, request.match_info["post_id"])
     job = await gate.delete(
         principal, request.match_info["post_id"], reason, request.get(REQUEST_ID, "")
@@ -276,10 +250,8 @@ async def delete_post(request: web.Request) -> web.Response:
 async def resolve_post(request: web.Request) -> web.Response:
     """Brand-PR resolves a failed, unconfirmed or needs-reauthorisation job (audited)."""
     gate = request.app[GATE]
-    data = await body(request)
-    expect_keys(data, "", ("resolution", "reason", "platform_id", "url"))
-    resolution = take_str(data, "resolution", choices=("retry", "published", "failed"))
-    reason = take_str(data, "reason", max_chars=2000, min_chars=1)
+    data = await parsed_body(request)
+    resolution, reason = data["resolution"], data["reason"]
     job = await _visible_job(request, request.match_info["post_id"])
     stuck = ("failed", "unconfirmed", "needs_reauth")
     if job.state not in stuck:
@@ -317,8 +289,7 @@ async def resolve_post(request: web.Request) -> web.Response:
             allowed_from=stuck,
             note=f"resolved by Brand-PR: {reason}",
             reason=reason,
-            platform_id=take_str(data, "platform_id", required=False, max_chars=200)
-            or job.platform_id,
-            url=take_str(data, "url", required=False, max_chars=2000) or job.url,
+            platform_id=data["platform_id"] or job.platform_id,
+            url=data["url"] or job.url,
         )
     return json_response(job.public())

@@ -17,9 +17,9 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.common import json_response, services
+from gateway.api.common import json_response, parsed_query, services
 from gateway.appkeys import GATE
-from gateway.errors import field_error
+from gateway.errors import NotFound, field_error
 
 CST = timezone(timedelta(hours=8), "CST")
 WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -31,8 +31,10 @@ def _week_bounds(text: str) -> tuple[datetime, datetime]:
         raise field_error("week", "ISO week such as 2026-W48")
     try:
         monday = date.fromisocalendar(int(match[1]), int(match[2]), 1)
-    except ValueError:
-        raise field_error("week", f"no such week {text!r}") from None
+    except ValueError:  # W53 of a year with 52 weeks: well-formed, but no such week
+        raise NotFound(
+            f"no such week {text!r}", errors=[{"field": "week", "message": "no such week"}]
+        ) from None
     start = datetime(monday.year, monday.month, monday.day, tzinfo=CST)
     return start, start + timedelta(days=7)
 
@@ -58,7 +60,8 @@ def _csv(rows: list[dict[str, Any]], filename: str) -> web.Response:
 
 async def weekly(request: web.Request) -> web.Response:
     svc, gate = services(request), request.app[GATE]
-    week = request.query.get("week") or _current_week()
+    query = parsed_query(request)
+    week = query["week"] or _current_week()
     start, end = _week_bounds(week)
     submitted: Counter[str] = Counter()
     refused: Counter[str] = Counter()
@@ -102,7 +105,7 @@ async def weekly(request: web.Request) -> web.Response:
                 "flags": ";".join(flags),
             }
         )
-    if request.query.get("format") == "csv":
+    if query["format"] == "csv":
         return _csv(rows, f"mediagate-weekly-{week}.csv")
     return json_response(
         {
@@ -116,10 +119,8 @@ async def weekly(request: web.Request) -> web.Response:
 
 async def annual(request: web.Request) -> web.Response:
     svc, gate = services(request), request.app[GATE]
-    raw_year = request.query.get("year") or str(datetime.now(CST).year)
-    if not raw_year.isdigit() or not 2000 <= int(raw_year) <= 2100:
-        raise field_error("year", "a year such as 2026")
-    year = int(raw_year)
+    query = parsed_query(request)
+    year: int = query["year"] or datetime.now(CST).year
     start = datetime(year, 1, 1, tzinfo=CST)
     end = datetime(year + 1, 1, 1, tzinfo=CST)
     jobs = await gate.jobs.in_range(start.timestamp(), end.timestamp())
@@ -149,7 +150,7 @@ async def annual(request: web.Request) -> web.Response:
                 "unconfirmed": sum(v for k, v in counts.items() if k.endswith("_unconfirmed")),
             }
         )
-    if request.query.get("format") == "csv":
+    if query["format"] == "csv":
         return _csv(rows, f"mediagate-annual-{year}.csv")
     return json_response({"year": year, "accounts": rows})
 

@@ -276,8 +276,10 @@ FREEZE_CASES: list[tuple[dict[str, Any], int, str]] = [
     ({"scope": "galaxy", "reason": "r"}, 422, "scope"),
     ({"scope": 1, "reason": "r"}, 422, "scope"),
     ({"scope": "account", "reason": "r"}, 422, "id"),
-    ({"scope": "account", "id": "no-such-account", "reason": "r"}, 422, "id"),
-    ({"scope": "unit", "id": "atlantis", "reason": "r"}, 422, "id"),
+    # Well-formed ids of things that do not exist: 404 naming the field, like every other route
+    # (a 422 would say the request itself is malformed, which the schema says it is not).
+    ({"scope": "account", "id": "no-such-account", "reason": "r"}, 404, "id"),
+    ({"scope": "unit", "id": "atlantis", "reason": "r"}, 404, "id"),
     ({"scope": "all"}, 422, "reason"),
     ({"scope": "all", "reason": ["r"]}, 422, "reason"),
     ({"scope": "all", "reason": "r" * 3000}, 422, "reason"),

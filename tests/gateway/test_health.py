@@ -116,15 +116,21 @@ async def test_metrics_are_prometheus_text_with_request_counters(
     assert resp.content_type == "text/plain"
     text = await resp.text()
     assert "# TYPE mediagate_http_requests_total counter" in text
-    assert 'mediagate_http_requests_total{method="GET",route="/livez",status="200"} 3' in text
-    assert 'mediagate_http_requests_total{method="GET",route="/v1/accounts",status="200"} 1' in text
-    assert 'mediagate_http_requests_total{method="GET",route="/v1/accounts",status="401"} 1' in text
+    # prometheus-client (issue #11) writes sample values as floats; durations end in
+    # _duration_seconds.
+    assert 'mediagate_http_requests_total{method="GET",route="/livez",status="200"} 3.0' in text
+    assert (
+        'mediagate_http_requests_total{method="GET",route="/v1/accounts",status="200"} 1.0' in text
+    )
+    assert (
+        'mediagate_http_requests_total{method="GET",route="/v1/accounts",status="401"} 1.0' in text
+    )
     # Unmatched paths share one label so scanners cannot blow up the series count.
     assert 'route="/no/such"' not in text
-    assert "# TYPE mediagate_http_request_seconds histogram" in text
-    assert re.search(r'mediagate_http_request_seconds_count\{route="/livez"\} 3', text)
-    assert 'mediagate_http_request_seconds_bucket{route="/livez",le="+Inf"} 3' in text
-    assert 'mediagate_dependency_up{part="redis"} 1' in text
+    assert "# TYPE mediagate_http_request_duration_seconds histogram" in text
+    assert re.search(r'mediagate_http_request_duration_seconds_count\{route="/livez"\} 3', text)
+    assert 'mediagate_http_request_duration_seconds_bucket{le="+Inf",route="/livez"} 3.0' in text
+    assert 'mediagate_dependency_up{part="redis"} 1.0' in text
     # Every sample line is "name{labels} value" or "name value".
     for line in text.splitlines():
         if line and not line.startswith("#"):

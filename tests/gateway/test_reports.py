@@ -173,3 +173,26 @@ async def test_annual_report_lists_accounts_and_activity_json_and_csv(org: Org) 
         "/v1/reports/annual", params={"year": str(year - 1)}, headers=org["brand_pr"].headers
     )
     assert all(a["jobs"] == 0 for a in (await resp.json())["accounts"])
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ({"week": "1000-W01"}, 422),  # reached the store as a negative stream id: 503 before
+        ({"week": "2026-W54"}, 422),
+        ({"week": "2026-w01"}, 422),
+        ({"week": ""}, 422),
+        ({"week": "2024-W53"}, 404),  # well-formed, but 2024 has 52 ISO weeks
+        ({"format": "xml"}, 422),
+        ({"year": "1999"}, 422),
+        ({"year": "二〇二六"}, 422),
+    ],
+)
+async def test_report_queries_are_bounded_by_their_definitions(
+    org: Org, query: dict[str, str], status: int
+) -> None:
+    path = "/v1/reports/annual" if "year" in query else "/v1/reports/weekly"
+    resp = await org.client.get(path, params=query, headers=org["brand_pr"].headers)
+    body = await resp.json(content_type=None)
+    assert resp.status == status, body
+    assert body["errors"][0]["field"] in query, body

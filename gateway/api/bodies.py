@@ -1,0 +1,301 @@
+"""Every request body and query of the API, defined once.
+
+Handlers parse with these (:func:`gateway.api.common.parsed_body`, ``parsed_query``) and the
+OpenAPI document (:mod:`gateway.openapi`) is written from them, so a limit the server enforces
+is a limit the document declares. Limits that come from settings (text length, image count and
+size) and enums that come from the policy (units) make the definitions a function of both.
+A route names its body and query by the keys used here (``Route.request``, ``Route.query``).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import get_args
+
+from gateway.accounts import ACCOUNT_ID_RE, AccountState
+from gateway.approvals import MAX_TOKENS
+from gateway.jobs import STATES
+from gateway.postmodel import post_type
+from gateway.requirements import EXTERNAL_CONFIRMATION
+from gateway.schema import Array, Field, Int, Map, Obj, OneOf, Ref, Str, When
+from gateway.settings import ROLES, LimitSettings
+from gateway.vault import FIELD_NAME_CHARS, MAX_FIELDS, MAX_VALUE_CHARS
+
+ACCOUNT_ID = Str(
+    63,
+    pattern=ACCOUNT_ID_RE.pattern,
+    pattern_message="lower-case letters, digits, '-' and '_', 2-63 characters",
+)
+# An account named in a request: shaped like an account id (404 when no such account exists).
+ACCOUNT_REF = ACCOUNT_ID
+# The Idempotency-Key header of a publish: visible ASCII, bounded (it becomes part of a key).
+IDEMPOTENCY_KEY = Str(
+    200,
+    pattern=r"^[!-~]{1,200}$",
+    pattern_message="1 to 200 visible ASCII characters",
+)
+PLATFORM = Str(
+    32,
+    pattern=r"^[a-z][a-z0-9_]{1,31}$",
+    pattern_message="must be a platform name such as wechat, weibo, wordpress",
+)
+TOKEN = Str(8192, min_chars=1, description="a compact JWS approval token")
+TERM = Str(64, min_chars=1)
+# A new term: at least two characters, no control characters (screening.lexicon's rules; the
+# one no schema can say, a term that normalises to one character, answers 422).
+NEW_TERM = Str(
+    64, min_chars=2, pattern=r"^[^\x00-\x1f\x7f]*$", pattern_message="control characters"
+)
+MAX_TERMS_PER_CALL = 5_000
+SEVERITIES = ("low", "medium", "high", "critical")
+TERM_ACTIONS = ("block", "review", "warn")
+ACCOUNT_STATES: tuple[str, ...] = get_args(AccountState)
+MAX_ANCHORS = 50  # keeps the request line under the HTTP parser's 8 KiB
+# Connector settings that look like credentials belong in the vault.
+_CREDENTIAL_WORDS = "|".join(
+    "".join(f"[{c.lower()}{c.upper()}]" for c in word)
+    for word in ("secret", "password", "token", "key")
+)
+_SETTING = OneOf(
+    ("string", "number", "boolean", "array"),
+    max_chars=2000,
+    max_items=50,
+    message="must be a string, number, boolean or a short list of them",
+)
+
+
+EXAMPLE_POST = {
+    "title": "集团召开年度品牌工作会议",
+    "digest": "会议总结了本年度品牌建设成果",
+    "author": "品牌公关部",
+    "content": "<p>集团于本周召开年度品牌工作会议，总结全年品牌建设工作。</p>",
+    "source": "集团品牌公关部",
+    "category": "news",
+}
+EXAMPLE_ACCOUNT = "east-weibo"
+
+
+@cache
+def request_bodies(limits: LimitSettings, units: tuple[str, ...]) -> dict[str, Obj]:
+    """The body definitions by name, for these limits and these policy units."""
+    post = Field(Ref("Post", post_type(limits)), required=True)
+    unit = Str(64, choices=units)
+    return {
+        "ScreenRequest": Obj(
+            {
+                "post": post,
+                "account": Field(
+                    ACCOUNT_REF, description="also answer the approvals this account needs"
+                ),
+            },
+            examples=({"post": EXAMPLE_POST}, {"post": EXAMPLE_POST, "account": EXAMPLE_ACCOUNT}),
+        ),
+        "HashRequest": Obj({"post": post}, examples=({"post": EXAMPLE_POST},)),
+        "ApprovalRequest": Obj(
+            {
+                "post": post,
+                "accounts": Field(
+                    Array(
+                        ACCOUNT_REF,
+                        max_items=100,
+                        min_items=1,
+                        min_message="name at least one account",
+                        unique=True,
+                    ),
+                    required=True,
+                ),
+                "decision": Field(Str(16, choices=("approve", "reject")), required=True),
+                "reason": Field(Str(2000), description="required to reject"),
+                "attest": Field(
+                    Array(Str(64, choices=(EXTERNAL_CONFIRMATION,)), max_items=4, unique=True),
+                    description="Brand-PR only: the outsiders quoted confirmed (Art. 17(2))",
+                ),
+            },
+            rules=(When("decision", ("reject",), ("reason",)),),
+            examples=(
+                {"post": EXAMPLE_POST, "accounts": [EXAMPLE_ACCOUNT], "decision": "approve"},
+            ),
+        ),
+        "PublishRequest": Obj(
+            {
+                "account": Field(ACCOUNT_REF, required=True),
+                "post": post,
+                "approvals": Field(Array(TOKEN, max_items=MAX_TOKENS)),
+            },
+            examples=({"account": EXAMPLE_ACCOUNT, "post": EXAMPLE_POST, "approvals": []},),
+        ),
+        "PostEdit": Obj(
+            {"post": post, "approvals": Field(Array(TOKEN, max_items=MAX_TOKENS))},
+            examples=({"post": EXAMPLE_POST, "approvals": []},),
+        ),
+        "DeleteRequest": Obj({"reason": Field(Str(2000, min_chars=1), required=True)}),
+        "JobResolve": Obj(
+            {
+                "resolution": Field(
+                    Str(16, choices=("retry", "published", "failed")), required=True
+                ),
+                "reason": Field(Str(2000, min_chars=1), required=True),
+                "platform_id": Field(Str(200)),
+                "url": Field(Str(2000)),
+            }
+        ),
+        "LexiconTerms": Obj(
+            {
+                "terms": Field(
+                    Array(
+                        NEW_TERM,
+                        max_items=MAX_TERMS_PER_CALL,
+                        min_items=1,
+                        min_message="name at least one term",
+                    ),
+                    required=True,
+                ),
+                "severity": Field(Str(16, choices=SEVERITIES)),
+                "action": Field(Str(16, choices=TERM_ACTIONS)),
+            }
+        ),
+        "LexiconTermsRemove": Obj(
+            {"terms": Field(Array(TERM, max_items=MAX_TERMS_PER_CALL), required=True)}
+        ),
+        "AccountFiling": Obj(
+            {
+                "id": Field(ACCOUNT_ID, required=True),
+                "platform": Field(PLATFORM, required=True),
+                "name": Field(Str(200, min_chars=1), required=True),
+                "unit": Field(unit, required=True),
+                "operators": Field(Array(Str(64, min_chars=1), max_items=50)),
+                "settings": Field(
+                    Map(
+                        _SETTING,
+                        max_keys=32,
+                        key_forbidden=_CREDENTIAL_WORDS,
+                        key_message=(
+                            "looks like a credential: store it with PUT /admin/vault/{account}"
+                        ),
+                    ),
+                    description="non-secret connector settings (base URL, link domain ...)",
+                ),
+                "note": Field(Str(2000)),
+            }
+        ),
+        "Note": Obj({"note": Field(Str(2000))}),
+        "Freeze": Obj(
+            {
+                "scope": Field(Str(16, choices=("account", "unit", "all")), required=True),
+                "id": Field(Str(64), description="the account or unit; not for scope all"),
+                "reason": Field(Str(2000, min_chars=1), required=True),
+            },
+            rules=(When("scope", ("account", "unit"), ("id",)),),
+        ),
+        "Unfreeze": Obj(
+            {
+                "scope": Field(Str(16, choices=("account", "unit", "all")), required=True),
+                "id": Field(Str(64), description="the account or unit; not for scope all"),
+                "reason": Field(Str(2000)),
+            },
+            rules=(When("scope", ("account", "unit"), ("id",)),),
+        ),
+        "VaultPut": Obj(
+            {
+                "fields": Field(
+                    Map(
+                        Str(MAX_VALUE_CHARS, min_chars=1, description="write-only"),
+                        max_keys=MAX_FIELDS,
+                        min_keys=1,
+                        key_pattern=rf"^[A-Za-z][A-Za-z0-9_]{{0,{FIELD_NAME_CHARS - 1}}}$",
+                        key_message=(
+                            f"field names are letters, digits and _, ≤ {FIELD_NAME_CHARS} "
+                            "characters"
+                        ),
+                        min_message="at least one field is required",
+                    ),
+                    required=True,
+                )
+            }
+        ),
+        "KeyCreate": Obj(
+            {
+                "name": Field(
+                    Str(200, min_chars=1),
+                    required=True,
+                    description="display name, unique among active principals",
+                ),
+                "role": Field(Str(16, choices=ROLES), required=True),
+                "unit": Field(unit, required=True),
+            }
+        ),
+    }
+
+
+# Path parameters by name: checked before any handler runs (422 naming the parameter).
+PATH_PARAMS: dict[str, Str] = {
+    "category": Str(
+        48,
+        pattern=r"^[a-z][a-z0-9_]{0,47}$",
+        pattern_message="lower-case letters, digits and _, starting with a letter",
+    ),
+    "account": Str(64, min_chars=1),
+    "post_id": Str(64, min_chars=1),
+    "key_id": Str(64, min_chars=1),
+    "proposal_id": Str(64, min_chars=1),
+}
+
+QUERIES: dict[str, Obj] = {
+    "PostsQuery": Obj(
+        {
+            "state": Field(Str(32, choices=STATES)),
+            "limit": Field(Int(1, 500), default=100),
+        }
+    ),
+    "AccountsQuery": Obj({"state": Field(Str(16, choices=ACCOUNT_STATES))}),
+    "WeeklyQuery": Obj(
+        {
+            "week": Field(
+                Str(
+                    8,
+                    pattern=r"^(20[0-9]{2}|2100)-W(0[1-9]|[1-4][0-9]|5[0-3])$",
+                    pattern_message="ISO week such as 2026-W48",
+                ),
+                description="ISO week in China Standard Time; default: this week",
+            ),
+            "format": Field(Str(8, choices=("json", "csv")), default="json"),
+        }
+    ),
+    "AnnualQuery": Obj(
+        {
+            "year": Field(Int(2000, 2100), description="default: this year"),
+            "format": Field(Str(8, choices=("json", "csv")), default="json"),
+        }
+    ),
+    "LexiconsQuery": Obj(
+        {"terms": Field(Str(1, choices=("0", "1")), default="0", description="1: list terms")}
+    ),
+    "VaultDeleteQuery": Obj(
+        {
+            "field": Field(
+                Array(
+                    Str(FIELD_NAME_CHARS, pattern=r"^[A-Za-z][A-Za-z0-9_]*$"),
+                    max_items=MAX_FIELDS,
+                ),
+                description="fields to delete (repeatable); none: every field",
+            )
+        }
+    ),
+    "AuditVerifyQuery": Obj(
+        {
+            "anchor": Field(
+                Array(
+                    Str(
+                        84,
+                        pattern=r"^\s*[1-9][0-9]{0,17}:[0-9a-f]{64}\s*$",
+                        pattern_message=(
+                            "an anchor is SEQ:HASH (a record number, a colon, 64 hex digits)"
+                        ),
+                    ),
+                    max_items=MAX_ANCHORS,
+                ),
+                description="SEQ:HASH heads noted earlier (repeatable)",
+            )
+        }
+    ),
+}
