@@ -11,6 +11,7 @@ from gateway.settings import (
     SecretRef,
     Settings,
     SettingsError,
+    absolute_paths,
     load_policy,
     load_settings,
 )
@@ -48,7 +49,8 @@ def test_the_shipped_files_load() -> None:
 
 def test_an_empty_file_gives_the_defaults(tmp_path: Path) -> None:
     settings = _load(tmp_path, "")
-    assert settings.server == Settings().server
+    assert settings.server == absolute_paths(Settings(), Path.cwd()).server
+    assert settings.server.data_dir == Path.cwd() / "data"
     assert settings.limits == Settings().limits
 
 
