@@ -153,20 +153,9 @@ class EmbeddedValkey:
                 os.rmdir(self._sock_dir)
             self._sock_dir = None
 
-    def start(self) -> str:
-        """Start the server and wait until it answers; return its URL.
-
-        If another process already runs the server for this data directory, use that one
-        (``attached``; :meth:`stop` then leaves it running).
-        """
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.data_dir, 0o700)
-        if not self._take_lock():
-            return self._attach()
-        self._end_stale_server()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.socket_path)
-        args = [
+    def command(self) -> list[str]:
+        """The ``valkey-server`` command line for this data directory and socket."""
+        return [
             _server_binary(),
             "--port", "0",
             "--unixsocket", self.socket_path,
@@ -182,6 +171,21 @@ class EmbeddedValkey:
             "--logfile", str(self.data_dir / "valkey.log"),
             "--daemonize", "no",
         ]  # fmt: skip
+
+    def start(self) -> str:
+        """Start the server and wait until it answers; return its URL.
+
+        If another process already runs the server for this data directory, use that one
+        (``attached``; :meth:`stop` then leaves it running).
+        """
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.data_dir, 0o700)
+        if not self._take_lock():
+            return self._attach()
+        self._end_stale_server()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.socket_path)
+        args = self.command()
         log.info("starting embedded valkey on %s (data in %s)", self.socket_path, self.data_dir)
         self._proc = subprocess.Popen(
             args,
@@ -190,7 +194,7 @@ class EmbeddedValkey:
             stderr=subprocess.PIPE,
             preexec_fn=_die_with_parent(),  # noqa: PLW1509 - only prctl runs in the child
         )
-        (self.data_dir / _PID_FILE).write_text(f"{self._proc.pid}\n")
+        (self.data_dir / _PID_FILE).write_text(f"{self._proc.pid}\n{self.socket_path}\n")
         deadline = time.monotonic() + START_TIMEOUT_S
         client = redis.Redis(unix_socket_path=self.socket_path, socket_timeout=1.0)
         try:
@@ -221,11 +225,14 @@ class EmbeddedValkey:
         owner). Only a live ``valkey-server`` whose command line names this directory is ended."""
         pid_file = self.data_dir / _PID_FILE
         try:
-            pid = int(pid_file.read_text().strip())
+            pid_text, _, socket_path = pid_file.read_text().partition("\n")
+            pid = int(pid_text)
         except (OSError, ValueError):
             return
+        # valkey rewrites its title to "valkey-server unixsocket:PATH": match the socket it had
         cmdline = _cmdline(pid)
-        if b"valkey-server" not in cmdline or os.fsencode(str(self.data_dir)) not in cmdline:
+        socket_path = socket_path.strip() or str(self.data_dir / "valkey.sock")
+        if b"valkey-server" not in cmdline or os.fsencode(socket_path) not in cmdline:
             pid_file.unlink(missing_ok=True)
             return
         log.warning("ending embedded valkey pid %d left running on %s", pid, self.data_dir)
