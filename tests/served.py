@@ -44,11 +44,21 @@ def quiet_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def this_site_packages() -> str:
-    """The running interpreter's site-packages: where the tests find mediagate's dependencies
-    without downloading them (its ``.pth`` files, the checkout's editable install among them,
-    are not processed when the directory is reached through ``PYTHONPATH`` or a ``.pth`` line)."""
-    return sysconfig.get_paths()["purelib"]
+def dependencies_dir(where: Path) -> str:
+    """A folder of links to everything in this interpreter's site-packages except mediagate
+    itself: where a fresh venv finds mediagate's dependencies without downloading them.
+
+    The checkout's own editable install is left out (its finder module has the same name as the
+    one a clone's ``pip install -e .`` makes, and would win on ``PYTHONPATH``, running the
+    checkout's code instead of the clone's); so are ``.pth`` files, never processed there."""
+    site = Path(sysconfig.get_paths()["purelib"])
+    where.mkdir(parents=True, exist_ok=True)
+    for entry in site.iterdir():
+        name = entry.name.lower()
+        if name.startswith(("__editable__", "mediagate")) or name.endswith(".pth"):
+            continue
+        (where / entry.name).symlink_to(entry)
+    return str(where)
 
 
 class Served:

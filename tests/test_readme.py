@@ -9,11 +9,12 @@ with SIGTERM and checks that nothing is left running.
 
 What the environment changes, and why (the command text is not touched):
 
-* ``PYTHONPATH`` names this interpreter's site-packages, so the command's ``pip install -e .``
+* ``PYTHONPATH`` names a folder of links to this interpreter's installed packages minus
+  mediagate itself (:func:`tests.served.dependencies_dir`), so the command's ``pip install -e .``
   finds mediagate's dependencies already installed instead of downloading them (the suite must
-  not depend on the network, and it keeps the test near half a minute). The clone's own package
-  is still installed by that ``pip install -e .`` into the clone's fresh ``.venv`` and imported
-  from the clone (asserted below). The isolated build environment's ``setuptools`` comes from
+  not depend on the network, and it keeps the test near a minute). The clone's own package is
+  still installed by that ``pip install -e .`` into the clone's fresh ``.venv`` and imported from
+  the clone (asserted below). The isolated build environment's ``setuptools`` comes from
   wherever pip is configured to look (this machine: its local package mirror).
 * ``MEDIAGATE_SERVER__PORT=0``: tests never bind fixed ports; the CLI prints the port it got.
 * ``MEDIAGATE_CONNECTORS__ALLOW``: only the connectors without a remote default endpoint, so that
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.served import Served, kill_leftovers, quiet_env, this_site_packages, valkey_pids
+from tests.served import Served, dependencies_dir, kill_leftovers, quiet_env, valkey_pids
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 300.0  # pip install -e . (~25 s) and start-up (~10-40 s on a busy host)
@@ -67,7 +68,8 @@ def test_the_readme_command_is_found() -> None:
 @pytest.mark.timeout(START_TIMEOUT_S + 120)
 def test_the_readme_serve_command_works_in_a_fresh_clone(clone: Path) -> None:
     command = readme_serve_command((clone / "README.md").read_text(encoding="utf-8"))
-    served = Served(command, cwd=clone, env=quiet_env(PYTHONPATH=this_site_packages()))
+    deps = dependencies_dir(clone.parent / "deps")
+    served = Served(command, cwd=clone, env=quiet_env(PYTHONPATH=deps))
     try:
         url = served.url(START_TIMEOUT_S)
         health = served.healthz(url, 60)
@@ -81,15 +83,15 @@ def test_the_readme_serve_command_works_in_a_fresh_clone(clone: Path) -> None:
     assert code == 0, served.output[-4000:]
     assert "mediagate stopped in" in served.output
     assert not valkey_pids(clone / "data"), "the embedded Valkey outlived the gateway"
-    assert f"{clone}/" in _imported_from(clone), "the gateway did not run the clone's code"
+    assert f"{clone}/" in _imported_from(clone, deps), "the gateway did not run the clone's code"
 
 
-def _imported_from(clone: Path) -> str:
+def _imported_from(clone: Path, deps: str) -> str:
     python = clone / ".venv" / "bin" / "python"
     done = subprocess.run(
         [str(python), "-c", "import gateway; print(gateway.__file__)"],
         cwd=clone.parent,
-        env=quiet_env(PYTHONPATH=this_site_packages()),
+        env=quiet_env(PYTHONPATH=deps),
         capture_output=True,
         text=True,
         timeout=60,
