@@ -7,6 +7,7 @@ until it answers 200, then SIGTERM the whole process group and wait (nothing lef
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -119,16 +120,16 @@ class Served:
     def stop(self, timeout_s: float = 60.0) -> int:
         """SIGTERM to the process group (the shell and mediagate), then wait."""
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         try:
             code = self.proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             code = self.proc.wait()
         self._reader.join(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         return code
 
 
@@ -143,9 +144,9 @@ def valkey_pids(data_dir: Path) -> list[int]:
             status = (entry / "status").read_text()
         except OSError:
             continue
-        if b"valkey-server" in cmdline and str(data_dir).encode() in cmdline:
-            if "State:\tZ" not in status:
-                found.append(int(entry.name))
+        named = b"valkey-server" in cmdline and str(data_dir).encode() in cmdline
+        if named and "State:\tZ" not in status:
+            found.append(int(entry.name))
     return found
 
 
