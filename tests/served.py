@@ -45,9 +45,14 @@ def quiet_env(**extra: str) -> dict[str, str]:
     return env
 
 
+#: The ``[classifier]`` extra: left out, as ``pip install .`` without extras leaves it out.
+CLASSIFIER_EXTRA = ("torch", "transformers", "safetensors", "tokenizers", "huggingface_hub")
+
+
 def dependencies_dir(where: Path) -> str:
-    """A folder of links to everything in this interpreter's site-packages except mediagate
-    itself: where a fresh venv finds mediagate's dependencies without downloading them.
+    """A folder of links to this interpreter's site-packages minus mediagate itself and the
+    ``[classifier]`` extra: where a fresh venv finds mediagate's own dependencies without
+    downloading them.
 
     The checkout's own editable install is left out (its finder module has the same name as the
     one a clone's ``pip install -e .`` makes, and would win on ``PYTHONPATH``, running the
@@ -56,7 +61,9 @@ def dependencies_dir(where: Path) -> str:
     where.mkdir(parents=True, exist_ok=True)
     for entry in site.iterdir():
         name = entry.name.lower()
-        if name.startswith(("__editable__", "mediagate")) or name.endswith(".pth"):
+        if name.startswith(("__editable__", "mediagate", *CLASSIFIER_EXTRA)):
+            continue
+        if name.endswith(".pth"):
             continue
         (where / entry.name).symlink_to(entry)
     return str(where)

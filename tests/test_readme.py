@@ -10,7 +10,8 @@ with SIGTERM and checks that nothing is left running.
 What the environment changes, and why (the command text is not touched):
 
 * ``PYTHONPATH`` names a folder of links to this interpreter's installed packages minus
-  mediagate itself (:func:`tests.served.dependencies_dir`), so the command's ``pip install -e .``
+  mediagate itself and the ``[classifier]`` extra the command does not install
+  (:func:`tests.served.dependencies_dir`), so the command's ``pip install -e .``
   finds mediagate's dependencies already installed instead of downloading them (the suite must
   not depend on the network, and it keeps the test near a minute). The clone's own package is
   still installed by that ``pip install -e .`` into the clone's fresh ``.venv`` and imported from
@@ -79,6 +80,7 @@ def test_the_readme_serve_command_works_in_a_fresh_clone(clone: Path) -> None:
         assert health["status"] == "ok", health
         assert health["parts"]["screening"]["ok"] is True
         assert health["parts"]["screening"]["patterns"] > 1000  # the shipped lexicons loaded
+        assert health["parts"]["classifier"]["enabled"] is False  # no [classifier] extra
         assert (clone / "data" / "store" / "appendonly").is_dir()  # the default data dir
         assert valkey_pids(clone / "data"), "no embedded Valkey in ./data"
     finally:
