@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""mediagate's one edge: ``python run.py [serve|demo|keys|vault|audit|screen] ...``."""
+"""mediagate's one edge in a checkout: ``python run.py [serve|demo|keys|vault|audit|screen] ...``
+is the installed ``mediagate`` command (:func:`gateway.cli.main`)."""
 
 import sys
 

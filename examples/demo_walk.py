@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Walk through the demo gateway: screen, get refused, get approved, publish, read it back.
 
-Start the demo first (``python run.py demo``), then::
+Start the demo first (``mediagate demo``), then::
 
     python examples/demo_walk.py [--data-dir demo-data] [--url http://127.0.0.1:8080]
 

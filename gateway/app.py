@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -41,7 +43,7 @@ from gateway.principals import PrincipalStore
 from gateway.routes import ROUTES, add_routes
 from gateway.screening_service import ScreeningService
 from gateway.services import Services
-from gateway.settings import Settings, anchor_path
+from gateway.settings import SHIPPED_MODEL_DIR, Settings, anchor_path
 from gateway.vault import MasterKey, Vault
 
 log = logging.getLogger(__name__)
@@ -139,6 +141,12 @@ def _publish_ctx(runtime: Runtime) -> CleanupCtx:
             settings, svc.redis, svc.keys, classifier, prebuilt=runtime.screener
         )
         await screening.start()
+        if not screening.ready:
+            await screening.close()
+            lexicons = settings.screening.lexicon_dir
+            raise StartupError(
+                f"screening.lexicon_dir = {str(lexicons)!r}: {screening.health().get('error')}"
+            )
         ring, can_issue = build_key_ring(settings, runtime.signing_key_pem)
         approvals = ApprovalService(settings, svc.redis, svc.keys, svc.principals, ring, can_issue)
         jobs = JobStore(svc.redis, svc.keys)
@@ -154,7 +162,6 @@ def _publish_ctx(runtime: Runtime) -> CleanupCtx:
             "can_issue": can_issue,
             "kid": ring.signing.kid if can_issue else None,
         }
-        svc.health.required = ("screening",)
         worker: DeliveryWorker | None = None
         if settings.delivery.workers > 0:
             worker = DeliveryWorker(svc, jobs, connectors)
@@ -171,15 +178,29 @@ def _publish_ctx(runtime: Runtime) -> CleanupCtx:
     return ctx
 
 
+class StartupError(RuntimeError):
+    """A part could not load; the gateway does not start (the message names the key and path)."""
+
+
+def _classifier_extra_missing() -> bool:
+    return any(importlib.util.find_spec(name) is None for name in ("torch", "transformers"))
+
+
 async def _load_classifier(settings: Settings) -> tuple[object | None, dict[str, object]]:
+    """The classifier stage: off when ``classifier_model_dir`` is unset; the shipped model when
+    the ``[classifier]`` extra is installed (off, saying so, without it); any other failure to
+    load a configured model stops start-up (:class:`StartupError`)."""
     model_dir = settings.screening.classifier_model_dir
     if model_dir is None:
-        return None, {"ok": True, "enabled": False, "note": "no classifier_model_dir configured"}
-    try:
-        from screening.classifier import ClassifierUnavailable, TextClassifier
-    except ImportError as exc:  # pragma: no cover - the module itself is always present
-        return None, {"ok": False, "enabled": False, "error": str(exc)}
+        return None, {"ok": True, "enabled": False, "note": "classifier_model_dir is off"}
+    from screening.classifier import EXTRA_HINT, ClassifierUnavailable, TextClassifier
+
+    if model_dir == SHIPPED_MODEL_DIR and _classifier_extra_missing():
+        note = f"the shipped model needs torch and transformers: {EXTRA_HINT}"
+        log.warning("classifier stage off: %s", note)
+        return None, {"ok": True, "enabled": False, "note": note}
     loop = asyncio.get_running_loop()
+    started = time.perf_counter()
     try:
         classifier = await loop.run_in_executor(
             None,
@@ -188,8 +209,11 @@ async def _load_classifier(settings: Settings) -> tuple[object | None, dict[str,
             ),
         )
     except ClassifierUnavailable as exc:
-        log.warning("classifier stage off: %s", exc)
-        return None, {"ok": False, "enabled": False, "error": str(exc)}
+        raise StartupError(
+            f"screening.classifier_model_dir = {str(model_dir)!r}: {exc} "
+            '(classifier_model_dir = "" switches the stage off)'
+        ) from None
+    log.info("classifier ready in %.1f s (%s)", time.perf_counter() - started, model_dir)
     return classifier, {
         "ok": True,
         "enabled": True,

@@ -1,18 +1,24 @@
-"""Command line: ``serve``, ``demo``, ``keys``, ``vault``, ``audit``, ``screen``.
+"""Command line ``mediagate``: ``serve``, ``demo``, ``keys``, ``vault``, ``audit``, ``screen``.
 
-``run.py`` is a thin shim over :func:`main`. This module is the one edge that reads the
-environment, starts the embedded store and prints to the terminal.
+Installed as the ``mediagate`` script; ``run.py`` in a checkout is a thin shim over :func:`main`.
+This module is the one edge that reads the environment, starts the embedded store and prints to
+the terminal. ``--config``, ``--policy`` and ``--data-dir`` are accepted in one way by every
+sub-command, before or after it (``mediagate --data-dir D audit verify`` and ``mediagate audit
+verify --data-dir D`` are the same).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import gc
 import json
+import socket
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,24 +26,39 @@ from typing import Any, TypeVar
 import redis.asyncio as aredis
 from aiohttp import web
 
+from gateway.app import StartupError
 from gateway.audit import Anchor, AuditLog, read_anchor_file
+from gateway.embedded import EmbeddedStoreError
 from gateway.keys import Keys
 from gateway.logs import setup_logging
 from gateway.principals import PrincipalStore
 from gateway.runtime import resolve_runtime, store_url
-from gateway.server import serve
+from gateway.server import PortInUse, ServeHooks, bind, serve
 from gateway.settings import ROLES, Settings, SettingsError, anchor_path, load_settings
 from gateway.vault import Vault, generate_master_key
 
 T = TypeVar("T")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    settings = load_settings(args.config, args.policy)
+PROG = "mediagate"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mediagate")
+    except PackageNotFoundError:  # a checkout run without installing
+        return "unknown (not installed)"
+
+
+def _settings(args: argparse.Namespace, *, default_data_dir: str | None = None) -> Settings:
+    settings = load_settings(getattr(args, "config", None), getattr(args, "policy", None))
     changes: dict[str, Any] = {}
-    if getattr(args, "data_dir", None):
-        changes["data_dir"] = Path(args.data_dir)
-    if getattr(args, "port", None):
+    data_dir = getattr(args, "data_dir", None) or default_data_dir
+    if data_dir:
+        changes["data_dir"] = Path(data_dir).absolute()  # the one base: the working directory
+    if getattr(args, "port", None) is not None:
         changes["port"] = args.port
     if getattr(args, "host", None):
         changes["host"] = args.host
@@ -61,22 +82,70 @@ def _with_store(settings: Settings, work: Callable[[aredis.Redis, Keys], Awaitab
         return asyncio.run(go())
 
 
+def _progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _listen(settings: Settings) -> socket.socket:
+    """Bind the port first, before the store and the slow start-up: a port in use is said at
+    once (exit 2), not after seconds of work and a traceback."""
+    return bind(settings.server.host, settings.server.port)
+
+
+@contextlib.contextmanager
+def _store(settings: Settings) -> Iterator[tuple[str, bool]]:
+    """:func:`store_url` with a progress line."""
+    if settings.store.redis_url:
+        _progress("store: Redis at store.redis_url")
+    else:
+        _progress(f"starting the embedded store in {settings.server.data_dir / 'store'}…")
+    started_at = time.perf_counter()
+    with store_url(settings) as (url, embedded):
+        if embedded:
+            _progress(f"store ready in {time.perf_counter() - started_at:.1f} s")
+        yield url, embedded
+
+
+class _Progress:
+    """Start-up, listening and stop lines on stderr (stdout stays for what commands print)."""
+
+    def __init__(self) -> None:
+        self._started_at = time.perf_counter()
+        self._stopping_at = 0.0
+
+    def hooks(self) -> ServeHooks:
+        return ServeHooks(starting=self.starting, started=self.started, stopping=self.stopping)
+
+    def starting(self) -> None:
+        self._started_at = time.perf_counter()
+        _progress("building screening automata, loading the classifier and connectors…")
+
+    def started(self, url: str) -> None:
+        _progress(f"ready in {time.perf_counter() - self._started_at:.1f} s")
+        _progress(f"mediagate listening on {url} (GET /healthz; Ctrl-C stops)")
+
+    def stopping(self, reason: str) -> None:
+        self._stopping_at = time.perf_counter()
+        _progress(f"stopping ({reason}): finishing requests, delivery and the store…")
+
+    def stopped(self) -> None:
+        if self._stopping_at:
+            _progress(f"mediagate stopped in {time.perf_counter() - self._stopping_at:.1f} s")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.app import create_app
 
     settings = _settings(args)
     setup_logging(settings.logging.level, settings.logging.format)
-    with store_url(settings) as (url, embedded):
+    _progress(f"mediagate {_version()}: data dir {settings.server.data_dir}")
+    progress = _Progress()
+    with _listen(settings) as sock, _store(settings) as (url, embedded):
         runtime = resolve_runtime(settings, url, embedded=embedded)
-        where = "embedded Valkey in " + str(settings.server.data_dir) if embedded else "Redis"
-        print(
-            f"mediagate listening on http://{settings.server.host}:{settings.server.port} "
-            f"(store: {where})",
-            flush=True,
-        )
         app = create_app(settings, runtime)
         app.on_startup.append(_freeze_heap)
-        asyncio.run(serve(app, settings.server.host, settings.server.port))
+        asyncio.run(serve(app, sock, hooks=progress.hooks()))
+    progress.stopped()
     return 0
 
 
@@ -94,9 +163,13 @@ async def _freeze_heap(app: web.Application) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from gateway.demo import run_demo
 
-    settings = _settings(args)
+    settings = _settings(args, default_data_dir="demo-data")
     setup_logging(settings.logging.level, settings.logging.format)
-    return run_demo(settings)
+    _progress(f"mediagate {_version()} demo: data dir {settings.server.data_dir}")
+    progress = _Progress()
+    code = run_demo(settings, _listen(settings), progress.hooks())
+    progress.stopped()
+    return code
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -154,7 +227,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 def _cli_actor() -> Any:
     from gateway.audit import Actor
 
-    return Actor(id="cli", name="run.py", role="admin", unit="")
+    return Actor(id="cli", name=PROG, role="admin", unit="")
 
 
 def cmd_vault(args: argparse.Namespace) -> int:
@@ -257,45 +330,67 @@ def cmd_screen(args: argparse.Namespace) -> int:
     return report(base_screener(settings), fields, as_json=args.json, colour=not args.no_colour)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="run.py", description="mediagate publishing gateway")
-    parser.add_argument("--config", type=Path, default=None, help="gateway.toml")
-    parser.add_argument("--policy", type=Path, default=None, help="policy.toml")
-    sub = parser.add_subparsers(dest="command")
+def _common(parser: argparse.ArgumentParser) -> None:
+    """The options every sub-command takes, in the same way, before or after it.
 
-    serve = sub.add_parser("serve", help="run the gateway (default)")
+    ``SUPPRESS`` keeps a value given at one level from being reset by a later level's default.
+    """
+    group = parser.add_argument_group("configuration (before or after the sub-command)")
+    group.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="gateway.toml")
+    group.add_argument("--policy", type=Path, default=argparse.SUPPRESS, help="policy.toml")
+    group.add_argument(
+        "--data-dir",
+        default=argparse.SUPPRESS,
+        help="data directory (default: server.data_dir, ./data; ./demo-data for demo)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="mediagate publishing gateway (no sub-command: serve)",
+        epilog="relative paths are resolved against the working directory",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    _common(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        made = sub.add_parser(name, **kwargs)
+        _common(made)
+        return made
+
+    serve = command("serve", help="run the gateway (default)")
     serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--data-dir")
+    serve.add_argument("--port", type=int, help="0: any free port (printed)")
     serve.set_defaults(func=cmd_serve)
 
-    demo = sub.add_parser("demo", help="run the gateway with a demo organisation and emulators")
+    demo = command("demo", help="run the gateway with a demo organisation and emulators")
     demo.add_argument("--host")
-    demo.add_argument("--port", type=int)
-    demo.add_argument("--data-dir", default="demo-data")
+    demo.add_argument("--port", type=int, help="0: any free port (printed)")
     demo.set_defaults(func=cmd_demo)
 
-    keys = sub.add_parser("keys", help="create, list or revoke API keys")
-    keys.add_argument("--data-dir")
+    keys = command("keys", help="create, list or revoke API keys")
     ksub = keys.add_subparsers(dest="action", required=True)
     create = ksub.add_parser("create")
+    _common(create)
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--unit", required=True)
     create.add_argument("--name", required=True)
-    ksub.add_parser("list")
+    _common(ksub.add_parser("list"))
     rv = ksub.add_parser("revoke")
+    _common(rv)
     rv.add_argument("key_id")
     keys.set_defaults(func=cmd_keys)
 
-    vault = sub.add_parser("vault", help="genkey (a new master key) or rewrap (under the new key)")
-    vault.add_argument("--data-dir")
+    vault = command("vault", help="genkey (a new master key) or rewrap (under the new key)")
     vault.add_argument("action", choices=("genkey", "rewrap"))
     vault.set_defaults(func=cmd_vault)
 
-    audit = sub.add_parser("audit", help="verify the hash chain or export JSON Lines")
-    audit.add_argument("--data-dir")
+    audit = command("audit", help="verify the hash chain or export JSON Lines")
     asub = audit.add_subparsers(dest="action", required=True)
     verify = asub.add_parser("verify")
+    _common(verify)
     verify.add_argument(
         "--anchor",
         action="append",
@@ -308,11 +403,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="anchors written by the gateway (default: data_dir/audit.anchor_file)",
     )
     exp = asub.add_parser("export")
+    _common(exp)
     exp.add_argument("--since", help="ISO date or date-time")
     exp.add_argument("--output", "-o", help="file (default: stdout)")
     audit.set_defaults(func=cmd_audit)
 
-    screen = sub.add_parser("screen", help="screen a text file and show the findings")
+    screen = command("screen", help="screen a text file and show the findings")
     screen.add_argument("file")
     screen.add_argument("--json", action="store_true", help="print the POST /v1/screen answer")
     screen.add_argument("--no-colour", action="store_true")
@@ -322,14 +418,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        args = parser.parse_args([*(argv or sys.argv[1:]), "serve"])
+        args = parser.parse_args([*argv, "serve"])
     try:
         result: int = args.func(args)
         return result
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except PortInUse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except EmbeddedStoreError as exc:
+        print(f"error: the embedded store did not start: {exc}", file=sys.stderr)
+        return 1
+    except StartupError as exc:
+        print(f"start-up failed: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from gateway.audit import Actor, AuditLog
 from gateway.keys import Keys
 from gateway.principals import PrincipalStore
 from gateway.runtime import resolve_runtime, store_url
-from gateway.server import serve
+from gateway.server import ServeHooks, serve
 from gateway.settings import Settings
 from gateway.vault import Vault
 
@@ -183,9 +184,8 @@ async def seed(
 
 
 def _print_banner(
-    settings: Settings, urls: Mapping[str, str], issued: Mapping[str, Any], keys_file: Path
+    base: str, urls: Mapping[str, str], issued: Mapping[str, Any], keys_file: Path
 ) -> None:
-    base = f"http://{settings.server.host}:{settings.server.port}"
     print("\nmediagate demo is running\n")
     print(f"  gateway      {base}   (GET /healthz, /openapi.json)")
     for name, url in urls.items():
@@ -205,12 +205,14 @@ def _print_banner(
     )
 
 
-def run_demo(settings: Settings) -> int:
+def run_demo(settings: Settings, sock: socket.socket, hooks: ServeHooks | None = None) -> int:
+    """Seed the demo organisation and serve on ``sock`` (bound by the caller) until stopped."""
+    hooks = hooks or ServeHooks()
     data_dir = settings.server.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     keys_file = data_dir / "demo-keys.json"
 
-    with store_url(settings) as (url, embedded):
+    with sock, store_url(settings) as (url, embedded):
         runtime = resolve_runtime(settings, url, embedded=embedded)
         if runtime.master_key is None:
             print(f"vault unavailable: {runtime.vault_problem}")
@@ -227,13 +229,13 @@ def run_demo(settings: Settings) -> int:
             )
             await redis.aclose()
             app = create_app(demo_settings, runtime)
+
+            def started(base: str) -> None:
+                hooks.started(base)
+                _print_banner(base, urls, issued, keys_file)
+
             try:
-                await serve(
-                    app,
-                    demo_settings.server.host,
-                    demo_settings.server.port,
-                    started=lambda: _print_banner(demo_settings, urls, issued, keys_file),
-                )
+                await serve(app, sock, hooks=dataclasses.replace(hooks, started=started))
             finally:
                 for emulator in runners:
                     await emulator.cleanup()

@@ -7,6 +7,14 @@ only as references (``{ env = "NAME" }`` or ``{ file = "path" }``) and are resol
 
 Deployment overrides come from the environment: ``MEDIAGATE_<SECTION>__<KEY>=<toml value>``
 (for example ``MEDIAGATE_SERVER__PORT=9000``); ``REDIS_URL`` overrides ``store.redis_url``.
+
+Paths: every relative path in the settings (``server.data_dir``, ``screening.lexicon_dir``,
+``screening.classifier_model_dir``, a secret's ``{ file = "..." }``) is resolved against the
+working directory the command is started from, once, when the settings are loaded; a settings
+object only ever holds absolute paths (``audit.anchor_file`` is the one path relative to
+``server.data_dir``, joined by :func:`anchor_path`). The defaults ship inside the package: the
+lexicons and the two TOML files in :data:`CONFIG_DIR` (the checkout's ``config/``, installed as
+``gateway/defaults/`` in a wheel) and the classifier model in :data:`SHIPPED_MODEL_DIR`.
 """
 
 from __future__ import annotations
@@ -25,7 +33,19 @@ ROLES = ("editor", "unit_head", "brand_pr", "leader", "admin", "auditor")
 Role = Literal["editor", "unit_head", "brand_pr", "leader", "admin", "auditor"]
 POST_CATEGORIES = ("company", "news", "culture", "other")
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the checkout, or site-packages
+
+
+def _config_dir() -> Path:
+    """``gateway/defaults`` in an installed wheel (mapped from ``config/``), else ``config/``."""
+    installed = Path(__file__).resolve().parent / "defaults"
+    return installed if (installed / "gateway.toml").is_file() else _PACKAGE_ROOT / "config"
+
+
+#: The shipped ``gateway.toml``, ``policy.toml`` and ``lexicons/``.
+CONFIG_DIR = _config_dir()
+#: The shipped classifier model (used when the ``[classifier]`` extra is installed).
+SHIPPED_MODEL_DIR = _PACKAGE_ROOT / "screening" / "models" / "cold-mini"
 
 
 class SettingsError(ValueError):
@@ -77,6 +97,8 @@ class LimitSettings:
     max_images: int = 20
     max_image_bytes: int = 5 * 1024 * 1024
     request_timeout_s: float = 30.0
+    header_timeout_s: float = 10.0  # a request's line and headers must arrive within this
+    body_timeout_s: float = 60.0  # and its body within this, once the headers are in
 
 
 @dataclass(frozen=True)
@@ -127,7 +149,8 @@ class ApprovalSettings:
 @dataclass(frozen=True)
 class ScreeningSettings:
     lexicon_dir: Path = CONFIG_DIR / "lexicons"
-    classifier_model_dir: Path | None = None
+    # The shipped model by default; "" in gateway.toml (None here) switches the stage off.
+    classifier_model_dir: Path | None = SHIPPED_MODEL_DIR
     classifier_threshold: float | None = None
     workers: int = 2
     reload_poll_s: float = 0.25
@@ -237,6 +260,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         args = get_args(tp)
         if value is None and type(None) in args:
             return None
+        if value == "" and type(None) in args and Path in args:
+            return None  # an optional path written as "" (TOML has no null): off
         errors = []
         for arg in args:
             if arg is type(None):
@@ -391,7 +416,8 @@ def load_settings(
     policy: Path | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Read ``gateway.toml`` and ``policy.toml`` (defaults in ``config/``) plus overrides."""
+    """Read ``gateway.toml`` and ``policy.toml`` (defaults in :data:`CONFIG_DIR`) plus overrides;
+    relative paths resolve against the working directory; missing lexicons or model stop here."""
     environ = os.environ if environ is None else environ
     config = config or Path(environ.get("MEDIAGATE_CONFIG") or CONFIG_DIR / "gateway.toml")
     policy = policy or Path(environ.get("MEDIAGATE_POLICY") or CONFIG_DIR / "policy.toml")
@@ -410,19 +436,72 @@ def load_settings(
     except SettingsError as exc:
         raise SettingsError(f"{config}: {_blame_env(str(exc), origins)}") from None
     settings = dataclasses.replace(settings, policy=load_policy(policy))
-    base = config.parent.parent if config.parent.name == "config" else config.parent
-    screening = settings.screening
-    if not screening.lexicon_dir.is_absolute():
-        screening = dataclasses.replace(screening, lexicon_dir=base / screening.lexicon_dir)
-    model_dir = screening.classifier_model_dir
-    if model_dir is not None and not model_dir.is_absolute():
-        screening = dataclasses.replace(screening, classifier_model_dir=base / model_dir)
-    settings = dataclasses.replace(settings, screening=screening)
+    settings = absolute_paths(settings, Path.cwd())
     if settings.rate_limits.window_s <= 0:
         raise SettingsError(f"{config}: rate_limits.window_s: must be positive")
     if settings.audit.anchor_interval_s < 0:
         raise SettingsError(f"{config}: audit.anchor_interval_s: must be 0 (off) or positive")
-    return typing.cast(Settings, settings)
+    _check_screening_files(settings, config, origins)
+    return settings
+
+
+def _absolute(path: Path, base: Path) -> Path:
+    return path if path.is_absolute() else base / path
+
+
+def _absolute_ref(ref: SecretRef, base: Path) -> SecretRef:
+    if not ref.file:
+        return ref
+    return dataclasses.replace(ref, file=str(_absolute(Path(ref.file), base)))
+
+
+def absolute_paths(settings: Settings, base: Path) -> Settings:
+    """``settings`` with every relative path resolved against ``base`` (the one base)."""
+    server = settings.server
+    screening = settings.screening
+    vault = settings.vault
+    model_dir = screening.classifier_model_dir
+    return dataclasses.replace(
+        settings,
+        server=dataclasses.replace(server, data_dir=_absolute(server.data_dir, base)),
+        screening=dataclasses.replace(
+            screening,
+            lexicon_dir=_absolute(screening.lexicon_dir, base),
+            classifier_model_dir=None if model_dir is None else _absolute(model_dir, base),
+        ),
+        vault=dataclasses.replace(
+            vault,
+            master_key=_absolute_ref(vault.master_key, base),
+            old_master_keys=tuple(_absolute_ref(r, base) for r in vault.old_master_keys),
+        ),
+        approvals=dataclasses.replace(
+            settings.approvals,
+            signing_key=_absolute_ref(settings.approvals.signing_key, base),
+        ),
+    )
+
+
+def _check_screening_files(settings: Settings, config: Path, origins: Mapping[str, str]) -> None:
+    """Fail closed: screening without its lexicons, or without a model it was told to use,
+    would pass what it should stop. The message names the file, the key and the path."""
+
+    def where(key: str) -> str:
+        origin = origins.get(f"screening.{key}")
+        return f"{config}: screening.{key}" + (f" (from environment {origin})" if origin else "")
+
+    lexicons = settings.screening.lexicon_dir
+    if not lexicons.is_dir():
+        raise SettingsError(f"{where('lexicon_dir')} = {str(lexicons)!r}: no such directory")
+    if not any(lexicons.glob("*.txt")):
+        raise SettingsError(
+            f"{where('lexicon_dir')} = {str(lexicons)!r}: holds no lexicon (*.txt) file"
+        )
+    model = settings.screening.classifier_model_dir
+    if model is not None and not model.is_dir():
+        raise SettingsError(
+            f"{where('classifier_model_dir')} = {str(model)!r}: no such directory "
+            '(write classifier_model_dir = "" to switch the classifier stage off)'
+        )
 
 
 def anchor_path(settings: Settings) -> Path:

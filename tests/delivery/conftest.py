@@ -432,6 +432,7 @@ def gateway_toml(
         'level = "INFO"',
         "[screening]",
         f'lexicon_dir = "{REPO / "config" / "lexicons"}"',
+        'classifier_model_dir = ""',  # off (the default is the shipped model)
         "[delivery]",
         f"workers = {workers}",
         f"lease_s = {lease_s}",

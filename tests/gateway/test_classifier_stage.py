@@ -1,6 +1,7 @@
 """The optional classifier stage inside the gateway: loaded from the local model directory at
-start-up; its score asks for Brand-PR review, it never blocks; a missing model leaves the gateway
-running without the stage, and /healthz says so."""
+start-up; its score asks for Brand-PR review, it never blocks; a configured model that is not
+there stops start-up; the shipped model without the [classifier] extra is off, and /healthz says
+so."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from gateway.settings import Settings
+import pytest
+from aiohttp import web
+
+from gateway import app as app_module
+from gateway.app import StartupError, create_app
+from gateway.settings import SHIPPED_MODEL_DIR, Settings
 from tests.gateway.conftest import Caller, MakeClient
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "screening" / "models" / "cold-mini"
@@ -43,21 +49,33 @@ async def test_the_classifier_asks_for_brand_pr_review(
     assert "brand_pr" in body["required_roles"]
 
 
-async def test_without_the_model_the_gateway_runs_and_says_so(
-    make_client: MakeClient,
-    settings: Settings,
-    callers: dict[str, Caller],
-    runtime: Any,
-    tmp_path: Path,
+async def test_a_configured_model_that_is_not_there_stops_start_up(
+    redis: Any, settings: Settings, runtime: Any, tmp_path: Path
 ) -> None:
+    """It used to start without the stage and say ok (fail open); now nothing starts."""
+    missing = tmp_path / "no-model"
+    app = create_app(_with_model(settings, missing), dataclasses.replace(runtime, screener=None))
+    runner = web.AppRunner(app)
+    try:
+        with pytest.raises(StartupError) as info:
+            await runner.setup()
+    finally:
+        await runner.cleanup()
+    assert "screening.classifier_model_dir" in str(info.value)
+    assert str(missing) in str(info.value)
+
+
+async def test_without_the_extra_the_shipped_model_is_off_and_health_says_so(
+    make_client: MakeClient, settings: Settings, runtime: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The edge being simulated: torch/transformers not installed (the [classifier] extra).
+    monkeypatch.setattr(app_module, "_classifier_extra_missing", lambda: True)
     client = await make_client(
-        _with_model(settings, tmp_path / "no-model"), dataclasses.replace(runtime, screener=None)
+        _with_model(settings, SHIPPED_MODEL_DIR), dataclasses.replace(runtime, screener=None)
     )
     resp = await client.get("/healthz")
     health = await resp.json()
     assert resp.status == 200, health
-    assert health["parts"]["classifier"]["enabled"] is False
-    assert "no classifier model" in health["parts"]["classifier"]["error"]
-    resp = await client.post("/v1/screen", headers=callers["editor"].headers, json={"post": POST})
-    assert resp.status == 200
-    assert not [f for f in (await resp.json())["findings"] if f["detector"] == "classifier"]
+    stage = health["parts"]["classifier"]
+    assert stage["ok"] is True and stage["enabled"] is False
+    assert "mediagate[classifier]" in stage["note"]

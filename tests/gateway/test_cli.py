@@ -23,9 +23,10 @@ import aiohttp
 import pytest
 import redis.asyncio as aredis
 
-from gateway.cli import main
+from gateway.cli import build_parser, main
 from gateway.keys import Keys
 from gateway.principals import PrincipalStore
+from gateway.settings import CONFIG_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_PY = ROOT / "run.py"
@@ -178,6 +179,91 @@ def test_audit_verify_and_export_over_the_embedded_store(
     assert not _valkey_pids(tmp_path / "data")
 
 
+# --- one CLI: mediagate, --version, --data-dir before or after (issue #11) ---------------------
+
+
+def test_the_cli_is_named_mediagate_and_has_a_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("mediagate ") and out.split()[1][0].isdigit(), out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert capsys.readouterr().out.startswith("usage: mediagate ")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["serve"],
+        ["demo"],
+        ["keys", "list"],
+        ["keys", "revoke", "k1"],
+        ["keys", "create", "--role", "editor", "--unit", "hq", "--name", "n"],
+        ["vault", "rewrap"],
+        ["audit", "verify"],
+        ["audit", "export", "-o", "x.jsonl"],
+        ["screen", "draft.txt"],
+    ],
+    ids=lambda argv: "-".join(argv[:2]),
+)
+@pytest.mark.parametrize("where", ["before", "middle", "after"])
+def test_common_options_are_taken_before_or_after_every_sub_command(
+    argv: list[str], where: str
+) -> None:
+    common = ["--data-dir", "D", "--config", "c.toml", "--policy", "p.toml"]
+    if where == "before":
+        full = [*common, *argv]
+    elif where == "middle":  # between the command and its action (keys/vault/audit)
+        full = [argv[0], *common, *argv[1:]]
+    else:
+        full = [*argv, *common]
+    args = build_parser().parse_args(full)
+    assert (args.data_dir, str(args.config), str(args.policy)) == ("D", "c.toml", "p.toml")
+
+
+def test_the_documented_audit_verify_data_dir_order_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/demo.md step 8 said ``audit verify --data-dir demo-data``: unrecognized arguments."""
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _main(capsys, "audit", "verify", "--data-dir", "demo-data")
+    assert code == 0, err
+    assert "audit chain intact: 0 records" in out
+    assert (tmp_path / "demo-data" / "store" / "appendonly").is_dir()
+    assert not _valkey_pids(tmp_path / "demo-data")
+
+
+def test_screen_with_a_copied_config_still_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A copy of gateway.toml outside config/ used to load 0 lexicons: 绝密 passed."""
+    copy = tmp_path / "gateway.toml"
+    copy.write_text((CONFIG_DIR / "gateway.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    draft = tmp_path / "draft.txt"
+    draft.write_text("（绝密）会议纪要", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _main(capsys, "screen", "--config", str(copy), str(draft), "--no-colour")
+    assert code == 2, out + err
+    assert "decision: block" in out
+
+
+def test_a_stale_config_without_lexicons_stops_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = tmp_path / "gateway.toml"
+    old.write_text('[screening]\nlexicon_dir = "config/lexicons"\n', encoding="utf-8")
+    draft = tmp_path / "draft.txt"
+    draft.write_text("（绝密）会议纪要", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _main(capsys, "--config", str(old), "screen", str(draft))
+    assert code == 2, out + err
+    assert "configuration error" in err and "screening.lexicon_dir" in err
+    assert str(tmp_path / "config" / "lexicons") in err
+
+
 # --- serve -------------------------------------------------------------------------------------
 
 
@@ -288,6 +374,17 @@ async def test_serve_on_the_embedded_store_stops_cleanly_and_keeps_data(serve_di
         code = first.terminate()
     assert code == 0, first.output()
     assert not _valkey_pids(serve_dir), "embedded valkey outlived the gateway"
+    # issue #11: start-up and shutdown used to be silent for seconds
+    said = first.output()
+    for line in (
+        "starting the embedded store in",
+        "building screening automata",
+        "ready in ",
+        f"mediagate listening on {first.base}",
+        "stopping (SIGTERM)",
+        "mediagate stopped in ",
+    ):
+        assert line in said, (line, said)
     assert not (serve_dir / "store" / "valkey.sock").exists()
     assert (serve_dir / "master.key").stat().st_mode & 0o777 == 0o600
 
@@ -305,3 +402,17 @@ async def test_serve_on_the_embedded_store_stops_cleanly_and_keeps_data(serve_di
         code = second.terminate()
     assert code == 0, second.output()
     assert not _valkey_pids(serve_dir)
+
+
+async def test_a_port_in_use_is_reported_at_once_and_nothing_starts(serve_dir: Path) -> None:
+    """It used to be found after the store and ~7 s of start-up, as a traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = await _arun("serve", "--data-dir", str(serve_dir), "--port", str(port), env=_env())
+    assert done.returncode == 2, done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}: address already in use" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (serve_dir / "store").exists(), "the store was started before the port was taken"
+    assert "building screening automata" not in done.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -94,6 +95,8 @@ def test_demo_starts_and_the_walkthrough_publishes(tmp_path: Path) -> None:
         assert "409 approval token" in out
         assert "422 the content may not be published" in out
         assert "ok=True" in out
+        # docs/demo.md shows what a fresh run prints (issue #11: it showed 74 records, not 27)
+        assert _normalised(out) == _normalised(_documented_walk())
         printed = (tmp_path / "demo.log").read_text()
         assert keys["editor"]["key"] in printed  # shown once, on start
     finally:
@@ -106,3 +109,25 @@ def test_demo_starts_and_the_walkthrough_publishes(tmp_path: Path) -> None:
             log.close()
     assert proc.returncode == 0
     assert not (data_dir / "store" / "valkey.sock").exists()
+
+
+_VARYING = (
+    (re.compile(r"token [A-Za-z0-9_-]{22}"), "token <jti>"),
+    (re.compile(r"expires \d+"), "expires <time>"),
+    (re.compile(r"job_[0-9a-f]{20}"), "job_<id>"),
+    (re.compile(r"emu-article-\d+"), "emu-article-<n>"),
+    (re.compile(r"/s/emu\d+"), "/s/emu<n>"),
+)
+
+
+def _normalised(text: str) -> list[str]:
+    for pattern, replacement in _VARYING:
+        text = pattern.sub(replacement, text)
+    return text.strip().splitlines()
+
+
+def _documented_walk() -> str:
+    doc = (ROOT / "docs" / "demo.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```\n(1\. A subsidiary.*?)```", doc, flags=re.S)
+    assert len(blocks) == 1, "docs/demo.md: the sample output of the walk is missing"
+    return blocks[0]

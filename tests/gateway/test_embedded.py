@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -154,3 +159,116 @@ def test_a_second_start_on_the_same_dir_attaches_instead_of_starting_a_rival(
     # Once the owner stopped, a new start owns the directory again.
     with EmbeddedValkey(server.data_dir) as third:
         assert not third.attached and third.pid is not None
+
+
+# --- issue #11: a relative data dir, a parent killed with -9, a server left behind -------------
+
+
+def _valkey_pids(data_dir: Path) -> list[int]:
+    """Live ``valkey-server`` processes whose command line names ``data_dir``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if (
+            b"valkey-server" in cmdline
+            and str(data_dir).encode() in cmdline
+            and _alive(int(entry.name))
+        ):
+            found.append(int(entry.name))
+    return found
+
+
+def _wait_gone(data_dir: Path, timeout_s: float = 15.0) -> list[int]:
+    deadline = time.monotonic() + timeout_s
+    while (left := _valkey_pids(data_dir)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+@pytest.fixture
+def no_leftovers(tmp_path: Path) -> Iterator[Path]:
+    """Kill any server a failing test left on ``tmp_path``."""
+    yield tmp_path
+    for pid in _valkey_pids(tmp_path):
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_a_relative_data_dir_starts_and_logs_inside_it(
+    no_leftovers: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Valkey changes into --dir before it opens --logfile: a relative one made it exit 1."""
+    monkeypatch.chdir(no_leftovers)
+    server = EmbeddedValkey(Path("data") / "store")
+    with server:
+        assert server.data_dir == no_leftovers / "data" / "store"
+        assert _client(server).ping()
+    assert (no_leftovers / "data" / "store" / "valkey.log").is_file()
+
+
+_OWNER = """
+import sys, time
+from pathlib import Path
+from gateway.embedded import EmbeddedValkey
+server = EmbeddedValkey(Path(sys.argv[1]))
+server.start()
+print(server.pid, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux")
+def test_the_server_dies_with_its_owner_even_after_kill_9(no_leftovers: Path) -> None:
+    data_dir = no_leftovers / "store"
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _OWNER, str(data_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert owner.stdout is not None
+        pid = int(owner.stdout.readline())
+        assert _alive(pid)
+    finally:
+        owner.kill()
+        owner.wait()
+        if owner.stdout:
+            owner.stdout.close()
+    assert not _wait_gone(data_dir), "the embedded valkey outlived its owner"
+
+
+def test_a_server_left_by_a_crash_is_ended_by_the_next_start(no_leftovers: Path) -> None:
+    """Without a death signal (another OS, an older gateway) an orphan kept its AOF directory
+    open and every restart added a server; the next start now ends it first."""
+    data_dir = no_leftovers / "store"
+    data_dir.mkdir(mode=0o700)
+    first = EmbeddedValkey(data_dir)
+    # The owner's command line, started without the death signal: an orphan of a crash.
+    orphan = subprocess.Popen(first.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        (data_dir / "valkey.pid").write_text(f"{orphan.pid}\n{first.socket_path}\n")
+        deadline = time.monotonic() + 10
+        while not (data_dir / "valkey.sock").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with EmbeddedValkey(data_dir) as second:
+            assert orphan.wait(timeout=15) is not None  # ended (SIGTERM), not left running
+            assert _valkey_pids(data_dir) == [second.pid]
+            assert _client(second).ping()
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
+            orphan.wait()
+
+
+def test_a_pid_file_naming_another_process_is_left_alone(no_leftovers: Path) -> None:
+    data_dir = no_leftovers / "store"
+    data_dir.mkdir()
+    (data_dir / "valkey.pid").write_text(f"{os.getpid()}\n")  # this test, not a valkey-server
+    with EmbeddedValkey(data_dir) as server:
+        assert _client(server).ping()
+    assert _alive(os.getpid())

@@ -9,13 +9,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from gateway.accounts import AccountRegistry
 from gateway.app import Runtime
+from gateway.appkeys import SERVICES
+from gateway.keys import Keys
 from tests.gateway.conftest import Caller, MakeClient
 
 ANSWER_TIMEOUT_S = 10.0
@@ -135,3 +140,63 @@ async def test_metrics_are_prometheus_text_with_request_counters(
     for line in text.splitlines():
         if line and not line.startswith("#"):
             assert re.match(r"^[a-z_]+(\{[^}]*\})? [0-9.e+-]+$", line), line
+
+
+# --- issue #11: /healthz was ok while connectors were not ---------------------------------------
+
+
+async def _activate(redis: Any, platform: str) -> None:
+    registry = AccountRegistry(redis, Keys())
+    await registry.file(
+        account_id=f"{platform}-1",
+        platform=platform,
+        name="账号",
+        unit="hq",
+        operators=[],
+        settings={},
+        filed_by="test",
+    )
+    await registry.decide(f"{platform}-1", approve=True, by="test")
+
+
+async def test_an_unreachable_connector_an_account_uses_makes_healthz_503_naming_it(
+    client: TestClient[Any, Any], redis: Any
+) -> None:
+    """Every connector points at a closed loopback port in the test settings."""
+    await _activate(redis, "weibo")
+    resp = await client.get("/healthz")
+    body = await resp.json()
+    assert resp.status == 503, body
+    assert body["status"] == "unavailable"
+    assert body["failing"] == ["connector:weibo"]
+    weibo = body["parts"]["connector:weibo"]
+    assert weibo == {"ok": False, "reachable": False, "active_accounts": 1}
+
+
+async def test_an_unreachable_connector_no_account_uses_is_reported_but_not_failing(
+    client: TestClient[Any, Any],
+) -> None:
+    resp = await client.get("/healthz")
+    body = await resp.json()
+    assert resp.status == 200, body
+    assert "failing" not in body
+    for name in ("wechat", "weibo", "wordpress", "webhook"):
+        part = body["parts"][f"connector:{name}"]
+        assert part["ok"] is True and part["reachable"] is False, (name, part)
+        assert part["active_accounts"] == 0 and "no active account" in part["note"]
+
+
+async def test_any_part_not_ok_makes_healthz_503_naming_it(
+    make_client: MakeClient, runtime: Runtime
+) -> None:
+    """Not only a fixed list of parts: every registered part counts."""
+
+    async def broken(app: web.Application) -> AsyncIterator[None]:
+        app[SERVICES].health.info["delivery"] = lambda: {"ok": False, "error": "stopped"}
+        yield
+
+    client = await make_client(runtime_=dataclasses.replace(runtime, extra_contexts=(broken,)))
+    resp = await client.get("/healthz")
+    body = await resp.json()
+    assert resp.status == 503, body
+    assert body["failing"] == ["delivery"]

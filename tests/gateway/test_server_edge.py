@@ -9,8 +9,10 @@ serve`` uses over a real socket with raw bytes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -112,3 +114,101 @@ async def test_well_formed_requests_still_reach_the_middleware_chain(port: int) 
             assert resp.status in (401, 404)
             assert resp.content_type == "application/problem+json"
             assert "X-Request-Id" in resp.headers
+
+
+# --- slow clients (issue #11): bounded time for the head and the body -------------------------
+
+SLOW_LIMIT_S = 0.5
+
+
+@pytest.fixture
+async def slow_port(settings: Settings, runtime: Runtime) -> AsyncIterator[int]:
+    limits = dataclasses.replace(
+        settings.limits, header_timeout_s=SLOW_LIMIT_S, body_timeout_s=SLOW_LIMIT_S
+    )
+    runner = GatewayRunner(create_app(dataclasses.replace(settings, limits=limits), runtime))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host_port: Any = runner.addresses[0]
+    try:
+        yield int(host_port[1])
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        b"",  # connected, nothing sent
+        b"GET /livez HT",  # an unfinished request line
+        b"GET /livez HTTP/1.1\r\nHost: gw\r\nX-Slow: 1",  # an unfinished header line
+    ],
+    ids=["nothing", "request-line", "header-line"],
+)
+async def test_a_head_that_does_not_arrive_in_time_gets_408_and_is_closed(
+    slow_port: int, sent: bytes
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", slow_port)
+    started = time.monotonic()
+    writer.write(sent)
+    await writer.drain()
+    data = await asyncio.wait_for(reader.read(), timeout=10)  # EOF: the server closed it
+    elapsed = time.monotonic() - started
+    writer.close()
+    assert SLOW_LIMIT_S * 0.8 <= elapsed < 5, elapsed
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 "), data
+    assert b"application/problem+json" in head
+    problem = json.loads(body)
+    assert problem["status"] == 408 and problem["field"] == "headers"
+
+
+async def test_a_trickled_head_is_still_bounded(slow_port: int) -> None:
+    """A byte every so often does not reset the clock (the slowloris pattern)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", slow_port)
+    started = time.monotonic()
+    data = b""
+    for byte in b"GET /livez HTTP/1.1\r\nHost: gw\r\nX-Slow: " + b"z" * 100:
+        writer.write(bytes([byte]))
+        await writer.drain()
+        try:  # wait a while before the next byte, reading whatever the server says
+            data = await asyncio.wait_for(reader.read(), timeout=SLOW_LIMIT_S / 5)
+            break  # the server answered and closed
+        except TimeoutError:
+            continue
+    elapsed = time.monotonic() - started
+    writer.close()
+    assert elapsed < 5, "a byte at a time kept the connection open"
+    assert data.startswith(b"HTTP/1.1 408 "), data
+
+
+async def test_a_body_that_does_not_arrive_in_time_closes_the_connection(slow_port: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", slow_port)
+    started = time.monotonic()
+    writer.write(
+        b"POST /v1/screen HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 1000\r\n\r\n{"post": '
+    )
+    await writer.drain()
+    data = await asyncio.wait_for(reader.read(), timeout=10)
+    writer.close()
+    assert time.monotonic() - started < 5
+    assert not data.startswith(b"HTTP/1.1 2"), data
+
+
+async def test_a_prompt_client_on_a_kept_alive_connection_is_not_cut_off(slow_port: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", slow_port)
+    for _ in range(3):
+        writer.write(_get())
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), timeout=10)
+        assert status_line.startswith(b"HTTP/1.1 200"), status_line
+        length = 0
+        while (line := await reader.readline()) != b"\r\n":
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        await reader.readexactly(length)
+        await asyncio.sleep(SLOW_LIMIT_S * 1.5)  # idle between requests: keep-alive's business
+    writer.close()

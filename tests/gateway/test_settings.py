@@ -8,9 +8,11 @@ import pytest
 
 from gateway.settings import (
     CONFIG_DIR,
+    SHIPPED_MODEL_DIR,
     SecretRef,
     Settings,
     SettingsError,
+    absolute_paths,
     load_policy,
     load_settings,
 )
@@ -48,7 +50,8 @@ def test_the_shipped_files_load() -> None:
 
 def test_an_empty_file_gives_the_defaults(tmp_path: Path) -> None:
     settings = _load(tmp_path, "")
-    assert settings.server == Settings().server
+    assert settings.server == absolute_paths(Settings(), Path.cwd()).server
+    assert settings.server.data_dir == Path.cwd() / "data"
     assert settings.limits == Settings().limits
 
 
@@ -259,3 +262,91 @@ def test_config_and_policy_paths_come_from_env(tmp_path: Path) -> None:
         environ={"MEDIAGATE_CONFIG": str(gw), "MEDIAGATE_POLICY": str(SHIPPED_POLICY)}
     )
     assert settings.server.port == 7001
+
+
+# --- issue #11: one base for relative paths; screening fails closed -----------------------------
+
+
+def test_relative_paths_resolve_against_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "lex").mkdir()
+    (tmp_path / "lex" / "a.txt").write_text("# category: vulgar\n# action: block\n测试词\n")
+    (tmp_path / "model").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    config = _gateway(
+        tmp_path / "elsewhere",
+        '[server]\ndata_dir = "d"\n[screening]\nlexicon_dir = "lex"\n'
+        'classifier_model_dir = "model"\n'
+        '[vault]\nmaster_key = { file = "keys/master" }\n',
+    )
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(config, SHIPPED_POLICY, environ={})
+    assert settings.server.data_dir == tmp_path / "d"
+    assert settings.screening.lexicon_dir == tmp_path / "lex"
+    assert settings.screening.classifier_model_dir == tmp_path / "model"
+    assert settings.vault.master_key.file == str(tmp_path / "keys" / "master")
+
+
+def test_the_shipped_gateway_toml_copied_anywhere_uses_the_shipped_lexicons_and_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = tmp_path / "gateway.toml"
+    copy.write_text((CONFIG_DIR / "gateway.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(copy, SHIPPED_POLICY, environ={})
+    assert settings.screening.lexicon_dir == CONFIG_DIR / "lexicons"
+    assert settings.screening.classifier_model_dir == SHIPPED_MODEL_DIR
+    assert settings.server.data_dir == tmp_path / "data"
+
+
+@pytest.mark.parametrize(
+    ("screening", "layout", "key", "says"),
+    [
+        # issue #11: a copy of an older gateway.toml outside config/ screened nothing (0 lexicons)
+        ('lexicon_dir = "config/lexicons"', {}, "screening.lexicon_dir", "no such directory"),
+        ('lexicon_dir = "empty"', {"empty": None}, "screening.lexicon_dir", "no lexicon"),
+        ('lexicon_dir = "notes"', {"notes/a.md": "x"}, "screening.lexicon_dir", "no lexicon"),
+        ('lexicon_dir = "lex.txt"', {"lex.txt": "x"}, "screening.lexicon_dir", "no such dir"),
+        (
+            'classifier_model_dir = "models/none"',
+            {},
+            "screening.classifier_model_dir",
+            "no such directory",
+        ),
+    ],
+    ids=["missing", "empty", "no-txt", "a-file", "model-missing"],
+)
+def test_screening_files_that_are_not_there_stop_loading(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    screening: str,
+    layout: dict[str, str | None],
+    key: str,
+    says: str,
+) -> None:
+    for name, content in layout.items():
+        path = tmp_path / name
+        if content is None:
+            path.mkdir(parents=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+    config = _gateway(tmp_path, f"[screening]\n{screening}\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SettingsError) as info:
+        load_settings(config, SHIPPED_POLICY, environ={})
+    message = str(info.value)
+    assert str(config) in message and key in message and says in message
+    assert str(tmp_path) in message  # the absolute path it looked at
+
+
+def test_a_missing_lexicon_dir_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    environ = {"MEDIAGATE_SCREENING__LEXICON_DIR": f'"{tmp_path / "nowhere"}"'}
+    with pytest.raises(SettingsError, match="MEDIAGATE_SCREENING__LEXICON_DIR"):
+        _load(tmp_path, "", environ)
+
+
+def test_an_empty_model_dir_switches_the_classifier_off(tmp_path: Path) -> None:
+    settings = _load(tmp_path, '[screening]\nclassifier_model_dir = ""\n')
+    assert settings.screening.classifier_model_dir is None
