@@ -198,6 +198,10 @@ def create_app(settings: Settings, runtime: Runtime) -> web.Application:
     )
     app[SETTINGS] = settings
     app[ROUTE_ROLES] = add_routes(app, ROUTES)
+    # the web console for people (gateway/console/): a sub-application at /console/
+    from gateway.console import add_console
+
+    add_console(app, settings)
     app.cleanup_ctx.append(_store_ctx(runtime))
     app.cleanup_ctx.append(_anchor_ctx)
     app.cleanup_ctx.append(_http_ctx)

@@ -115,6 +115,10 @@ class Keys:
     def lexicon_channel(self) -> str:
         return self._k("lexicons", "changed")
 
+    # the web console (gateway/console/): sessions by the SHA-256 of their cookie value
+    def console_session(self, sid_sha256: str) -> str:
+        return self._k("console", "session", sid_sha256)
+
     # metrics and reports
     def activity(self, unit: str, week: str) -> str:
         return self._k("activity", unit, week)

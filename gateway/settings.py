@@ -147,6 +147,15 @@ class ConnectorSettings:
 
 
 @dataclass(frozen=True)
+class ConsoleSettings:
+    """The web console at ``/console/`` (gateway/console/)."""
+
+    enabled: bool = True
+    session_ttl_s: int = 8 * 3600  # a console session ends this long after login
+    idle_timeout_s: int = 3600  # ... or after this long without a request
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
@@ -158,6 +167,7 @@ class Settings:
     delivery: DeliverySettings = DeliverySettings()
     audit: AuditSettings = AuditSettings()
     connectors: ConnectorSettings = ConnectorSettings()
+    console: ConsoleSettings = ConsoleSettings()
     policy: Policy = field(default_factory=lambda: Policy())  # noqa: PLW0108 - Policy is defined below
 
 
