@@ -13,8 +13,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway.console import accounts, audit, login, screen
-from gateway.console.context import AUDITORS, EDITORS_AND_UP, FREEZERS, SUBMITTERS
+from gateway.console import accounts, audit, desk, login, screen
+from gateway.console.context import APPROVERS, AUDITORS, EDITORS_AND_UP, FREEZERS, SUBMITTERS
 from gateway.console.guard import PAGE_ROLES, guard
 from gateway.settings import Settings
 
@@ -37,6 +37,13 @@ PAGES: list[Page] = [
     Page("POST", "/logout", login.logout, EDITORS_AND_UP),
     Page("GET", "/", login.home, EDITORS_AND_UP),
     Page("POST", "/api/screen", screen.screen, SUBMITTERS),
+    Page("GET", "/compose", desk.compose_form, SUBMITTERS),
+    Page("POST", "/compose", desk.compose, SUBMITTERS),
+    Page("GET", "/submissions", desk.my_submissions, EDITORS_AND_UP),
+    Page("GET", "/submissions/{submission_id}", desk.submission_page, EDITORS_AND_UP),
+    Page("POST", "/submissions/{submission_id}/decide", desk.decide, APPROVERS),
+    Page("POST", "/submissions/{submission_id}/withdraw", desk.withdraw, SUBMITTERS),
+    Page("GET", "/inbox", desk.inbox, APPROVERS),
     Page("GET", "/accounts", accounts.accounts_page, EDITORS_AND_UP),
     Page("POST", "/accounts/freeze", accounts.freeze, FREEZERS),
     Page("POST", "/accounts/unfreeze", accounts.unfreeze, FREEZERS),
