@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.appkeys import DESK, GATE
 from gateway.audit import read_anchor_file
 from gateway.console.context import page, services
 from gateway.settings import anchor_path
@@ -16,15 +17,41 @@ MAX_SHOWN = 200
 MAX_QUERY_CHARS = 128
 
 
-def _matches_post(record: dict[str, Any], post: str) -> bool:
-    """``post`` is a submission or post id, a content hash (or its prefix), or a request id."""
-    if post in str(record.get("target", "")):
+async def _post_needles(request: web.Request, post: str) -> tuple[set[str], set[str]]:
+    """What a post query stands for: the ids to look for, and the content hashes.
+
+    A submission id also stands for its content hash and its publish jobs, a job id for its
+    content hash, so one query shows the whole story of a post: submitted, approved, recorded,
+    published (the gate's records name the job and the hash, not the submission).
+    """
+    ids, hashes = {post}, set()
+    desk = request.config_dict.get(DESK)
+    sub = await desk.store.get(post) if desk is not None and post.startswith("sub_") else None
+    if sub is not None:
+        hashes.add(sub.content_sha256)
+        ids.update(j.id for j in sub.jobs if j.id)
+    gate = request.config_dict.get(GATE)
+    for job_id in list(ids):
+        job = await gate.jobs.get(job_id) if gate is not None and job_id else None
+        if job is not None:
+            hashes.add(job.content_sha256)
+    return ids, hashes
+
+
+def _matches_post(record: dict[str, Any], ids: set[str], hashes: set[str]) -> bool:
+    """A record about one of ``ids`` (target, request id, details) or with one of ``hashes``
+    (a query may also be a hash prefix)."""
+    digest = str(record.get("content_sha256", ""))
+    if digest and (digest in hashes or any(digest.startswith(i) for i in ids)):
         return True
-    if str(record.get("content_sha256", "")).startswith(post):
-        return True
-    if record.get("request_id") == post:
-        return True
-    return post in json.dumps(record.get("details", {}), ensure_ascii=False)
+    target, details = str(record.get("target", "")), None
+    for needle in ids:
+        if needle in target or record.get("request_id") == needle:
+            return True
+        details = details or json.dumps(record.get("details", {}), ensure_ascii=False)
+        if needle in details:
+            return True
+    return False
 
 
 def _matches_person(record: dict[str, Any], person: str) -> bool:
@@ -38,9 +65,10 @@ async def audit_page(request: web.Request) -> web.Response:
     person = request.query.get("person", "").strip()[:MAX_QUERY_CHARS]
     shown: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_SHOWN)
     total = matched = 0
+    ids, hashes = await _post_needles(request, post) if post else (set(), set())
     async for _, record in svc.audit.records():
         total += 1
-        if post and not _matches_post(record, post):
+        if post and not _matches_post(record, ids, hashes):
             continue
         if person and not _matches_person(record, person):
             continue

@@ -54,6 +54,7 @@ PLATFORM_LABELS = {
     "webhook": "网站（Webhook）",
 }
 DECISION_LABELS = {"pass": "可发布", "review": "需审核", "block": "禁止发布"}
+ACTION_LABELS = {"block": "禁止", "review": "需审核", "require": "需审核", "warn": "提示"}
 
 # Who may use which page: the same roles as the API calls behind it.
 EDITORS_AND_UP = frozenset({"editor", "unit_head", "brand_pr", "leader", "admin", "auditor"})
@@ -111,6 +112,7 @@ def page(
         "category_label": CATEGORY_LABELS,
         "platform_label": PLATFORM_LABELS,
         "decision_label": DECISION_LABELS,
+        "action_label": ACTION_LABELS,
         "when": when,
         "unit_name": lambda u: unit_name(request, u),
         "can": {

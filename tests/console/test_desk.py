@@ -149,6 +149,13 @@ async def test_complete_approvals_hand_the_post_to_the_gate(org: Org, open_desk:
     sub = await org.client.app[DESK].store.get(sid)
     assert sub is not None and sub.jobs and sub.jobs[0].id, sub
     assert await state_of(editor, sid) in ("publishing", "approved")
+    # the auditor's search by submission shows its whole story, the gate's records included
+    auditor = await open_desk(org.client, org["auditor"].key)
+    _, html = await auditor.get(f"/console/audit?post={sid}")
+    actions = re.findall(r"<td><code>([a-z_.]+)</code></td>", html)
+    assert {"submission.create", "approval.approve", "post.publish"} <= set(actions), actions
+    _, other = await auditor.get("/console/audit?post=sub_0000")
+    assert 'data-testid="audit-row"' not in other
 
 
 async def test_blocked_content_is_not_submitted_and_says_why(org: Org, open_desk: OpenDesk) -> None:

@@ -9,6 +9,7 @@
   if (!form || !panel) return;
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const DECISIONS = { pass: "可发布", review: "需审核", block: "禁止发布" };
+  const ACTIONS = { block: "禁止", review: "需审核", require: "需审核", warn: "提示" };
   const ROLES = {
     editor: "编辑", unit_head: "单位负责人", brand_pr: "品牌公关部",
     leader: "分管领导", admin: "管理员", auditor: "审计",
@@ -52,7 +53,7 @@
     const list = el("ul", undefined, "findings");
     result.findings.forEach((f) => {
       const item = el("li");
-      item.append(el("span", f.action, "tag " + f.action));
+      item.append(el("span", ACTIONS[f.action] || f.action, "tag " + f.action));
       item.append(el("span", (FIELDS[f.field] || f.field) + "「" + f.text + "」 " + f.category + "/" + f.rule));
       item.dataset.testid = "screen-finding";
       list.append(item);
