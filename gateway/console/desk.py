@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from aiohttp import web
+from markupsafe import Markup
 from multidict import MultiDictProxy
 
 from gateway.appkeys import DESK
@@ -205,7 +206,8 @@ def rendered_post(sub: Submission) -> dict[str, Any]:
         "author": render_text(str(post.get("author", "")), findings, "author"),
         "source": render_text(str(post.get("source", "")), findings, "source"),
         "content": content.html,
-        "content_text": content.text,
+        # Weibo gets the text on one line, as connectors/weibo.py composes it
+        "content_text": Markup(str(content.text).replace("\n", " ")),
         "cover": _data_url(post.get("cover")),
         "category": post.get("category", ""),
         "marks": sum(1 for f in findings if f.get("field") in TEXT_FIELDS),

@@ -23,12 +23,13 @@ from gateway.appkeys import WORKER
 from gateway.settings import Settings
 from tests.console.browser import Browser, chromium, png  # noqa: F401 - fixture
 from tests.console.conftest import Caller
-from tests.delivery.conftest import wechat_app, wechat_fields
+from tests.delivery.conftest import SAFE_LINK, wechat_app, wechat_fields
 from tests.gateway.conftest import file_active_account
 
 pytestmark = pytest.mark.slow
 
 EAST = "east-wechat"
+WEIBO = "east-weibo"
 EXECUTIVE = "董事长王建国出席了华东分公司的年度表彰大会，并为优秀员工颁奖。"
 
 
@@ -65,15 +66,16 @@ async def stage(
         ),
         connectors=dataclasses.replace(
             settings.connectors,
-            allow=("wechat",),
+            allow=("wechat", "weibo"),
             sections={
+                "weibo": {"base_url": "http://127.0.0.1:9"},  # never published to here
                 "wechat": {
                     "base_url": emulator_url,
                     "timeout_s": 3.0,
                     "poll_interval_s": 0.2,
                     "max_poll_interval_s": 0.5,
                     "submit_settle_s": 1.0,
-                }
+                },
             },
         ),
     )
@@ -84,6 +86,14 @@ async def stage(
     async with aiohttp.ClientSession() as session:
         client_like = _Client(session, base)
         await file_active_account(client_like, callers, EAST, "sub_east", platform="wechat")  # type: ignore[arg-type]
+        await file_active_account(
+            client_like,  # type: ignore[arg-type]
+            callers,
+            WEIBO,
+            "sub_east",
+            platform="weibo",
+            settings={"link": SAFE_LINK, "rip": "211.156.0.1", "safe_domains": ["example.com"]},
+        )
         stage = Stage(Browser(chromium, base), base, callers, emulator_url, session)
         status, data = await stage.call(
             "PUT", f"/admin/vault/{EAST}", "admin", {"fields": wechat_fields("wx_east_app")}
@@ -275,3 +285,33 @@ async def test_hostile_title_and_body_render_inert_in_the_browser(stage: Stage, 
     assert title in (await b.texts("main h1"))[0]
     if title == HOSTILE_TITLES[0]:
         await b.screenshot("hostile-post")
+
+
+async def test_one_post_for_wechat_and_weibo_shows_both_views_with_marks(stage: Stage) -> None:
+    post = {
+        "title": "华东分公司年度表彰大会",
+        "digest": "",
+        "author": "华东分公司宣传组",
+        "content": f"<p>{EXECUTIVE}</p><p>大会总结了一年来的工作。</p>",
+        "source": "华东分公司综合办公室",
+        "category": "news",
+        "cover": {
+            "filename": "c.png",
+            "content_type": "image/png",
+            "data": __import__("base64").b64encode(png()).decode(),
+        },
+    }
+    status, sub = await stage.call(
+        "POST", "/v1/submissions", "editor", {"accounts": [EAST, WEIBO], "post": post}
+    )
+    assert status == 201, sub
+    b = stage.browser
+    await b.login(stage.callers["editor"].key)
+    await b.open(f"/console/submissions/{sub['id']}")
+    await b.wait_for('[data-testid="preview-weibo"] mark.finding[data-rule]')
+    weibo = (await b.texts('[data-testid="preview-weibo"] .text'))[0]
+    assert weibo.startswith("【华东分公司年度表彰大会】董事长王建国")
+    assert "<p>" not in weibo
+    wechat = await b.texts('[data-testid="post-body"] mark.finding[data-rule]')
+    assert any("王建国" in t for t in wechat)
+    await b.screenshot("submission-weibo")
