@@ -35,6 +35,7 @@ def desk_ctx(
             wake=worker.wake if worker is not None else None,
         )
         app[DESK] = desk
+        gate.on_blocked = desk.alert_blocked  # Art. 8 alerts for blocked POST /v1/posts too
         svc.health.info["notify"] = lambda: {
             "ok": not problems,
             "channels": sorted(notifiers),

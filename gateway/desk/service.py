@@ -17,24 +17,35 @@ editor never sees a token.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 from gateway.accounts import Account
-from gateway.approvals import MAX_TOKENS
 from gateway.desk.model import (
     EDITABLE_STATES,
     ApprovalEntry,
     DecisionEntry,
     InboxItem,
-    JobRef,
-    RequiredApproval,
     Submission,
     SubmissionState,
     new_submission_id,
+)
+from gateway.desk.notices import DeskNotices
+from gateway.desk.publishing import Publisher
+from gateway.desk.rules import (
+    APPROVER_ROLES,
+    approved_by,
+    as_requirement,
+    decided_by,
+    in_scope,
+    matching,
+    may_read,
+    meets,
+    merge_required,
+    require_match,
+    require_state,
 )
 from gateway.desk.signing import check_attest, sign_decision
 from gateway.desk.store import SubmissionStore
@@ -49,19 +60,15 @@ from gateway.errors import (
 )
 from gateway.gate import PublishGate, acts_for, nfc_post, post_hash
 from gateway.jws import TokenError, verify_approval
-from gateway.notify.notice import Notice, NoticeSink, Recipient
+from gateway.notify.notice import NoticeSink
 from gateway.postmodel import Post, post_from_stored, post_to_stored
 from gateway.principals import Principal
-from gateway.requirements import Requirement, required_approvals
+from gateway.requirements import required_approvals
 from gateway.services import actor_of
+from gateway.settings import Policy
+from screening.findings import Finding
 
 log = logging.getLogger(__name__)
-
-APPROVER_ROLES = frozenset({"unit_head", "brand_pr", "leader"})
-#: Roles that read every submission (Brand-PR governs; auditors and admins inspect).
-READ_ALL_ROLES = frozenset({"brand_pr", "auditor", "admin"})
-JOB_FINAL = frozenset({"published", "failed", "unconfirmed", "needs_reauth", "deleted"})
-RELEASE_LEASE_S = 60.0
 
 
 class DeskService:
@@ -77,9 +84,12 @@ class DeskService:
         self.gate = gate
         self.svc = gate.svc
         self.store = store
-        self.notices = notices
-        self.wake = wake
-        self.owner = f"desk-{secrets.token_hex(6)}"
+        self.notices = DeskNotices(notices)
+        self.publisher = Publisher(gate, store, self.notices, wake)
+
+    @property
+    def policy(self) -> Policy:
+        return self.svc.settings.policy
 
     # --- submissions --------------------------------------------------------------------------
     async def submit(
@@ -141,7 +151,9 @@ class DeskService:
                 reasons=[f"{f.category}:{f.rule}" for f in blocking],
                 content_sha256=digest,
             )
-            await self._alert_blocked(principal, owned, blocking, digest)
+            await self.notices.blocked(
+                self.policy, principal, [a.id for a in owned], blocking, digest
+            )
             raise ContentBlocked(
                 "the content may not be published whatever approvals it gets (Art. 18, 21): "
                 + "; ".join(f"{f.category} '{f.text}' in {f.field}" for f in blocking[:5]),
@@ -163,7 +175,7 @@ class DeskService:
                 )
         per_account = {
             a.id: required_approvals(
-                policy=self.svc.settings.policy,
+                policy=self.policy,
                 account=a,
                 submitter=principal,
                 post_category=post.category,
@@ -189,7 +201,7 @@ class DeskService:
             post=post_to_stored(post),
             screen_decision=screen.decision,
             findings=findings,
-            required=_merge_required(per_account),
+            required=merge_required(per_account),
             publish_at=publish_at,
             campaign=campaign,
             note=note,
@@ -219,7 +231,7 @@ class DeskService:
             },
         )
         await self.store.create(sub)
-        await self._notify_submitted(sub)
+        await self.notices.submitted(sub)
         return sub
 
     async def resubmit(
@@ -239,11 +251,11 @@ class DeskService:
             raise Forbidden(
                 "only the submitter (or Brand-PR) edits a submission", reason="not_submitter"
             )
-        _require_state(old, EDITABLE_STATES, "edited")
+        require_state(old, EDITABLE_STATES, "edited")
         new_id_holder: list[str] = []
 
         def supersede(current: Submission) -> Submission:
-            _require_state(current, EDITABLE_STATES, "edited")
+            require_state(current, EDITABLE_STATES, "edited")
             return current.moved(
                 "superseded",
                 time.time(),
@@ -293,7 +305,7 @@ class DeskService:
         sub = await self._visible(principal, submission_id)
         if principal.id != sub.submitted_by:
             raise Forbidden("only the submitter withdraws a submission", reason="not_submitter")
-        _require_state(sub, EDITABLE_STATES, "withdrawn")
+        require_state(sub, EDITABLE_STATES, "withdrawn")
         await self._audit(
             principal,
             "submission.withdraw",
@@ -304,7 +316,7 @@ class DeskService:
         )
 
         def change(current: Submission) -> Submission:
-            _require_state(current, EDITABLE_STATES, "withdrawn")
+            require_state(current, EDITABLE_STATES, "withdrawn")
             return current.moved("withdrawn", time.time(), "withdrawn", principal.id)
 
         return await self.store.update(sub.id, change)
@@ -329,7 +341,8 @@ class DeskService:
         visible = [
             s
             for s in found
-            if (s.submitted_by == principal.id) or (not mine and self._may_read(principal, s))
+            if (s.submitted_by == principal.id)
+            or (not mine and may_read(self.policy, principal, s))
         ]
         return visible[:limit]
 
@@ -340,9 +353,9 @@ class DeskService:
             return []
         items: list[InboxItem] = []
         for sub in await self.store.in_states(("awaiting_approval",)):
-            if sub.submitted_by == principal.id or _decided_by(sub, principal.id):
+            if sub.submitted_by == principal.id or decided_by(sub, principal.id):
                 continue
-            wanted = self._matching(principal, sub)
+            wanted = matching(self.policy, principal, sub)
             if wanted:
                 items.append(InboxItem(sub, wanted[0]))
         items.sort(key=lambda i: i.submission.created_at)
@@ -370,7 +383,7 @@ class DeskService:
         without reason; an attestation needed or unknown) and what signing raises.
         """
         sub = await self._visible(principal, submission_id)
-        _require_state(sub, ("awaiting_approval",), "decided")
+        require_state(sub, ("awaiting_approval",), "decided")
         if decision == "reject" and not reason.strip():
             raise field_error("reason", "a rejection needs a reason the submitter can act on")
         check_attest(principal, attest)
@@ -379,9 +392,9 @@ class DeskService:
                 "the submitter cannot approve or reject their own submission",
                 reason="self_approval",
             )
-        if _decided_by(sub, principal.id):
+        if decided_by(sub, principal.id):
             raise Conflict(f"you already decided on submission {sub.id}", reason="already_decided")
-        wanted = self._require_match(principal, sub)
+        wanted = require_match(self.policy, principal, sub)
         if decision == "approve":
             needs_attest = next((r for r in wanted if r.attest and r.attest not in attest), None)
             if needs_attest is not None:
@@ -393,8 +406,7 @@ class DeskService:
         accounts = [
             a
             for a, unit in zip(sub.accounts, sub.units, strict=True)
-            if any(a in r.accounts for r in wanted)
-            and acts_for(self.svc.settings.policy, principal, unit)
+            if any(a in r.accounts for r in wanted) and acts_for(self.policy, principal, unit)
         ]
         signed = await sign_decision(
             self.gate,
@@ -433,17 +445,17 @@ class DeskService:
         )
 
         def change(current: Submission) -> Submission:
-            _require_state(current, ("awaiting_approval",), "decided")
+            require_state(current, ("awaiting_approval",), "decided")
             if current.content_sha256 != signed.content_sha256:
                 raise Conflict("the submission changed while you decided", reason="changed")
-            if _decided_by(current, principal.id):
+            if decided_by(current, principal.id):
                 raise Conflict(
                     f"you already decided on submission {current.id}", reason="already_decided"
                 )
             current = replace(current, decisions=(*current.decisions, entry))
             if decision == "reject":
                 return current.moved("rejected", now, "rejected", principal.id, reason)
-            return self._approved_by(current, approval, now)
+            return approved_by(current, approval, now)
 
         updated = await self.store.update(
             sub.id,
@@ -451,8 +463,8 @@ class DeskService:
             tokens=None if decision == "reject" else {claims.jti: signed.token},
             due_at=sub.publish_at or now,
         )
-        await self._notify_decided(updated, entry)
-        return await self._maybe_release(updated)
+        await self.notices.decided(updated, entry)
+        return await self.publisher.release_if_due(updated)
 
     async def attach_token(
         self, principal: Principal, submission_id: str, token: str, request_id: str = ""
@@ -467,12 +479,12 @@ class DeskService:
         nothing.
         """
         sub = await self._visible(principal, submission_id)
-        if principal.id != sub.submitted_by and not self._in_scope(principal, sub):
+        if principal.id != sub.submitted_by and not in_scope(self.policy, principal, sub):
             raise Forbidden(
                 "only the submitter or an approver in scope attaches approvals",
                 reason="not_in_scope",
             )
-        _require_state(sub, ("awaiting_approval",), "given approvals")
+        require_state(sub, ("awaiting_approval",), "given approvals")
         settings = self.svc.settings.approvals
         try:
             claims = verify_approval(
@@ -496,7 +508,7 @@ class DeskService:
             account = await self.svc.accounts.require(account_id)
             check = await self.gate.approvals.check(
                 [token],
-                required=[_as_requirement(r) for r in sub.required if account_id in r.accounts],
+                required=[as_requirement(r) for r in sub.required if account_id in r.accounts],
                 content_sha256=sub.content_sha256,
                 account=account,
                 submitter=submitter,
@@ -527,7 +539,7 @@ class DeskService:
             "external",
             claims.attest,
         )
-        if not any(_meets(r, approval) for r in sub.outstanding):
+        if not any(meets(r, approval) for r in sub.outstanding):
             raise Unprocessable(
                 f"the token of {claims.role} {claims.name or claims.sub} meets no approval "
                 "this submission still needs",
@@ -546,211 +558,41 @@ class DeskService:
         )
 
         def change(current: Submission) -> Submission:
-            _require_state(current, ("awaiting_approval",), "given approvals")
+            require_state(current, ("awaiting_approval",), "given approvals")
             if any(a.jti == claims.jti for a in current.approvals):
                 raise Conflict(f"token {claims.jti} is already attached", reason="duplicate")
-            return self._approved_by(current, approval, now)
+            return approved_by(current, approval, now)
 
         updated = await self.store.update(
             sub.id, change, tokens={claims.jti: token}, due_at=sub.publish_at or now
         )
-        return await self._maybe_release(updated)
+        return await self.publisher.release_if_due(updated)
 
-    # --- publishing -----------------------------------------------------------------------------
+    # --- publishing (gateway/desk/publishing.py) ----------------------------------------------
     async def release(self, submission_id: str, request_id: str = "") -> Submission:
-        """Hand a complete, due submission to the publish gate, one job per account.
-
-        Safe to call from many processes at once: a lease and the ``approved → publishing``
-        transition let exactly one of them do it. Accounts the gate refuses (frozen meanwhile,
-        a token expired) get a job reference with state ``failed`` and the gate's reason.
-        """
-        if not await self.store.claim(submission_id, self.owner, RELEASE_LEASE_S):
-            return await self.store.require(submission_id)
-        try:
-            sub = await self.store.require(submission_id)
-            if sub.state != "approved" or (sub.publish_at or 0) > time.time():
-                return sub
-            sub = await self.store.update(
-                sub.id,
-                lambda s: (
-                    s.moved(
-                        "publishing",
-                        time.time(),
-                        "released",
-                        "",
-                        "approvals complete; handed to the gate",
-                    )
-                    if s.state == "approved"
-                    else s
-                ),
-            )
-            if sub.state != "publishing":
-                return sub
-            tokens = list((await self.store.tokens(sub.id)).values())[:MAX_TOKENS]
-            post = post_from_stored(sub.post)
-            submitter = await self.svc.principals.get(sub.submitted_by)
-            jobs: list[JobRef] = []
-            for account_id in sub.accounts:
-                if submitter is None or submitter.revoked:
-                    jobs.append(
-                        JobRef(account_id, state="failed", reason="the submitter's key was revoked")
-                    )
-                    continue
-                try:
-                    job = await self.gate.submit(
-                        submitter,
-                        account_id=account_id,
-                        post=post,
-                        tokens=tokens,
-                        request_id=request_id,
-                    )
-                except GatewayError as exc:
-                    log.warning(
-                        "submission %s: the gate refused %s: %s", sub.id, account_id, exc.detail
-                    )
-                    jobs.append(JobRef(account_id, state="failed", reason=exc.detail))
-                    continue
-                jobs.append(JobRef(account_id, job.id, job.state))
-            sub = await self.store.update(sub.id, lambda s: replace(s, jobs=tuple(jobs)))
-            if self.wake is not None:
-                self.wake()
-            return await self.sync(sub)
-        finally:
-            await self.store.release(submission_id)
+        """Hand a complete, due submission to the publish gate (see :class:`Publisher`)."""
+        return await self.publisher.release(submission_id, request_id)
 
     async def sync(self, sub: Submission) -> Submission:
-        """Bring a ``publishing`` submission's job outcomes up to date; settle it when every
-        job is final (``published``, else ``failed`` / ``unconfirmed``) and notify once."""
-        if sub.state != "publishing" or not sub.jobs:
-            return sub
-        fresh: list[JobRef] = []
-        for ref in sub.jobs:
-            job = await self.gate.jobs.get(ref.id) if ref.id else None
-            if job is None:
-                fresh.append(ref)
-                continue
-            fresh.append(
-                JobRef(ref.account, job.id, job.state, job.url, job.platform_id, job.reason)
-            )
-        states = {j.state for j in fresh}
-        settled: SubmissionState | None = None
-        if states <= JOB_FINAL:
-            if states <= {"published"}:
-                settled = "published"
-            elif "failed" in states or "needs_reauth" in states or "deleted" in states:
-                settled = "failed"
-            else:
-                settled = "unconfirmed"
-        if tuple(fresh) == sub.jobs and settled is None:
-            return sub
-
-        settled_here: list[bool] = []
-
-        def change(current: Submission) -> Submission:
-            settled_here.clear()
-            if current.state != "publishing":
-                return current
-            current = replace(current, jobs=tuple(fresh))
-            if settled is None:
-                return replace(current, updated_at=time.time())
-            note = "; ".join(
-                f"{j.account}: {j.state}" + (f" ({j.reason})" if j.reason else "") for j in fresh
-            )
-            settled_here.append(True)
-            return current.moved(settled, time.time(), settled, "", note)
-
-        updated = await self.store.update(sub.id, change)
-        if settled_here:  # this process settled it: it alone tells people
-            await self._notify_outcome(updated)
-        return updated
+        """Bring a ``publishing`` submission's job outcomes up to date (notifies once)."""
+        return await self.publisher.sync(sub)
 
     async def release_due(self, now: float | None = None, limit: int = 20) -> int:
         """Release what is due (the scheduler's tick); returns how many were released."""
-        count = 0
-        for submission_id in await self.store.due(time.time() if now is None else now, limit):
-            sub = await self.release(submission_id)
-            count += sub.state != "approved"
-        return count
+        return await self.publisher.release_due(now, limit)
 
     async def sync_publishing(self) -> None:
-        for sub in await self.store.in_states(("publishing",)):
-            await self.sync(sub)
+        await self.publisher.sync_publishing()
 
     # --- helpers ------------------------------------------------------------------------------
-    async def _maybe_release(self, sub: Submission) -> Submission:
-        if sub.state == "approved" and (sub.publish_at or 0) <= time.time():
-            return await self.release(sub.id)
-        return sub
-
-    def _approved_by(self, current: Submission, approval: ApprovalEntry, now: float) -> Submission:
-        required = tuple(
-            replace(r, satisfied_by=approval.by)
-            if not r.satisfied_by and _meets(r, approval)
-            else r
-            for r in current.required
-        )
-        current = replace(current, required=required, approvals=(*current.approvals, approval))
-        note = f"{approval.role} {approval.name or approval.by} ({approval.source})"
-        if all(r.satisfied_by for r in required):
-            when = (
-                ""
-                if not current.publish_at or current.publish_at <= now
-                else (" ; waits for publish_at")
-            )
-            return current.moved(
-                "approved", now, "approved", approval.by, note + "; approvals complete" + when
-            )
-        return current.moved("awaiting_approval", now, "approval", approval.by, note)
-
-    def _may_read(self, principal: Principal, sub: Submission) -> bool:
-        return (
-            principal.id == sub.submitted_by
-            or principal.role in READ_ALL_ROLES
-            or self._in_scope(principal, sub)
-        )
-
-    def _in_scope(self, principal: Principal, sub: Submission) -> bool:
-        policy = self.svc.settings.policy
-        return principal.role in APPROVER_ROLES and any(
-            acts_for(policy, principal, unit) for unit in sub.units
-        )
-
     async def _visible(self, principal: Principal, submission_id: str) -> Submission:
         sub = await self.store.get(submission_id)
-        if sub is None or not self._may_read(principal, sub):
+        if sub is None or not may_read(self.policy, principal, sub):
             raise NotFound(f"no submission {submission_id!r}")
         return sub
 
-    def _matching(self, principal: Principal, sub: Submission) -> list[RequiredApproval]:
-        policy = self.svc.settings.policy
-        units = dict(zip(sub.accounts, sub.units, strict=True))
-        return [
-            r
-            for r in sub.outstanding
-            if r.role == principal.role
-            and (not r.unit or r.unit == principal.unit)
-            and any(acts_for(policy, principal, units[a]) for a in r.accounts)
-        ]
-
-    def _require_match(self, principal: Principal, sub: Submission) -> list[RequiredApproval]:
-        wanted = self._matching(principal, sub)
-        if wanted:
-            return wanted
-        same_role = [r for r in sub.outstanding if r.role == principal.role]
-        needed = ", ".join(r.label for r in sub.outstanding) or "nothing more"
-        if same_role:
-            raise Forbidden(
-                f"{principal.role} of {principal.unit} is not the approver asked for here; "
-                f"still needed: {needed}",
-                reason="wrong_unit",
-            )
-        raise Forbidden(
-            f"no approval of a {principal.role} is needed here; still needed: {needed}",
-            reason="wrong_role",
-        )
-
     async def _audit(
-        self, principal: Principal, action: str, target: str, request_id: str, **record: object
+        self, principal: Principal, action: str, target: str, request_id: str, **record: Any
     ) -> None:
         try:
             await self.svc.audit.append(
@@ -758,169 +600,14 @@ class DeskService:
                 action=action,
                 target=target,
                 request_id=request_id,
-                **record,  # type: ignore[arg-type]
+                **record,
             )
         except Exception:
             self.svc.metrics.audit_failures.inc()
             raise
 
-    # --- notices --------------------------------------------------------------------------------
-    async def _notify(self, notice: Notice) -> None:
-        """Hand a notice to the outbox; a failure is logged, never raised (notices are advice)."""
-        if self.notices is None:
-            return
-        try:
-            await self.notices.enqueue(notice)
-        except Exception:
-            log.exception("notice %s could not be queued", notice.event)
-
-    async def _notify_submitted(self, sub: Submission) -> None:
-        recipients = tuple(Recipient(role=r.role, unit=r.unit) for r in sub.outstanding)
-        needs = "、".join(r.label for r in sub.outstanding)
-        await self._notify(
-            Notice(
-                event="submitted",
-                title=f"待审核：{sub.title}",
-                text=(
-                    f"### 待审核：{sub.title}\n"
-                    f"- 提交人：{sub.submitter_name}（{sub.submitter_unit}）\n"
-                    f"- 账号：{'、'.join(sub.accounts)}\n"
-                    f"- 需要审核：{needs}\n"
-                    f"- 筛查发现：{len(sub.findings)} 处\n"
-                ),
-                recipients=recipients,
-                link=f"/console/submissions/{sub.id}",
-                data={"submission": sub.id, "version": sub.version, "accounts": list(sub.accounts)},
-            )
-        )
-
-    async def _notify_decided(self, sub: Submission, entry: DecisionEntry) -> None:
-        verb = "已通过" if entry.decision == "approve" else "被退回"
-        reason = f"\n- 理由：{entry.reason}" if entry.reason else ""
-        await self._notify(
-            Notice(
-                event="decided",
-                title=f"{verb}：{sub.title}",
-                text=(
-                    f"### {verb}：{sub.title}\n- 审核人：{entry.name}（{entry.role}）"
-                    f"{reason}\n- 状态：{sub.state}\n"
-                ),
-                recipients=(Recipient(person=sub.submitted_by),),
-                link=f"/console/submissions/{sub.id}",
-                data={
-                    "submission": sub.id,
-                    "decision": entry.decision,
-                    "reason": entry.reason,
-                    "state": sub.state,
-                },
-            )
-        )
-
-    async def _notify_outcome(self, sub: Submission) -> None:
-        words = {"published": "已发布", "failed": "发布失败", "unconfirmed": "发布结果待确认"}
-        lines = "\n".join(
-            f"- {j.account}：{j.state}"
-            + (f" {j.url}" if j.url else "")
-            + (f"（{j.reason}）" if j.reason else "")
-            for j in sub.jobs
-        )
-        await self._notify(
-            Notice(
-                event=sub.state,  # type: ignore[arg-type]
-                title=f"{words.get(sub.state, sub.state)}：{sub.title}",
-                text=f"### {words.get(sub.state, sub.state)}：{sub.title}\n{lines}\n",
-                recipients=(Recipient(person=sub.submitted_by), Recipient(role="brand_pr")),
-                link=f"/console/submissions/{sub.id}",
-                data={
-                    "submission": sub.id,
-                    "state": sub.state,
-                    "jobs": [j.public() for j in sub.jobs],
-                },
-            )
-        )
-
-    async def _alert_blocked(
-        self,
-        principal: Principal,
-        accounts: Iterable[Account],
-        blocking: Sequence[object],
-        digest: str,
+    async def alert_blocked(
+        self, principal: Principal, account: Account, findings: Sequence[Finding], digest: str
     ) -> None:
-        policy = self.svc.settings.policy
-        alerting = [
-            f
-            for f in blocking
-            if (rule := policy.categories.get(getattr(f, "category", ""))) and rule.alert
-        ]
-        if not alerting:
-            return
-        await self._notify(blocked_alert(principal, [a.id for a in accounts], alerting, digest))
-
-
-def blocked_alert(
-    principal: Principal, accounts: Sequence[str], findings: Sequence[object], digest: str
-) -> Notice:
-    """The Art. 8 alert for blocked high-severity content (policy ``alert = true``)."""
-    cats = sorted({getattr(f, "category", "") for f in findings})
-    return Notice(
-        event="alert",
-        title=f"拦截告警：{'、'.join(cats)}",
-        text=(
-            f"### 拦截告警（第八条）\n- 类别：{'、'.join(cats)}\n"
-            f"- 提交人：{principal.name}（{principal.role}@{principal.unit}）\n"
-            f"- 账号：{'、'.join(accounts)}\n"
-        ),
-        recipients=(Recipient(role="brand_pr"),),
-        data={
-            "kind": "blocked_attempt",
-            "categories": cats,
-            "accounts": list(accounts),
-            "by": principal.id,
-            "content_sha256": digest,
-        },
-    )
-
-
-def _merge_required(per_account: dict[str, list[Requirement]]) -> tuple[RequiredApproval, ...]:
-    merged: dict[tuple[str, str, str], RequiredApproval] = {}
-    for account_id, reqs in per_account.items():
-        for r in reqs:
-            key = (r.role, r.unit, r.attest)
-            old = merged.get(key)
-            if old is None:
-                merged[key] = RequiredApproval(r.role, r.unit, r.attest, r.reasons, (account_id,))
-            else:
-                merged[key] = replace(
-                    old,
-                    reasons=tuple(dict.fromkeys((*old.reasons, *r.reasons))),
-                    accounts=(*old.accounts, account_id),
-                )
-    return tuple(merged.values())
-
-
-def _as_requirement(r: RequiredApproval) -> Requirement:
-    return Requirement(r.role, r.unit, r.attest, r.reasons)
-
-
-def _meets(r: RequiredApproval, a: ApprovalEntry) -> bool:
-    return (
-        r.role == a.role
-        and (not r.unit or r.unit == a.unit)
-        and (not r.attest or r.attest in a.attest)
-        and bool(set(r.accounts) & set(a.accounts))
-    )
-
-
-def _decided_by(sub: Submission, principal_id: str) -> bool:
-    return any(d.by == principal_id for d in sub.decisions)
-
-
-def _require_state(sub: Submission, states: Iterable[str], what: str) -> None:
-    allowed = tuple(states)
-    if sub.state not in allowed:
-        raise Conflict(
-            f"submission {sub.id} is {sub.state}; it can be {what} only when "
-            f"{' / '.join(sorted(allowed))}",
-            reason="wrong_state",
-            state=sub.state,
-        )
+        """The gate's ``on_blocked`` hook: Art. 8 alerts for blocked ``POST /v1/posts`` too."""
+        await self.notices.blocked(self.policy, principal, [account.id], findings, digest)

@@ -136,14 +136,21 @@ class Outbox:
         raws = await self._redis.mget([self._keys.notify_message(i) for i in ids])
         return [Message.load(r) for r in raws if r]
 
-    async def deliver_due(self, now: float | None = None) -> int:
-        """Send every due message once (concurrently); returns how many were delivered."""
+    async def due_ids(self, now: float | None = None) -> list[str]:
         now = time.time() if now is None else now
         ids: list[Any] = await self._redis.zrangebyscore(
             self._keys.notify_outbox(), "-inf", now, start=0, num=BATCH
         )
-        results = await asyncio.gather(*(self._deliver(text(i)) for i in ids))
+        return [text(i) for i in ids]
+
+    async def deliver_due(self, now: float | None = None) -> int:
+        """Send every due message once (concurrently); returns how many were delivered."""
+        results = await asyncio.gather(*(self.deliver(i) for i in await self.due_ids(now)))
         return sum(results)
+
+    async def deliver(self, message_id: str) -> bool:
+        """Send one message under its lease; True if it was delivered now."""
+        return await self._deliver(message_id)
 
     async def _deliver(self, message_id: str) -> bool:
         lease = self._keys.notify_lease(message_id)
@@ -214,13 +221,18 @@ class Outbox:
 
 
 class OutboxWorker:
-    """One background task per process that delivers due messages every ``poll_interval_s``."""
+    """One background task per process that sends due messages every ``poll_interval_s``.
+
+    Each message is sent by a task of its own, so a channel that hangs until its timeout holds
+    up only its own messages: the loop keeps taking newly due messages meanwhile.
+    """
 
     def __init__(self, outbox: Outbox, poll_interval_s: float) -> None:
         self.outbox = outbox
         self._poll_s = poll_interval_s
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._sending: dict[str, asyncio.Task[bool]] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -230,15 +242,20 @@ class OutboxWorker:
         self._task = asyncio.create_task(self._run(), name="notify-outbox")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        tasks = [t for t in (self._task, *self._sending.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
 
     async def _run(self) -> None:
         while True:
             try:
-                await self.outbox.deliver_due()
+                for message_id in await self.outbox.due_ids():
+                    if message_id not in self._sending:
+                        task = asyncio.create_task(self._send(message_id))
+                        self._sending[message_id] = task
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -246,3 +263,14 @@ class OutboxWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_s)
             self._wake.clear()
+
+    async def _send(self, message_id: str) -> bool:
+        try:
+            return await self.outbox.deliver(message_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("notification %s: delivery failed unexpectedly", message_id)
+            return False
+        finally:
+            self._sending.pop(message_id, None)

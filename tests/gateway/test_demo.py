@@ -90,7 +90,17 @@ def test_demo_starts_and_the_walkthrough_publishes(tmp_path: Path) -> None:
         assert walk.returncode == 0, walk.stdout + walk.stderr
         out = walk.stdout
         assert "403 missing approvals: unit_head@sub_east" in out
-        assert out.count("state=published") == 3, out
+        assert out.count("state=published") == 4, out  # the desk's walk, then the program's
+        # the desk: submit -> the approvers' inboxes -> approve -> published, no token by hand
+        assert "state=awaiting_approval needs=['unit_head@sub_east']" in out
+        assert "inbox unit_head: sub_" in out and "inbox unit_head_west: 0 item(s)" in out
+        assert "the editor sees: state=published url=https://weibo.com/" in out
+        assert "tokens handled by a person: none" in out
+        assert "state=rejected reason=未经核实的组织调整信息，不得发布" in out
+        assert "### 待审核：华东分公司志愿者走进社区" in out
+        emulators = json.loads((data_dir / "demo-emulators.json").read_text())
+        assert set(emulators) >= {"wechat", "weibo", "wordpress", "webhook", "wecom_robot"}
+        assert all(url.startswith("http://127.0.0.1:") for url in emulators.values())
         assert "409 approval token" in out
         assert "422 the content may not be published" in out
         assert "ok=True" in out

@@ -1,0 +1,168 @@
+"""Publishing a complete submission: one gate job per account, outcomes brought back.
+
+:meth:`Publisher.release` hands a complete, due submission to :meth:`PublishGate.submit` as its
+submitter, with the approval tokens the desk kept: the gate checks everything again, consumes
+the tokens' ``jti`` with the job in one step, and the delivery worker publishes.
+:meth:`Publisher.sync` reads the jobs back and settles the submission when they are final.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from gateway.approvals import MAX_TOKENS
+from gateway.desk.model import JobRef, Submission, SubmissionState
+from gateway.desk.notices import DeskNotices
+from gateway.desk.store import SubmissionStore
+from gateway.errors import GatewayError
+from gateway.gate import PublishGate
+from gateway.postmodel import post_from_stored
+
+log = logging.getLogger(__name__)
+
+JOB_FINAL = frozenset({"published", "failed", "unconfirmed", "needs_reauth", "deleted"})
+RELEASE_LEASE_S = 60.0
+
+
+class Publisher:
+    def __init__(
+        self,
+        gate: PublishGate,
+        store: SubmissionStore,
+        notices: DeskNotices,
+        wake: Callable[[], None] | None = None,
+    ) -> None:
+        self.gate = gate
+        self.svc = gate.svc
+        self.store = store
+        self.notices = notices
+        self.wake = wake
+        self.owner = f"desk-{secrets.token_hex(6)}"
+
+    async def release(self, submission_id: str, request_id: str = "") -> Submission:
+        """Hand a complete, due submission to the publish gate, one job per account.
+
+        Safe to call from many processes at once: a lease and the ``approved → publishing``
+        transition let exactly one of them do it. Accounts the gate refuses (frozen meanwhile,
+        a token expired) get a job reference with state ``failed`` and the gate's reason.
+        """
+        if not await self.store.claim(submission_id, self.owner, RELEASE_LEASE_S):
+            return await self.store.require(submission_id)
+        try:
+            sub = await self.store.require(submission_id)
+            if sub.state != "approved" or (sub.publish_at or 0) > time.time():
+                return sub
+            sub = await self.store.update(
+                sub.id,
+                lambda s: (
+                    s.moved(
+                        "publishing",
+                        time.time(),
+                        "released",
+                        "",
+                        "approvals complete; handed to the gate",
+                    )
+                    if s.state == "approved"
+                    else s
+                ),
+            )
+            if sub.state != "publishing":
+                return sub
+            tokens = list((await self.store.tokens(sub.id)).values())[:MAX_TOKENS]
+            post = post_from_stored(sub.post)
+            submitter = await self.svc.principals.get(sub.submitted_by)
+            jobs: list[JobRef] = []
+            for account_id in sub.accounts:
+                if submitter is None or submitter.revoked:
+                    jobs.append(
+                        JobRef(account_id, state="failed", reason="the submitter's key was revoked")
+                    )
+                    continue
+                try:
+                    job = await self.gate.submit(
+                        submitter,
+                        account_id=account_id,
+                        post=post,
+                        tokens=tokens,
+                        request_id=request_id,
+                    )
+                except GatewayError as exc:
+                    log.warning(
+                        "submission %s: the gate refused %s: %s", sub.id, account_id, exc.detail
+                    )
+                    jobs.append(JobRef(account_id, state="failed", reason=exc.detail))
+                    continue
+                jobs.append(JobRef(account_id, job.id, job.state))
+            sub = await self.store.update(sub.id, lambda s: replace(s, jobs=tuple(jobs)))
+            if self.wake is not None:
+                self.wake()
+            return await self.sync(sub)
+        finally:
+            await self.store.release(submission_id)
+
+    async def sync(self, sub: Submission) -> Submission:
+        """Bring a ``publishing`` submission's job outcomes up to date; settle it when every
+        job is final (``published``, else ``failed`` / ``unconfirmed``) and notify once."""
+        if sub.state != "publishing" or not sub.jobs:
+            return sub
+        fresh: list[JobRef] = []
+        for ref in sub.jobs:
+            job = await self.gate.jobs.get(ref.id) if ref.id else None
+            if job is None:
+                fresh.append(ref)
+                continue
+            fresh.append(
+                JobRef(ref.account, job.id, job.state, job.url, job.platform_id, job.reason)
+            )
+        states = {j.state for j in fresh}
+        settled: SubmissionState | None = None
+        if states <= JOB_FINAL:
+            if states <= {"published"}:
+                settled = "published"
+            elif "failed" in states or "needs_reauth" in states or "deleted" in states:
+                settled = "failed"
+            else:
+                settled = "unconfirmed"
+        if tuple(fresh) == sub.jobs and settled is None:
+            return sub
+
+        settled_here: list[bool] = []
+
+        def change(current: Submission) -> Submission:
+            settled_here.clear()
+            if current.state != "publishing":
+                return current
+            current = replace(current, jobs=tuple(fresh))
+            if settled is None:
+                return replace(current, updated_at=time.time())
+            note = "; ".join(
+                f"{j.account}: {j.state}" + (f" ({j.reason})" if j.reason else "") for j in fresh
+            )
+            settled_here.append(True)
+            return current.moved(settled, time.time(), settled, "", note)
+
+        updated = await self.store.update(sub.id, change)
+        if settled_here:  # this process settled it: it alone tells people
+            await self.notices.outcome(updated)
+        return updated
+
+    async def release_due(self, now: float | None = None, limit: int = 20) -> int:
+        """Release what is due (the scheduler's tick); returns how many were released."""
+        count = 0
+        for submission_id in await self.store.due(time.time() if now is None else now, limit):
+            sub = await self.release(submission_id)
+            count += sub.state != "approved"
+        return count
+
+    async def sync_publishing(self) -> None:
+        for sub in await self.store.in_states(("publishing",)):
+            await self.sync(sub)
+
+    async def release_if_due(self, sub: Submission) -> Submission:
+        if sub.state == "approved" and (sub.publish_at or 0) <= time.time():
+            return await self.release(sub.id)
+        return sub
