@@ -134,6 +134,18 @@ class Browser:
         element = await self.find(testid)
         await self.call(element.click)
 
+    async def follow(self, testid: str, timeout_s: float = 20.0) -> None:
+        """Click a link or submit button and wait until the next page has replaced this one."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        old = await self.call(self.driver.find_element, By.TAG_NAME, "html")
+        await self.click(testid)
+        wait = WebDriverWait(self.driver, timeout_s)
+        await self.call(wait.until, expected_conditions.staleness_of(old))
+        await self.wait_for("body")
+
     async def type(self, testid: str, text: str) -> None:
         element = await self.find(testid)
         await self.call(element.clear)
@@ -178,11 +190,11 @@ class Browser:
         await self.call(self.driver.delete_all_cookies)
         await self.open("/console/login")
         await self.type("key", key)
-        await self.click("login")
+        await self.follow("login")
         await self.wait_for('[data-testid="whoami"]')
 
     async def logout(self) -> None:
-        await self.click("logout")
+        await self.follow("logout")
         await self.wait_for('[data-testid="login"]')
 
     async def screenshot(self, name: str, *, height: int | None = None) -> None:

@@ -156,7 +156,7 @@ async def test_approver_sees_findings_in_place_approves_and_it_is_published(
     required = await b.texts('[data-testid="screen-required"]')
     assert any("品牌公关部" in r for r in required), required
     await b.screenshot("compose")
-    await b.click("submit")
+    await b.follow("submit")
     await b.wait_for('[data-testid="submission-state"]')
     submission_path = await b.path()
     assert submission_path.startswith("/console/submissions/sub_")
@@ -172,7 +172,7 @@ async def test_approver_sees_findings_in_place_approves_and_it_is_published(
     items = await b.find_all('[data-testid="inbox-item"]')
     assert len(items) == 1
     await b.screenshot("inbox")
-    await b.click("inbox-open")
+    await b.follow("inbox-open")
     marks = await b.wait_for('[data-testid="post-body"] mark.finding[data-rule]')
     marked = await b.texts('[data-testid="post-body"] mark.finding[data-rule]')
     assert any("王建国" in text for text in marked), marked
@@ -180,7 +180,7 @@ async def test_approver_sees_findings_in_place_approves_and_it_is_published(
     assert rule
     await b.screenshot("submission-review")
     await b.type("reason", "内容属实，同意。")
-    await b.click("approve")
+    await b.follow("approve")
     await b.wait_for('[data-testid="submission-state"]')
     assert await _state(b) == "awaiting_approval"  # Brand-PR is still needed
     await b.logout()
@@ -188,9 +188,9 @@ async def test_approver_sees_findings_in_place_approves_and_it_is_published(
     # Brand-PR approves last: the desk hands the post to the gate, the worker publishes
     await b.login(keys["brand_pr"])
     await b.open("/console/inbox")
-    await b.click("inbox-open")
+    await b.follow("inbox-open")
     await b.wait_for('[data-testid="post-body"] mark.finding')
-    await b.click("approve")
+    await b.follow("approve")
     await b.wait_for('[data-testid="submission-state"]')
     await _wait_state(b, submission_path, "published")
     await b.screenshot("submission-published")
