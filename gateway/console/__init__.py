@@ -43,6 +43,8 @@ PAGES: list[Page] = [
     Page("GET", "/submissions/{submission_id}", desk.submission_page, EDITORS_AND_UP),
     Page("POST", "/submissions/{submission_id}/decide", desk.decide, APPROVERS),
     Page("POST", "/submissions/{submission_id}/withdraw", desk.withdraw, SUBMITTERS),
+    Page("GET", "/submissions/{submission_id}/edit", desk.edit_form, SUBMITTERS),
+    Page("POST", "/submissions/{submission_id}/edit", desk.edit, SUBMITTERS),
     Page("GET", "/inbox", desk.inbox, APPROVERS),
     Page("GET", "/accounts", accounts.accounts_page, EDITORS_AND_UP),
     Page("POST", "/accounts/freeze", accounts.freeze, FREEZERS),

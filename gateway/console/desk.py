@@ -25,7 +25,7 @@ from gateway.console.context import (
 )
 from gateway.console.render import render_html, render_text
 from gateway.desk.model import EDITABLE_STATES, SUBMISSION_STATES, Submission
-from gateway.errors import ContentBlocked, GatewayError, field_error
+from gateway.errors import Conflict, ContentBlocked, Forbidden, GatewayError, field_error
 from gateway.gate import acts_for
 from gateway.middleware import REQUEST_ID
 from gateway.postmodel import POST_FIELDS, parse_post
@@ -57,6 +57,7 @@ def _compose_page(
     error: str = "",
     findings: list[dict[str, Any]] | None = None,
     status: int = 200,
+    edit: Submission | None = None,
 ) -> web.Response:
     return page(
         "compose.html",
@@ -67,6 +68,7 @@ def _compose_page(
             "values": values,
             "error": error,
             "blocked_findings": findings or [],
+            "edit": edit,
         },
         status=status,
     )
@@ -147,6 +149,73 @@ async def compose(request: web.Request) -> web.Response:
     except GatewayError as exc:
         return _compose_page(request, accounts, values, error=exc.detail, status=exc.status)
     raise web.HTTPSeeOther(f"/console/submissions/{sub.id}")
+
+
+# --- a new version ------------------------------------------------------------------------------
+
+
+async def _editable(request: web.Request) -> tuple[Submission, list[Any]]:
+    """The submission to revise (the service checks the rules again when it is resubmitted)."""
+    svc, principal = services(request), me(request)
+    sub = await request.config_dict[DESK].get(principal, request.match_info["submission_id"])
+    if principal.id != sub.submitted_by and principal.role != "brand_pr":
+        raise Forbidden(
+            "only the submitter (or Brand-PR) edits a submission", reason="not_submitter"
+        )
+    if sub.state not in EDITABLE_STATES:
+        raise Conflict(f"submission {sub.id} is {sub.state}; it can no longer be edited")
+    accounts = [a for a in [await svc.accounts.get(i) for i in sub.accounts] if a is not None]
+    return sub, accounts
+
+
+def _as_upload(stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A kept image in the shape a post is parsed from (its hash is computed again)."""
+    if not stored:
+        return None
+    return {k: stored[k] for k in ("filename", "content_type", "data") if k in stored}
+
+
+async def edit_form(request: web.Request) -> web.Response:
+    sub, accounts = await _editable(request)
+    values: dict[str, Any] = {k: sub.post.get(k, "") for k in (*TEXT_FIELDS, "category")}
+    values["accounts"] = list(sub.accounts)
+    return _compose_page(request, accounts, values, edit=sub)
+
+
+async def edit(request: web.Request) -> web.Response:
+    """A new version: earlier approvals stay with the old one (they are bound to its hash)."""
+    svc, principal, desk = services(request), me(request), request.config_dict[DESK]
+    sub, accounts = await _editable(request)
+    form = await request.post()
+    values: dict[str, Any] = {
+        name: form_text(form, name, max_chars=svc.settings.limits.max_text_chars)
+        for name in TEXT_FIELDS
+    }
+    values["category"] = form_text(form, "category", max_chars=16)
+    values["accounts"] = list(sub.accounts)
+    try:
+        covers = await _image_of(form, "cover")
+        images = await _image_of(form, "images")
+        raw_post: dict[str, Any] = {k: values[k] for k in POST_FIELDS if k in values}
+        raw_post["cover"] = covers[0] if covers else _as_upload(sub.post.get("cover"))
+        raw_post["images"] = images or [_as_upload(i) for i in sub.post.get("images") or []]
+        post = parse_post(raw_post, svc.settings.limits)
+        new = await desk.resubmit(principal, sub.id, post, request.get(REQUEST_ID, ""))
+    except ContentBlocked as exc:
+        return _compose_page(
+            request,
+            accounts,
+            values,
+            error="内容含有禁止发布的信息（第十八、二十一条），未提交。",
+            findings=list(exc.extra.get("findings", [])),
+            status=422,
+            edit=sub,
+        )
+    except GatewayError as exc:
+        return _compose_page(
+            request, accounts, values, error=exc.detail, status=exc.status, edit=sub
+        )
+    raise web.HTTPSeeOther(f"/console/submissions/{new.id}")
 
 
 # --- lists --------------------------------------------------------------------------------------
@@ -247,6 +316,8 @@ async def submission_page(request: web.Request) -> web.Response:
             "can_decide": can_decide,
             "needs_attest": needs_attest,
             "can_withdraw": sub.submitted_by == principal.id and sub.state in EDITABLE_STATES,
+            "can_edit": sub.state in EDITABLE_STATES
+            and (sub.submitted_by == principal.id or principal.role == "brand_pr"),
             "people": {
                 sub.submitted_by: sub.submitter_name,
                 **{d.by: d.name for d in sub.decisions},

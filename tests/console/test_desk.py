@@ -329,3 +329,65 @@ async def test_live_screening_answers_findings_and_required_approvals(
     async with editor.session.post(url, json={**draft, "accounts": [WEST]}, headers=headers) as r:
         assert r.status == 404
         assert r.content_type == "application/problem+json"
+
+
+async def edit(desk: Desk, submission_id: str, content: str, csrf: str | None = None) -> Any:
+    form = aiohttp.FormData()
+    form.add_field("csrf", desk.csrf if csrf is None else csrf)
+    fields = {
+        "title": "华东分公司动态",
+        "digest": "本周要闻",
+        "author": "华东分公司宣传组",
+        "source": "华东分公司综合办公室",
+        "category": "news",
+        "content": content,
+    }
+    for name, value in fields.items():
+        form.add_field(name, value)
+    resp = await desk.session.post(
+        desk.client.make_url(f"/console/submissions/{submission_id}/edit"),
+        data=form,
+        headers={"Origin": desk.origin},
+        allow_redirects=False,
+    )
+    await resp.read()
+    return resp
+
+
+async def test_an_edit_after_one_approval_needs_every_approval_again(
+    org: Org, open_desk: OpenDesk
+) -> None:
+    editor = await open_desk(org.client, org["editor"].key)
+    first = await submitted(editor, content=f"<p>{EXECUTIVE}</p>")
+    head = await open_desk(org.client, org["unit_head"].key)
+    resp = await head.post(f"/console/submissions/{first}/decide", {"decision": "approve"})
+    assert resp.status == 303
+    status, form = await editor.get(f"/console/submissions/{first}/edit")
+    assert status == 200 and "王建国" in form and "此前的审批全部作废" in form
+    resp = await edit(editor, first, f"<p>{EXECUTIVE}</p><p>补充一句。</p>")
+    assert resp.status == 303, await resp.text()
+    second = resp.headers["Location"].rsplit("/", 1)[1]
+    assert second != first
+    assert await state_of(editor, first) == "superseded"
+    assert await state_of(editor, second) == "awaiting_approval"
+    # the unit head's approval stayed with the old version: both approvers are asked again
+    for desk in (head, await open_desk(org.client, org["brand_pr"].key)):
+        _, inbox = await desk.get("/console/inbox")
+        assert re.findall(r'data-testid="inbox-item" data-id="([^"]+)"', inbox) == [second]
+    sub = await org.client.app[DESK].store.get(second)
+    assert sub is not None and sub.post["cover"]  # the cover was kept
+    assert not any(r.satisfied_by for r in sub.required)
+
+
+async def test_only_the_submitter_edits_and_only_while_open(org: Org, open_desk: OpenDesk) -> None:
+    editor = await open_desk(org.client, org["editor"].key)
+    sid = await submitted(editor, content=f"<p>{PLAIN}</p>")
+    head = await open_desk(org.client, org["unit_head"].key)
+    status, _ = await head.get(f"/console/submissions/{sid}/edit")
+    assert status == 403
+    resp = await edit(editor, sid, "<p>无令牌</p>", csrf="")
+    assert resp.status == 403
+    resp = await editor.post(f"/console/submissions/{sid}/withdraw", {})
+    assert resp.status == 303
+    status, _ = await editor.get(f"/console/submissions/{sid}/edit")
+    assert status == 409
