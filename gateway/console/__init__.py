@@ -77,8 +77,8 @@ def make_console(settings: Settings) -> web.Application:
 def add_console(app: web.Application, settings: Settings) -> None:
     """Mount the console at ``/console/`` when ``console.enabled``."""
     if settings.console.enabled:
+        app.router.add_get(PREFIX, _to_console)  # before the sub-app, which would claim it
         app.add_subapp(PREFIX + "/", make_console(settings))
-        app.router.add_get(PREFIX, _to_console)
 
 
 async def _to_console(request: web.Request) -> web.StreamResponse:

@@ -304,3 +304,9 @@ async def test_login_is_audited_without_the_key(
     logins = [r for r in records if r["action"] == "console.login"]
     assert logins and logins[-1]["actor"]["id"] == callers["editor"].id
     assert callers["editor"].key not in str(records)
+
+
+async def test_console_without_a_slash_redirects_to_it(client: TestClient[Any, Any]) -> None:
+    resp = await client.get("/console", allow_redirects=False)
+    assert resp.status == 308
+    assert resp.headers["Location"] == "/console/"
