@@ -130,6 +130,25 @@ class Browser:
         )
         return [str(t) for t in found]
 
+    async def fill_css(self, css: str, text: str) -> None:
+        from selenium.webdriver.common.by import By
+
+        element = await self.call(self.driver.find_element, By.CSS_SELECTOR, css)
+        await self.call(element.send_keys, text)
+
+    async def follow_css(self, css: str, timeout_s: float = 20.0) -> None:
+        """Click the element at ``css`` and wait for the next page."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        old = await self.call(self.driver.find_element, By.TAG_NAME, "html")
+        element = await self.call(self.driver.find_element, By.CSS_SELECTOR, css)
+        await self.call(element.click)
+        wait = WebDriverWait(self.driver, timeout_s)
+        await self.call(wait.until, expected_conditions.staleness_of(old))
+        await self.wait_for("body")
+
     async def click(self, testid: str) -> None:
         element = await self.find(testid)
         await self.call(element.click)

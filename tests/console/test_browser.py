@@ -194,7 +194,12 @@ async def test_approver_sees_findings_in_place_approves_and_it_is_published(
     await b.wait_for('[data-testid="submission-state"]')
     await _wait_state(b, submission_path, "published")
     await b.screenshot("submission-published")
+    # Brand-PR freezes the Weibo account from the accounts page (Art. 8)
     await b.open("/console/accounts")
+    row = f'[data-testid="account-row"][data-id="{WEIBO}"]'
+    await b.fill_css(f"{row} input[name=reason]", "舆情处置，暂停发布")
+    await b.follow_css(f'{row} [data-testid="freeze"]')
+    assert await b.texts(f'{row} [data-testid="account-frozen"]') == ["已冻结"]
     await b.screenshot("accounts")
     await b.logout()
 

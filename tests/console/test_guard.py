@@ -310,3 +310,15 @@ async def test_console_without_a_slash_redirects_to_it(client: TestClient[Any, A
     resp = await client.get("/console", allow_redirects=False)
     assert resp.status == 308
     assert resp.headers["Location"] == "/console/"
+
+
+async def test_a_disabled_console_has_no_routes(make_client: Any, settings: Any) -> None:
+    import dataclasses
+
+    off = dataclasses.replace(
+        settings, console=dataclasses.replace(settings.console, enabled=False)
+    )
+    client = await make_client(off)
+    for path in ("/console/login", "/console/", "/console"):
+        resp = await client.get(path, allow_redirects=False)
+        assert resp.status == 404, path
