@@ -136,7 +136,7 @@ class Browser:
         element = await self.call(self.driver.find_element, By.CSS_SELECTOR, css)
         await self.call(element.send_keys, text)
 
-    async def follow_css(self, css: str, timeout_s: float = 20.0) -> None:
+    async def follow_css(self, css: str, timeout_s: float = 30.0) -> None:
         """Click the element at ``css`` and wait for the next page."""
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support import expected_conditions
@@ -153,7 +153,7 @@ class Browser:
         element = await self.find(testid)
         await self.call(element.click)
 
-    async def follow(self, testid: str, timeout_s: float = 20.0) -> None:
+    async def follow(self, testid: str, timeout_s: float = 30.0) -> None:
         """Click a link or submit button and wait until the next page has replaced this one."""
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support import expected_conditions
@@ -182,7 +182,7 @@ class Browser:
         url: str = await self.call(lambda: self.driver.current_url)
         return url[len(self.base_url) :] if url.startswith(self.base_url) else url
 
-    async def wait_for(self, css: str, timeout_s: float = 15.0) -> list[Any]:
+    async def wait_for(self, css: str, timeout_s: float = 30.0) -> list[Any]:
         deadline = asyncio.get_running_loop().time() + timeout_s
         while True:
             found = await self.find_all(css)

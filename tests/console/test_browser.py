@@ -26,7 +26,8 @@ from tests.console.conftest import Caller
 from tests.delivery.conftest import SAFE_LINK, wechat_app, wechat_fields
 from tests.gateway.conftest import file_active_account
 
-pytestmark = pytest.mark.slow
+# A browser on a shared 2-core machine can be slow: generous bounds, still bounded.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 EAST = "east-wechat"
 WEIBO = "east-weibo"
@@ -116,7 +117,7 @@ async def _state(browser: Browser) -> str:
     return (await browser.text("submission-state")).strip()
 
 
-async def _wait_state(browser: Browser, path: str, wanted: str, timeout_s: float = 40.0) -> None:
+async def _wait_state(browser: Browser, path: str, wanted: str, timeout_s: float = 90.0) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         await browser.open(path)
