@@ -6,6 +6,7 @@ what it answers; the rules, the audit and the notices stay in the service.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 from typing import Any
@@ -309,7 +310,8 @@ async def submission_page(request: web.Request) -> web.Response:
         request,
         {
             "sub": sub,
-            "view": rendered_post(sub),
+            # sanitising a long post is CPU work: off the event loop
+            "view": await asyncio.to_thread(rendered_post, sub),
             "accounts": accounts,
             "show_article": bool(platforms - {"weibo"}) or not platforms,
             "show_weibo": "weibo" in platforms,

@@ -13,6 +13,7 @@ end up exactly around the text the screening found.
 from __future__ import annotations
 
 import base64
+import bisect
 import html
 import re
 from collections.abc import Mapping, Sequence
@@ -114,25 +115,30 @@ def marks_for(findings: Sequence[Mapping[str, Any]], field_name: str, length: in
     return marks
 
 
-def _outside_tokens(source: str, pos: int, *, opening: bool) -> int:
+def _token_spans(source: str) -> list[tuple[int, int, bool]]:
+    """(start, end, is a character reference) of every tag, comment and reference, in order."""
+    return [(m.start(), m.end(), m.group().startswith("&")) for m in _TOKEN_RE.finditer(source)]
+
+
+def _outside_tokens(spans: list[tuple[int, int, bool]], pos: int, *, opening: bool) -> int:
     """``pos`` moved out of any tag, comment or character reference it falls inside."""
-    for m in _TOKEN_RE.finditer(source):
-        if m.start() >= pos:
-            break
-        if m.start() < pos < m.end():
-            entity = m.group().startswith("&")
+    i = bisect.bisect_left(spans, (pos, pos, True)) - 1
+    if i >= 0:
+        start, end, entity = spans[i]
+        if start < pos < end:
             if entity:
-                return m.start() if opening else m.end()
-            return m.end() if opening else m.start()
+                return start if opening else end
+            return end if opening else start
     return pos
 
 
 def _with_markers(source: str, marks: Sequence[Mark]) -> str:
     text = _PRIVATE_RE.sub("\ufffd", source)  # one for one: the offsets still hold
+    spans = _token_spans(text) if marks else []
     inserts: list[tuple[int, int, str]] = []
     for i, mark in enumerate(marks):
-        start = _outside_tokens(text, mark.start, opening=True)
-        end = _outside_tokens(text, mark.end, opening=False)
+        start = _outside_tokens(spans, mark.start, opening=True)
+        end = _outside_tokens(spans, mark.end, opening=False)
         end = max(start, end)  # a mark squeezed to nothing still shows where the finding was
         inserts.append((start, 1, chr(_OPEN_BASE + i)))
         inserts.append((end, 0, _CLOSE))

@@ -185,3 +185,20 @@ def test_plain_fields_are_escaped_and_marked(title: str, needle: str) -> None:
 def test_marks_for_clamps_and_orders() -> None:
     marks = marks_for([finding("content", 5, 99), finding("content", -3, 2)], "content", 10)
     assert [(m.start, m.end) for m in marks] == [(0, 2), (5, 10)]
+
+
+@pytest.mark.parametrize(
+    ("source", "start", "end", "inside"),
+    [
+        ("<p title=x>营收增长</p>", 2, 15, "营收增长"),  # opens inside a tag: moved after it
+        ("<p>营收&amp;利润</p>", 3, 7, "营收&amp;"),  # ends inside a reference: widened over it
+        ("<p>营收</p><p>利润</p>", 3, 10, "营收"),  # ends inside the next tag: closed before it
+    ],
+)
+def test_marks_never_land_inside_tags_or_references(
+    source: str, start: int, end: int, inside: str
+) -> None:
+    out = str(render_html(source, [finding("content", start, end)]).html)
+    marked = "".join(m for _, m in re.findall(r"<mark ([^>]*)>(.*?)</mark>", out))
+    assert marked.startswith(inside), out
+    assert re.sub(r"</?mark[^>]*>", "", out) == source.replace(" title=x", "")
