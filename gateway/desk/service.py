@@ -114,6 +114,13 @@ class DeskService:
         """
         if not accounts:
             raise field_error("accounts", "name at least one account")
+        ttl_s = self.svc.settings.approvals.token_ttl_s
+        if publish_at is not None and publish_at > time.time() + ttl_s:
+            raise field_error(
+                "publish_at",
+                f"more than approvals.token_ttl_s ({ttl_s} s) ahead: approvals given now "
+                "would expire before it; submit closer to the date",
+            )
         post = nfc_post(post)
         digest = post_hash(post)
         owned: list[Account] = []

@@ -63,6 +63,12 @@ async def test_blocked_content_is_refused_with_findings_and_audited(desk: Desk) 
             422,
             "publish_at",
         ),
+        (
+            "editor",
+            {"account": EAST, "post": draft(), "publish_at": "2099-01-01T08:00:00Z"},
+            422,
+            "publish_at",
+        ),
         ("editor", {"account": EAST, "post": draft(), "token": "x"}, 422, "token"),
         ("editor", {"account": EAST}, 422, "post"),
         ("auditor", {"account": EAST, "post": draft()}, 403, None),
