@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from gateway.appkeys import SERVICES
 from tests.gateway.desk.desk_support import Desk, problem
 from tests.gateway.gate_support import EAST, FINANCIAL, HQ, SECRET, STRATEGY, WEST, draft
 
@@ -197,3 +198,22 @@ async def test_a_department_submits_through_hq_accounts(desk: Desk) -> None:
     assert needed == {("unit_head", "strategy_dept"), ("brand_pr", None)}
     sub2 = await desk.submit("editor_hq", draft(), STRATEGY)
     assert sub2["state"] == "awaiting_approval"
+
+
+async def test_preview_says_what_a_submission_would_need_and_keeps_nothing(desk: Desk) -> None:
+    from gateway.postmodel import parse_post
+
+    limits = desk.settings.limits
+    principal = await desk.client.app[SERVICES].principals.get(desk["editor"].id)
+    preview = await desk.service.preview(
+        principal, accounts=[EAST], post=parse_post(draft(FINANCIAL), limits)
+    )
+    assert preview.decision == "review"
+    assert {r.role for r in preview.required} == {"unit_head", "leader", "brand_pr"}
+    assert preview.public()["content_sha256"] == await desk.content_hash(draft(FINANCIAL))
+    blocked = await desk.service.preview(
+        principal, accounts=[EAST], post=parse_post(draft(SECRET), limits)
+    )
+    assert blocked.decision == "block" and blocked.required == ()
+    assert any(f["action"] == "block" for f in blocked.findings)
+    assert await desk.list("brand_pr") == []
