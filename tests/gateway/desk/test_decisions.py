@@ -327,3 +327,18 @@ async def test_a_release_interrupted_by_a_crash_is_shown_unconfirmed_not_stuck(d
     seen = await desk.get("editor", sub["id"])
     assert seen["state"] == "unconfirmed"
     assert "interrupted" in seen["jobs"][0]["reason"]
+
+
+async def test_editing_an_approved_submission_waiting_for_its_time_starts_over(desk: Desk) -> None:
+    when = datetime.fromtimestamp(time.time() + 600, UTC).isoformat()
+    sub = await desk.submit("editor", draft(), EAST, publish_at=when)
+    assert (await desk.approve("unit_head", sub["id"]))["state"] == "approved"
+    resp = await desk.put("editor", sub["id"], draft("华东分公司举办员工运动会，时间调整。"))
+    assert resp.status == 201, await resp.text()
+    new = await resp.json()
+    assert new["state"] == "awaiting_approval" and new["publish_at"] == sub["publish_at"]
+    assert (await desk.get("editor", sub["id"]))["state"] == "superseded"
+    # the superseded version is off the schedule: nothing is released even when it is due
+    assert await desk.service.store.due(time.time() + 3600) == []
+    await problem(await desk.attach("editor", sub["id"], "x.y.z"), 409)
+    await problem(await desk.attach("auditor", new["id"], "x.y.z"), 403)
