@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, get_args
 
 SubmissionState = Literal[
@@ -292,10 +292,18 @@ class InboxItem:
 
 
 @dataclass(frozen=True)
-class Listing:
-    """``GET /v1/submissions`` filters."""
+class Preview:
+    """A draft screened for accounts, nothing kept: findings and the approvals it would need."""
 
-    state: str | None = None
-    mine: bool = False
-    limit: int = 100
-    extra: dict[str, Any] = field(default_factory=dict)
+    content_sha256: str
+    decision: str
+    findings: tuple[dict[str, Any], ...]
+    required: tuple[RequiredApproval, ...]
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "content_sha256": self.content_sha256,
+            "decision": self.decision,
+            "findings": list(self.findings),
+            "required_approvals": [r.public() for r in self.required],
+        }

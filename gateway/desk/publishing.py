@@ -8,6 +8,7 @@ the tokens' ``jti`` with the job in one step, and the delivery worker publishes.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import time
@@ -20,11 +21,13 @@ from gateway.desk.notices import DeskNotices
 from gateway.desk.store import SubmissionStore
 from gateway.errors import GatewayError
 from gateway.gate import PublishGate
-from gateway.postmodel import post_from_stored
+from gateway.postmodel import Post, post_from_stored
+from gateway.principals import Principal
 
 log = logging.getLogger(__name__)
 
 JOB_FINAL = frozenset({"published", "failed", "unconfirmed", "needs_reauth", "deleted"})
+RELEASING = "releasing"  # a job reference whose account the gate has not answered for yet
 RELEASE_LEASE_S = 60.0
 
 
@@ -56,53 +59,55 @@ class Publisher:
             sub = await self.store.require(submission_id)
             if sub.state != "approved" or (sub.publish_at or 0) > time.time():
                 return sub
-            sub = await self.store.update(
-                sub.id,
-                lambda s: (
-                    s.moved(
-                        "publishing",
-                        time.time(),
-                        "released",
-                        "",
-                        "approvals complete; handed to the gate",
-                    )
-                    if s.state == "approved"
-                    else s
-                ),
-            )
+            placeholders = tuple(JobRef(a, state=RELEASING) for a in sub.accounts)
+
+            def start(s: Submission) -> Submission:
+                if s.state != "approved":
+                    return s
+                return s.moved(
+                    "publishing",
+                    time.time(),
+                    "released",
+                    "",
+                    "approvals complete; handed to the gate",
+                    jobs=placeholders,
+                )
+
+            sub = await self.store.update(sub.id, start)
             if sub.state != "publishing":
                 return sub
             tokens = list((await self.store.tokens(sub.id)).values())[:MAX_TOKENS]
             post = post_from_stored(sub.post)
             submitter = await self.svc.principals.get(sub.submitted_by)
-            jobs: list[JobRef] = []
             for account_id in sub.accounts:
-                if submitter is None or submitter.revoked:
-                    jobs.append(
-                        JobRef(account_id, state="failed", reason="the submitter's key was revoked")
-                    )
-                    continue
-                try:
-                    job = await self.gate.submit(
-                        submitter,
-                        account_id=account_id,
-                        post=post,
-                        tokens=tokens,
-                        request_id=request_id,
-                    )
-                except GatewayError as exc:
-                    log.warning(
-                        "submission %s: the gate refused %s: %s", sub.id, account_id, exc.detail
-                    )
-                    jobs.append(JobRef(account_id, state="failed", reason=exc.detail))
-                    continue
-                jobs.append(JobRef(account_id, job.id, job.state))
-            sub = await self.store.update(sub.id, lambda s: replace(s, jobs=tuple(jobs)))
+                ref = await self._hand_over(sub, account_id, submitter, post, tokens, request_id)
+                # recorded account by account: a crash loses at most the one in hand
+                sub = await self.store.update(sub.id, functools.partial(_with_job, ref=ref))
             if self.wake is not None:
                 self.wake()
             return await self.sync(sub)
         finally:
             await self.store.release(submission_id)
+
+    async def _hand_over(
+        self,
+        sub: Submission,
+        account_id: str,
+        submitter: Principal | None,
+        post: Post,
+        tokens: list[str],
+        request_id: str,
+    ) -> JobRef:
+        if submitter is None or submitter.revoked:
+            return JobRef(account_id, state="failed", reason="the submitter's key was revoked")
+        try:
+            job = await self.gate.submit(
+                submitter, account_id=account_id, post=post, tokens=tokens, request_id=request_id
+            )
+        except GatewayError as exc:
+            log.warning("submission %s: the gate refused %s: %s", sub.id, account_id, exc.detail)
+            return JobRef(account_id, state="failed", reason=exc.detail)
+        return JobRef(account_id, job.id, job.state)
 
     async def sync(self, sub: Submission) -> Submission:
         """Bring a ``publishing`` submission's job outcomes up to date; settle it when every
@@ -110,10 +115,22 @@ class Publisher:
         if sub.state != "publishing" or not sub.jobs:
             return sub
         fresh: list[JobRef] = []
+        released_at = next((h.at for h in reversed(sub.history) if h.action == "released"), 0.0)
         for ref in sub.jobs:
             job = await self.gate.jobs.get(ref.id) if ref.id else None
             if job is None:
-                fresh.append(ref)
+                if ref.state == RELEASING and time.time() - released_at > RELEASE_LEASE_S:
+                    # the releasing process died while the gate had this account in hand
+                    fresh.append(
+                        replace(
+                            ref,
+                            state="unconfirmed",
+                            reason="the release was interrupted; check GET /v1/posts for this "
+                            "account before submitting again",
+                        )
+                    )
+                else:
+                    fresh.append(ref)
                 continue
             fresh.append(
                 JobRef(ref.account, job.id, job.state, job.url, job.platform_id, job.reason)
@@ -166,3 +183,8 @@ class Publisher:
         if sub.state == "approved" and (sub.publish_at or 0) <= time.time():
             return await self.release(sub.id)
         return sub
+
+
+def _with_job(sub: Submission, ref: JobRef) -> Submission:
+    jobs = tuple(ref if j.account == ref.account else j for j in sub.jobs)
+    return replace(sub, jobs=jobs)

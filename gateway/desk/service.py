@@ -28,6 +28,7 @@ from gateway.desk.model import (
     ApprovalEntry,
     DecisionEntry,
     InboxItem,
+    Preview,
     Submission,
     SubmissionState,
     new_submission_id,
@@ -63,7 +64,7 @@ from gateway.jws import TokenError, verify_approval
 from gateway.notify.notice import NoticeSink
 from gateway.postmodel import Post, post_from_stored, post_to_stored
 from gateway.principals import Principal
-from gateway.requirements import required_approvals
+from gateway.requirements import Requirement, required_approvals
 from gateway.services import actor_of
 from gateway.settings import Policy
 from screening.findings import Finding
@@ -114,6 +115,13 @@ class DeskService:
         """
         if not accounts:
             raise field_error("accounts", "name at least one account")
+        ttl_s = self.svc.settings.approvals.token_ttl_s
+        if publish_at is not None and publish_at > time.time() + ttl_s:
+            raise field_error(
+                "publish_at",
+                f"more than approvals.token_ttl_s ({ttl_s} s) ahead: approvals given now "
+                "would expire before it; submit closer to the date",
+            )
         post = nfc_post(post)
         digest = post_hash(post)
         owned: list[Account] = []
@@ -173,16 +181,7 @@ class DeskService:
                     rejections=rejections,
                     content_sha256=digest,
                 )
-        per_account = {
-            a.id: required_approvals(
-                policy=self.policy,
-                account=a,
-                submitter=principal,
-                post_category=post.category,
-                findings=screen.findings,
-            )
-            for a in owned
-        }
+        per_account = self._required(principal, owned, post, screen.findings)
         now = time.time()
         sub = Submission(
             id=new_submission_id(),
@@ -233,6 +232,49 @@ class DeskService:
         await self.store.create(sub)
         await self.notices.submitted(sub)
         return sub
+
+    async def preview(
+        self, principal: Principal, *, accounts: Sequence[str], post: Post
+    ) -> Preview:
+        """What :meth:`submit` would find, without keeping anything (the console's compose page).
+
+        Raises what :meth:`submit` raises for the accounts (unknown, other unit, not filed,
+        frozen) and for platform limits; a blocked post is not an error here: the preview says
+        ``block`` with its findings.
+        """
+        if not accounts:
+            raise field_error("accounts", "name at least one account")
+        post = nfc_post(post)
+        digest = post_hash(post)
+        owned = [await self.gate.authorise(principal, a) for a in dict.fromkeys(accounts)]
+        for account in owned:
+            self.gate.validate(post, account, digest)
+        screen = await self.gate.screening.screen(post.texts())
+        required = merge_required(self._required(principal, owned, post, screen.findings))
+        return Preview(
+            content_sha256=digest,
+            decision=screen.decision,
+            findings=tuple(f.to_json() for f in screen.findings),
+            required=() if screen.decision == "block" else required,
+        )
+
+    def _required(
+        self,
+        principal: Principal,
+        owned: Sequence[Account],
+        post: Post,
+        findings: Sequence[Finding],
+    ) -> dict[str, list[Requirement]]:
+        return {
+            a.id: required_approvals(
+                policy=self.policy,
+                account=a,
+                submitter=principal,
+                post_category=post.category,
+                findings=findings,
+            )
+            for a in owned
+        }
 
     async def resubmit(
         self, principal: Principal, submission_id: str, post: Post, request_id: str = ""

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.appkeys import GATE
+from gateway.desk.model import JobRef
+from gateway.desk.publishing import RELEASING
+from gateway.desk.service import DeskService
+from gateway.desk.store import SubmissionStore
 from gateway.jws import load_private_key_pem, new_approval_claims, sign_approval
 from gateway.settings import IssuerSettings, Settings
 from tests.gateway.conftest import Caller, MakeClient
@@ -165,7 +171,12 @@ async def test_publish_at_in_the_future_waits_in_approved_until_the_scheduler_re
     assert approved["state"] == "approved" and approved["jobs"] == []
     assert await desk.service.release_due() == 0  # not yet
     released = await desk.wait_state("editor", sub["id"], "publishing", timeout_s=10)
-    assert released["jobs"][0]["id"]
+    assert released["jobs"][0]["account"] == EAST  # "releasing" until the gate recorded the job
+    for _ in range(50):
+        if (await desk.get("editor", sub["id"]))["jobs"][0]["id"]:
+            break
+        await asyncio.sleep(0.05)
+    assert (await desk.get("editor", sub["id"]))["jobs"][0]["state"] == "approved"
     # a withdrawn approved submission is never released
     much_later = datetime.fromtimestamp(time.time() + 600, UTC).isoformat()
     later = await desk.submit("editor", draft(title="稍后"), EAST, publish_at=much_later)
@@ -274,3 +285,60 @@ async def test_a_gateway_token_from_post_approvals_attaches_too(desk: Desk) -> N
     )
     body = await problem(await desk.attach("editor", sub["id"], forged), 422)
     assert body["token_errors"]
+
+
+async def test_two_processes_releasing_at_once_publish_each_account_once(desk: Desk) -> None:
+    """Two desk services over one store (as two gateway processes) race to release."""
+    when = datetime.fromtimestamp(time.time() + 60, UTC).isoformat()
+    sub = await desk.submit("brand_pr", draft(), EAST, WEST, publish_at=when)
+    await desk.approve("unit_head", sub["id"])
+    await desk.approve("unit_head_west", sub["id"])
+    service = desk.service
+    other = DeskService(service.gate, SubmissionStore(service.svc.redis, service.svc.keys))
+    await service.store.update(
+        sub["id"], lambda s: dataclasses.replace(s, publish_at=time.time() - 1)
+    )
+    await asyncio.gather(
+        service.release_due(),
+        other.release_due(),
+        service.release(sub["id"]),
+        other.release(sub["id"]),
+    )
+    released = await desk.get("brand_pr", sub["id"])
+    assert released["state"] == "publishing"
+    assert sorted(j["account"] for j in released["jobs"]) == [EAST, WEST]
+    jobs = await service.gate.jobs.list_jobs(limit=50)
+    assert sorted(j.account for j in jobs) == [EAST, WEST]
+    assert [h["action"] for h in released["history"]].count("released") == 1
+
+
+async def test_a_release_interrupted_by_a_crash_is_shown_unconfirmed_not_stuck(desk: Desk) -> None:
+    """The process that released died while the gate had the account in hand."""
+    when = datetime.fromtimestamp(time.time() + 60, UTC).isoformat()
+    sub = await desk.submit("editor", draft(), EAST, publish_at=when)
+    await desk.approve("unit_head", sub["id"])
+    long_ago = time.time() - 3600
+
+    def crashed(s: Any) -> Any:
+        s = s.moved("publishing", long_ago, "released", "", "handed to the gate")
+        return dataclasses.replace(s, jobs=(JobRef(EAST, state=RELEASING),))
+
+    await desk.service.store.update(sub["id"], crashed)
+    seen = await desk.get("editor", sub["id"])
+    assert seen["state"] == "unconfirmed"
+    assert "interrupted" in seen["jobs"][0]["reason"]
+
+
+async def test_editing_an_approved_submission_waiting_for_its_time_starts_over(desk: Desk) -> None:
+    when = datetime.fromtimestamp(time.time() + 600, UTC).isoformat()
+    sub = await desk.submit("editor", draft(), EAST, publish_at=when)
+    assert (await desk.approve("unit_head", sub["id"]))["state"] == "approved"
+    resp = await desk.put("editor", sub["id"], draft("华东分公司举办员工运动会，时间调整。"))
+    assert resp.status == 201, await resp.text()
+    new = await resp.json()
+    assert new["state"] == "awaiting_approval" and new["publish_at"] == sub["publish_at"]
+    assert (await desk.get("editor", sub["id"]))["state"] == "superseded"
+    # the superseded version is off the schedule: nothing is released even when it is due
+    assert await desk.service.store.due(time.time() + 3600) == []
+    await problem(await desk.attach("editor", sub["id"], "x.y.z"), 409)
+    await problem(await desk.attach("auditor", new["id"], "x.y.z"), 403)

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from gateway.appkeys import SERVICES
 from tests.gateway.desk.desk_support import Desk, problem
 from tests.gateway.gate_support import EAST, FINANCIAL, HQ, SECRET, STRATEGY, WEST, draft
 
@@ -60,6 +61,12 @@ async def test_blocked_content_is_refused_with_findings_and_audited(desk: Desk) 
         (
             "editor",
             {"account": EAST, "post": draft(), "publish_at": "2030-01-01T08:00:00"},
+            422,
+            "publish_at",
+        ),
+        (
+            "editor",
+            {"account": EAST, "post": draft(), "publish_at": "2099-01-01T08:00:00Z"},
             422,
             "publish_at",
         ),
@@ -191,3 +198,22 @@ async def test_a_department_submits_through_hq_accounts(desk: Desk) -> None:
     assert needed == {("unit_head", "strategy_dept"), ("brand_pr", None)}
     sub2 = await desk.submit("editor_hq", draft(), STRATEGY)
     assert sub2["state"] == "awaiting_approval"
+
+
+async def test_preview_says_what_a_submission_would_need_and_keeps_nothing(desk: Desk) -> None:
+    from gateway.postmodel import parse_post
+
+    limits = desk.settings.limits
+    principal = await desk.client.app[SERVICES].principals.get(desk["editor"].id)
+    preview = await desk.service.preview(
+        principal, accounts=[EAST], post=parse_post(draft(FINANCIAL), limits)
+    )
+    assert preview.decision == "review"
+    assert {r.role for r in preview.required} == {"unit_head", "leader", "brand_pr"}
+    assert preview.public()["content_sha256"] == await desk.content_hash(draft(FINANCIAL))
+    blocked = await desk.service.preview(
+        principal, accounts=[EAST], post=parse_post(draft(SECRET), limits)
+    )
+    assert blocked.decision == "block" and blocked.required == ()
+    assert any(f["action"] == "block" for f in blocked.findings)
+    assert await desk.list("brand_pr") == []

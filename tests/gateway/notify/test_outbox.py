@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -13,6 +14,8 @@ import pytest
 from connectors.emulators import dingtalk_robot, wecom_robot
 from gateway.app import Runtime
 from gateway.appkeys import NOTIFY
+from gateway.desk.model import JobRef
+from gateway.desk.publishing import RELEASING
 from gateway.notify.notice import Notice, Recipient
 from gateway.notify.outbox import ALERT_CHANNEL, Outbox
 from gateway.settings import (
@@ -287,3 +290,102 @@ async def _wecom_within(r: Receivers, n: int) -> list[dict[str, Any]] | None:
 
 async def _drained(outbox: Outbox) -> bool:
     return not await outbox.pending() and not await outbox.dead()
+
+
+async def test_each_event_arrives_at_every_kind_of_channel(
+    make_client: MakeClient,
+    settings: Settings,
+    runtime: Runtime,
+    callers: dict[str, Caller],
+    receivers: Receivers,
+) -> None:
+    """Every event the desk raises, made by the desk itself, at WeCom, DingTalk, SMTP, webhook."""
+    r = receivers
+    ns = notify_settings(settings, r, callers["editor"].id)
+    everything = NotifySettings(
+        channels={
+            **ns.notify.channels,
+            "hook": NotifyChannel(
+                kind="webhook", url=r.hook_url, secret=SecretRef(env="T_HOOK_SECRET")
+            ),
+        },
+        subscriptions=tuple(
+            NotifySubscription(name) for name in ("east_wecom", "pr_dingtalk", "mail", "hook")
+        ),
+        poll_interval_s=0.2,
+    )
+    ns = dataclasses.replace(ns, notify=everything, policy=settings.policy)
+    rt = dataclasses.replace(runtime, environ=ENVIRON)
+
+    async def make(settings_: Settings | None = None, runtime_: Runtime | None = None) -> Any:
+        return await make_client(settings_ or ns, rt)
+
+    desk = Desk(await start_org(make, ns, callers))
+    # submitted, decided, published
+    sub = await desk.submit("editor", draft(), EAST)
+    done = await desk.approve("unit_head", sub["id"])
+    await desk.job_published(done["jobs"][0]["id"])
+    assert (await desk.get("editor", sub["id"]))["state"] == "published"
+    # failed: the account is frozen between approval and the scheduled time
+    when = datetime.fromtimestamp(time.time() + 60, UTC).isoformat()
+    later = await desk.submit("editor", draft(title="稍后发布"), EAST, publish_at=when)
+    await desk.approve("unit_head", later["id"])
+    resp = await desk.client.post(
+        "/admin/freeze",
+        headers=desk.h("brand_pr"),
+        json={"scope": "account", "id": EAST, "reason": "应急"},
+    )
+    assert resp.status in (200, 201)
+    await desk.service.store.update(
+        later["id"], lambda s: dataclasses.replace(s, publish_at=time.time() - 1)
+    )
+    await desk.service.release(later["id"])
+    assert (await desk.get("editor", later["id"]))["state"] == "failed"
+    resp = await desk.client.post(
+        "/admin/unfreeze",
+        headers=desk.h("brand_pr"),
+        json={"scope": "account", "id": EAST, "reason": "解除"},
+    )
+    assert resp.status in (200, 201), await resp.text()
+    # unconfirmed: the releasing process died while the gate had the account in hand
+    third = await desk.submit("editor", draft(title="第三篇"), EAST, publish_at=when)
+    await desk.approve("unit_head", third["id"])
+
+    def crashed(s: Any) -> Any:
+        s = s.moved("publishing", time.time() - 3600, "released", "", "handed to the gate")
+        return dataclasses.replace(s, jobs=(JobRef(EAST, state=RELEASING),))
+
+    await desk.service.store.update(third["id"], crashed)
+    assert (await desk.get("editor", third["id"]))["state"] == "unconfirmed"
+    # alert: blocked content
+    assert (await desk.submit_raw("editor", {"account": EAST, "post": draft(SECRET)})).status == 422
+
+    wanted = {"submitted", "decided", "published", "failed", "unconfirmed", "alert"}
+
+    async def all_arrived() -> bool:
+        wecom = {_event_of(m["content"]) for m in await r.messages(r.wecom)}
+        ding = {_event_of(m["text"]) for m in await r.messages(r.dingtalk)}
+        mail = {m["X-Mediagate-Event"] for m in r.mailbox.messages}
+        hook = {h["event"] for h in r.hook.received}
+        return all(wanted <= got for got in (wecom, ding, mail, hook))
+
+    assert await eventually(all_arrived, timeout_s=15), (
+        await r.messages(r.wecom),
+        [m["X-Mediagate-Event"] for m in r.mailbox.messages],
+    )
+
+
+HEADINGS = {
+    "待审核": "submitted",
+    "已通过": "decided",
+    "被退回": "decided",
+    "已发布": "published",
+    "发布失败": "failed",
+    "发布结果待确认": "unconfirmed",
+    "拦截告警": "alert",
+}
+
+
+def _event_of(markdown: str) -> str:
+    first = markdown.splitlines()[0].removeprefix("### ")
+    return next((event for word, event in HEADINGS.items() if first.startswith(word)), first)
