@@ -279,6 +279,8 @@ def rendered_post(sub: Submission) -> dict[str, Any]:
         # Weibo gets the text on one line, as connectors/weibo.py composes it
         "content_text": Markup(str(content.text).replace("\n", " ")),
         "cover": _data_url(post.get("cover")),
+        # every image the approvers approve, shown whether or not the body places it
+        "images": [_data_url(i) for i in post.get("images") or []],
         "category": post.get("category", ""),
         "marks": sum(1 for f in findings if f.get("field") in TEXT_FIELDS),
     }

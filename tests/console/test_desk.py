@@ -391,3 +391,35 @@ async def test_only_the_submitter_edits_and_only_while_open(org: Org, open_desk:
     assert resp.status == 303
     status, _ = await editor.get(f"/console/submissions/{sid}/edit")
     assert status == 409
+
+
+async def test_every_attached_image_is_shown_to_the_approver(org: Org, open_desk: OpenDesk) -> None:
+    editor = await open_desk(org.client, org["editor"].key)
+    form = aiohttp.FormData()
+    form.add_field("csrf", editor.csrf)
+    form.add_field("accounts", EAST)
+    for name, value in {
+        "title": "图片稿",
+        "source": "华东分公司",
+        "category": "news",
+        "content": '<p>正文</p><img src="image:1">',
+    }.items():
+        form.add_field(name, value)
+    form.add_field("cover", COVER_BYTES, filename="cover.png", content_type="image/png")
+    for i in range(2):
+        form.add_field(
+            "images", COVER_BYTES + bytes([i]), filename=f"{i}.png", content_type="image/png"
+        )
+    resp = await editor.session.post(
+        editor.client.make_url("/console/compose"),
+        data=form,
+        headers={"Origin": editor.origin},
+        allow_redirects=False,
+    )
+    assert resp.status == 303, await resp.text()
+    head = await open_desk(org.client, org["unit_head"].key)
+    _, html = await head.get(resp.headers["Location"])
+    gallery = html.split('data-testid="images"', 1)[1].split("</div>", 1)[0]
+    assert gallery.count('src="data:image/png;base64,') == 2
+    body = html.split('data-testid="post-body"', 1)[1].split("</div>", 1)[0]
+    assert body.count('src="data:image/png;base64,') == 1  # image:1 placed in the body
