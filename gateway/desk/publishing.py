@@ -87,7 +87,7 @@ class Publisher:
                 self.wake()
             return await self.sync(sub)
         finally:
-            await self.store.release(submission_id)
+            await self.store.release(submission_id, self.owner)
 
     async def _hand_over(
         self,
