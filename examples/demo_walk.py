@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Walk through the demo gateway: screen, get refused, get approved, publish, read it back.
+"""Walk through the demo gateway: first the review desk as people use it (submit, the
+approvers' inboxes, approve, published; a rejection and its reason), then the same gate as a
+program drives it (screen, get refused, get approved, publish, read it back).
 
 Start the demo first (``mediagate demo``), then::
 
     python examples/demo_walk.py [--data-dir demo-data] [--url http://127.0.0.1:8080]
 
-Uses only the standard library and the keys in ``<data-dir>/demo-keys.json``.
+Uses only the standard library, the keys in ``<data-dir>/demo-keys.json`` and the emulator
+addresses in ``<data-dir>/demo-emulators.json``.
 """
 
 from __future__ import annotations
@@ -72,6 +75,85 @@ class Demo:
                 return dict(job)
             time.sleep(0.5)
 
+    def wait_submission(self, sub_id: str, who: str, timeout_s: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            _, sub = self.call("GET", f"/v1/submissions/{sub_id}", who)
+            if sub["state"] not in ("approved", "publishing") or time.monotonic() > deadline:
+                return dict(sub)
+            time.sleep(0.5)
+
+
+def robot_messages(base_url: str) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(base_url + "/_emulator/messages", timeout=10) as resp:
+        items: list[dict[str, Any]] = json.loads(resp.read())["items"]
+        return items
+
+
+def desk_walk(demo: Demo, emulators: dict[str, str]) -> bool:
+    """The review desk: nobody carries JSON or a token between people."""
+    print("D1. The editor submits a draft for the subsidiary's Weibo account on the desk")
+    post = {
+        "title": "华东分公司志愿者走进社区",
+        "digest": "志愿服务",
+        "content": "<p>上周末华东分公司三十名志愿者走进社区，开展义诊和环保宣传。</p>",
+        "author": "小刘",
+        "source": "华东分公司工会",
+        "category": "culture",
+    }
+    status, sub = demo.call(
+        "POST", "/v1/submissions", "editor", {"account": "east-weibo", "post": post}
+    )
+    if status != 201:
+        print(f"  {status} {sub.get('detail')}")
+        return False
+    needed = [r["role"] + "@" + (r["unit"] or "*") for r in sub["required_approvals"]]
+    print(f"  {status} {sub['id']} state={sub['state']} needs={needed}")
+
+    print("D2. The approver's inbox shows what waits for them (and the WeCom group was told)")
+    _, inbox = demo.call("GET", "/v1/inbox", "unit_head")
+    for item in inbox["items"]:
+        print(f"  inbox unit_head: {item['id']} 「{item['title']}」 as {item['required']['role']}")
+    _, others = demo.call("GET", "/v1/inbox", "unit_head_west")
+    print(f"  inbox unit_head_west: {len(others['items'])} item(s)")
+
+    print("D3. The subsidiary head approves on the desk; the gateway publishes by itself")
+    status, sub = demo.call(
+        "POST", f"/v1/submissions/{sub['id']}/decisions", "unit_head", {"decision": "approve"}
+    )
+    print(f"  {status} state={sub['state']}")
+    sub = demo.wait_submission(sub["id"], "editor")
+    job = sub["jobs"][0] if sub["jobs"] else {}
+    print(f"  the editor sees: state={sub['state']} url={job.get('url')}")
+    tokens_seen = "token" in json.dumps(sub)
+    print(f"  tokens handled by a person: {'yes' if tokens_seen else 'none'}")
+
+    print("D4. A rejected submission shows its reason to the editor")
+    draft = {
+        **post,
+        "title": "华东分公司将裁撤两个部门",
+        "content": "<p>据悉，华东分公司将裁撤两个部门。</p>",
+    }
+    _, second = demo.call(
+        "POST", "/v1/submissions", "editor", {"account": "east-weibo", "post": draft}
+    )
+    demo.call(
+        "POST",
+        f"/v1/submissions/{second['id']}/decisions",
+        "unit_head",
+        {"decision": "reject", "reason": "未经核实的组织调整信息，不得发布"},
+    )
+    _, seen = demo.call("GET", f"/v1/submissions/{second['id']}", "editor")
+    print(f"  state={seen['state']} reason={seen['rejection']['reason']}")
+
+    robot = emulators.get("wecom_robot")
+    if robot:
+        got = robot_messages(robot)
+        print(f"D5. The WeCom group robot received {len(got)} notice(s):")
+        for message in got:
+            print("  " + message["content"].splitlines()[0])
+    return sub["state"] == "published" and not tokens_seen
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -80,6 +162,13 @@ def main() -> int:
     args = parser.parse_args()
     keys = json.loads((Path(args.data_dir) / "demo-keys.json").read_text(encoding="utf-8"))
     demo = Demo(args.url, keys)
+    emulators_file = Path(args.data_dir) / "demo-emulators.json"
+    emulators = json.loads(emulators_file.read_text()) if emulators_file.exists() else {}
+
+    if not desk_walk(demo, emulators):
+        return 1
+    print()
+    print("The same gate for programs: tokens carried by the caller (POST /v1/posts)")
 
     print("1. A subsidiary editor checks a draft for the subsidiary's Weibo account")
     post = {

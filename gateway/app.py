@@ -12,7 +12,7 @@ import contextlib
 import importlib.util
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -25,6 +25,7 @@ from gateway.appkeys import GATE, HTTP, SERVICES, SETTINGS, WORKER
 from gateway.approvals import ApprovalService, build_key_ring
 from gateway.audit import AuditLog, anchor_loop
 from gateway.delivery import DeliveryWorker
+from gateway.desk.context import desk_ctx
 from gateway.freeze import FreezeSwitch
 from gateway.gate import PublishGate
 from gateway.jobs import JobStore
@@ -62,6 +63,8 @@ class Runtime:
     signing_key_pem: bytes = field(default=b"", repr=False)
     # A screener built elsewhere (tests share one per session); None: built at start-up.
     screener: object | None = None
+    # Resolves notification channels' secret references (None: the process environment).
+    environ: Mapping[str, str] | None = None
     extra_contexts: Sequence[CleanupCtx] = ()
 
 
@@ -230,10 +233,15 @@ def create_app(settings: Settings, runtime: Runtime) -> web.Application:
     )
     app[SETTINGS] = settings
     app[ROUTE_ROLES] = add_routes(app, ROUTES)
+    # the web console for people (gateway/console/): a sub-application at /console/
+    from gateway.console import add_console
+
+    add_console(app, settings)
     app.cleanup_ctx.append(_store_ctx(runtime))
     app.cleanup_ctx.append(_anchor_ctx)
     app.cleanup_ctx.append(_http_ctx)
     app.cleanup_ctx.append(_publish_ctx(runtime))
+    app.cleanup_ctx.append(desk_ctx(runtime.environ))
     for extra in runtime.extra_contexts:
         app.cleanup_ctx.append(extra)
     return app

@@ -20,3 +20,10 @@ if TYPE_CHECKING:
 GATE: web.AppKey[PublishGate] = web.AppKey("gate")
 HTTP: web.AppKey[ClientSession] = web.AppKey("http")
 WORKER: web.AppKey[DeliveryWorker] = web.AppKey("worker")
+
+if TYPE_CHECKING:
+    from gateway.desk.service import DeskService
+    from gateway.notify.outbox import Outbox
+
+DESK: web.AppKey[DeskService] = web.AppKey("desk")
+NOTIFY: web.AppKey[Outbox] = web.AppKey("notify")

@@ -21,6 +21,7 @@ from typing import Any
 import redis.asyncio as aredis
 from aiohttp import web
 
+from connectors.emulators import dingtalk_robot, wecom_robot
 from connectors.emulators import webhook_cms as webhook_emulator
 from connectors.emulators import wechat as wechat_emulator
 from connectors.emulators import weibo as weibo_emulator
@@ -32,7 +33,13 @@ from gateway.keys import Keys
 from gateway.principals import PrincipalStore
 from gateway.runtime import resolve_runtime, store_url
 from gateway.server import ServeHooks, serve
-from gateway.settings import Settings
+from gateway.settings import (
+    NotifyChannel,
+    NotifySettings,
+    NotifySubscription,
+    SecretRef,
+    Settings,
+)
 from gateway.vault import Vault
 
 DEMO_ACTOR = Actor(id="demo", name="run.py demo", role="admin", unit="hq")
@@ -42,6 +49,14 @@ WECHAT_APP = ("wx-demo-app", "demo-wechat-secret-4f1c")
 WEIBO_TOKEN = "demo-weibo-token-8d2e"
 WP_USER = ("brand-editor", "demo wp app pass word")
 WEBHOOK_SECRET = "demo-webhook-secret-71aa"
+# The desk's notification robots (emulated); their keys reach the gateway as secret references.
+WECOM_ROBOT_KEY = "demo-wecom-robot-key-3b9d"
+DINGTALK_ROBOT = ("demo-dingtalk-token-5e0a", "SECdemo-dingtalk-secret-c2f7")
+DEMO_NOTIFY_ENV = {
+    "MEDIAGATE_DEMO_WECOM_KEY": WECOM_ROBOT_KEY,
+    "MEDIAGATE_DEMO_DINGTALK_TOKEN": DINGTALK_ROBOT[0],
+    "MEDIAGATE_DEMO_DINGTALK_SECRET": DINGTALK_ROBOT[1],
+}
 
 ROLE_KEYS: tuple[tuple[str, str, str, str], ...] = (
     # name in demo-keys.json, role, unit, display name
@@ -68,6 +83,10 @@ async def _start_emulators(host: str) -> tuple[list[web.AppRunner], dict[str, st
         ),
         "wordpress": wordpress_emulator.make_app(users={WP_USER[0]: [WP_USER[1]]}),
         "webhook": webhook_emulator.make_app(secret=WEBHOOK_SECRET),
+        "wecom_robot": wecom_robot.make_app(keys=(WECOM_ROBOT_KEY,), per_minute=200),
+        "dingtalk_robot": dingtalk_robot.make_app(
+            tokens={DINGTALK_ROBOT[0]: DINGTALK_ROBOT[1]}, per_minute=200
+        ),
     }
     runners, urls = [], {}
     for name, app in apps.items():
@@ -90,7 +109,37 @@ def _demo_settings(settings: Settings, urls: Mapping[str, str]) -> Settings:
     sections["wechat"]["max_poll_interval_s"] = 5.0
     sections.setdefault("weibo", {})["base_url"] = urls["weibo"]
     connectors = dataclasses.replace(settings.connectors, sections=sections)
-    return dataclasses.replace(settings, connectors=connectors)
+    return dataclasses.replace(settings, connectors=connectors, notify=_demo_notify(urls))
+
+
+def _demo_notify(urls: Mapping[str, str]) -> NotifySettings:
+    """The desk's notices in the demo: every unit's events to one WeCom group, Brand-PR's (and
+    the Art. 8 alerts) to a DingTalk group; both robots are emulators."""
+    channels = {
+        "wecom_group": NotifyChannel(
+            kind="wecom",
+            url=urls["wecom_robot"] + "/cgi-bin/webhook/send",
+            key=SecretRef(env="MEDIAGATE_DEMO_WECOM_KEY"),
+        ),
+        "brand_pr_dingtalk": NotifyChannel(
+            kind="dingtalk",
+            url=urls["dingtalk_robot"] + "/robot/send",
+            key=SecretRef(env="MEDIAGATE_DEMO_DINGTALK_TOKEN"),
+            secret=SecretRef(env="MEDIAGATE_DEMO_DINGTALK_SECRET"),
+        ),
+    }
+    subscriptions = (
+        NotifySubscription("wecom_group"),
+        NotifySubscription("brand_pr_dingtalk", roles=("brand_pr",)),
+    )
+    return NotifySettings(channels=channels, subscriptions=subscriptions, poll_interval_s=0.5)
+
+
+def _write_emulators(data_dir: Path, urls: Mapping[str, str]) -> None:
+    """``demo-emulators.json``: each emulator's base URL, for scripts and the console tests."""
+    (data_dir / "demo-emulators.json").write_text(
+        json.dumps(dict(urls), indent=2) + "\n", encoding="utf-8"
+    )
 
 
 ACCOUNTS: tuple[dict[str, Any], ...] = (
@@ -189,7 +238,8 @@ def _print_banner(
     print("\nmediagate demo is running\n")
     print(f"  gateway      {base}   (GET /healthz, /openapi.json)")
     for name, url in urls.items():
-        print(f"  {name:<12} {url}   (emulator; /_emulator/items, /_emulator/faults)")
+        listing = "/_emulator/messages" if name.endswith("_robot") else "/_emulator/items"
+        print(f"  {name:<14} {url}   (emulator; {listing}, /_emulator/faults)")
     print("\nAPI keys (shown once; also in " + str(keys_file) + ", mode 0600):")
     for name, entry in issued.items():
         print(f"  {name:<15} {entry['role']:<10} {entry['unit']:<14} {entry['key']}")
@@ -228,7 +278,11 @@ def run_demo(settings: Settings, sock: socket.socket, hooks: ServeHooks | None =
                 redis, keys, Vault(redis, keys, runtime.master_key), urls, keys_file
             )
             await redis.aclose()
-            app = create_app(demo_settings, runtime)
+            await asyncio.to_thread(_write_emulators, data_dir, urls)
+            app = create_app(
+                demo_settings,
+                dataclasses.replace(runtime, environ={**os.environ, **DEMO_NOTIFY_ENV}),
+            )
 
             def started(base: str) -> None:
                 hooks.started(base)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -38,6 +38,7 @@ from gateway.requirements import Requirement, required_approvals
 from gateway.screening_service import ScreeningService
 from gateway.services import Services, actor_of
 from gateway.settings import Policy
+from screening.findings import Finding
 from screening.pipeline import ScreenResult
 
 TERMINAL_FOR_EDIT = frozenset({"published"})
@@ -119,6 +120,10 @@ class PublishGate:
         self.approvals = approvals
         self.jobs = jobs
         self.connectors = connectors
+        # Art. 8: told of every blocked attempt (the desk wires its alert notices here)
+        self.on_blocked: (
+            Callable[[Principal, Account, Sequence[Finding], str], Awaitable[None]] | None
+        ) = None
 
     # the pieces ----------------------------------------------------------------------------
     async def authorise(self, principal: Principal, account_id: str) -> Account:
@@ -249,6 +254,8 @@ class PublishGate:
                 content_sha256=content_hash,
             )
             self.svc.metrics.decisions.inc("block")
+            if self.on_blocked is not None:
+                await self.on_blocked(principal, account, blocking, content_hash)
             raise await self._refuse(
                 actor,
                 request_id,

@@ -131,6 +131,42 @@ class Keys:
     def rate_limit(self, scope: str, ident: str) -> str:
         return self._k("rate", scope, ident)
 
+    # the web console (gateway/console/): sessions by the SHA-256 of their cookie value
+    def console_session(self, sid_sha256: str) -> str:
+        return self._k("console", "session", sid_sha256)
+
+    # the review desk (gateway/desk)
+    def submission(self, submission_id: str) -> str:
+        return self._k("sub", submission_id)  # JSON of gateway.desk.model.Submission
+
+    def submission_tokens(self, submission_id: str) -> str:
+        return self._k("sub", submission_id, "tokens")  # hash jti -> approval token (JWS)
+
+    def submissions(self) -> str:
+        return self._k("subs")  # sorted set: submission id by creation time
+
+    def submissions_by_state(self, state: str) -> str:
+        return self._k("subs", "state", state)  # sorted set: id by creation time
+
+    def submissions_due(self) -> str:
+        return self._k("subs", "due")  # sorted set: approved id by publish_at
+
+    def submission_lease(self, submission_id: str) -> str:
+        return self._k("sub", submission_id, "lease")  # held while one process publishes it
+
+    # notifications (gateway/notify)
+    def notify_outbox(self) -> str:
+        return self._k("notify", "outbox")  # sorted set: message id by next attempt time
+
+    def notify_message(self, message_id: str) -> str:
+        return self._k("notify", "msg", message_id)  # JSON of gateway.notify.outbox.Message
+
+    def notify_dead(self) -> str:
+        return self._k("notify", "dead")  # sorted set: message ids given up on, by time
+
+    def notify_lease(self, message_id: str) -> str:
+        return self._k("notify", "msg", message_id, "lease")
+
     # metrics and reports
     def activity(self, unit: str, week: str) -> str:
         return self._k("activity", unit, week)

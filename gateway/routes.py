@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api import accounts, admin, docs, health, lexicons, posts, reports
+from gateway.api import accounts, admin, desk, docs, health, lexicons, posts, reports
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -229,6 +229,79 @@ ROUTES: list[Route] = [
         "posts",
         op_id="resolvePost",
         answer="Job",
+    ),
+    # the review desk (docs/desk.md)
+    _r(
+        "POST",
+        "/v1/submissions",
+        desk.create,
+        PUBLISHERS,
+        "Submit a post for one or more accounts; the desk collects the approvals and publishes",
+        tag="desk",
+    ),
+    _r(
+        "POST",
+        "/v1/submissions/preview",
+        desk.preview,
+        PUBLISHERS,
+        "What a submission would need (findings, required approvals); nothing is kept",
+        tag="desk",
+    ),
+    _r(
+        "GET",
+        "/v1/submissions",
+        desk.list_submissions,
+        EDITORS_AND_UP,
+        "Submissions visible to the caller (?state=&mine=&limit=)",
+        tag="desk",
+    ),
+    _r(
+        "GET",
+        "/v1/submissions/{submission_id}",
+        desk.get_submission,
+        EDITORS_AND_UP,
+        "One submission: post, findings, approvals, decisions, jobs, history",
+        tag="desk",
+    ),
+    _r(
+        "PUT",
+        "/v1/submissions/{submission_id}",
+        desk.revise,
+        PUBLISHERS,
+        "A new version (a new submission; this one becomes superseded, its approvals void)",
+        tag="desk",
+    ),
+    _r(
+        "DELETE",
+        "/v1/submissions/{submission_id}",
+        desk.withdraw,
+        PUBLISHERS,
+        "Withdraw a submission (the submitter)",
+        tag="desk",
+    ),
+    _r(
+        "GET",
+        "/v1/inbox",
+        desk.inbox,
+        APPROVERS,
+        "What awaits the caller's approval",
+        tag="desk",
+    ),
+    _r(
+        "POST",
+        "/v1/submissions/{submission_id}/decisions",
+        desk.decide,
+        APPROVERS,
+        "Approve (the desk signs the token) or reject with a reason",
+        tag="desk",
+    ),
+    _r(
+        "POST",
+        "/v1/submissions/{submission_id}/approvals",
+        desk.attach,
+        PUBLISHERS | APPROVERS,
+        "Attach an approval token from an external issuer (OA)",
+        tag="desk",
     ),
     # reports (Art. 9, 23, 24)
     _r(

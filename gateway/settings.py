@@ -180,6 +180,61 @@ class ConnectorSettings:
 
 
 @dataclass(frozen=True)
+class ConsoleSettings:
+    """The web console at ``/console/`` (gateway/console/)."""
+
+    enabled: bool = True
+    session_ttl_s: int = 8 * 3600  # a console session ends this long after login
+    idle_timeout_s: int = 3600  # ... or after this long without a request
+
+
+@dataclass(frozen=True)
+class NotifyChannel:
+    """One notification channel (docs/desk.md#notifications). Secrets only as references."""
+
+    kind: Literal["wecom", "dingtalk", "email", "webhook"]
+    url: str = ""  # wecom / dingtalk robot send URL, or the webhook URL
+    key: SecretRef = SecretRef()  # wecom robot key / dingtalk access_token
+    secret: SecretRef = SecretRef()  # dingtalk signing secret / webhook HMAC secret
+    host: str = ""  # email: SMTP server
+    port: int = 587
+    starttls: bool = True
+    use_tls: bool = False
+    username: str = ""
+    password: SecretRef = SecretRef()
+    sender: str = ""
+    to: tuple[str, ...] = ()
+    timeout_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class NotifySubscription:
+    """Which notices go to ``channel``: events (empty: all), and whom they are for."""
+
+    channel: str
+    events: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()  # recipients of these roles (empty: any)
+    units: tuple[str, ...] = ()  # ... of these units (empty: any)
+    people: tuple[str, ...] = ()  # or exactly these principal ids
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    channels: Mapping[str, NotifyChannel] = field(default_factory=dict)
+    subscriptions: tuple[NotifySubscription, ...] = ()
+    alert_webhook_secret: SecretRef = SecretRef()  # signs policy.toml's alert_webhook posts
+    poll_interval_s: float = 1.0
+    max_attempts: int = 8
+    retry_base_s: float = 2.0
+    retry_max_s: float = 600.0
+
+
+@dataclass(frozen=True)
+class DeskSettings:
+    schedule_poll_s: float = 1.0  # how often the scheduler releases due submissions
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
@@ -192,6 +247,9 @@ class Settings:
     delivery: DeliverySettings = DeliverySettings()
     audit: AuditSettings = AuditSettings()
     connectors: ConnectorSettings = ConnectorSettings()
+    console: ConsoleSettings = ConsoleSettings()
+    notify: NotifySettings = NotifySettings()
+    desk: DeskSettings = DeskSettings()
     policy: Policy = field(default_factory=lambda: Policy())  # noqa: PLW0108 - Policy is defined below
 
 
@@ -439,6 +497,7 @@ def load_settings(
     settings = absolute_paths(settings, Path.cwd())
     if settings.rate_limits.window_s <= 0:
         raise SettingsError(f"{config}: rate_limits.window_s: must be positive")
+    _validate_notify(settings.notify, str(config))
     if settings.audit.anchor_interval_s < 0:
         raise SettingsError(f"{config}: audit.anchor_interval_s: must be 0 (off) or positive")
     _check_screening_files(settings, config, origins)
@@ -501,6 +560,44 @@ def _check_screening_files(settings: Settings, config: Path, origins: Mapping[st
         raise SettingsError(
             f"{where('classifier_model_dir')} = {str(model)!r}: no such directory "
             '(write classifier_model_dir = "" to switch the classifier stage off)'
+        )
+
+
+NOTIFY_EVENTS = ("submitted", "decided", "published", "failed", "unconfirmed", "alert")
+_NOTIFY_NEEDS = {
+    "wecom": ("url", "key"),
+    "dingtalk": ("url", "key", "secret"),
+    "email": ("host", "sender", "to"),
+    "webhook": ("url",),
+}
+
+
+def _validate_notify(notify: NotifySettings, file: str) -> None:
+    """Each channel has what its kind needs; subscriptions name known channels, events, roles."""
+    for name, channel in notify.channels.items():
+        for key in _NOTIFY_NEEDS[channel.kind]:
+            value = getattr(channel, key)
+            if value in ("", (), SecretRef()):
+                raise SettingsError(
+                    f"{file}: notify.channels.{name}.{key}: required for kind {channel.kind!r}"
+                )
+        if channel.url and not channel.url.startswith(("http://", "https://")):
+            raise SettingsError(f"{file}: notify.channels.{name}.url: must be an http(s) URL")
+    for i, sub in enumerate(notify.subscriptions):
+        where = f"{file}: notify.subscriptions[{i}]"
+        if sub.channel not in notify.channels:
+            raise SettingsError(f"{where}.channel = {sub.channel!r}: no such channel")
+        for event in sub.events:
+            if event not in NOTIFY_EVENTS:
+                raise SettingsError(
+                    f"{where}.events: unknown event {event!r} (known: {', '.join(NOTIFY_EVENTS)})"
+                )
+        for role in sub.roles:
+            if role not in ROLES:
+                raise SettingsError(f"{where}.roles: unknown role {role!r}")
+    if notify.max_attempts < 1 or notify.poll_interval_s <= 0 or notify.retry_base_s <= 0:
+        raise SettingsError(
+            f"{file}: notify: max_attempts, poll_interval_s and retry_base_s must be positive"
         )
 
 

@@ -19,7 +19,8 @@ from gateway.api.common import (
     services,
 )
 from gateway.appkeys import GATE, WORKER
-from gateway.errors import Conflict, ContentBlocked, Forbidden, GatewayError, NotFound
+from gateway.desk.signing import sign_decision
+from gateway.errors import Conflict, GatewayError, NotFound
 from gateway.gate import acts_for, post_hash
 from gateway.idempotency import Idempotency, request_hash
 from gateway.jobs import Job
@@ -55,85 +56,18 @@ async def content_hash(request: web.Request) -> web.Response:
 
 async def approve(request: web.Request) -> web.Response:
     """An approver approves (or rejects, with a reason) exactly this content for accounts."""
-    svc, principal, gate = services(request), principal_of(request), request.app[GATE]
     data = await parsed_body(request)
-    post, decision = data["post"], data["decision"]
-    reason: str = data["reason"] or ""
-    attest: list[str] = data["attest"] or []
-    if attest and principal.role != "brand_pr":
-        raise Forbidden(
-            "only Brand-PR records an external confirmation (Art. 17(2))",
-            reason="wrong_role",
-            field="attest",
-        )
-    account_ids: list[str] = data["accounts"]
-    for i, account_id in enumerate(account_ids):
-        account = await svc.accounts.get(account_id)
-        if account is None:
-            raise NotFound(f"no account {account_id!r}", field=f"accounts[{i}]")
-        if not acts_for(svc.settings.policy, principal, account.unit):
-            raise Forbidden(
-                f"{principal.role} of {principal.unit} cannot approve for account "
-                f"{account_id} of unit {account.unit}",
-                reason="wrong_unit",
-                field=f"accounts[{i}]",
-            )
-    digest = post_hash(post)
-    result = await gate.screening.screen(post.texts())
-    if decision == "approve" and result.decision == "block":
-        await audit(
-            request,
-            "approval.refused",
-            ",".join(account_ids),
-            result="refused",
-            decision="block",
-            content_sha256=digest,
-            reasons=[f"{f.category}:{f.rule}" for f in result.findings if f.action == "block"],
-        )
-        raise ContentBlocked(
-            "blocked content cannot be approved (Art. 18, 21)",
-            findings=[f.to_json() for f in result.findings],
-            content_sha256=digest,
-        )
-    token, claims = gate.approvals.sign(
-        principal,
-        accounts=account_ids,
-        content_sha256=digest,
-        decision=decision,
-        attest=attest,
-        reason=reason,
+    signed = await sign_decision(
+        request.app[GATE],
+        principal_of(request),
+        post=data["post"],
+        accounts=data["accounts"],
+        decision=data["decision"],
+        reason=data["reason"] or "",
+        attest=data["attest"] or [],
+        request_id=request.get(REQUEST_ID, ""),
     )
-    await audit(
-        request,
-        f"approval.{decision}",
-        ",".join(account_ids),
-        decision=decision,
-        content_sha256=digest,
-        reasons=[reason] if reason else [],
-        details={
-            "jti": claims.jti,
-            "role": claims.role,
-            "attest": list(attest),
-            "expires_at": claims.exp,
-        },
-    )
-    if decision == "reject":
-        await gate.approvals.record_rejection(claims)
-    return json_response(
-        {
-            "token": token,
-            "jti": claims.jti,
-            "decision": decision,
-            "content_sha256": digest,
-            "accounts": account_ids,
-            "role": claims.role,
-            "unit": claims.unit,
-            "issued_at": claims.iat,
-            "expires_at": claims.exp,
-            "screening": result.to_json(),
-        },
-        status=201,
-    )
+    return json_response(signed.public(), status=201)
 
 
 async def _wait_for_outcome(request: web.Request, job: Job) -> Job:

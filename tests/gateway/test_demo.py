@@ -91,7 +91,17 @@ def test_demo_starts_and_the_walkthrough_publishes(tmp_path: Path) -> None:
         assert walk.returncode == 0, walk.stdout + walk.stderr
         out = walk.stdout
         assert "403 missing approvals: unit_head@sub_east" in out
-        assert out.count("state=published") == 3, out
+        assert out.count("state=published") == 4, out  # the desk's walk, then the program's
+        # the desk: submit -> the approvers' inboxes -> approve -> published, no token by hand
+        assert "state=awaiting_approval needs=['unit_head@sub_east']" in out
+        assert "inbox unit_head: sub_" in out and "inbox unit_head_west: 0 item(s)" in out
+        assert "the editor sees: state=published url=https://weibo.com/" in out
+        assert "tokens handled by a person: none" in out
+        assert "state=rejected reason=未经核实的组织调整信息，不得发布" in out
+        assert "### 待审核：华东分公司志愿者走进社区" in out
+        emulators = json.loads((data_dir / "demo-emulators.json").read_text())
+        assert set(emulators) >= {"wechat", "weibo", "wordpress", "webhook", "wecom_robot"}
+        assert all(url.startswith("http://127.0.0.1:") for url in emulators.values())
         assert "409 approval token" in out
         assert "422 the content may not be published" in out
         assert "ok=True" in out
@@ -117,17 +127,21 @@ _VARYING = (
     (re.compile(r"job_[0-9a-f]{20}"), "job_<id>"),
     (re.compile(r"emu-article-\d+"), "emu-article-<n>"),
     (re.compile(r"/s/emu\d+"), "/s/emu<n>"),
+    (re.compile(r"sub_[0-9a-f]{20}"), "sub_<id>"),
+    (re.compile(r"weibo\.com/(\d+)/\d+"), r"weibo.com/\1/<mid>"),
 )
 
 
 def _normalised(text: str) -> list[str]:
     for pattern, replacement in _VARYING:
         text = pattern.sub(replacement, text)
-    return text.strip().splitlines()
+    return [line for line in text.strip().splitlines() if line]
 
 
 def _documented_walk() -> str:
     doc = (ROOT / "docs" / "demo.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```\n(1\. A subsidiary.*?)```", doc, flags=re.S)
+    desk = re.findall(r"```\n(D1\. The editor.*?)```", doc, flags=re.S)
+    blocks = re.findall(r"```\n(The same gate for programs.*?)```", doc, flags=re.S)
+    assert len(desk) == 1, "docs/demo.md: the sample output of the desk walk is missing"
     assert len(blocks) == 1, "docs/demo.md: the sample output of the walk is missing"
-    return blocks[0]
+    return desk[0] + blocks[0]

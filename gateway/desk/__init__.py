@@ -1,0 +1,1 @@
+"""The review desk: submissions, approver inboxes, decisions and the publish schedule."""

@@ -1,0 +1,1 @@
+"""Notifications: the notifier protocol, one module per channel, and their delivery outbox."""
