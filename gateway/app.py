@@ -186,7 +186,8 @@ async def _load_classifier(settings: Settings) -> tuple[object | None, dict[str,
         "ok": True,
         "enabled": True,
         "model": str(model_dir),
-        "precision": classifier.precision,  # bfloat16 only where the CPU runs it natively
+        "backend": classifier.backend,  # "numpy" (shipped model) or "transformers" (configured)
+        "precision": classifier.precision,
         "parts": list(classifier.parts),
     }
 
