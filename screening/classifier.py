@@ -14,9 +14,12 @@ can be configured instead and runs through transformers + torch (`pip install
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
+import re
+import sys
 import unicodedata
 from array import array
 from collections import Counter
@@ -88,6 +91,17 @@ def _is_noise(ch: str) -> bool:
     return unicodedata.category(ch).startswith(_NOISE_PREFIXES)
 
 
+# Runs of noise characters: `[\W_]` is exactly the categories above (P*, S*, Z*, C*, M*: not a
+# letter, not a number), which the tests check over every code point.
+_NOISE_RUN = re.compile(r"[\W_]+")
+
+
+@functools.cache
+def _invisible_table() -> dict[int, None]:
+    """str.translate table deleting every invisible character (built once, ~0.2 s)."""
+    return {cp: None for cp in range(sys.maxunicode + 1) if _is_invisible(chr(cp))}
+
+
 def _prepare(text: str) -> str:
     """Normalise text for the model: what it sees at training time and at screening time.
 
@@ -95,29 +109,20 @@ def _prepare(text: str) -> str:
     punctuation, symbols, spaces and emoji between two Han characters, and squeezes other
     whitespace to one space. Offsets are not kept: findings report the original window spans.
     """
-    text = "".join(ch for ch in text if not _is_invisible(ch))
-    text = unicodedata.normalize("NFKC", text).lower()
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if _is_noise(ch):
-            j = i
-            while j < n and _is_noise(text[j]):
-                j += 1
-            between_han = bool(out) and _is_han(out[-1]) and j < n and _is_han(text[j])
-            if not between_han:
-                run = text[i:j]
-                if run.isspace():
-                    if out and out[-1] != " ":
-                        out.append(" ")
-                else:
-                    out.extend(c if not c.isspace() else " " for c in run)
-            i = j
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out).strip()
+    text = unicodedata.normalize("NFKC", text.translate(_invisible_table())).lower()
+    n = len(text)
+
+    def run(m: re.Match[str]) -> str:
+        i, j = m.span()
+        # The character before a run is never noise (runs are maximal), so it is what came out.
+        if i > 0 and j < n and _is_han(text[i - 1]) and _is_han(text[j]):
+            return ""
+        found = m.group()
+        if found.isspace():
+            return " " if i > 0 else ""
+        return "".join(" " if c.isspace() else c for c in found)
+
+    return _NOISE_RUN.sub(run, text).strip()
 
 
 # --- char vocabulary -----------------------------------------------------------------------------
@@ -433,6 +438,7 @@ class TextClassifier:
         """
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        _invisible_table()  # built now, not on the first screened text
         model_dir = Path(model_dir)
         if not model_dir.is_dir():
             raise ClassifierUnavailable(f"no classifier model at {model_dir}")

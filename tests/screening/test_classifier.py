@@ -6,21 +6,28 @@ import importlib
 import json
 import math
 import os
+import re
 import shutil
 import struct
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from screening.classifier import (
     NGRAM_FILE,
     ClassifierUnavailable,
     NgramLinear,
     TextClassifier,
+    _is_han,
+    _is_invisible,
+    _is_noise,
     _logit,
     _prepare,
     char_ngrams,
@@ -59,6 +66,58 @@ def classifier() -> TextClassifier:
 )
 def test_prepare(text: str, expected: str) -> None:
     assert _prepare(text) == expected
+
+
+def _prepare_reference(text: str) -> str:
+    """The normalisation written as a plain character loop (the run time uses a regex)."""
+    text = "".join(ch for ch in text if not _is_invisible(ch))
+    text = unicodedata.normalize("NFKC", text).lower()
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        if not _is_noise(text[i]):
+            out.append(text[i])
+            i += 1
+            continue
+        j = i
+        while j < n and _is_noise(text[j]):
+            j += 1
+        if not (out and _is_han(out[-1]) and j < n and _is_han(text[j])):
+            run = text[i:j]
+            if run.isspace():
+                if out and out[-1] != " ":
+                    out.append(" ")
+            else:
+                out.extend(c if not c.isspace() else " " for c in run)
+        i = j
+    return "".join(out).strip()
+
+
+def test_the_noise_pattern_is_the_noise_categories() -> None:
+    pattern = re.compile(r"[\W_]")
+    wrong = [
+        hex(cp)
+        for cp in range(sys.maxunicode + 1)
+        if (pattern.match(chr(cp)) is not None) != _is_noise(chr(cp))
+    ]
+    assert wrong == []
+
+
+_ALPHABET = st.sampled_from(
+    [
+        *"黑人河南女拳地域a Z1１２　 \t\n*.·_-|/~，。！？…❤★",
+        "😀",
+        "\u200b",
+        "\ufe0f",
+        "\u202e",
+        "\u0301",
+    ]
+)
+
+
+@given(st.text(alphabet=_ALPHABET, max_size=40))
+def test_prepare_equals_the_character_loop(text: str) -> None:
+    assert _prepare(text) == _prepare_reference(text)
 
 
 def test_loads_calibrated_threshold(classifier: TextClassifier) -> None:
