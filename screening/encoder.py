@@ -271,9 +271,9 @@ class NumpyBert:
             # stay in the CPU's cache through GELU's passes (measured 2.5x faster than at once).
             flat = x.reshape(-1, h)
             done: F32 = np.empty_like(flat)
-            for k in range(0, flat.shape[0], FFN_BLOCK_ROWS):
-                block = flat[k : k + FFN_BLOCK_ROWS]
-                done[k : k + FFN_BLOCK_ROWS] = _layer_norm(
+            for first in range(0, flat.shape[0], FFN_BLOCK_ROWS):
+                block = flat[first : first + FFN_BLOCK_ROWS]
+                done[first : first + FFN_BLOCK_ROWS] = _layer_norm(
                     gelu(block @ i_w + i_b) @ out_w + out_b + block, n2_w, n2_b, self.eps
                 )
             x = done.reshape(x.shape)
