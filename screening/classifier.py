@@ -22,7 +22,6 @@ import re
 import sys
 import unicodedata
 from array import array
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -247,15 +246,36 @@ class NgramLinear:
 
     def proba(self, text: str) -> float:
         """P(offensive) for one (prepared) text."""
-        get, idf, coef = self._table.get, self._idf, self._coef
-        dot = norm2 = 0.0
-        for ngram, count in Counter(char_ngrams(text, *self.ngram_range)).items():
-            j = get(ngram)
-            if j is not None:
-                value = (1.0 + math.log(count)) * idf[j]
-                dot += value * coef[j]
-                norm2 += value * value
-        return _sigmoid(self.intercept + (dot / math.sqrt(norm2) if norm2 else 0.0))
+        return self.probas([text])[0]
+
+    def probas(self, texts: Sequence[str]) -> list[float]:
+        """P(offensive) for each (prepared) text, the arithmetic vectorised over all of them.
+
+        Python only maps each text's n-grams to table rows; counting, tf-idf, norms and dot
+        products are numpy over every (text, n-gram) pair at once.
+        """
+        import numpy as np
+
+        if not texts:
+            return []
+        get, width = self._table.get, len(self._table)
+        keys: list[int] = []
+        for doc, text in enumerate(texts):
+            base = doc * width
+            keys += [
+                base + j for j in map(get, char_ngrams(text, *self.ngram_range)) if j is not None
+            ]
+        if not keys:
+            z = np.zeros(len(texts))
+        else:
+            pairs, counts = np.unique(np.array(keys, dtype=np.int64), return_counts=True)
+            docs, rows = np.divmod(pairs, width)
+            value = (1.0 + np.log(counts)) * np.frombuffer(self._idf, dtype=np.float64)[rows]
+            coef = np.frombuffer(self._coef, dtype=np.float64)[rows]
+            dot = np.bincount(docs, weights=value * coef, minlength=len(texts))
+            norm = np.sqrt(np.bincount(docs, weights=value * value, minlength=len(texts)))
+            z = np.divide(dot, norm, out=np.zeros(len(texts)), where=norm > 0)
+        return [_sigmoid(self.intercept + float(v)) for v in z]
 
 
 def _chunks(text: str, size: int, stride: int) -> list[str]:
@@ -517,7 +537,7 @@ class TextClassifier:
         cut = [(_prepare(t) if prepare else t)[: self.max_chars] for t in texts]
         out = {"bert": self._bert.probas(cut) if cut else []}
         if self._ngram is not None:
-            out["ngram_lr"] = [self._ngram.proba(t) for t in cut]
+            out["ngram_lr"] = self._ngram.probas(cut)
         return out
 
     def _spans(self, text: str) -> list[tuple[int, int]]:
@@ -539,7 +559,7 @@ class TextClassifier:
         if exact or self._ngram is None or bound is None or not pieces:
             return self.predict_proba(pieces, prepare=False)
         cut = [t[: self.max_chars] for t in pieces]
-        ngram = [self._ngram.proba(t) for t in cut]
+        ngram = self._ngram.probas(cut)
         extremes = (_sigmoid(bound + BOUND_MARGIN), _sigmoid(-bound - BOUND_MARGIN))
         upper = [
             max(ps)

@@ -422,6 +422,15 @@ def test_ngram_linear_computes_tfidf_logistic_regression(tmp_path: Path) -> None
     assert NgramLinear.load(path).proba("q") == 0.0  # no overflow at extreme scores
 
 
+def test_ngram_part_scores_a_batch_as_each_text_alone(classifier: TextClassifier) -> None:
+    part = NgramLinear.load(MODEL_DIR / NGRAM_FILE)
+    texts = [_prepare(t) for t in SAMPLES] + ["", "\x00\x01", BENIGN * 2, _prepare(OFFENSIVE)]
+    alone = [part.probas([t])[0] for t in texts]
+    assert part.probas(texts) == pytest.approx(alone, abs=1e-12)
+    assert part.probas([]) == []
+    assert part.probas([""])[0] == pytest.approx(1 / (1 + math.exp(-part.intercept)))
+
+
 def test_ngram_table_refuses_what_it_cannot_store(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="tabs or line breaks"):
         NgramLinear.write(
