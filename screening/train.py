@@ -140,6 +140,24 @@ def clean_negatives(
     return out[:n]
 
 
+def spliced_positives(
+    negatives: Sequence[Example], offensive: Sequence[Example], size: int, seed: int
+) -> list[Example]:
+    """For each clean piece, an offensive COLD train text set inside it (label 1), cut to `size`
+    characters around it: clean-prose negatives alone taught the model that company wording
+    makes a text safe, and an offensive sentence inside a press release then scored under the
+    threshold. One positive per negative keeps the prose itself label-neutral."""
+    rng = random.Random(seed + 5)
+    out: list[Example] = []
+    for neg in negatives:
+        bad = _prepare(rng.choice(offensive).text)[: size - 8]
+        at = rng.randint(0, len(neg.text))
+        joined = neg.text[:at] + bad + neg.text[at:]
+        start = max(0, min(at - rng.randint(0, size - len(bad)), len(joined) - size))
+        out.append(Example(joined[start : start + size], 1, "spliced:" + neg.topic))
+    return out
+
+
 def build_vocab(texts: Sequence[str], min_freq: int) -> CharVocab:
     counts = Counter(ch for t in texts for ch in t)
     chars = sorted((c for c, n in counts.items() if n >= min_freq), key=lambda c: (-counts[c], c))
@@ -543,6 +561,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0,
         help="pieces of the clean prose's training lines added to train as safe examples",
     )
+    parser.add_argument(
+        "--splice-positives",
+        action="store_true",
+        help="also one positive per clean negative: an offensive train text set inside it",
+    )
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--mlm-steps", type=int, default=600, help="0 disables MLM")
     parser.add_argument("--mlm-chunk-chars", type=int, default=64, help="clean-text pieces")
@@ -594,7 +617,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.clean, args.clean_negatives, args.mlm_chunk_chars, args.clean_holdout_every, args.seed
     )
     cold_train = train  # the TF-IDF baseline stays the COLD-only reference
-    train = train + negatives
+    positives = (
+        spliced_positives(
+            negatives, [ex for ex in train if ex.label == 1], args.mlm_chunk_chars, args.seed
+        )
+        if args.splice_positives
+        else []
+    )
+    train = train + negatives + positives
     dev_labels = [ex.label for ex in dev]
     chunks = clean_chunks(
         args.clean, args.mlm_chunk_chars, args.clean_chars, args.clean_holdout_every
@@ -838,6 +868,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "dev": len(dev),
             "clean_chunks": len(chunks),
             "clean_negatives": len(negatives),
+            "spliced_positives": len(positives),
             "vocab": len(vocab),
         },
         "shipped": " + ".join(parts)
