@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -44,7 +43,7 @@ from gateway.principals import PrincipalStore
 from gateway.routes import ROUTES, add_routes
 from gateway.screening_service import ScreeningService
 from gateway.services import Services
-from gateway.settings import SHIPPED_MODEL_DIR, Settings, anchor_path
+from gateway.settings import Settings, anchor_path
 from gateway.vault import MasterKey, Vault
 
 log = logging.getLogger(__name__)
@@ -185,23 +184,15 @@ class StartupError(RuntimeError):
     """A part could not load; the gateway does not start (the message names the key and path)."""
 
 
-def _classifier_extra_missing() -> bool:
-    return any(importlib.util.find_spec(name) is None for name in ("torch", "transformers"))
-
-
 async def _load_classifier(settings: Settings) -> tuple[object | None, dict[str, object]]:
-    """The classifier stage: off when ``classifier_model_dir`` is unset; the shipped model when
-    the ``[classifier]`` extra is installed (off, saying so, without it); any other failure to
-    load a configured model stops start-up (:class:`StartupError`)."""
+    """The classifier stage: off when ``classifier_model_dir`` is unset; by default the shipped
+    model, on numpy; any failure to load a configured model (another checkpoint without the
+    ``[classifier]`` extra included) stops start-up (:class:`StartupError`)."""
     model_dir = settings.screening.classifier_model_dir
     if model_dir is None:
         return None, {"ok": True, "enabled": False, "note": "classifier_model_dir is off"}
-    from screening.classifier import EXTRA_HINT, ClassifierUnavailable, TextClassifier
+    from screening.classifier import ClassifierUnavailable, TextClassifier
 
-    if model_dir == SHIPPED_MODEL_DIR and _classifier_extra_missing():
-        note = f"the shipped model needs torch and transformers: {EXTRA_HINT}"
-        log.warning("classifier stage off: %s", note)
-        return None, {"ok": True, "enabled": False, "note": note}
     loop = asyncio.get_running_loop()
     started = time.perf_counter()
     try:
@@ -221,7 +212,8 @@ async def _load_classifier(settings: Settings) -> tuple[object | None, dict[str,
         "ok": True,
         "enabled": True,
         "model": str(model_dir),
-        "precision": classifier.precision,  # bfloat16 only where the CPU runs it natively
+        "backend": classifier.backend,  # "numpy" (shipped model) or "transformers" (configured)
+        "precision": classifier.precision,
         "parts": list(classifier.parts),
     }
 

@@ -128,19 +128,19 @@ def _utf16_sort_key(key: str) -> bytes:
         raise ValueError("object key contains a lone surrogate") from exc
 
 
+# What needs escaping: the quote, the backslash and the C0 controls; all else is emitted as-is.
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+
+
+def _escape(match: re.Match[str]) -> str:
+    ch = match.group()
+    return _SHORT_ESCAPES.get(ch) or f"\\u{ord(ch):04x}"
+
+
 def _quote(text: str) -> str:
-    """Quote a string with exactly the escapes RFC 8785 prescribes."""
-    chars: list[str] = ['"']
-    for ch in text:
-        escaped = _SHORT_ESCAPES.get(ch)
-        if escaped is not None:
-            chars.append(escaped)
-        elif ch < " ":
-            chars.append(f"\\u{ord(ch):04x}")
-        else:
-            chars.append(ch)
-    chars.append('"')
-    return "".join(chars)
+    """Quote a string with exactly the escapes RFC 8785 prescribes (one regex pass in C; the
+    per-character loop it replaces was the gate's largest cost after screening)."""
+    return '"' + _NEEDS_ESCAPE.sub(_escape, text) + '"'
 
 
 def canonical_post(post: Mapping[str, Any]) -> dict[str, Any]:

@@ -176,8 +176,12 @@ class PublishGate:
         if errors:
             raise ValidationFailed(errors)
 
-    async def assess(self, principal: Principal, account: Account, post: Post) -> Assessment:
-        content_hash = post_hash(post)
+    async def assess(
+        self, principal: Principal, account: Account, post: Post, content_hash: str = ""
+    ) -> Assessment:
+        """Screen `post` and derive its required approvals; `content_hash`: its post_hash when
+        the caller has computed it already."""
+        content_hash = content_hash or post_hash(post)
         screen = await self.screening.screen(post.texts())
         required = required_approvals(
             policy=self.svc.settings.policy,
@@ -243,7 +247,7 @@ class PublishGate:
             raise await self._refuse(
                 actor, request_id, action, account_id, exc, content_hash
             ) from None
-        assessment = await self.assess(principal, account, post)
+        assessment = await self.assess(principal, account, post, content_hash)
         if assessment.screen.decision == "block":
             blocking = [f for f in assessment.screen.findings if f.action == "block"]
             blocked = ContentBlocked(

@@ -6,31 +6,33 @@ probability reaches the calibrated threshold becomes a `review` finding. The sco
 a human to look, never an automatic block.
 
 A model directory may hold a second part, a char n-gram logistic regression (`ngram_lr.tsv`); the
-score is then the mean of the two probabilities. The BERT runs through `_Encoder`, a forward pass
-on the transformers model's weights (bfloat16 where the CPU has it natively, else float32).
-
-`transformers` and `torch` are optional (`pip install 'mediagate[classifier]'`) and imported
-lazily, so the rest of the screening engine works without them.
+score then combines the two probabilities (stacked log-odds, or their mean). The shipped BERT runs
+on numpy alone (`screening.encoder.NumpyBert`, float32); a larger local transformers checkpoint
+can be configured instead and runs through transformers + torch (`pip install
+'mediagate[classifier]'`, imported lazily, only for that backend).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
+import re
+import sys
 import unicodedata
 from array import array
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from screening.encoder import EncoderError, NumpyBert
 from screening.findings import Finding
 
 logger = logging.getLogger(__name__)
 
-EXTRA_HINT = "pip install 'mediagate[classifier]'"
+EXTRA_HINT = "pip install 'mediagate[classifier]'"  # the transformers backend only
 CALIBRATION_FILE = "calibration.json"
 VOCAB_FILE = "vocab.txt"
 NGRAM_FILE = "ngram_lr.tsv"  # the char n-gram linear part of the ensemble, when there is one
@@ -45,12 +47,12 @@ RULE = "classifier:cold"
 # median 40 characters): one offensive sentence in 126 characters of neutral prose scored 0.17,
 # in 64 characters 0.85-0.93.
 CHUNK_CHARS = 64
-CHUNK_STRIDE_CHARS = 48  # 32 cost 42 ms of CPU per 500 characters, 48 costs 33 ms (fp32, HF)
+CHUNK_STRIDE_CHARS = 48  # any phrase of up to 16 characters lies whole inside one chunk
 # Rows per forward pass: bounds the activations' memory on long texts (500 characters are ~10).
 MAX_BATCH_ROWS = 64
-# "auto": bfloat16 matrix products where the CPU has them natively (AVX512-BF16 or AMX), float32
-# elsewhere; bfloat16 without native support is correct but ~8x slower than float32.
-PRECISIONS = ("auto", "float32", "bfloat16")
+BACKENDS = ("auto", "numpy", "transformers")
+# Added to the BERT's logit bound before a chunk is skipped: covers float32 rounding many times.
+BOUND_MARGIN = 1e-3
 
 
 class ClassifierUnavailable(RuntimeError):
@@ -88,6 +90,17 @@ def _is_noise(ch: str) -> bool:
     return unicodedata.category(ch).startswith(_NOISE_PREFIXES)
 
 
+# Runs of noise characters: `[\W_]` is exactly the categories above (P*, S*, Z*, C*, M*: not a
+# letter, not a number), which the tests check over every code point.
+_NOISE_RUN = re.compile(r"[\W_]+")
+
+
+@functools.cache
+def _invisible_table() -> dict[int, None]:
+    """str.translate table deleting every invisible character (built once, ~0.2 s)."""
+    return {cp: None for cp in range(sys.maxunicode + 1) if _is_invisible(chr(cp))}
+
+
 def _prepare(text: str) -> str:
     """Normalise text for the model: what it sees at training time and at screening time.
 
@@ -95,29 +108,20 @@ def _prepare(text: str) -> str:
     punctuation, symbols, spaces and emoji between two Han characters, and squeezes other
     whitespace to one space. Offsets are not kept: findings report the original window spans.
     """
-    text = "".join(ch for ch in text if not _is_invisible(ch))
-    text = unicodedata.normalize("NFKC", text).lower()
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if _is_noise(ch):
-            j = i
-            while j < n and _is_noise(text[j]):
-                j += 1
-            between_han = bool(out) and _is_han(out[-1]) and j < n and _is_han(text[j])
-            if not between_han:
-                run = text[i:j]
-                if run.isspace():
-                    if out and out[-1] != " ":
-                        out.append(" ")
-                else:
-                    out.extend(c if not c.isspace() else " " for c in run)
-            i = j
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out).strip()
+    text = unicodedata.normalize("NFKC", text.translate(_invisible_table())).lower()
+    n = len(text)
+
+    def run(m: re.Match[str]) -> str:
+        i, j = m.span()
+        # The character before a run is never noise (runs are maximal), so it is what came out.
+        if i > 0 and j < n and _is_han(text[i - 1]) and _is_han(text[j]):
+            return ""
+        found = m.group()
+        if found.isspace():
+            return " " if i > 0 else ""
+        return "".join(" " if c.isspace() else c for c in found)
+
+    return _NOISE_RUN.sub(run, text).strip()
 
 
 # --- char vocabulary -----------------------------------------------------------------------------
@@ -242,15 +246,36 @@ class NgramLinear:
 
     def proba(self, text: str) -> float:
         """P(offensive) for one (prepared) text."""
-        get, idf, coef = self._table.get, self._idf, self._coef
-        dot = norm2 = 0.0
-        for ngram, count in Counter(char_ngrams(text, *self.ngram_range)).items():
-            j = get(ngram)
-            if j is not None:
-                value = (1.0 + math.log(count)) * idf[j]
-                dot += value * coef[j]
-                norm2 += value * value
-        return _sigmoid(self.intercept + (dot / math.sqrt(norm2) if norm2 else 0.0))
+        return self.probas([text])[0]
+
+    def probas(self, texts: Sequence[str]) -> list[float]:
+        """P(offensive) for each (prepared) text, the arithmetic vectorised over all of them.
+
+        Python only maps each text's n-grams to table rows; counting, tf-idf, norms and dot
+        products are numpy over every (text, n-gram) pair at once.
+        """
+        import numpy as np
+
+        if not texts:
+            return []
+        get, width = self._table.get, len(self._table)
+        keys: list[int] = []
+        for doc, text in enumerate(texts):
+            base = doc * width
+            keys += [
+                base + j for j in map(get, char_ngrams(text, *self.ngram_range)) if j is not None
+            ]
+        if not keys:
+            z = np.zeros(len(texts))
+        else:
+            pairs, counts = np.unique(np.array(keys, dtype=np.int64), return_counts=True)
+            docs, rows = np.divmod(pairs, width)
+            value = (1.0 + np.log(counts)) * np.frombuffer(self._idf, dtype=np.float64)[rows]
+            coef = np.frombuffer(self._coef, dtype=np.float64)[rows]
+            dot = np.bincount(docs, weights=value * coef, minlength=len(texts))
+            norm = np.sqrt(np.bincount(docs, weights=value * value, minlength=len(texts)))
+            z = np.divide(dot, norm, out=np.zeros(len(texts)), where=norm > 0)
+        return [_sigmoid(self.intercept + float(v)) for v in z]
 
 
 def _chunks(text: str, size: int, stride: int) -> list[str]:
@@ -258,115 +283,6 @@ def _chunks(text: str, size: int, stride: int) -> list[str]:
         return [text]
     starts = [*range(0, len(text) - size, stride), len(text) - size]
     return [text[s : s + size] for s in starts]
-
-
-def _native_bf16(torch: Any) -> bool:
-    """Whether oneDNN has native bfloat16 kernels on this CPU (AVX512-BF16 or AMX)."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # pragma: no cover - builds without oneDNN
-        return False
-
-
-class _Encoder:
-    """Inference-only forward pass of a `BertForSequenceClassification`, on its weights.
-
-    The same arithmetic as the transformers model in eval mode (absolute positions, token type 0,
-    exact GELU, post-LayerNorm, tanh pooler on [CLS]), without its per-call machinery, with the
-    query/key/value projections fused into one product, the last layer computed for [CLS] only
-    (nothing else reaches the classifier), and optionally in bfloat16 (the pooler and the
-    classifier head stay float32). Tests compare it with the transformers forward.
-    """
-
-    def __init__(self, torch: Any, model: Any, dtype: Any) -> None:
-        config = model.config
-        unsupported = {
-            "model_type": (config.model_type, "bert"),
-            "hidden_act": (config.hidden_act, "gelu"),
-            "position_embedding_type": (
-                getattr(config, "position_embedding_type", "absolute"),
-                "absolute",
-            ),
-            "is_decoder": (bool(getattr(config, "is_decoder", False)), False),
-        }
-        wrong = {k: got for k, (got, want) in unsupported.items() if got != want}
-        if wrong:
-            raise ClassifierUnavailable(f"unsupported model configuration: {wrong}")
-        self._torch = torch
-        self._f = torch.nn.functional
-        self.hidden = int(config.hidden_size)
-        self.heads = int(config.num_attention_heads)
-        self.eps = float(config.layer_norm_eps)
-        state = {k: v.detach().float() for k, v in model.state_dict().items()}
-
-        def enc(name: str) -> Any:
-            return state[name].to(dtype).contiguous()
-
-        emb = "bert.embeddings."
-        self.words = enc(emb + "word_embeddings.weight")
-        # Token type is always 0: its embedding folds into the position table.
-        positions = state[emb + "position_embeddings.weight"]
-        self.positions = (positions + state[emb + "token_type_embeddings.weight"][0]).to(dtype)
-        self.emb_norm = (enc(emb + "LayerNorm.weight"), enc(emb + "LayerNorm.bias"))
-        self.layers = []
-        for i in range(int(config.num_hidden_layers)):
-            p = f"bert.encoder.layer.{i}."
-            qkv = [p + f"attention.self.{n}" for n in ("query", "key", "value")]
-            names = (
-                "attention.output.dense.weight",
-                "attention.output.dense.bias",
-                "attention.output.LayerNorm.weight",
-                "attention.output.LayerNorm.bias",
-                "intermediate.dense.weight",
-                "intermediate.dense.bias",
-                "output.dense.weight",
-                "output.dense.bias",
-                "output.LayerNorm.weight",
-                "output.LayerNorm.bias",
-            )
-            self.layers.append(
-                (
-                    torch.cat([state[n + ".weight"] for n in qkv]).to(dtype).contiguous(),
-                    torch.cat([state[n + ".bias"] for n in qkv]).to(dtype).contiguous(),
-                    *(enc(p + n) for n in names),
-                )
-            )
-        self.pooler = (state["bert.pooler.dense.weight"], state["bert.pooler.dense.bias"])
-        self.head = (state["classifier.weight"], state["classifier.bias"])
-
-    def logits(self, input_ids: Any, key_mask: Any | None) -> Any:
-        """float32 logits; `key_mask` is a bool (batch, length) tensor, None when nothing pads."""
-        f, h, eps = self._f, self.hidden, self.eps
-        batch, length = input_ids.shape
-        heads, head_dim = self.heads, h // self.heads
-        mask = None if key_mask is None else key_mask[:, None, None, :]
-        x = f.layer_norm(
-            f.embedding(input_ids, self.words) + self.positions[:length], (h,), *self.emb_norm, eps
-        )
-        last = len(self.layers) - 1
-        for n, layer in enumerate(self.layers):
-            qkv_w, qkv_b, o_w, o_b, n1_w, n1_b, i_w, i_b, out_w, out_b, n2_w, n2_b = layer
-            if n < last:
-                rows = x
-                qkv = f.linear(x, qkv_w, qkv_b).view(batch, length, 3, heads, head_dim)
-                q, k, v = qkv.permute(2, 0, 3, 1, 4)
-            else:
-                # Only [CLS] reaches the pooler: in the last layer keys and values need every
-                # position, the query, attention output and feed-forward only the first one.
-                # Same arithmetic for [CLS], about 40 % fewer multiplications in all.
-                rows = x[:, :1]
-                kv = f.linear(x, qkv_w[h:], qkv_b[h:]).view(batch, length, 2, heads, head_dim)
-                k, v = kv.permute(2, 0, 3, 1, 4)
-                q = f.linear(rows, qkv_w[:h], qkv_b[:h]).view(batch, 1, heads, head_dim)
-                q = q.transpose(1, 2)
-            a = f.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-            a = a.transpose(1, 2).reshape(batch, rows.shape[1], h)
-            x = f.layer_norm(f.linear(a, o_w, o_b) + rows, (h,), n1_w, n1_b, eps)
-            x = f.layer_norm(
-                f.linear(f.gelu(f.linear(x, i_w, i_b)), out_w, out_b) + x, (h,), n2_w, n2_b, eps
-            )
-        pooled = self._torch.tanh(f.linear(x[:, 0].float(), *self.pooler))
-        return f.linear(pooled, *self.head)
 
 
 def _sigmoid(z: float) -> float:
@@ -378,15 +294,109 @@ def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
-def _import_backend() -> tuple[Any, Any]:
+# --- the BERT part: two ways to run it -------------------------------------------------------
+
+
+class _CharBert:
+    """The shipped kind of model: a char-vocabulary BERT run by `NumpyBert` (numpy only)."""
+
+    backend = "numpy"
+
+    def __init__(self, encoder: NumpyBert, vocab: CharVocab, max_chars: int) -> None:
+        if len(vocab) > encoder.vocab_size:
+            raise ClassifierUnavailable(
+                f"vocab.txt has {len(vocab)} entries, the model {encoder.vocab_size}"
+            )
+        if max_chars + 2 > encoder.max_positions:
+            raise ClassifierUnavailable(
+                f"max_chars {max_chars} + 2 exceeds the model's {encoder.max_positions} positions"
+            )
+        self._encoder = encoder
+        self._vocab = vocab
+        self._max_chars = max_chars
+        self.logit_bound: float | None = encoder.logit_bound()
+
+    def probas(self, texts: Sequence[str]) -> list[float]:
+        import numpy as np
+
+        encoded = [self._vocab.encode(t, self._max_chars) for t in texts]
+        # Similar lengths share a batch (less padding); a batch has at most MAX_BATCH_ROWS rows.
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        probs = [0.0] * len(encoded)
+        for k in range(0, len(order), MAX_BATCH_ROWS):
+            rows = order[k : k + MAX_BATCH_ROWS]
+            lengths = np.array([len(encoded[i]) for i in rows], dtype=np.int64)
+            ids = np.full((len(rows), int(lengths[-1])), PAD_ID, dtype=np.int64)
+            for r, i in enumerate(rows):
+                ids[r, : lengths[r]] = encoded[i]
+            logits = self._encoder.logits(ids, lengths).astype(np.float64)
+            # softmax over (safe, offensive), second column = sigmoid of the difference
+            p = 1.0 / (1.0 + np.exp(logits[:, 0] - logits[:, 1]))
+            for i, v in zip(rows, p.tolist(), strict=True):
+                probs[i] = v
+        return probs
+
+
+class _TransformersBert:
+    """Any local transformers sequence-classification checkpoint, run by transformers + torch
+    (for a larger model than the shipped one; `pip install 'mediagate[classifier]'`)."""
+
+    backend = "transformers"
+
+    def __init__(self, model_dir: Path, max_chars: int) -> None:
+        try:
+            import torch
+            import transformers
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ClassifierUnavailable(
+                f"{model_dir} needs the transformers backend ({exc}); install: {EXTRA_HINT}"
+            ) from exc
+        transformers.utils.logging.disable_progress_bar()  # no tqdm bars in a server's log
+        try:
+            self._tokenizer = transformers.AutoTokenizer.from_pretrained(
+                model_dir, local_files_only=True
+            )
+            self._model = transformers.AutoModelForSequenceClassification.from_pretrained(
+                model_dir, local_files_only=True
+            )
+        except (OSError, ValueError, KeyError) as exc:
+            raise ClassifierUnavailable(f"cannot load classifier from {model_dir}: {exc}") from exc
+        self._model.eval()
+        label2id = {str(k).lower(): int(v) for k, v in self._model.config.label2id.items()}
+        self._label = label2id.get("offensive", 1)
+        if self._label >= int(self._model.config.num_labels):
+            raise ClassifierUnavailable(f"{model_dir}: no label {self._label} in the model")
+        self._torch = torch
+        self._max_tokens = max_chars + 2
+        self.logit_bound: float | None = None  # no bound known: every chunk runs the model
+
+    def probas(self, texts: Sequence[str]) -> list[float]:
+        torch = self._torch
+        probs: list[float] = []
+        with torch.inference_mode():
+            for k in range(0, len(texts), MAX_BATCH_ROWS):
+                batch = self._tokenizer(
+                    list(texts[k : k + MAX_BATCH_ROWS]),
+                    padding=True,
+                    truncation=True,
+                    max_length=self._max_tokens,
+                    return_tensors="pt",
+                )
+                logits = self._model(**batch).logits.float()
+                probs += torch.softmax(logits, dim=-1)[:, self._label].tolist()
+        return probs
+
+
+def _is_char_bert(model_dir: Path) -> bool:
+    """A directory the numpy forward pass runs: a BERT config and a char vocabulary that starts
+    with this module's special tokens (what `screening.train` writes)."""
     try:
-        import torch
-        import transformers
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ClassifierUnavailable(
-            f"the classifier stage needs torch and transformers ({exc}); install: {EXTRA_HINT}"
-        ) from exc
-    return torch, transformers
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        with (model_dir / VOCAB_FILE).open(encoding="utf-8") as fh:
+            head = tuple(fh.readline().rstrip("\n") for _ in SPECIAL_TOKENS)
+    except (OSError, ValueError):
+        return False
+    return config.get("model_type") == "bert" and head == SPECIAL_TOKENS
 
 
 # --- the stage -----------------------------------------------------------------------------------
@@ -398,29 +408,27 @@ class TextClassifier:
     def __init__(
         self,
         *,
-        encoder: _Encoder,
-        vocab: CharVocab,
+        bert: _CharBert | _TransformersBert,
         name: str,
         version: str,
         threshold: float,
         max_chars: int,
         window_chars: int,
         stride_chars: int,
-        precision: str,
         ngram: NgramLinear | None = None,
         stack: dict[str, Any] | None = None,
     ) -> None:
         if not 0 < stride_chars <= window_chars:
             raise ValueError(f"need 0 < stride_chars <= window_chars, got {stride_chars}")
-        self._encoder = encoder
-        self._vocab = vocab
+        self._bert = bert
         self.name = name
         self.version = version
         self.threshold = threshold
         self.max_chars = max_chars
         self.window_chars = window_chars
         self.stride_chars = stride_chars
-        self.precision = precision  # "float32" or "bfloat16": what the forward pass runs in
+        self.backend = bert.backend  # "numpy" (the shipped model) or "transformers"
+        self.precision = "float32"  # what the forward pass computes in, on every backend
         self._ngram = ngram
         # The ensemble's parts; a score combines their probabilities: by `stack` (a logistic
         # regression on their log-odds, fitted on held-out train texts) or else their mean.
@@ -437,54 +445,69 @@ class TextClassifier:
         threshold: float | None = None,
         window_chars: int = 500,
         stride_chars: int = 400,
-        precision: str = "auto",
+        backend: str = "auto",
     ) -> TextClassifier:
-        """Load a model directory written by `screening.train` (local files only).
+        """Load a model directory (local files only, never a hub).
 
-        `precision`: "auto" (bfloat16 on CPUs with native bfloat16, else float32), "float32" or
-        "bfloat16" (correct on any CPU, slow without native support).
+        `backend`: "numpy" runs a char-vocabulary BERT written by `screening.train` (the shipped
+        model) with numpy alone; "transformers" runs any local sequence-classification
+        checkpoint through transformers + torch (the `[classifier]` extra); "auto" picks numpy
+        when the directory is a char-vocabulary BERT, else transformers. `calibration.json`
+        (threshold, max_chars, parts, stacking weights) is required for numpy; without it a
+        transformers model gets threshold 0.5 and its own position limit.
         """
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        _invisible_table()  # built now, not on the first screened text
         model_dir = Path(model_dir)
+        if not model_dir.is_dir():
+            raise ClassifierUnavailable(f"no classifier model at {model_dir}")
         calibration_path = model_dir / CALIBRATION_FILE
-        if not calibration_path.is_file():
-            raise ClassifierUnavailable(f"no classifier model at {model_dir} ({CALIBRATION_FILE})")
-        torch, transformers = _import_backend()
-        transformers.utils.logging.disable_progress_bar()  # no tqdm bars in a server's log
-        calibration = json.loads(calibration_path.read_text(encoding="utf-8"))
-        vocab = CharVocab.load(model_dir / VOCAB_FILE)
-        try:
-            model = transformers.BertForSequenceClassification.from_pretrained(
-                model_dir, local_files_only=True
-            )
-        except (OSError, ValueError) as exc:
-            raise ClassifierUnavailable(f"cannot load classifier from {model_dir}: {exc}") from exc
-        if precision == "auto":
-            precision = "bfloat16" if _native_bf16(torch) else "float32"
-        # Weights are stored as fp16 to halve the file; the encoder upcasts them.
-        try:
-            encoder = _Encoder(torch, model, getattr(torch, precision))
-        except KeyError as exc:
-            raise ClassifierUnavailable(f"{model_dir}: weight {exc} missing") from exc
+        calibration: dict[str, Any] = {}
+        if calibration_path.is_file():
+            try:
+                calibration = json.loads(calibration_path.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise ClassifierUnavailable(f"{calibration_path}: {exc}") from exc
+        if backend == "auto":
+            backend = "numpy" if _is_char_bert(model_dir) else "transformers"
+        bert: _CharBert | _TransformersBert
+        if backend == "numpy":
+            if not calibration:
+                raise ClassifierUnavailable(
+                    f"no classifier model at {model_dir} ({CALIBRATION_FILE})"
+                )
+            max_chars = int(calibration["max_chars"])
+            try:
+                bert = _CharBert(
+                    NumpyBert.load(model_dir), CharVocab.load(model_dir / VOCAB_FILE), max_chars
+                )
+            except (EncoderError, OSError) as exc:
+                raise ClassifierUnavailable(
+                    f"cannot load classifier from {model_dir}: {exc}"
+                ) from exc
+        else:
+            max_chars = int(calibration.get("max_chars", 0)) or _position_limit(model_dir)
+            bert = _TransformersBert(model_dir, max_chars)
         parts = tuple(calibration.get("parts", ["bert"]))
         if not set(parts) <= set(PARTS) or "bert" not in parts:
             raise ClassifierUnavailable(f"{calibration_path}: unknown parts {parts}")
         # The threshold was calibrated on the ensemble: a missing part is a broken model dir.
         ngram = NgramLinear.load(model_dir / NGRAM_FILE) if "ngram_lr" in parts else None
         logger.info(
-            "classifier %s loaded from %s (%s)", calibration.get("name"), model_dir, precision
+            "classifier %s loaded from %s (%s)",
+            calibration.get("name", model_dir.name),
+            model_dir,
+            backend,
         )
         return cls(
-            encoder=encoder,
-            vocab=vocab,
+            bert=bert,
             name=str(calibration.get("name", model_dir.name)),
             version=str(calibration.get("version", "unknown")),
-            threshold=float(calibration["threshold"] if threshold is None else threshold),
-            max_chars=int(calibration["max_chars"]),
+            threshold=float(calibration.get("threshold", 0.5) if threshold is None else threshold),
+            max_chars=max_chars,
             window_chars=window_chars,
             stride_chars=stride_chars,
-            precision=precision,
             ngram=ngram,
             stack=calibration.get("stack"),
         )
@@ -512,68 +535,100 @@ class TextClassifier:
     def part_probas(self, texts: Sequence[str], *, prepare: bool = True) -> dict[str, list[float]]:
         """Each part's P(offensive) for short texts: {"bert": [...], "ngram_lr": [...]}."""
         cut = [(_prepare(t) if prepare else t)[: self.max_chars] for t in texts]
-        out = {"bert": self._bert_proba(cut)}
+        out = {"bert": self._bert.probas(cut) if cut else []}
         if self._ngram is not None:
-            out["ngram_lr"] = [self._ngram.proba(t) for t in cut]
+            out["ngram_lr"] = self._ngram.probas(cut)
         return out
 
-    def _bert_proba(self, texts: Sequence[str]) -> list[float]:
-        torch, _ = _import_backend()
-        if not texts:
-            return []
-        encoded = [self._vocab.encode(t, self.max_chars) for t in texts]
-        # Similar lengths share a batch (less padding); a batch has at most MAX_BATCH_ROWS rows.
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-        probs = [0.0] * len(encoded)
-        with torch.inference_mode():
-            for k in range(0, len(order), MAX_BATCH_ROWS):
-                rows = order[k : k + MAX_BATCH_ROWS]
-                lengths = [len(encoded[i]) for i in rows]
-                width = lengths[-1]
-                input_ids = torch.tensor(
-                    [encoded[i] + [PAD_ID] * (width - len(encoded[i])) for i in rows]
-                )
-                key_mask = None
-                if lengths[0] < width:
-                    key_mask = torch.arange(width) < torch.tensor(lengths)[:, None]
-                logits = self._encoder.logits(input_ids, key_mask)
-                for i, p in zip(rows, torch.softmax(logits, dim=-1)[:, 1].tolist(), strict=True):
-                    probs[i] = p
-        return probs
-
-    def score_windows(self, text: str) -> list[tuple[int, int, float]]:
-        """(start, end, p_offensive) for each window of `text`; spans index `text` itself.
-
-        Each window is normalised, cut into overlapping chunks of `CHUNK_CHARS` characters and
-        scored by its most offensive chunk.
-        """
-        if not text:
-            return []
+    def _spans(self, text: str) -> list[tuple[int, int]]:
         spans: list[tuple[int, int]] = []
         start = 0
         while True:
             end = min(start + self.window_chars, len(text))
             spans.append((start, end))
             if end == len(text):
-                break
+                return spans
             start += self.stride_chars
+
+    def _chunk_scores(self, pieces: Sequence[str], exact: bool) -> list[float]:
+        """Scores of prepared chunks. Unless `exact`, the BERT only reads the chunks that could
+        reach the threshold: its logit is bounded (`logit_bound`), so with the n-gram part's
+        probability known, the highest score the BERT could give is known too; a chunk whose
+        highest possible score stays below the threshold gets that upper bound as its score."""
+        bound = self._bert.logit_bound
+        if exact or self._ngram is None or bound is None or not pieces:
+            return self.predict_proba(pieces, prepare=False)
+        cut = [t[: self.max_chars] for t in pieces]
+        ngram = self._ngram.probas(cut)
+        extremes = (_sigmoid(bound + BOUND_MARGIN), _sigmoid(-bound - BOUND_MARGIN))
+        upper = [
+            max(ps)
+            for ps in zip(
+                *(self.combine({"bert": [p] * len(cut), "ngram_lr": ngram}) for p in extremes),
+                strict=True,
+            )
+        ]
+        need = [i for i, u in enumerate(upper) if u >= self.threshold]
+        if need:
+            scores = self.combine(
+                {
+                    "bert": self._bert.probas([cut[i] for i in need]),
+                    "ngram_lr": [ngram[i] for i in need],
+                }
+            )
+            for i, score in zip(need, scores, strict=True):
+                upper[i] = score
+        return upper
+
+    def score_many(
+        self, texts: Sequence[str], *, exact: bool = False
+    ) -> list[list[tuple[int, int, float]]]:
+        """`score_windows` for several texts (a post's fields) with one batched model call."""
+        per_text = [self._spans(t) if t else [] for t in texts]
         pieces: list[str] = []
-        owners: list[int] = []
-        for w, (s, e) in enumerate(spans):
-            prepared = _prepare(text[s:e])
-            if not prepared:
-                continue
-            size = min(CHUNK_CHARS, self.max_chars)
-            for chunk in _chunks(prepared, size, min(CHUNK_STRIDE_CHARS, size)):
-                pieces.append(chunk)
-                owners.append(w)
-        scores = [0.0] * len(spans)
-        for owner, p in zip(owners, self.predict_proba(pieces, prepare=False), strict=True):
-            scores[owner] = max(scores[owner], p)
-        return [(s, e, p) for (s, e), p in zip(spans, scores, strict=True)]
+        owners: list[tuple[int, int]] = []
+        size = min(CHUNK_CHARS, self.max_chars)
+        for k, (text, spans) in enumerate(zip(texts, per_text, strict=True)):
+            for w, (s, e) in enumerate(spans):
+                prepared = _prepare(text[s:e])
+                if not prepared:
+                    continue
+                for chunk in _chunks(prepared, size, min(CHUNK_STRIDE_CHARS, size)):
+                    pieces.append(chunk)
+                    owners.append((k, w))
+        scores = [[0.0] * len(spans) for spans in per_text]
+        for (k, w), p in zip(owners, self._chunk_scores(pieces, exact), strict=True):
+            scores[k][w] = max(scores[k][w], p)
+        return [
+            [(s, e, p) for (s, e), p in zip(spans, sc, strict=True)]
+            for spans, sc in zip(per_text, scores, strict=True)
+        ]
+
+    def score_windows(self, text: str, *, exact: bool = False) -> list[tuple[int, int, float]]:
+        """(start, end, p_offensive) for each window of `text`; spans index `text` itself.
+
+        Each window is normalised, cut into overlapping chunks of `CHUNK_CHARS` characters and
+        scored by its most offensive chunk; all chunks go through the model in one call. A score
+        at or above the threshold is exact; below it, unless `exact`, it may be an upper bound
+        (see `_chunk_scores`): which windows reach the threshold is the same either way.
+        """
+        return self.score_many([text], exact=exact)[0]
+
+    def scan_many(self, fields: Sequence[tuple[str, str]]) -> list[list[Finding]]:
+        """`scan` for several (field, text) pairs, with one batched model call."""
+        scored = self.score_many([text for _, text in fields])
+        return [
+            self._findings(field, text, windows)
+            for (field, text), windows in zip(fields, scored, strict=True)
+        ]
 
     def scan(self, field: str, text: str) -> list[Finding]:
         """One `review` finding per window scoring at or above the threshold."""
+        return self._findings(field, text, self.score_windows(text))
+
+    def _findings(
+        self, field: str, text: str, windows: list[tuple[int, int, float]]
+    ) -> list[Finding]:
         return [
             Finding(
                 detector="classifier",
@@ -592,6 +647,15 @@ class TextClassifier:
                     "threshold": self.threshold,
                 },
             )
-            for s, e, p in self.score_windows(text)
+            for s, e, p in windows
             if p >= self.threshold
         ]
+
+
+def _position_limit(model_dir: Path) -> int:
+    """Characters a transformers model reads: its positions minus [CLS] and [SEP]."""
+    try:
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        return max(1, int(config.get("max_position_embeddings", 512)) - 2)
+    except (OSError, ValueError) as exc:
+        raise ClassifierUnavailable(f"{model_dir}: no usable config.json ({exc})") from exc

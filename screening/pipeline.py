@@ -171,20 +171,27 @@ class Screener:
             raise TextTooLong("*", total, MAX_TOTAL_CHARS)
         found: list[Finding] = []
         per_field: dict[str, list[Finding]] = {}
-        for name, text in fields.items():
-            if text.strip():
-                per_field[name] = self._screen_field(name, text)
-                found.extend(per_field[name])
+        views = {name: self._views(name, text) for name, text in fields.items() if text.strip()}
+        # The classifier reads every field's windows in one batched call.
+        classified = self._classify(views) if self.classifier is not None else {}
+        for name, field_views in views.items():
+            per_field[name] = self._screen_field(name, field_views, classified.get(name, []))
+            found.extend(per_field[name])
         findings, decision, roles = decide(found, self.rules)
         kept = _cap_per_field(findings)
         return ScreenResult(kept, decision, roles)
 
-    def _screen_field(self, name: str, text: str) -> list[Finding]:
+    @staticmethod
+    def _views(name: str, text: str) -> normalize.Views:
         if name in HTML_FIELDS and html.looks_like_html(text):
             plain, hs, he = html.strip_html(text)
-            views = normalize.build_views(plain, source=text, source_map=(hs, he))
-        else:
-            views = normalize.build_views(text)
+            return normalize.build_views(plain, source=text, source_map=(hs, he))
+        return normalize.build_views(text)
+
+    def _screen_field(
+        self, name: str, views: normalize.Views, classified: list[Finding]
+    ) -> list[Finding]:
+        text = views.original
         acc: dict[tuple[Pattern, int, int], Hit] = {}
         for matcher in self._matchers:
             matcher.match(views, acc)
@@ -198,15 +205,29 @@ class Screener:
         out += financial.scan(name, views)
         out += dates.scan(name, views)
         out += outsiders(name, views, roster_names(self.roster))
-        if self.classifier is not None:
-            out += self._classify(name, views)
+        out += classified
         return merge_overlaps(out)
 
-    def _classify(self, name: str, views: normalize.Views) -> list[Finding]:
-        scan = getattr(self.classifier, "scan")  # noqa: B009 - duck-typed optional stage
+    def _classify(self, views: Mapping[str, normalize.Views]) -> dict[str, list[Finding]]:
+        """The classifier's findings per field, spans mapped back to the original text."""
+        names = list(views)
+        texts = [(name, views[name].canon.text) for name in names]
+        scan_many = getattr(self.classifier, "scan_many", None)  # duck-typed optional stage
+        if scan_many is not None:
+            scanned = scan_many(texts)
+        else:
+            scan = getattr(self.classifier, "scan")  # noqa: B009
+            scanned = [scan(name, text) for name, text in texts]
+        return {
+            name: self._classified(name, views[name], found)
+            for name, found in zip(names, scanned, strict=True)
+        }
+
+    @staticmethod
+    def _classified(name: str, views: normalize.Views, found: list[Finding]) -> list[Finding]:
         results: list[Finding] = []
         canon = views.canon
-        for f in scan(name, canon.text):
+        for f in found:
             a, b = max(0, min(f.start, len(canon.text))), max(0, min(f.end, len(canon.text)))
             start, end = canon.span(a, b) if b > a else (f.start, f.end)
             results.append(

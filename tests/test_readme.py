@@ -80,7 +80,7 @@ def test_the_readme_serve_command_works_in_a_fresh_clone(clone: Path) -> None:
         assert health["status"] == "ok", health
         assert health["parts"]["screening"]["ok"] is True
         assert health["parts"]["screening"]["patterns"] > 1000  # the shipped lexicons loaded
-        assert health["parts"]["classifier"]["enabled"] is False  # no [classifier] extra
+        assert health["parts"]["classifier"]["backend"] == "numpy"  # no torch needed
         assert (clone / "data" / "store" / "appendonly").is_dir()  # the default data dir
         assert valkey_pids(clone / "data"), "no embedded Valkey in ./data"
     finally:

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from gateway import app as app_module
 from gateway.app import StartupError, create_app
 from gateway.settings import SHIPPED_MODEL_DIR, Settings
 from tests.gateway.conftest import Caller, MakeClient
@@ -36,7 +35,7 @@ async def test_the_classifier_asks_for_brand_pr_review(
     health = await (await client.get("/healthz")).json()
     stage = health["parts"]["classifier"]
     assert stage["enabled"] is True
-    assert stage["precision"] in ("float32", "bfloat16")
+    assert (stage["backend"], stage["precision"]) == ("numpy", "float32")
     assert stage["parts"] == ["bert", "ngram_lr"]
     resp = await client.post("/v1/screen", headers=callers["editor"].headers, json={"post": POST})
     assert resp.status == 200
@@ -65,11 +64,10 @@ async def test_a_configured_model_that_is_not_there_stops_start_up(
     assert str(missing) in str(info.value)
 
 
-async def test_without_the_extra_the_shipped_model_is_off_and_health_says_so(
-    make_client: MakeClient, settings: Settings, runtime: Any, monkeypatch: pytest.MonkeyPatch
+async def test_the_shipped_model_runs_on_numpy_by_default(
+    make_client: MakeClient, settings: Settings, runtime: Any
 ) -> None:
-    # The edge being simulated: torch/transformers not installed (the [classifier] extra).
-    monkeypatch.setattr(app_module, "_classifier_extra_missing", lambda: True)
+    # The default install has no torch: the shipped model still screens (issue #15).
     client = await make_client(
         _with_model(settings, SHIPPED_MODEL_DIR), dataclasses.replace(runtime, screener=None)
     )
@@ -77,5 +75,5 @@ async def test_without_the_extra_the_shipped_model_is_off_and_health_says_so(
     health = await resp.json()
     assert resp.status == 200, health
     stage = health["parts"]["classifier"]
-    assert stage["ok"] is True and stage["enabled"] is False
-    assert "mediagate[classifier]" in stage["note"]
+    assert stage["ok"] is True and stage["enabled"] is True, stage
+    assert stage["backend"] == "numpy"
