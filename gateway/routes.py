@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from gateway.api import accounts, admin, desk, health, lexicons, posts, reports
+from gateway.api import accounts, admin, desk, health, hub, lexicons, posts, reports
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -374,6 +374,31 @@ ROUTES: list[Route] = [
         {"admin"},
         "Revoke an API key",
         tag="admin",
+    ),
+    # the hub: material for Brand-PR (Art. 23), docs/hub.md
+    _r(
+        "POST",
+        "/v1/materials",
+        hub.send_material,
+        PUBLISHERS | {"leader"},
+        "Send news material (text, images, files) to Brand-PR; not a publish request",
+        tag="hub",
+    ),
+    _r(
+        "GET",
+        "/v1/materials",
+        hub.list_materials,
+        EDITORS_AND_UP,
+        "Material: Brand-PR, auditors, admins all; others their own unit's (?unit=&limit=)",
+        tag="hub",
+    ),
+    _r(
+        "GET",
+        "/v1/materials/{material_id}",
+        hub.get_material,
+        EDITORS_AND_UP,
+        "One piece of material with its images and files (base64)",
+        tag="hub",
     ),
     # audit (Art. 22)
     _r(
