@@ -145,6 +145,12 @@ class Keys:
     def materials(self) -> str:
         return self._k("materials")  # sorted set: material id by time received
 
+    def campaign(self, campaign_id: str) -> str:
+        return self._k("campaign", campaign_id)  # JSON of gateway.hub.campaigns.Campaign
+
+    def campaigns(self) -> str:
+        return self._k("campaigns")  # sorted set: campaign id by creation time
+
     def hub_reminded(self, what: str) -> str:
         return self._k("hub", "reminded", what)  # set once per reminder sent (NX, expires)
 

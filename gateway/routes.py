@@ -400,6 +400,30 @@ ROUTES: list[Route] = [
         "One piece of material with its images and files (base64)",
         tag="hub",
     ),
+    _r(
+        "POST",
+        "/v1/campaigns",
+        hub.create_campaign,
+        {"brand_pr"},
+        "Brand-PR opens a linked campaign (Art. 13): brief, units, accounts, due time",
+        tag="hub",
+    ),
+    _r(
+        "GET",
+        "/v1/campaigns",
+        hub.list_campaigns,
+        EDITORS_AND_UP,
+        "Campaigns the caller's unit takes part in (Brand-PR, auditors, admins: all)",
+        tag="hub",
+    ),
+    _r(
+        "GET",
+        "/v1/campaigns/{campaign_id}",
+        hub.get_campaign,
+        EDITORS_AND_UP,
+        "One campaign with its board per unit and account (?format=csv for the record)",
+        tag="hub",
+    ),
     # audit (Art. 22)
     _r(
         "GET",

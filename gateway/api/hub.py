@@ -1,4 +1,4 @@
-"""The hub over HTTP: material for Brand-PR (Art. 23).
+"""The hub over HTTP: material for Brand-PR (Art. 23) and linked campaigns (Art. 13).
 
 Thin handlers: parse and bound the body, call one service, answer (docs/hub.md).
 """
@@ -8,7 +8,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.common import body, json_response, services
+from gateway.api.desk import parse_time
+from gateway.api.reports import csv_response
 from gateway.errors import field_error
+from gateway.hub.campaigns import CampaignService, parse_campaign
 from gateway.hub.materials import MaterialService, parse_material
 from gateway.middleware import REQUEST_ID, principal_of
 
@@ -43,3 +46,35 @@ async def get_material(request: web.Request) -> web.Response:
         principal_of(request), request.match_info["material_id"]
     )
     return json_response(material.public(with_data=True))
+
+
+async def create_campaign(request: web.Request) -> web.Response:
+    data = await body(request)
+    fields = parse_campaign(data)
+    due_at = parse_time(data, "due_at", required=True)
+    assert due_at is not None
+    service = CampaignService(services(request))
+    campaign = await service.create(
+        principal_of(request), fields, due_at, request.get(REQUEST_ID, "")
+    )
+    answer = {**campaign.public(), "board": await service.board(campaign)}
+    return json_response(answer, status=201, headers={"Location": f"/v1/campaigns/{campaign.id}"})
+
+
+async def list_campaigns(request: web.Request) -> web.Response:
+    service = CampaignService(services(request))
+    items = await service.list_for(principal_of(request))
+    return json_response({"items": [c.public() for c in items], "count": len(items)})
+
+
+async def get_campaign(request: web.Request) -> web.Response:
+    service = CampaignService(services(request))
+    campaign = await service.get(principal_of(request), request.match_info["campaign_id"])
+    board = await service.board(campaign)
+    fmt = request.query.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise field_error("format", "json or csv")
+    if fmt == "csv":
+        rows = [{"campaign": campaign.id, "title": campaign.title, **r} for r in board]
+        return csv_response(rows, f"mediagate-campaign-{campaign.id}.csv")
+    return json_response({**campaign.public(), "board": board})

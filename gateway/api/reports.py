@@ -49,7 +49,7 @@ def _current_week() -> str:
     return f"{year}-W{week:02d}"
 
 
-def _csv(rows: list[dict[str, Any]], filename: str) -> web.Response:
+def csv_response(rows: list[dict[str, Any]], filename: str) -> web.Response:
     out = io.StringIO()
     if rows:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))
@@ -124,7 +124,7 @@ async def weekly(request: web.Request) -> web.Response:
     start, end = _week_bounds(week)
     rows = await weekly_rows(services(request), request.app[GATE].jobs, start, end)
     if request.query.get("format") == "csv":
-        return _csv(rows, f"mediagate-weekly-{week}.csv")
+        return csv_response(rows, f"mediagate-weekly-{week}.csv")
     return json_response(
         {
             "week": week,
@@ -171,7 +171,7 @@ async def annual(request: web.Request) -> web.Response:
             }
         )
     if request.query.get("format") == "csv":
-        return _csv(rows, f"mediagate-annual-{year}.csv")
+        return csv_response(rows, f"mediagate-annual-{year}.csv")
     return json_response({"year": year, "accounts": rows})
 
 

@@ -1,5 +1,6 @@
-"""The weekly reminder (Art. 23): at the configured day and time (China Standard Time) units that
-have sent Brand-PR nothing this week are reminded through the notifiers.
+"""The hub's reminders: weekly (Art. 23), at the configured day and time (China Standard Time)
+units that have sent Brand-PR nothing this week are reminded through the notifiers; and for
+campaigns (Art. 13), a day before the due time, units that have not started.
 
 One background task per process; a key per ISO week set with ``NX`` lets exactly one process send
 the week's reminders, and a process that starts after the time still sends them that week.
@@ -11,9 +12,11 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from datetime import datetime, timedelta
 
 from gateway.api.reports import CST, weekly_rows
+from gateway.hub.campaigns import REMIND_BEFORE_S, CampaignService
 from gateway.jobs import JobStore
 from gateway.notify.notice import Notice, NoticeSink, Recipient
 from gateway.services import Services
@@ -100,6 +103,42 @@ class WeeklyReminder:
         log.info("weekly reminder %s: %d silent unit(s)", label, len(silent))
         return [r["unit"] for r in silent]
 
+    async def campaigns(self, now: float | None = None) -> list[tuple[str, str]]:
+        """Remind the units of campaigns due within :data:`REMIND_BEFORE_S` that have not
+        started, once per campaign; returns ``(campaign, unit)`` pairs reminded."""
+        now = time.time() if now is None else now
+        service = CampaignService(self.svc)
+        told: list[tuple[str, str]] = []
+        for campaign in await service.all():
+            if not campaign.due_at - REMIND_BEFORE_S <= now < campaign.due_at:
+                continue
+            key = self.svc.keys.hub_reminded(f"campaign:{campaign.id}")
+            if not await self.svc.redis.set(key, "1", nx=True, ex=REMINDED_TTL_S):
+                continue
+            board = await service.board(campaign, now)
+            units = sorted({r["unit"] for r in board if r["state"] == "not_started"})
+            due = datetime.fromtimestamp(campaign.due_at, CST)
+            for unit in units:
+                name = self.svc.settings.policy.units[unit].name
+                await self.sink.enqueue(
+                    Notice(
+                        event="reminder",
+                        title=f"联动宣传「{campaign.title}」即将到期",
+                        text=(
+                            f"**{name}** 尚未提交联动宣传「{campaign.title}」的稿件，"
+                            f"截止时间 {due:%m-%d %H:%M}（《管理办法》第十三条）。"
+                        ),
+                        recipients=(
+                            Recipient(role="editor", unit=unit),
+                            Recipient(role="unit_head", unit=unit),
+                        ),
+                        link=f"/console/campaigns/{campaign.id}",
+                        data={"campaign": campaign.id, "unit": unit},
+                    )
+                )
+                told.append((campaign.id, unit))
+        return told
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="hub-reminder")
 
@@ -116,6 +155,7 @@ class WeeklyReminder:
             await asyncio.sleep(self.svc.settings.hub.remind_poll_s)
             try:
                 await self.tick()
+                await self.campaigns()
             except asyncio.CancelledError:
                 raise
             except Exception:
