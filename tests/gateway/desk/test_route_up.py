@@ -87,3 +87,18 @@ async def test_the_editor_can_still_edit_and_brand_pr_must_approve_anew(desk: De
     new = await resp.json()
     assert new["approvals"] == [] and new["revised_by"] is None
     assert new["id"] in [i["id"] for i in await desk.inbox("brand_pr")]
+
+
+async def test_fan_out_one_approval_per_role_one_job_per_account(desk: Desk) -> None:
+    """One submission for the unit's own account and the company account: the unit head and
+    Brand-PR each approve once for both, and each account gets its own job."""
+    sub = await desk.submit("editor", draft(), EAST, HQ)
+    needed = {(r["role"], r["unit"]): sorted(r["accounts"]) for r in sub["required_approvals"]}
+    assert needed == {("unit_head", "sub_east"): sorted([EAST, HQ]), ("brand_pr", None): [HQ]}
+    after_head = await desk.approve("unit_head", sub["id"])
+    assert sorted(after_head["approvals"][0]["accounts"]) == sorted([EAST, HQ])
+    assert after_head["state"] == "awaiting_approval"
+    done = await desk.approve("brand_pr", sub["id"])
+    assert done["state"] == "publishing" and len(done["approvals"]) == 2
+    assert sorted(j["account"] for j in done["jobs"]) == sorted([EAST, HQ])
+    assert all(j["id"] for j in done["jobs"]) and len({j["id"] for j in done["jobs"]}) == 2
