@@ -14,11 +14,13 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import redis.asyncio as aredis
+
 from gateway.authz import covers, route_up, unit_chain
 from gateway.desk.model import Submission
 from gateway.desk.store import SubmissionStore
 from gateway.errors import NotFound, field_error
-from gateway.keys import text
+from gateway.keys import Keys, text
 from gateway.principals import Principal
 from gateway.services import Services, actor_of
 from gateway.validation import expect_keys, take_str, take_str_list
@@ -138,10 +140,7 @@ class CampaignService:
         except Exception:
             self.svc.metrics.audit_failures.inc()
             raise
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(self._keys.campaign(campaign.id), campaign.dump())
-            pipe.zadd(self._keys.campaigns(), {campaign.id: campaign.created_at})
-            await pipe.execute()
+        await save_campaign(self._redis, self._keys, campaign)
         return campaign
 
     def may_read(self, principal: Principal, campaign: Campaign) -> bool:
@@ -185,6 +184,14 @@ class CampaignService:
                 subs = [s for s in mine if not account or account in s.accounts]
                 rows.append(_row(unit, account, subs, campaign.due_at, now))
         return rows
+
+
+async def save_campaign(redis: aredis.Redis, keys: Keys, campaign: Campaign) -> None:
+    """Keep ``campaign`` (the service after its checks and audit; the demo's seed)."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.set(keys.campaign(campaign.id), campaign.dump())
+        pipe.zadd(keys.campaigns(), {campaign.id: campaign.created_at})
+        await pipe.execute()
 
 
 def _reaches(policy: Any, unit: str, account_unit: str) -> bool:
