@@ -153,6 +153,14 @@ ROUTES: list[Route] = [
         tag="desk",
     ),
     _r(
+        "POST",
+        "/v1/submissions/preview",
+        desk.preview,
+        PUBLISHERS,
+        "What a submission would need (findings, required approvals); nothing is kept",
+        tag="desk",
+    ),
+    _r(
         "GET",
         "/v1/submissions",
         desk.list_submissions,

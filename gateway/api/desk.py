@@ -74,6 +74,16 @@ async def create(request: web.Request) -> web.Response:
     )
 
 
+async def preview(request: web.Request) -> web.Response:
+    data = await body(request)
+    expect_keys(data, "", ("account", "accounts", "post"))
+    accounts = _accounts(data)
+    result = await request.app[DESK].preview(
+        principal_of(request), accounts=accounts, post=_post(request, data)
+    )
+    return json_response(result.public())
+
+
 async def list_submissions(request: web.Request) -> web.Response:
     state = request.query.get("state") or None
     if state is not None and state not in SUBMISSION_STATES:

@@ -18,10 +18,11 @@ Refusals and service errors are rendered as a Chinese error page (JSON under ``/
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -123,6 +124,7 @@ def error_page(request: web.Request, status: int, title: str, detail: str) -> we
             {"status": status, "title": title, "detail": detail},
             status=status,
             content_type="application/problem+json",
+            dumps=lambda v: json.dumps(v, ensure_ascii=False),
         )
     from gateway.console.context import page  # the frame; context imports this module
 
@@ -132,13 +134,7 @@ def error_page(request: web.Request, status: int, title: str, detail: str) -> we
 
 def _login_redirect(request: web.Request) -> web.HTTPSeeOther:
     target = request.rel_url.path_qs if request.method == "GET" else "/console/"
-    return web.HTTPSeeOther(f"/console/login?next={_quote(target)}")
-
-
-def _quote(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="")
+    return web.HTTPSeeOther(f"/console/login?next={quote(target, safe='')}")
 
 
 @web.middleware

@@ -27,6 +27,8 @@ from gateway.principals import Principal
 log = logging.getLogger(__name__)
 
 JOB_FINAL = frozenset({"published", "failed", "unconfirmed", "needs_reauth", "deleted"})
+#: Submission states whose jobs the desk follows (a settled one can still change by hand).
+FOLLOWED = frozenset({"publishing", "failed", "unconfirmed"})
 RELEASING = "releasing"  # a job reference whose account the gate has not answered for yet
 RELEASE_LEASE_S = 60.0
 #: A scheduled submission's approvals must outlive its ``publish_at`` by this much, so that a
@@ -90,7 +92,7 @@ class Publisher:
                 self.wake()
             return await self.sync(sub)
         finally:
-            await self.store.release(submission_id)
+            await self.store.release(submission_id, self.owner)
 
     async def _hand_over(
         self,
@@ -113,62 +115,54 @@ class Publisher:
         return JobRef(account_id, job.id, job.state)
 
     async def sync(self, sub: Submission) -> Submission:
-        """Bring a ``publishing`` submission's job outcomes up to date; settle it when every
-        job is final (``published``, else ``failed`` / ``unconfirmed``) and notify once."""
-        if sub.state != "publishing" or not sub.jobs:
-            return sub
-        fresh: list[JobRef] = []
-        released_at = next((h.at for h in reversed(sub.history) if h.action == "released"), 0.0)
-        for ref in sub.jobs:
-            job = await self.gate.jobs.get(ref.id) if ref.id else None
-            if job is None:
-                if ref.state == RELEASING and time.time() - released_at > RELEASE_LEASE_S:
-                    # the releasing process died while the gate had this account in hand
-                    fresh.append(
-                        replace(
-                            ref,
-                            state="unconfirmed",
-                            reason="the release was interrupted; check GET /v1/posts for this "
-                            "account before submitting again",
-                        )
-                    )
-                else:
-                    fresh.append(ref)
-                continue
-            fresh.append(
-                JobRef(ref.account, job.id, job.state, job.url, job.platform_id, job.reason)
-            )
-        states = {j.state for j in fresh}
-        settled: SubmissionState | None = None
-        if states <= JOB_FINAL:
-            if states <= {"published"}:
-                settled = "published"
-            elif "failed" in states or "needs_reauth" in states or "deleted" in states:
-                settled = "failed"
-            else:
-                settled = "unconfirmed"
-        if tuple(fresh) == sub.jobs and settled is None:
-            return sub
+        """Bring a submission's job outcomes up to date and derive its state from them.
 
-        settled_here: list[bool] = []
+        While any job is still moving it is ``publishing``; when all are final it settles as
+        ``published`` (all published), else ``failed`` (one failed, needs re-authorisation or
+        was deleted) or ``unconfirmed``. A settled submission keeps following its jobs, so a
+        job Brand-PR resolves or retries later (``POST /v1/posts/{id}/resolve``) is reflected.
+        Whoever settles it notifies, once per change.
+        """
+        if sub.state not in FOLLOWED or not sub.jobs:
+            return sub
+        fresh = [await self._fresh(sub, ref) for ref in sub.jobs]
+        target = _outcome(fresh)
+        if tuple(fresh) == sub.jobs and target == sub.state:
+            return sub
+        moved_here: list[bool] = []
 
         def change(current: Submission) -> Submission:
-            settled_here.clear()
-            if current.state != "publishing":
+            moved_here.clear()
+            if current.state not in FOLLOWED:
                 return current
             current = replace(current, jobs=tuple(fresh))
-            if settled is None:
+            if target == current.state:
                 return replace(current, updated_at=time.time())
             note = "; ".join(
                 f"{j.account}: {j.state}" + (f" ({j.reason})" if j.reason else "") for j in fresh
             )
-            settled_here.append(True)
-            return current.moved(settled, time.time(), settled, "", note)
+            moved_here.append(True)
+            return current.moved(target, time.time(), target, "", note)
 
         updated = await self.store.update(sub.id, change)
-        if settled_here:  # this process settled it: it alone tells people
+        if moved_here and target != "publishing":  # this process settled it: it alone tells
             await self.notices.outcome(updated)
         return updated
+
+    async def _fresh(self, sub: Submission, ref: JobRef) -> JobRef:
+        job = await self.gate.jobs.get(ref.id) if ref.id else None
+        if job is not None:
+            return JobRef(ref.account, job.id, job.state, job.url, job.platform_id, job.reason)
+        released_at = next((h.at for h in reversed(sub.history) if h.action == "released"), 0.0)
+        if ref.state == RELEASING and time.time() - released_at > RELEASE_LEASE_S:
+            # the releasing process died while the gate had this account in hand
+            return replace(
+                ref,
+                state="unconfirmed",
+                reason="the release was interrupted; check GET /v1/posts for this account "
+                "before submitting again",
+            )
+        return ref
 
     async def release_due(self, now: float | None = None, limit: int = 20) -> int:
         """Release what is due (the scheduler's tick); returns how many were released."""
@@ -184,7 +178,8 @@ class Publisher:
         return count
 
     async def sync_publishing(self) -> None:
-        for sub in await self.store.in_states(("publishing",)):
+        """The scheduler's follow-up: submissions being published and those unconfirmed."""
+        for sub in await self.store.in_states(("publishing", "unconfirmed")):
             await self.sync(sub)
 
     async def release_if_due(self, sub: Submission) -> Submission:
@@ -196,3 +191,14 @@ class Publisher:
 def _with_job(sub: Submission, ref: JobRef) -> Submission:
     jobs = tuple(ref if j.account == ref.account else j for j in sub.jobs)
     return replace(sub, jobs=jobs)
+
+
+def _outcome(jobs: list[JobRef]) -> SubmissionState:
+    states = {j.state for j in jobs}
+    if not states <= JOB_FINAL:
+        return "publishing"
+    if states <= {"published"}:
+        return "published"
+    if states & {"failed", "needs_reauth", "deleted"}:
+        return "failed"
+    return "unconfirmed"

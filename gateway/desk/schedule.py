@@ -23,11 +23,17 @@ class DeskScheduler:
         self.desk = desk
         self._poll_s = poll_s
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._stop = asyncio.Event()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="desk-schedule")
 
     async def stop(self) -> None:
+        # The Redis client may turn a cancellation inside a call into a connection error (an
+        # Exception the loop survives); the flag makes the loop stop anyway.
+        self._stopping = True
+        self._stop.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -38,11 +44,15 @@ class DeskScheduler:
         await self.desk.sync_publishing()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.tick()
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if self._stopping:
+                    return
                 log.exception("desk schedule tick failed; retrying")
-            await asyncio.sleep(self._poll_s)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll_s):
+                    await self._stop.wait()

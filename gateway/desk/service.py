@@ -19,14 +19,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any, Literal
 
 from gateway.accounts import Account
+from gateway.desk.decisions import Decisions
 from gateway.desk.model import (
     EDITABLE_STATES,
-    ApprovalEntry,
-    DecisionEntry,
     InboxItem,
     Preview,
     Submission,
@@ -37,18 +35,12 @@ from gateway.desk.notices import DeskNotices
 from gateway.desk.publishing import RELEASE_MARGIN_S, Publisher
 from gateway.desk.rules import (
     APPROVER_ROLES,
-    approved_by,
-    as_requirement,
     decided_by,
-    in_scope,
     matching,
     may_read,
-    meets,
     merge_required,
-    require_match,
     require_state,
 )
-from gateway.desk.signing import check_attest, sign_decision
 from gateway.desk.store import SubmissionStore
 from gateway.errors import (
     Conflict,
@@ -56,13 +48,11 @@ from gateway.errors import (
     Forbidden,
     GatewayError,
     NotFound,
-    Unprocessable,
     field_error,
 )
-from gateway.gate import PublishGate, acts_for, nfc_post, post_hash
-from gateway.jws import TokenError, verify_approval
+from gateway.gate import PublishGate, nfc_post, post_hash
 from gateway.notify.notice import NoticeSink
-from gateway.postmodel import Post, post_from_stored, post_to_stored
+from gateway.postmodel import Post, post_to_stored
 from gateway.principals import Principal
 from gateway.requirements import Requirement, required_approvals
 from gateway.services import actor_of
@@ -87,6 +77,7 @@ class DeskService:
         self.store = store
         self.notices = DeskNotices(notices)
         self.publisher = Publisher(gate, store, self.notices, wake)
+        self.decisions = Decisions(self)
 
     @property
     def policy(self) -> Policy:
@@ -137,7 +128,7 @@ class DeskService:
             except GatewayError as exc:
                 if "field" in exc.extra and len(accounts) > 1:
                     exc.extra["field"] = f"accounts[{i}]"
-                await self._audit(
+                await self.audit(
                     actor,
                     "submission.refused",
                     account_id,
@@ -154,7 +145,7 @@ class DeskService:
         targets = ",".join(a.id for a in owned)
         if screen.decision == "block":
             blocking = [f for f in screen.findings if f.action == "block"]
-            await self._audit(
+            await self.audit(
                 actor,
                 "submission.refused",
                 targets,
@@ -223,7 +214,7 @@ class DeskService:
             + (f" replaces {previous.id}" if previous else "")
             + (f"; adapted by Brand-PR {actor.name or actor.id}" if revised_by else ""),
         )
-        await self._audit(
+        await self.audit(
             actor,
             action,
             sub.id,
@@ -302,7 +293,7 @@ class DeskService:
         gives explicitly). Raises :class:`NotFound`, :class:`Forbidden` ``not_submitter``,
         :class:`Conflict` (wrong state) and whatever :meth:`submit` raises.
         """
-        old = await self._visible(principal, submission_id)
+        old = await self.visible(principal, submission_id)
         if principal.id != old.submitted_by and principal.role != "brand_pr":
             raise Forbidden(
                 "only the submitter (or Brand-PR) edits a submission", reason="not_submitter"
@@ -375,11 +366,11 @@ class DeskService:
         Raises :class:`NotFound`, :class:`Forbidden` ``not_submitter`` and :class:`Conflict`
         when it is past approval (publishing or final).
         """
-        sub = await self._visible(principal, submission_id)
+        sub = await self.visible(principal, submission_id)
         if principal.id != sub.submitted_by:
             raise Forbidden("only the submitter withdraws a submission", reason="not_submitter")
         require_state(sub, EDITABLE_STATES, "withdrawn")
-        await self._audit(
+        await self.audit(
             principal,
             "submission.withdraw",
             sub.id,
@@ -397,7 +388,7 @@ class DeskService:
     async def get(self, principal: Principal, submission_id: str) -> Submission:
         """One submission the principal may see (the submitter, approvers in scope, Brand-PR,
         auditors, admins), its job outcomes brought up to date. :class:`NotFound` otherwise."""
-        sub = await self._visible(principal, submission_id)
+        sub = await self.visible(principal, submission_id)
         return await self.sync(sub)
 
     async def list_for(
@@ -434,7 +425,7 @@ class DeskService:
         items.sort(key=lambda i: i.submission.created_at)
         return items
 
-    # --- decisions ----------------------------------------------------------------------------
+    # --- decisions (gateway/desk/decisions.py) -----------------------------------------------
     async def decide(
         self,
         principal: Principal,
@@ -445,214 +436,21 @@ class DeskService:
         attest: Sequence[str] = (),
         request_id: str = "",
     ) -> Submission:
-        """An approver in scope approves or rejects this version.
-
-        Approve signs the same token as ``POST /v1/approvals`` and keeps it with the submission;
-        once every required approval is there the submission is ``approved`` and, when
-        ``publish_at`` has come, released to the gate at once. Reject needs ``reason`` (the
-        submitter sees it) and records the rejection with the gate. Raises :class:`NotFound`,
-        :class:`Conflict` (not ``awaiting_approval``; already decided), :class:`Forbidden`
-        (``self_approval``, ``wrong_role``, ``wrong_unit``), :class:`ValidationFailed` (reject
-        without reason; an attestation needed or unknown) and what signing raises.
-        """
-        sub = await self._visible(principal, submission_id)
-        require_state(sub, ("awaiting_approval",), "decided")
-        if decision == "reject" and not reason.strip():
-            raise field_error("reason", "a rejection needs a reason the submitter can act on")
-        check_attest(principal, attest)
-        if principal.id == sub.submitted_by:
-            raise Forbidden(
-                "the submitter cannot approve or reject their own submission",
-                reason="self_approval",
-            )
-        if decided_by(sub, principal.id):
-            raise Conflict(f"you already decided on submission {sub.id}", reason="already_decided")
-        wanted = require_match(self.policy, principal, sub)
-        if decision == "approve":
-            needs_attest = next((r for r in wanted if r.attest and r.attest not in attest), None)
-            if needs_attest is not None:
-                raise field_error(
-                    "attest",
-                    f"this approval needs the attestation {needs_attest.attest!r}: "
-                    + "; ".join(needs_attest.reasons),
-                )
-        accounts = [
-            a
-            for a, unit in zip(sub.accounts, sub.units, strict=True)
-            if any(a in r.accounts for r in wanted) and acts_for(self.policy, principal, unit)
-        ]
-        signed = await sign_decision(
-            self.gate,
+        """An approver in scope approves or rejects this version (see :meth:`Decisions.decide`)."""
+        return await self.decisions.decide(
             principal,
-            post=post_from_stored(sub.post),
-            accounts=accounts,
+            submission_id,
             decision=decision,
             reason=reason,
             attest=attest,
             request_id=request_id,
-            audit_details={"submission": sub.id},
         )
-        claims = signed.claims
-        now = time.time()
-        entry = DecisionEntry(
-            decision,
-            principal.id,
-            principal.name,
-            principal.role,
-            principal.unit,
-            now,
-            reason,
-            tuple(attest),
-        )
-        approval = ApprovalEntry(
-            claims.role,
-            claims.unit,
-            claims.sub,
-            claims.name or "",
-            now,
-            claims.jti,
-            claims.iss,
-            claims.accounts,
-            "desk",
-            claims.attest,
-        )
-
-        def change(current: Submission) -> Submission:
-            require_state(current, ("awaiting_approval",), "decided")
-            if current.content_sha256 != signed.content_sha256:
-                raise Conflict("the submission changed while you decided", reason="changed")
-            if decided_by(current, principal.id):
-                raise Conflict(
-                    f"you already decided on submission {current.id}", reason="already_decided"
-                )
-            current = replace(current, decisions=(*current.decisions, entry))
-            if decision == "reject":
-                return current.moved("rejected", now, "rejected", principal.id, reason)
-            return approved_by(current, approval, now)
-
-        updated = await self.store.update(
-            sub.id,
-            change,
-            tokens=None if decision == "reject" else {claims.jti: signed.token},
-            due_at=sub.publish_at or now,
-        )
-        await self.notices.decided(updated, entry)
-        return await self.publisher.release_if_due(updated)
 
     async def attach_token(
         self, principal: Principal, submission_id: str, token: str, request_id: str = ""
     ) -> Submission:
-        """Attach an approval token from an external issuer (an OA system) to this version.
-
-        The token is verified the way the gate verifies it at publish (signature, issuer key,
-        time, content hash, accounts, approver, self-approval); it must meet a requirement that
-        is still open. Raises :class:`NotFound`, :class:`Forbidden` (caller neither the
-        submitter nor an approver in scope), :class:`Conflict` (state; token already attached)
-        and :class:`Unprocessable` with ``token_errors`` when it does not verify or meets
-        nothing.
-        """
-        sub = await self._visible(principal, submission_id)
-        if principal.id != sub.submitted_by and not in_scope(self.policy, principal, sub):
-            raise Forbidden(
-                "only the submitter or an approver in scope attaches approvals",
-                reason="not_in_scope",
-            )
-        require_state(sub, ("awaiting_approval",), "given approvals")
-        settings = self.svc.settings.approvals
-        try:
-            claims = verify_approval(
-                token,
-                self.gate.approvals.ring,
-                now=time.time(),
-                leeway_s=settings.clock_skew_s,
-                max_lifetime_s=max(settings.token_ttl_s, 7 * 24 * 3600),
-            )
-        except TokenError as exc:
-            raise Unprocessable(
-                f"the token does not verify: {exc.message}",
-                token_errors=[{"index": 0, "code": exc.code, "reason": exc.message}],
-            ) from None
-        submitter = await self.svc.principals.get(sub.submitted_by)
-        if submitter is None:
-            raise Conflict("the submitter no longer exists", reason="submitter_unknown")
-        problems: list[dict[str, str]] = []
-        accepted_for: list[str] = []
-        for account_id in sub.accounts:
-            account = await self.svc.accounts.require(account_id)
-            check = await self.gate.approvals.check(
-                [token],
-                required=[as_requirement(r) for r in sub.required if account_id in r.accounts],
-                content_sha256=sub.content_sha256,
-                account=account,
-                submitter=submitter,
-            )
-            if check.accepted:
-                accepted_for.append(account_id)
-            problems.extend({**p.public(), "account": account_id} for p in check.problems)
-        if not accepted_for:
-            raise Unprocessable(
-                "the token does not approve this submission: "
-                + "; ".join(p["reason"] for p in problems[:3]),
-                token_errors=problems,
-            )
-        if sub.publish_at is not None and claims.exp < sub.publish_at + RELEASE_MARGIN_S:
-            raise Unprocessable(
-                "the token expires before the submission's publish_at (with a margin of "
-                f"{RELEASE_MARGIN_S:.0f} s): the gate would refuse it at release; ask the issuer "
-                "for a token valid until then",
-                token_errors=[
-                    {
-                        "index": 0,
-                        "code": "expires_before_publish_at",
-                        "reason": "expires before publish_at",
-                    }
-                ],
-            )
-        if any(a.jti == claims.jti for a in sub.approvals):
-            raise Conflict(
-                f"token {claims.jti} is already attached", reason="duplicate", jti=claims.jti
-            )
-        now = time.time()
-        approval = ApprovalEntry(
-            claims.role,
-            claims.unit,
-            claims.sub,
-            claims.name or "",
-            now,
-            claims.jti,
-            claims.iss,
-            tuple(accepted_for),
-            "external",
-            claims.attest,
-        )
-        if not any(meets(r, approval) for r in sub.outstanding):
-            raise Unprocessable(
-                f"the token of {claims.role} {claims.name or claims.sub} meets no approval "
-                "this submission still needs",
-                token_errors=[
-                    {"index": 0, "code": "not_needed", "reason": "meets no open requirement"}
-                ],
-            )
-        await self._audit(
-            principal,
-            "submission.attach",
-            sub.id,
-            request_id,
-            decision="attached",
-            content_sha256=sub.content_sha256,
-            details={"jti": claims.jti, "iss": claims.iss, "role": claims.role},
-        )
-
-        def change(current: Submission) -> Submission:
-            require_state(current, ("awaiting_approval",), "given approvals")
-            if any(a.jti == claims.jti for a in current.approvals):
-                raise Conflict(f"token {claims.jti} is already attached", reason="duplicate")
-            return approved_by(current, approval, now)
-
-        updated = await self.store.update(
-            sub.id, change, tokens={claims.jti: token}, due_at=sub.publish_at or now
-        )
-        return await self.publisher.release_if_due(updated)
+        """Attach an external approval token (see :meth:`Decisions.attach_token`)."""
+        return await self.decisions.attach_token(principal, submission_id, token, request_id)
 
     # --- publishing (gateway/desk/publishing.py) ----------------------------------------------
     async def release(self, submission_id: str, request_id: str = "") -> Submission:
@@ -671,13 +469,13 @@ class DeskService:
         await self.publisher.sync_publishing()
 
     # --- helpers ------------------------------------------------------------------------------
-    async def _visible(self, principal: Principal, submission_id: str) -> Submission:
+    async def visible(self, principal: Principal, submission_id: str) -> Submission:
         sub = await self.store.get(submission_id)
         if sub is None or not may_read(self.policy, principal, sub):
             raise NotFound(f"no submission {submission_id!r}")
         return sub
 
-    async def _audit(
+    async def audit(
         self, principal: Principal, action: str, target: str, request_id: str, **record: Any
     ) -> None:
         try:

@@ -24,6 +24,10 @@ class SubmissionStore:
     def __init__(self, redis: aredis.Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
+        self._release_lease = redis.register_script(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+            "return redis.call('DEL', KEYS[1]) else return 0 end"
+        )
 
     async def create(self, sub: Submission, tokens: Mapping[str, str] | None = None) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -123,8 +127,9 @@ class SubmissionStore:
             )
         )
 
-    async def release(self, submission_id: str) -> None:
-        await self._redis.delete(self._keys.submission_lease(submission_id))
+    async def release(self, submission_id: str, owner: str) -> None:
+        """Give the lease back if it is still ``owner``'s (it may have expired meanwhile)."""
+        await self._release_lease(keys=[self._keys.submission_lease(submission_id)], args=[owner])
 
     async def _many(self, ids: list[str]) -> list[Submission]:
         if not ids:

@@ -45,6 +45,8 @@ class WeeklyReminder:
         self.sink = sink
         self.weekday, self.hour, self.minute = remind_moment(svc.settings.hub)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._stop = asyncio.Event()
 
     def due_at(self, now: datetime) -> datetime:
         """This ISO week's reminder moment (CST) for ``now``."""
@@ -143,20 +145,30 @@ class WeeklyReminder:
         self._task = asyncio.create_task(self._run(), name="hub-reminder")
 
     async def stop(self) -> None:
+        # as the desk's scheduler: the Redis client may turn a cancellation inside a call into
+        # a connection error the loop would survive; the flag stops it anyway
+        self._stopping = True
+        self._stop.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             # the first look comes one poll after start: a process that starts after the moment
-            # still sends the week's reminders, a minute later
-            await asyncio.sleep(self.svc.settings.hub.remind_poll_s)
+            # still sends the week's reminders, a poll later
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.svc.settings.hub.remind_poll_s):
+                    await self._stop.wait()
+            if self._stopping:
+                return
             try:
                 await self.tick()
                 await self.campaigns()
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if self._stopping:
+                    return
                 log.exception("hub reminder tick failed; retrying")

@@ -233,6 +233,7 @@ class OutboxWorker:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._sending: dict[str, asyncio.Task[bool]] = {}
+        self._stopping = False
 
     def wake(self) -> None:
         self._wake.set()
@@ -242,6 +243,10 @@ class OutboxWorker:
         self._task = asyncio.create_task(self._run(), name="notify-outbox")
 
     async def stop(self) -> None:
+        # The Redis client may turn a cancellation that lands inside a call into a connection
+        # error (an Exception the loop survives); the flag makes the loop stop anyway.
+        self._stopping = True
+        self._wake.set()
         tasks = [t for t in (self._task, *self._sending.values()) if t is not None]
         for task in tasks:
             task.cancel()
@@ -250,7 +255,7 @@ class OutboxWorker:
                 await task
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 for message_id in await self.outbox.due_ids():
                     if message_id not in self._sending:
@@ -259,9 +264,12 @@ class OutboxWorker:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if self._stopping:
+                    return
                 log.exception("notification outbox tick failed; retrying")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                async with asyncio.timeout(self._poll_s):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def _send(self, message_id: str) -> bool:

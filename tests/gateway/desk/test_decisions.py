@@ -342,3 +342,25 @@ async def test_editing_an_approved_submission_waiting_for_its_time_starts_over(d
     assert await desk.service.store.due(time.time() + 3600) == []
     await problem(await desk.attach("editor", sub["id"], "x.y.z"), 409)
     await problem(await desk.attach("auditor", new["id"], "x.y.z"), 403)
+
+
+async def test_a_failed_job_resolved_later_by_brand_pr_is_reflected(desk: Desk) -> None:
+    sub = await desk.submit("editor", draft(), EAST)
+    job_id = (await desk.approve("unit_head", sub["id"]))["jobs"][0]["id"]
+    await desk.client.app[GATE].jobs.transition(job_id, "failed", reason="平台拒绝：内容超长")
+    failed = await desk.get("editor", sub["id"])
+    assert failed["state"] == "failed" and failed["jobs"][0]["reason"] == "平台拒绝：内容超长"
+    resp = await desk.client.post(
+        f"/v1/posts/{job_id}/resolve",
+        headers=desk.h("brand_pr"),
+        json={
+            "resolution": "published",
+            "reason": "已在平台核实发布",
+            "url": "https://mp.example/resolved",
+        },
+    )
+    assert resp.status == 200, await resp.text()
+    resolved = await desk.get("editor", sub["id"])
+    assert resolved["state"] == "published"
+    assert resolved["jobs"][0]["url"] == "https://mp.example/resolved"
+    assert [h["state"] for h in resolved["history"]][-2:] == ["failed", "published"]

@@ -217,3 +217,33 @@ async def test_preview_says_what_a_submission_would_need_and_keeps_nothing(desk:
     assert blocked.decision == "block" and blocked.required == ()
     assert any(f["action"] == "block" for f in blocked.findings)
     assert await desk.list("brand_pr") == []
+
+
+async def test_preview_over_http(desk: Desk) -> None:
+    resp = await desk.client.post(
+        "/v1/submissions/preview",
+        headers=desk.h("editor"),
+        json={"accounts": [EAST], "post": draft(FINANCIAL)},
+    )
+    assert resp.status == 200, await resp.text()
+    data = await resp.json()
+    assert data["decision"] == "review"
+    assert {r["role"] for r in data["required_approvals"]} == {"unit_head", "leader", "brand_pr"}
+    assert data["content_sha256"] == await desk.content_hash(draft(FINANCIAL))
+    await problem(
+        await desk.client.post(
+            "/v1/submissions/preview",
+            headers=desk.h("editor"),
+            json={"account": WEST, "post": draft()},
+        ),
+        403,
+    )
+    await problem(
+        await desk.client.post(
+            "/v1/submissions/preview",
+            headers=desk.h("auditor"),
+            json={"account": EAST, "post": draft()},
+        ),
+        403,
+    )
+    assert await desk.list("brand_pr") == []
