@@ -4,12 +4,16 @@ releases it through the gate, which checks the account and screens again at that
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.settings import IssuerSettings, Settings
+from tests.gateway.conftest import Caller, MakeClient
 from tests.gateway.desk.desk_support import Desk, problem
-from tests.gateway.gate_support import EAST, draft
+from tests.gateway.desk.test_decisions import OA_PUBLIC, oa_token
+from tests.gateway.gate_support import EAST, draft, start_org
 
 
 def at(seconds_from_now: float) -> str:
@@ -93,3 +97,28 @@ async def test_publish_at_beyond_what_approvals_outlive_is_refused(desk: Desk) -
     body = {"account": EAST, "post": draft(), "publish_at": at(ttl_s - 60)}
     data = await problem(await desk.submit_raw("editor", body), 422)
     assert "publish_at" in str(data)
+
+
+async def test_an_oa_token_expiring_before_publish_at_is_refused_at_attach(
+    make_client: MakeClient, settings: Settings, callers: dict[str, Caller]
+) -> None:
+    """An OA approval valid for an hour cannot carry a post scheduled in two hours: refused
+    when attached, not discovered at release."""
+    issuer = IssuerSettings(
+        kid="oa-2026", issuer="oa.example.internal", public_key=OA_PUBLIC, roles=("unit_head",)
+    )
+    with_oa = dataclasses.replace(
+        settings, approvals=dataclasses.replace(settings.approvals, issuers=(issuer,))
+    )
+    desk = Desk(await start_org(make_client, with_oa, callers))
+    later = await desk.submit("editor", draft(), EAST, publish_at=at(7200))
+    token = oa_token("oa-1", "unit_head", "sub_east", later["content_sha256"], [EAST])  # 1 h
+    body = await problem(await desk.attach("editor", later["id"], token), 422)
+    assert body["token_errors"][0]["code"] == "expires_before_publish_at"
+    assert (await desk.get("editor", later["id"]))["approvals"] == []
+    # the same token is fine for a post scheduled within its lifetime (less the margin)
+    soon = await desk.submit("editor", draft(title="半小时后"), EAST, publish_at=at(1800))
+    token = oa_token("oa-1", "unit_head", "sub_east", soon["content_sha256"], [EAST])
+    resp = await desk.attach("editor", soon["id"], token)
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["state"] == "approved"
