@@ -27,3 +27,8 @@ if TYPE_CHECKING:
 
 DESK: web.AppKey[DeskService] = web.AppKey("desk")
 NOTIFY: web.AppKey[Outbox] = web.AppKey("notify")
+
+if TYPE_CHECKING:
+    from gateway.hub.reminders import WeeklyReminder
+
+HUB_REMINDER: web.AppKey[WeeklyReminder] = web.AppKey("hub_reminder")

@@ -29,6 +29,19 @@ def covers(policy: Policy, principal: Principal, unit_id: str) -> bool:
     return principal.unit in unit_chain(policy, unit_id)
 
 
+def route_up(policy: Policy, own_unit: str, target_unit: str) -> bool:
+    """True when ``own_unit`` sends content up to ``target_unit``, a company (HQ) unit above it
+    (Art. 17(1), the hub of Art. 3, 5: "统一归口")."""
+    target = policy.units.get(target_unit)
+    return bool(
+        target
+        and target.kind == "hq"
+        and own_unit != target_unit
+        and own_unit in policy.units
+        and target_unit in unit_chain(policy, own_unit)
+    )
+
+
 def require_unit(policy: Policy, principal: Principal, unit_id: str, what: str) -> None:
     if not covers(policy, principal, unit_id):
         raise Forbidden(

@@ -14,6 +14,7 @@ import dataclasses
 import json
 import os
 import socket
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from connectors.emulators import wordpress as wordpress_emulator
 from gateway.accounts import AccountRegistry
 from gateway.app import create_app
 from gateway.audit import Actor, AuditLog
+from gateway.hub.campaigns import Campaign, new_campaign_id, save_campaign
 from gateway.keys import Keys
 from gateway.principals import PrincipalStore
 from gateway.runtime import resolve_runtime, store_url
@@ -228,8 +230,32 @@ async def seed(
             details={"fields": sorted(credentials[spec["id"]])},
         )
         await vault.put(spec["id"], credentials[spec["id"]], actor="demo")
+    await _seed_campaign(redis, keys, audit, issued["brand_pr"]["id"])
     await asyncio.to_thread(_write_keys, keys_file, issued)
     return issued
+
+
+async def _seed_campaign(redis: aredis.Redis, keys: Keys, audit: AuditLog, by: str) -> None:
+    """One linked campaign for the subsidiaries (docs/hub.md), unless there is one already."""
+    if await redis.zcard(keys.campaigns()):
+        return
+    now = time.time()
+    campaign = Campaign(
+        id=new_campaign_id(),
+        title="安全生产月联动宣传",
+        brief="各分公司结合本单位实际，报道安全生产月活动：应急演练、隐患排查、先进事迹。",
+        key_messages=("安全第一，预防为主", "人人讲安全，个个会应急"),
+        references=("集团关于开展安全生产月活动的通知",),
+        units=("sub_east", "sub_west"),
+        accounts=("east-weibo", "west-cms"),
+        due_at=now + 3 * 86400,
+        created_by=by,
+        created_at=now,
+    )
+    await audit.append(
+        actor=DEMO_ACTOR, action="campaign.create", target=campaign.id, details={"demo": True}
+    )
+    await save_campaign(redis, keys, campaign)
 
 
 def _print_banner(

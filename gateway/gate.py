@@ -18,7 +18,7 @@ from connectors.base import AccountRef, Connector
 from gateway.accounts import Account
 from gateway.approvals import ApprovalService, CheckResult
 from gateway.audit import Actor
-from gateway.authz import covers
+from gateway.authz import covers, route_up
 from gateway.canonical import content_sha256
 from gateway.errors import (
     ApprovalsMissing,
@@ -91,19 +91,13 @@ def nfc_post(post: Post) -> Post:
 def acts_for(policy: Policy, principal: Principal, unit_id: str) -> bool:
     """True if ``principal`` may submit to (or approve for) the accounts of ``unit_id``.
 
-    Its own unit and the units below it (:func:`covers`), plus Art. 17(1): a department of HQ
-    submits through HQ's own company platforms (its head approves, Brand-PR publishes).
+    Its own unit and the units below it (:func:`covers`), plus the route up of Art. 17(1): a
+    department or a subsidiary of HQ (or a unit below one) submits through HQ's own company
+    platforms; its own head approves, Brand-PR publishes (:func:`route_up`).
     """
     if covers(policy, principal, unit_id):
         return True
-    own, target = policy.units.get(principal.unit), policy.units.get(unit_id)
-    return bool(
-        own
-        and target
-        and own.kind == "department"
-        and target.kind == "hq"
-        and own.parent == target.id
-    )
+    return route_up(policy, principal.unit, unit_id)
 
 
 class PublishGate:

@@ -154,6 +154,22 @@ class Keys:
     def submission_lease(self, submission_id: str) -> str:
         return self._k("sub", submission_id, "lease")  # held while one process publishes it
 
+    # --- the hub (gateway/hub/) ---
+    def material(self, material_id: str) -> str:
+        return self._k("material", material_id)  # JSON of gateway.hub.materials.Material
+
+    def materials(self) -> str:
+        return self._k("materials")  # sorted set: material id by time received
+
+    def campaign(self, campaign_id: str) -> str:
+        return self._k("campaign", campaign_id)  # JSON of gateway.hub.campaigns.Campaign
+
+    def campaigns(self) -> str:
+        return self._k("campaigns")  # sorted set: campaign id by creation time
+
+    def hub_reminded(self, what: str) -> str:
+        return self._k("hub", "reminded", what)  # set once per reminder sent (NX, expires)
+
     # notifications (gateway/notify)
     def notify_outbox(self) -> str:
         return self._k("notify", "outbox")  # sorted set: message id by next attempt time

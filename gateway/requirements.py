@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.accounts import Account
-from gateway.authz import unit_chain
+from gateway.authz import route_up, unit_chain
 from gateway.principals import Principal
 from gateway.settings import Policy
 from screening.findings import Finding
@@ -86,11 +86,13 @@ def required_approvals(
         )
     else:
         submitting_unit = policy.units.get(submitter.unit)
-        head_unit = (
-            submitter.unit
-            if submitting_unit and submitting_unit.kind == "department"
-            else account.unit
-        )
+        if route_up(policy, submitter.unit, account.unit):
+            # the route up: the sending unit's own head (its subsidiary's, below a subsidiary)
+            head_unit = _owning_subsidiary(policy, submitter.unit) or submitter.unit
+        elif submitting_unit and submitting_unit.kind == "department":
+            head_unit = submitter.unit
+        else:
+            head_unit = account.unit
         needs.append(
             Requirement(
                 "unit_head",

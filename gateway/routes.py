@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api import accounts, admin, desk, docs, health, lexicons, posts, reports
+from gateway.api import accounts, admin, desk, docs, health, hub, lexicons, posts, reports
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -555,6 +555,55 @@ ROUTES: list[Route] = [
         tag="admin",
         op_id="revokeKey",
         answer="Principal",
+    ),
+    # the hub: material for Brand-PR (Art. 23), docs/hub.md
+    _r(
+        "POST",
+        "/v1/materials",
+        hub.send_material,
+        PUBLISHERS | {"leader"},
+        "Send news material (text, images, files) to Brand-PR; not a publish request",
+        tag="hub",
+    ),
+    _r(
+        "GET",
+        "/v1/materials",
+        hub.list_materials,
+        EDITORS_AND_UP,
+        "Material: Brand-PR, auditors, admins all; others their own unit's (?unit=&limit=)",
+        tag="hub",
+    ),
+    _r(
+        "GET",
+        "/v1/materials/{material_id}",
+        hub.get_material,
+        EDITORS_AND_UP,
+        "One piece of material with its images and files (base64)",
+        tag="hub",
+    ),
+    _r(
+        "POST",
+        "/v1/campaigns",
+        hub.create_campaign,
+        {"brand_pr"},
+        "Brand-PR opens a linked campaign (Art. 13): brief, units, accounts, due time",
+        tag="hub",
+    ),
+    _r(
+        "GET",
+        "/v1/campaigns",
+        hub.list_campaigns,
+        EDITORS_AND_UP,
+        "Campaigns the caller's unit takes part in (Brand-PR, auditors, admins: all)",
+        tag="hub",
+    ),
+    _r(
+        "GET",
+        "/v1/campaigns/{campaign_id}",
+        hub.get_campaign,
+        EDITORS_AND_UP,
+        "One campaign with its board per unit and account (?format=csv for the record)",
+        tag="hub",
     ),
     # audit (Art. 22)
     _r(

@@ -235,6 +235,15 @@ class DeskSettings:
 
 
 @dataclass(frozen=True)
+class HubSettings:
+    """Brand-PR as the hub (docs/hub.md): when units that sent nothing are reminded."""
+
+    remind_weekday: int = 4  # ISO weekday in China Standard Time: 1 Monday … 7 Sunday
+    remind_at: str = "15:00"  # HH:MM, China Standard Time
+    remind_poll_s: float = 60.0  # how often the reminder looks at the clock
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
@@ -250,6 +259,7 @@ class Settings:
     console: ConsoleSettings = ConsoleSettings()
     notify: NotifySettings = NotifySettings()
     desk: DeskSettings = DeskSettings()
+    hub: HubSettings = HubSettings()
     policy: Policy = field(default_factory=lambda: Policy())  # noqa: PLW0108 - Policy is defined below
 
 
@@ -263,6 +273,7 @@ class Unit:
     kind: Literal["hq", "department", "subsidiary"]
     parent: str = ""
     weekly_quota: int = 1  # Art. 23: news items a week (subsidiaries)
+    information_administrator: str = ""  # Art. 9: the person the unit names (信息管理员)
 
 
 @dataclass(frozen=True)

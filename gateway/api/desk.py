@@ -27,15 +27,20 @@ def _post(request: web.Request, data: dict[str, Any]) -> Post:
 
 
 def _publish_at(data: dict[str, Any]) -> float | None:
-    raw = take_str(data, "publish_at", required=False, max_chars=64)
+    return parse_time(data, "publish_at")
+
+
+def parse_time(data: dict[str, Any], key: str, *, required: bool = False) -> float | None:
+    """An RFC 3339 date-time with an offset (``publish_at``, a campaign's ``due_at``)."""
+    raw = take_str(data, key, required=required, max_chars=64)
     if not raw:
         return None
     try:
         when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise field_error("publish_at", "must be an RFC 3339 date-time") from None
+        raise field_error(key, "must be an RFC 3339 date-time") from None
     if when.tzinfo is None:
-        raise field_error("publish_at", "needs a time zone offset (RFC 3339), e.g. +08:00")
+        raise field_error(key, "needs a time zone offset (RFC 3339), e.g. +08:00")
     return when.timestamp()
 
 

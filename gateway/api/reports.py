@@ -1,9 +1,13 @@
 """Reports: the weekly per-unit activity (Art. 9, 23) and the annual filing export (Art. 24).
 
-Weeks are ISO weeks in China Standard Time (UTC+8). ``submitted`` counts every publish attempt
-recorded in the audit log (approved or refused), ``published`` the jobs that reached the
-platform. A unit whose ``weekly_quota`` (policy) is above its submissions is flagged, and so is a
-unit with no editor key (no information administrator, Art. 9).
+Weeks are ISO weeks in China Standard Time (UTC+8). What a unit delivered in a week is its
+``material`` sent to Brand-PR plus its ``published`` posts (credited to the unit that sent them,
+so a subsidiary's post on the company account counts for the subsidiary); refused attempts count
+for nothing (``submitted`` and ``refused`` are shown for the record only). A unit other than HQ
+and Brand-PR's own that delivered nothing is flagged ``silent``, one below its ``weekly_quota``
+``under_quota``, and one whose policy names no ``information_administrator`` (Art. 9)
+``no_information_administrator``. The rows come from :func:`weekly_rows`, which the hub's
+reminder uses too (gateway/hub/reminders.py).
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from aiohttp import web
 from gateway.api.common import json_response, parsed_query, services
 from gateway.appkeys import GATE
 from gateway.errors import NotFound, field_error
+from gateway.hub.materials import MaterialService
+from gateway.jobs import JobStore
+from gateway.services import Services
 
 CST = timezone(timedelta(hours=8), "CST")
 WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -44,7 +51,7 @@ def _current_week() -> str:
     return f"{year}-W{week:02d}"
 
 
-def _csv(rows: list[dict[str, Any]], filename: str) -> web.Response:
+def csv_response(rows: list[dict[str, Any]], filename: str) -> web.Response:
     out = io.StringIO()
     if rows:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))
@@ -58,11 +65,10 @@ def _csv(rows: list[dict[str, Any]], filename: str) -> web.Response:
     )
 
 
-async def weekly(request: web.Request) -> web.Response:
-    svc, gate = services(request), request.app[GATE]
-    query = parsed_query(request)
-    week = query["week"] or _current_week()
-    start, end = _week_bounds(week)
+async def weekly_rows(
+    svc: Services, jobs: JobStore, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """One row per unit of the policy for the week ``[start, end)`` (see the module doc)."""
     submitted: Counter[str] = Counter()
     refused: Counter[str] = Counter()
     async for _, record in svc.audit.records(since_ts=start.timestamp()):
@@ -78,35 +84,50 @@ async def weekly(request: web.Request) -> web.Response:
         submitted[unit] += 1
         if record.get("result") == "refused":
             refused[unit] += 1
-    jobs = await gate.jobs.in_range(start.timestamp(), end.timestamp())
+    units_of = {p.id: p.unit for p in await svc.principals.list_all()}
     published: Counter[str] = Counter(
-        j.unit for j in jobs if j.kind == "publish" and j.state == "published"
+        units_of.get(j.submitted_by, j.unit)
+        for j in await jobs.in_range(start.timestamp(), end.timestamp())
+        if j.kind == "publish" and j.state == "published"
     )
-    editors: Counter[str] = Counter()
-    for principal in await svc.principals.list_all():
-        if principal.role == "editor" and not principal.revoked:
-            editors[principal.unit] += 1
+    material = await MaterialService(svc).count_by_unit(start.timestamp(), end.timestamp())
+    policy = svc.settings.policy
     rows: list[dict[str, Any]] = []
-    for unit in svc.settings.policy.units.values():
+    for unit in policy.units.values():
+        delivered = material[unit.id] + published[unit.id]
+        expected = unit.kind != "hq" and unit.id != policy.brand_pr_unit
         flags = []
-        if unit.weekly_quota and submitted[unit.id] < unit.weekly_quota:
+        if expected and delivered == 0:
+            flags.append("silent")
+        elif unit.weekly_quota and delivered < unit.weekly_quota:
             flags.append("under_quota")
-        if unit.kind != "hq" and not editors[unit.id]:
+        if unit.kind != "hq" and not unit.information_administrator.strip():
             flags.append("no_information_administrator")
         rows.append(
             {
                 "unit": unit.id,
                 "name": unit.name,
                 "kind": unit.kind,
+                "information_administrator": unit.information_administrator,
+                "material": material[unit.id],
+                "published": published[unit.id],
+                "delivered": delivered,
+                "weekly_quota": unit.weekly_quota,
                 "submitted": submitted[unit.id],
                 "refused": refused[unit.id],
-                "published": published[unit.id],
-                "weekly_quota": unit.weekly_quota,
                 "flags": ";".join(flags),
             }
         )
+    return rows
+
+
+async def weekly(request: web.Request) -> web.Response:
+    query = parsed_query(request)
+    week = query["week"] or _current_week()
+    start, end = _week_bounds(week)
+    rows = await weekly_rows(services(request), request.app[GATE].jobs, start, end)
     if query["format"] == "csv":
-        return _csv(rows, f"mediagate-weekly-{week}.csv")
+        return csv_response(rows, f"mediagate-weekly-{week}.csv")
     return json_response(
         {
             "week": week,
@@ -151,7 +172,7 @@ async def annual(request: web.Request) -> web.Response:
             }
         )
     if query["format"] == "csv":
-        return _csv(rows, f"mediagate-annual-{year}.csv")
+        return csv_response(rows, f"mediagate-annual-{year}.csv")
     return json_response({"year": year, "accounts": rows})
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway.console import accounts, audit, desk, login, screen
+from gateway.console import accounts, audit, desk, hub, login, screen
 from gateway.console.context import APPROVERS, AUDITORS, EDITORS_AND_UP, FREEZERS, SUBMITTERS
 from gateway.console.guard import PAGE_ROLES, guard
 from gateway.settings import Settings
@@ -50,6 +50,12 @@ PAGES: list[Page] = [
     Page("POST", "/accounts/freeze", accounts.freeze, FREEZERS),
     Page("POST", "/accounts/unfreeze", accounts.unfreeze, FREEZERS),
     Page("GET", "/audit", audit.audit_page, AUDITORS),
+    # the hub (docs/hub.md)
+    Page("GET", "/campaigns", hub.campaigns_page, EDITORS_AND_UP),
+    Page("GET", "/campaigns/{campaign_id}", hub.campaign_page, EDITORS_AND_UP),
+    Page("GET", "/materials", hub.materials_page, EDITORS_AND_UP),
+    Page("POST", "/materials", hub.send_material, SUBMITTERS),
+    Page("GET", "/calendar", hub.calendar_page, EDITORS_AND_UP),
 ]
 
 

@@ -24,6 +24,7 @@ from gateway.console.context import (
     page,
     services,
 )
+from gateway.console.diff import post_diff
 from gateway.console.render import render_html, render_text
 from gateway.desk.model import EDITABLE_STATES, SUBMISSION_STATES, Submission
 from gateway.errors import Conflict, ContentBlocked, Forbidden, GatewayError, field_error
@@ -303,6 +304,14 @@ async def submission_page(request: web.Request) -> web.Response:
     can_decide = principal.role in APPROVERS and any(
         item.submission.id == sub.id for item in await desk.inbox_for(principal)
     )
+    changes = None
+    if sub.previous:
+        try:
+            before = await desk.get(principal, sub.previous)
+        except GatewayError:
+            before = None
+        if before is not None:
+            changes = {"version": before.version, "fields": post_diff(before.post, sub.post)}
     needs_attest = can_decide and any(
         r.attest == EXTERNAL_CONFIRMATION and not r.satisfied_by and r.role == principal.role
         for r in sub.required
@@ -318,6 +327,7 @@ async def submission_page(request: web.Request) -> web.Response:
             "show_article": bool(platforms - {"weibo"}) or not platforms,
             "show_weibo": "weibo" in platforms,
             "can_decide": can_decide,
+            "changes": changes,
             "needs_attest": needs_attest,
             "can_withdraw": sub.submitted_by == principal.id and sub.state in EDITABLE_STATES,
             "can_edit": sub.state in EDITABLE_STATES

@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
 
-from gateway.appkeys import DESK, GATE, HTTP, NOTIFY, SERVICES, WORKER
+from gateway.appkeys import DESK, GATE, HTTP, HUB_REMINDER, NOTIFY, SERVICES, WORKER
 from gateway.desk.schedule import DeskScheduler
 from gateway.desk.service import DeskService
 from gateway.desk.store import SubmissionStore
+from gateway.hub.reminders import WeeklyReminder
 from gateway.notify.channels import build_notifiers
 from gateway.notify.outbox import Outbox, OutboxWorker
 
@@ -43,12 +44,16 @@ def desk_ctx(
         }
         scheduler = DeskScheduler(desk, settings.desk.schedule_poll_s)
         sender = OutboxWorker(outbox, settings.notify.poll_interval_s)
+        reminder = WeeklyReminder(svc, gate.jobs, outbox)  # the hub's Art. 23 reminder
+        app[HUB_REMINDER] = reminder
         if background:
             await scheduler.start()
             await sender.start()
+            await reminder.start()
         try:
             yield
         finally:
+            await reminder.stop()
             await sender.stop()
             await scheduler.stop()
 

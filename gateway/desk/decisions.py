@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
 from gateway.desk.model import ApprovalEntry, DecisionEntry, Submission
+from gateway.desk.publishing import RELEASE_MARGIN_S
 from gateway.desk.rules import (
     approved_by,
     as_requirement,
@@ -196,6 +197,19 @@ class Decisions:
                 "the token does not approve this submission: "
                 + "; ".join(p["reason"] for p in problems[:3]),
                 token_errors=problems,
+            )
+        if sub.publish_at is not None and claims.exp < sub.publish_at + RELEASE_MARGIN_S:
+            raise Unprocessable(
+                "the token expires before the submission's publish_at (with a margin of "
+                f"{RELEASE_MARGIN_S:.0f} s): the gate would refuse it at release; ask the issuer "
+                "for a token valid until then",
+                token_errors=[
+                    {
+                        "index": 0,
+                        "code": "expires_before_publish_at",
+                        "reason": "expires before publish_at",
+                    }
+                ],
             )
         if any(a.jti == claims.jti for a in sub.approvals):
             raise Conflict(

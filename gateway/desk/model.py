@@ -165,6 +165,10 @@ class Submission:
     previous: str = ""
     superseded_by: str = ""
     outcome_notified: bool = False
+    #: Brand-PR's principal id when Brand-PR adapted someone's text (the hub, Art. 17(1)); the
+    #: route (``submitted_by``) stays the sending editor's.
+    revised_by: str = ""
+    revised_by_name: str = ""
 
     # --- views ------------------------------------------------------------------------------
     @property
@@ -206,6 +210,8 @@ class Submission:
             "note": self.note,
             "previous": self.previous or None,
             "superseded_by": self.superseded_by or None,
+            "revised_by": self.revised_by or None,
+            "revised_by_name": self.revised_by_name or None,
         }
 
     def summary(self) -> dict[str, Any]:

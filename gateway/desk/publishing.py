@@ -31,6 +31,9 @@ JOB_FINAL = frozenset({"published", "failed", "unconfirmed", "needs_reauth", "de
 FOLLOWED = frozenset({"publishing", "failed", "unconfirmed"})
 RELEASING = "releasing"  # a job reference whose account the gate has not answered for yet
 RELEASE_LEASE_S = 60.0
+#: A scheduled submission's approvals must outlive its ``publish_at`` by this much, so that a
+#: scheduler tick, a short outage or clock skew does not let them expire before release.
+RELEASE_MARGIN_S = 600.0
 
 
 class Publisher:
@@ -165,7 +168,12 @@ class Publisher:
         """Release what is due (the scheduler's tick); returns how many were released."""
         count = 0
         for submission_id in await self.store.due(time.time() if now is None else now, limit):
-            sub = await self.release(submission_id)
+            try:
+                sub = await self.release(submission_id)
+            except Exception:
+                # one broken record must not hold back the others; it stays due
+                log.exception("submission %s: release failed; retried next tick", submission_id)
+                continue
             count += sub.state != "approved"
         return count
 

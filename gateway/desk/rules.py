@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
+from gateway.authz import covers
 from gateway.desk.model import ApprovalEntry, RequiredApproval, Submission
 from gateway.errors import Conflict, Forbidden
 from gateway.gate import acts_for
@@ -22,9 +23,14 @@ READ_ALL_ROLES = frozenset({"brand_pr", "auditor", "admin"})
 
 
 def in_scope(policy: Policy, principal: Principal, sub: Submission) -> bool:
-    """An approver whose unit covers one of the submission's accounts."""
-    return principal.role in APPROVER_ROLES and any(
-        acts_for(policy, principal, unit) for unit in sub.units
+    """An approver whose unit covers one of the submission's accounts, or, on the route up to
+    a company account (Art. 17(1)), the sending unit: a subsidiary's head sees what its own
+    editors send up to HQ, not what other units send."""
+    if principal.role not in APPROVER_ROLES:
+        return False
+    return any(covers(policy, principal, unit) for unit in sub.units) or (
+        covers(policy, principal, sub.submitter_unit)
+        and any(acts_for(policy, principal, unit) for unit in sub.units)
     )
 
 
@@ -45,6 +51,7 @@ def matching(policy: Policy, principal: Principal, sub: Submission) -> list[Requ
         if r.role == principal.role
         and (not r.unit or r.unit == principal.unit)
         and any(acts_for(policy, principal, units[a]) for a in r.accounts)
+        and in_scope(policy, principal, sub)
     ]
 
 

@@ -32,7 +32,7 @@ from gateway.desk.model import (
     new_submission_id,
 )
 from gateway.desk.notices import DeskNotices
-from gateway.desk.publishing import Publisher
+from gateway.desk.publishing import RELEASE_MARGIN_S, Publisher
 from gateway.desk.rules import (
     APPROVER_ROLES,
     decided_by,
@@ -43,6 +43,7 @@ from gateway.desk.rules import (
 )
 from gateway.desk.store import SubmissionStore
 from gateway.errors import (
+    Conflict,
     ContentBlocked,
     Forbidden,
     GatewayError,
@@ -94,8 +95,12 @@ class DeskService:
         note: str = "",
         request_id: str = "",
         previous: Submission | None = None,
+        revised_by: Principal | None = None,
     ) -> Submission:
         """Keep ``post`` for ``accounts``, screened, with the approvals it needs; tell approvers.
+
+        ``principal`` is the submitter: the route (who must approve) is theirs. ``revised_by``
+        is Brand-PR when it adapted someone's text (:meth:`resubmit`); it is the actor audited.
 
         Raises :class:`ValidationFailed` (no accounts, platform limits, no source),
         :class:`NotFound` / :class:`Forbidden` / :class:`Conflict` / :class:`Locked` for an
@@ -105,12 +110,13 @@ class DeskService:
         """
         if not accounts:
             raise field_error("accounts", "name at least one account")
+        actor = revised_by or principal
         ttl_s = self.svc.settings.approvals.token_ttl_s
-        if publish_at is not None and publish_at > time.time() + ttl_s:
+        if publish_at is not None and publish_at > time.time() + ttl_s - RELEASE_MARGIN_S:
             raise field_error(
                 "publish_at",
-                f"more than approvals.token_ttl_s ({ttl_s} s) ahead: approvals given now "
-                "would expire before it; submit closer to the date",
+                f"more than approvals.token_ttl_s ({ttl_s} s) less {RELEASE_MARGIN_S:.0f} s "
+                "ahead: approvals given now would expire before it; submit closer to the date",
             )
         post = nfc_post(post)
         digest = post_hash(post)
@@ -123,7 +129,7 @@ class DeskService:
                 if "field" in exc.extra and len(accounts) > 1:
                     exc.extra["field"] = f"accounts[{i}]"
                 await self.audit(
-                    principal,
+                    actor,
                     "submission.refused",
                     account_id,
                     request_id,
@@ -140,7 +146,7 @@ class DeskService:
         if screen.decision == "block":
             blocking = [f for f in screen.findings if f.action == "block"]
             await self.audit(
-                principal,
+                actor,
                 "submission.refused",
                 targets,
                 request_id,
@@ -195,17 +201,21 @@ class DeskService:
             campaign=campaign,
             note=note,
             previous=previous.id if previous else "",
+            revised_by=revised_by.id if revised_by else "",
+            revised_by_name=revised_by.name if revised_by else "",
         )
         action = "submission.revise" if previous else "submission.create"
         sub = sub.moved(
             "awaiting_approval",
             now,
             "revised" if previous else "submitted",
-            principal.id,
-            f"version {sub.version}" + (f" replaces {previous.id}" if previous else ""),
+            actor.id,
+            f"version {sub.version}"
+            + (f" replaces {previous.id}" if previous else "")
+            + (f"; adapted by Brand-PR {actor.name or actor.id}" if revised_by else ""),
         )
         await self.audit(
-            principal,
+            actor,
             action,
             sub.id,
             request_id,
@@ -273,10 +283,15 @@ class DeskService:
 
         Only the submitter (or Brand-PR) edits, and only while the submission is
         ``awaiting_approval``, ``rejected`` or ``approved``. Approvals of the old version stay
-        with it: they are bound to its hash and do not count for the new one. The new version's
-        submitter is whoever wrote it (so Brand-PR cannot approve its own edit). Raises
-        :class:`NotFound`, :class:`Forbidden` ``not_submitter``, :class:`Conflict` (wrong state)
-        and whatever :meth:`submit` raises.
+        with it: they are bound to its hash and do not count for the new one.
+
+        When Brand-PR adapts someone else's text (the hub, Art. 17(1)), the new version keeps the
+        sending editor as its submitter, so its route is unchanged (its unit head approves the
+        adapted text again, then it is published for that editor), records Brand-PR in
+        ``revised_by``, and Brand-PR's edit is its own approval of the new text (a token signed
+        like every desk approval; not when the requirement needs an attestation, which Brand-PR
+        gives explicitly). Raises :class:`NotFound`, :class:`Forbidden` ``not_submitter``,
+        :class:`Conflict` (wrong state) and whatever :meth:`submit` raises.
         """
         old = await self.visible(principal, submission_id)
         if principal.id != old.submitted_by and principal.role != "brand_pr":
@@ -297,8 +312,18 @@ class DeskService:
                 superseded_by=new_id_holder[0],
             )
 
+        hub_edit = principal.id != old.submitted_by
+        origin = principal
+        if hub_edit:
+            found = await self.svc.principals.get(old.submitted_by)
+            if found is None or found.revoked:
+                raise Conflict(
+                    "the submitter's key no longer exists or was revoked; submit it anew",
+                    reason="submitter_unknown",
+                )
+            origin = found
         new = await self.submit(
-            principal,
+            origin,
             accounts=old.accounts,
             post=post,
             publish_at=old.publish_at,
@@ -306,6 +331,7 @@ class DeskService:
             note=old.note,
             request_id=request_id,
             previous=old,
+            revised_by=principal if hub_edit else None,
         )
         new_id_holder.append(new.id)
         try:
@@ -324,6 +350,12 @@ class DeskService:
                 ),
             )
             raise
+        if hub_edit:
+            wanted = matching(self.policy, principal, new)
+            if wanted and not any(r.attest for r in wanted):
+                new = await self.decide(
+                    principal, new.id, decision="approve", request_id=request_id
+                )
         return new
 
     async def withdraw(

@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, get_args
 
-EventKind = Literal["submitted", "decided", "published", "failed", "unconfirmed", "alert"]
+EventKind = Literal[
+    "submitted", "decided", "published", "failed", "unconfirmed", "alert", "reminder"
+]
 EVENTS: tuple[str, ...] = get_args(EventKind)
 
 

@@ -96,7 +96,8 @@ async def test_compose_lists_only_accounts_the_editor_may_publish_to(
     status, html = await desk.get("/console/compose")
     assert status == 200
     offered = re.findall(r'name="accounts" value="([^"]+)"', html)
-    assert offered == [EAST]
+    # its own unit's account, and the company account it sends up to (Art. 17(1), docs/hub.md)
+    assert offered == [EAST, "hq-wechat"]
     assert 'src="/console/static/compose.js"' in html
     assert 'data-testid="submit"' in html
 

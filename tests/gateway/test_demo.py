@@ -71,6 +71,14 @@ def test_demo_starts_and_the_walkthrough_publishes(tmp_path: Path) -> None:
             "auditor",
         }
         assert all(v["key"].startswith("mg_") and v["unit"] for v in keys.values())
+        # the demo seeds one linked campaign for the subsidiaries (docs/hub.md)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/campaigns",
+            headers={"Authorization": f"Bearer {keys['editor']['key']}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            campaigns = json.loads(resp.read())["items"]
+        assert [c["title"] for c in campaigns] == ["安全生产月联动宣传"]
 
         walk = subprocess.run(
             [

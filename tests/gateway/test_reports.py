@@ -1,5 +1,6 @@
-"""Reports: weekly submissions per unit with quota and information-administrator flags (Art. 9,
-23), and the annual filing export of accounts and their activity (Art. 24), JSON and CSV."""
+"""Reports: weekly material and published posts per unit with silence, quota and
+information-administrator flags (Art. 9, 23; material itself in tests/gateway/hub/), and the
+annual filing export of accounts and their activity (Art. 24), JSON and CSV."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from gateway.appkeys import GATE, SERVICES
+from gateway.appkeys import GATE
 from gateway.settings import Settings
 from tests.gateway.conftest import Caller, MakeClient
 from tests.gateway.gate_support import EAST, HQ, PLAIN, WEST, Org, draft, problem, start_org
@@ -48,33 +49,31 @@ async def _weekly(org: Org, week: str) -> dict[str, dict[str, Any]]:
     return {u["unit"]: u for u in data["units"]}
 
 
-async def test_weekly_counts_submissions_per_unit_and_flags_units(org: Org) -> None:
+async def test_weekly_counts_delivered_work_per_unit_and_flags_units(org: Org) -> None:
     job_id = await _publish_east(org)
     await org.published(job_id)  # as the delivery worker would (no worker runs in these tests)
     refused = await org.publish("editor", EAST, draft(PLAIN + "！"), [])
     assert refused.status == 403
     hq_post = draft(PLAIN + "。")
     hq_tokens = [await org.approve(w, hq_post, [HQ]) for w in ("dept_head", "brand_pr")]
-    assert (await org.publish("editor_hq", HQ, hq_post, hq_tokens)).status == 202
+    hq = await org.publish("editor_hq", HQ, hq_post, hq_tokens)
+    assert hq.status == 202
+    await org.published((await hq.json())["id"])
 
     units = await _weekly(org, _this_week())
     east, west = units["sub_east"], units["sub_west"]
-    assert (east["submitted"], east["refused"], east["published"]) == (2, 1, 1)
+    # published posts count, refused attempts do not (they stay on record)
+    assert (east["published"], east["delivered"], east["refused"]) == (1, 1, 1)
     assert east["flags"] == []
-    # sub_west submitted nothing this week: under its quota of one (Art. 23)
-    assert (west["submitted"], west["weekly_quota"]) == (0, 1)
-    assert west["flags"] == ["under_quota"]
-    # the strategy department submitted for HQ; departments have no quota
-    assert units["strategy_dept"]["submitted"] == 1
-    assert units["strategy_dept"]["flags"] == []
-    # the Brand-PR department has no editor key: no information administrator (Art. 9)
-    assert units["brand_pr"]["flags"] == ["no_information_administrator"]
-    assert units["hq"]["flags"] == []
-
-    # revoking sub_west's only editor leaves it without an information administrator
-    await org.client.app[SERVICES].principals.revoke(org["editor_west"].id)
-    units = await _weekly(org, _this_week())
-    assert units["sub_west"]["flags"] == ["under_quota", "no_information_administrator"]
+    # sub_west delivered nothing this week: silent (Art. 23)
+    assert (west["delivered"], west["weekly_quota"]) == (0, 1)
+    assert west["flags"] == ["silent"]
+    # the strategy department's post on the HQ account counts for the department
+    assert units["strategy_dept"]["published"] == 1 and units["strategy_dept"]["flags"] == []
+    assert units["hq"]["published"] == 0
+    # Brand-PR's own unit and HQ are never "silent"; every unit names its administrator
+    assert units["brand_pr"]["flags"] == [] and units["hq"]["flags"] == []
+    assert units["sub_east"]["information_administrator"] == "王芳"
 
 
 async def test_weekly_counts_a_raced_attempt_once(org: Org) -> None:
@@ -86,7 +85,8 @@ async def test_weekly_counts_a_raced_attempt_once(org: Org) -> None:
     )
     assert sorted(r.status for r in responses) == [202, 409, 409, 409, 409]
     east = (await _weekly(org, _this_week()))["sub_east"]
-    assert (east["submitted"], east["refused"]) == (5, 4)
+    assert (east["submitted"], east["refused"], east["delivered"]) == (5, 4, 0)
+    assert east["flags"] == ["silent"]  # attempts are not work delivered
 
 
 async def test_weekly_csv_and_other_weeks(org: Org) -> None:
@@ -102,13 +102,13 @@ async def test_weekly_csv_and_other_weeks(org: Org) -> None:
     rows = {r["unit"]: r for r in csv.DictReader(io.StringIO(await resp.text()))}
     assert set(rows) == {"hq", "brand_pr", "strategy_dept", "sub_east", "sub_west"}
     assert rows["sub_east"]["submitted"] == "1"
-    assert rows["sub_west"]["flags"] == "under_quota"
+    assert rows["sub_west"]["flags"] == "silent"
     assert rows["brand_pr"]["name"] == "品牌公关部"
 
-    # a week with no activity: every subsidiary under quota
+    # a week with no activity: every subsidiary silent
     units = await _weekly(org, "2026-W01")
     assert all(u["submitted"] == 0 for u in units.values())
-    assert "under_quota" in units["sub_east"]["flags"]
+    assert "silent" in units["sub_east"]["flags"]
 
 
 @pytest.mark.parametrize("week", ["2026-48", "2026-W54", "W48", "2026-W4x"])
