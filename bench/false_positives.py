@@ -70,8 +70,18 @@ def build_screener(with_classifier: bool) -> Screener:
         from screening.classifier import TextClassifier
 
         classifier = TextClassifier.load(MODEL_DIR)
+    kwargs: dict[str, object] = {}
+    try:  # the company of config/policy.toml, for Art. 14 attribution (newer trees only)
+        from screening.attribution import Company
+
+        kwargs["company"] = Company.from_policy(ROOT / "config" / "policy.toml")
+    except ImportError:
+        pass
     return Screener.from_directory(
-        ROOT / "config" / "lexicons", rules=DEFAULT_RULES, classifier=classifier
+        ROOT / "config" / "lexicons",
+        rules=DEFAULT_RULES,
+        classifier=classifier,
+        **kwargs,  # type: ignore[arg-type]
     )
 
 
