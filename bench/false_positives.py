@@ -63,7 +63,9 @@ def corpora(data: Path, only: list[str]) -> list[Path]:
     return found
 
 
-def build_screener(with_classifier: bool) -> Screener:
+def build_screener(
+    with_classifier: bool, lexicons: Path = ROOT / "config" / "lexicons"
+) -> Screener:
     """The default screener, as the gateway builds it from the repo's config."""
     classifier = None
     if with_classifier:
@@ -78,7 +80,7 @@ def build_screener(with_classifier: bool) -> Screener:
     except ImportError:
         pass
     return Screener.from_directory(
-        ROOT / "config" / "lexicons",
+        lexicons,
         rules=DEFAULT_RULES,
         classifier=classifier,
         **kwargs,  # type: ignore[arg-type]
@@ -86,10 +88,17 @@ def build_screener(with_classifier: bool) -> Screener:
 
 
 def measure(
-    screener: Screener, path: Path, limit: int, fill_placeholders: bool = True
+    screener: Screener,
+    path: Path,
+    limit: int,
+    fill_placeholders: bool = True,
+    half: str = "all",
 ) -> dict[str, object]:
-    """Screen every line of ``path``; counts of effective block/review findings."""
+    """Screen every line of ``path`` (or one half of them: ``first``/``second``); counts of
+    effective block/review findings."""
     docs = [d for d in path.read_text(encoding="utf-8").splitlines() if d.strip()]
+    if half != "all":
+        docs = docs[: len(docs) // 2] if half == "first" else docs[len(docs) // 2 :]
     if fill_placeholders:
         docs = [_PLACEHOLDER_RE.sub("5", d) for d in docs]
     if limit:
@@ -194,10 +203,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--keep-n", action="store_true", help="leave the anonymised numbers (N) as they are"
     )
+    ap.add_argument("--lexicons", type=Path, default=ROOT / "config" / "lexicons")
+    ap.add_argument(
+        "--half",
+        choices=("all", "first", "second"),
+        default="all",
+        help="screen only this half of each corpus (curate --half first, then measure second)",
+    )
     ap.add_argument("--json", type=Path, help="also write the raw counts to this file")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    screener = build_screener(not args.no_classifier)
+    screener = build_screener(not args.no_classifier, args.lexicons)
     print(
         f"screener built in {time.perf_counter() - t0:.1f} s; classifier "
         f"{'off' if args.no_classifier else 'on'}; data {args.data}"
@@ -213,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     total_chars = total_docs = total_blocked = 0
     for folder in corpora(args.data, args.only):
-        res = measure(screener, folder / "text.txt", args.limit, not args.keep_n)
+        res = measure(screener, folder / "text.txt", args.limit, not args.keep_n, args.half)
         results[folder.name] = res
         report(folder.name, res, args.top)
         for action in ("block", "review"):

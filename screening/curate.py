@@ -240,9 +240,56 @@ HEADERS: dict[str, tuple[str, str, str, str, str]] = {
 }
 #: where a candidate of a source category goes when it is an ordinary dictionary word
 _REVIEW_FILE = {"vulgar": "vulgar_review", "violence_contraband": "violence_contraband_review"}
-# Characters that make a word obscene whatever its context: a dictionary word of the vulgar lists
-# without one of them (剑侠情缘, 双色球, 喷射器, 新干线) also has an ordinary reading
-OBSCENE_CHARS = frozenset("淫奸屄屌肏妓嫖娼婊骚乳阴裸逼操鸡嫩")
+# What makes a word obscene whatever its context. A term of the vulgar lists without any of these
+# (我和姐姐, 妈妈的, 发生关系, 剑侠情缘, 双色球, 新干线) also has an ordinary reading: review.
+OBSCENE_CHARS = frozenset("屄屌肏婊")
+OBSCENE_WORDS = (
+    "做爱",
+    "性交",
+    "口交",
+    "肛交",
+    "群交",
+    "乱伦",
+    "射精",
+    "自慰",
+    "阳具",
+    "龟头",
+    "鸡巴",
+    "高潮",
+    "春药",
+    "色情",
+    "黄色",
+    "成人",
+    "三级",
+    "一夜情",
+    "约炮",
+    "强暴",
+    "性爱",
+    "调教",
+    "处女",
+    "开苞",
+    "破处",
+    "情色",
+    "激情",
+    "夜情",
+    "诱惑",
+    "小姐",
+    "上门",
+    "种子",
+    "色片",
+    "东京热",
+    "少女",
+    "av",
+    "porn",
+    "sex",
+    "fuck",
+    "操你",
+    "操我",
+    "干你",
+    "傻逼",
+    "你妈",
+    "他妈",
+)
 _HAND_FILES = (
     "state_secret",
     "state_secret_words",
@@ -360,7 +407,9 @@ class TermHits:
         return " ".join(parts)
 
 
-def corpus_hits(lexicons: Sequence[Lexicon], clean: Path) -> dict[tuple[str, str], TermHits]:
+def corpus_hits(
+    lexicons: Sequence[Lexicon], clean: Path, half: str = "all"
+) -> dict[tuple[str, str], TermHits]:
     """Step 4's measurement: (lexicon name, term) → its hits in every clean corpus and view,
     with the same matcher and boundary rules as the screener (combination rules are counted
     under their rule id)."""
@@ -371,9 +420,11 @@ def corpus_hits(lexicons: Sequence[Lexicon], clean: Path) -> dict[tuple[str, str
     matcher = LexiconMatcher(lexicons)
     out: dict[tuple[str, str], TermHits] = {}
     for folder in sorted(p for p in clean.iterdir() if (p / "text.txt").is_file()):
-        for doc in folder.joinpath("text.txt").read_text(encoding="utf-8").splitlines():
-            if not doc.strip():
-                continue
+        docs = [d for d in folder.joinpath("text.txt").read_text(encoding="utf-8").splitlines()]
+        docs = [d for d in docs if d.strip()]
+        if half == "first":  # a held-out check: curate on the first half, measure the second
+            docs = docs[: len(docs) // 2]
+        for doc in docs:
             views = build_views(doc)
             hits = matcher.match(views)
             found = terms.scan("content", views, lexicons, (), hits)
@@ -402,7 +453,8 @@ def decide(source: str, term: str, hits: TermHits | None) -> tuple[str | None, s
       → political_evasion (block: a disguise);
     * contraband that is a jieba dictionary word (公证处, 呋塞米, 海洛因) → review: names that
       news and encyclopedias use; vulgar dictionary words without an obscene character
-      (新干线, 双色球, 喷射器) → review;
+      (新干线, 双色球, 喷射器) and other vulgar terms with no obscene character or word
+      (我和姐姐, 妈妈的) → review;
     * everything else keeps its category's action.
     """
     from screening.normalize import canonical
@@ -423,8 +475,17 @@ def decide(source: str, term: str, hits: TermHits | None) -> tuple[str | None, s
         if _MIXED_RE.search(key):
             return "political_evasion", "a disguised spelling (Latin letters or digits in hanzi)"
         return "political", "Art. 21(2) sensitive current affairs: Brand-PR review" + seen
+    if (
+        source == "violence_contraband"
+        and not hand
+        and _ordinary_phrase(key)
+        and not any(w in key for w in _AD_MARKERS)
+    ):
+        return _REVIEW_FILE[source], "common words (出售器官, 炸弹袭击): news uses the phrase"
     if source == "violence_contraband" and not hand and is_word(key):
         return _REVIEW_FILE[source], "a dictionary word (drug, chemical, weapon, document name)"
+    if source == "vulgar" and not hand and _ordinary_phrase(key):
+        return _REVIEW_FILE[source], "common words, nothing obscene: has an ordinary reading"
     if source == "vulgar" and not hand and is_word(key) and OBSCENE_CHARS.isdisjoint(key):
         return _REVIEW_FILE[source], "a dictionary word with an ordinary reading: review in context"
     if hand:
@@ -432,7 +493,60 @@ def decide(source: str, term: str, hits: TermHits | None) -> tuple[str | None, s
     return source, "kept: not found in clean prose"
 
 
-def curate(data: Path) -> tuple[dict[str, list[str]], list[tuple[str, ...]]]:
+# crude in a phrase (插穴, 找逼操), ordinary in a dictionary word (刑讯逼供, 操场, 射击)
+_CRUDE_CHARS = frozenset("插穴逼操射色淫奸妓嫖娼骚乳阴裸屁艳肉奶胸臀性")
+# an offer or a trade: a contraband phrase holding one of these is an advertisement (blocks)
+_AD_MARKERS = (
+    "出售",
+    "销售",
+    "供应",
+    "批发",
+    "办理",
+    "代办",
+    "专办",
+    "专做",
+    "转让",
+    "专售",
+    "专卖",
+    "提供",
+    "代购",
+    "代开",
+    "出租",
+    "买卖",
+    "出卖",
+    "制作",
+    "制造",
+    "自制",
+    "代理",
+    "假",
+    "赌",
+    "娱乐",
+    "网",
+    "证件",
+)
+_FUNCTION_WORDS = frozenset("的了和与在是我你他她它们着把被给从对向也都就很")
+#: a phrase of common words: each of its jieba words at least this frequent (我|和|姐姐)
+COMMON_WORD_FREQ = 300
+
+
+def _ordinary_phrase(key: str) -> bool:
+    """Hanzi only, made of common dictionary words, with no obscene character or word."""
+    import jieba
+
+    if not all("\u4e00" <= c <= "\u9fff" for c in key):
+        return False
+    if not (OBSCENE_CHARS | _CRUDE_CHARS).isdisjoint(key) or any(w in key for w in OBSCENE_WORDS):
+        return False
+    freq = jieba.dt.FREQ
+    return all(
+        freq.get(w, 0) >= COMMON_WORD_FREQ and (len(w) > 1 or w in _FUNCTION_WORDS)
+        for w in jieba.cut(key, HMM=False)
+    )
+
+
+def curate(
+    data: Path, hand_dir: Path = OUT_DIR, half: str = "all"
+) -> tuple[dict[str, list[str]], list[tuple[str, ...]]]:
     """Curated term lists by file name, and the curation table rows (see the module docs)."""
     from screening.lexicon import load_lexicon
 
@@ -443,13 +557,13 @@ def curate(data: Path) -> tuple[dict[str, list[str]], list[tuple[str, ...]]]:
     ]
     figures = Lexicon(name="political_figures", category="state_leader", action="warn")
     lexicons.append(replace(figures, terms=POLITICAL_FIGURES))
-    lexicons += [load_lexicon(OUT_DIR / f"{name}.txt") for name in _HAND_FILES]
+    lexicons += [load_lexicon(hand_dir / f"{name}.txt") for name in _HAND_FILES]
     lexicons += [
         Lexicon(name=f"{cat}_rules", category=cat, action="block", rules=_rules(cat))
         for cat in HAND_RULES
         if HAND_RULES.get(cat)
     ]
-    hits = corpus_hits(lexicons, data / "clean")
+    hits = corpus_hits(lexicons, data / "clean", half)
     result: dict[str, list[str]] = {name: [] for name in HEADERS}
     rows: list[tuple[str, ...]] = []
     for cat, terms in cands.items():
@@ -552,11 +666,18 @@ def main(argv: list[str] | None = None) -> None:
 
     ap = argparse.ArgumentParser(prog="python -m screening.curate")
     ap.add_argument("--data", type=Path, default=SHARED, help="folder with lexicons/ and clean/")
+    ap.add_argument("--out", type=Path, default=OUT_DIR, help="where the lexicons are written")
+    ap.add_argument(
+        "--half",
+        choices=("all", "first"),
+        default="all",
+        help="curate on the first half of each corpus only (a held-out check, not for commit)",
+    )
     args = ap.parse_args(argv)
-    lists, rows = curate(args.data)
-    write(lists)
-    write_figures()
-    write_table(rows)
+    lists, rows = curate(args.data, OUT_DIR, args.half)
+    write(lists, args.out)
+    write_figures(args.out)
+    write_table(rows, args.out)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,13 @@ from screening.segment import all_words, crosses_boundary, is_word, token_ends
 
 logger = logging.getLogger(__name__)
 
-SHORT_TERM_CHARS = 3
+#: canon terms up to this long must be words of the sentence (jieba); longer ones are not checked
+SHORT_TERM_CHARS = 4
+_SINGLES = "two one-character words of the sentence, one a pronoun or particle"
+_PRONOUNS = frozenset("他她它我你您的了是在和就都也")
+# a number's unit: a term starting with one right after a number is a date or measure (17日|他)
+_UNITS = frozenset("日号月年时点分秒岁元个")
+_NUMERALS = frozenset("0123456789〇零一二三四五六七八九十百千两")
 #: categories whose terms concern the company's own plans (Art. 14): attributed like figures
 ART14_CATEGORIES = frozenset({"strategy", "reform", "sensitive"})
 _FUNCTION_CHARS = frozenset("的了是在和与及或也都就而之其把被让给着过吗呢吧啊个")
@@ -73,8 +79,11 @@ def scan(
             evidence["normalised"] = h.key
         category, action = lex.category, lex.action
         canon_span = _canon_span(views, h) if h.view == "skeleton" else ""
-        if h.view == "skeleton" and h.key in canon_span and h.key != canon_span:
-            continue  # the term is typed as it is inside: the literal (canon) hit judges it
+        if h.view == "skeleton" and h.key in canon_span:
+            # the text holds the skeleton key as typed: either the term itself (its canon hit
+            # judges it) or a term whose own doubled characters the skeleton collapsed
+            # (色色社区 is not in 绿色社区, 他奶奶 is not in 维他奶)
+            continue
         gaps = _gaps(canon_span) if h.view == "skeleton" else []
         if (
             h.view == "canon"
@@ -84,8 +93,12 @@ def scan(
         ):
             checks += 1
             why = _boundary_problem(views.canon.text, h.vstart, h.vend)
-            if why:
+            if why == _SINGLES:
+                evidence["capped_at_review"] = why
+            elif why:
                 evidence["downgraded"] = why
+        if h.view == "reversed" and len(_canon_span(views, h)) != len(h.key):
+            continue  # a reversal read across punctuation or collapsed repeats (妈妈。她) is prose
         if h.view in ("pinyin", "reversed") and not h.latin and is_word(_covered_text(views, h)):
             continue  # the text is an ordinary word (人大代表 ≠ 人大代婊, 共产党 ≠ 党产共)
         if h.view == "pinyin" and not h.latin and _ordinary_homophone(views, h):
@@ -265,6 +278,9 @@ def _boundary_problem(text: str, a: int, b: int) -> str:
             return "inside a longer word (jieba)"
     elif overlapping and (overlapping[0][0] != a or overlapping[-1][1] != b):
         return "crosses a word boundary (jieba)"
+    # two one-character words, one of them a pronoun or particle (维他|奶, 要干|我的): the
+    # characters may just sit next to each other; 傻|逼 (no pronoun) keeps its action
+    singles = len(overlapping) == b - a == 2 and not _PRONOUNS.isdisjoint(text[a:b])
     for k in range(a + 1, b):
         for j in range(max(0, a - 3), a):
             if is_word(text[j:k]) and is_word(text[k:b]):
@@ -272,7 +288,7 @@ def _boundary_problem(text: str, a: int, b: int) -> str:
         for e in range(b + 1, min(len(text), b + 3) + 1):
             if is_word(text[k:e]) and is_word(text[a:k]):
                 return "a word of the sentence reaches out of it"
-    return ""
+    return _SINGLES if singles else ""
 
 
 def _spaced_words(original: str, h: Hit) -> bool:
