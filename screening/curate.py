@@ -290,6 +290,12 @@ OBSCENE_WORDS = (
     "你妈",
     "他妈",
 )
+#: houbb/sensitive-word's tag for drugs and precursor chemicals
+DRUG_TAG = "houbb:1"
+# characters of chemical nomenclature (呋塞米, 氯胺酮, 硝酸甘油): a drug or chemical name
+CHEMICAL_CHARS = frozenset(
+    "胺酮醇酚嗪醚酯烷烯炔苯酰肼腈吡啶唑哌嘧呋噻啉喹萘砜胍肟氰氯氟溴碘硝磷硫汞砷铊"
+)
 _HAND_FILES = (
     "state_secret",
     "state_secret_words",
@@ -322,7 +328,7 @@ def collect(data: Path) -> dict[str, dict[str, set[str]]]:
         for tag in tags.split(","):
             cat = HOUBB_TAGS.get(tag.strip())
             if word and cat:
-                out[cat].setdefault(word.strip(), set()).add("houbb")
+                out[cat].setdefault(word.strip(), set()).add(f"houbb:{tag.strip()}")
     for fname, cat in KONSHENG_FILES.items():
         for term in _read_lines(data / "lexicons/konsheng-Sensitive-lexicon" / fname):
             out[cat].setdefault(term, set()).add("konsheng")
@@ -443,7 +449,9 @@ def corpus_hits(
     return out
 
 
-def decide(source: str, term: str, hits: TermHits | None) -> tuple[str | None, str]:
+def decide(
+    source: str, term: str, hits: TermHits | None, tags: frozenset[str] = frozenset()
+) -> tuple[str | None, str]:
     """Step 4's rule for one public-list term of ``source`` category: the file it goes to
     (``None``: dropped) and why, in words Brand-PR can read. Classes, not lines:
 
@@ -451,6 +459,9 @@ def decide(source: str, term: str, hits: TermHits | None) -> tuple[str | None, s
       hand-kept core, which stays where its category puts it;
     * political → review (Art. 21(2)); spelled with Latin letters or digits inside the hanzi
       → political_evasion (block: a disguise);
+    * drugs and chemicals (houbb tag 1, or a name in chemical nomenclature) named without an
+      offer (呋塞米, 麻黄素) → review;
+    * two-character terms with no obscene or contraband character (人妻, 男奴, 卖车) → review;
     * contraband that is a jieba dictionary word (公证处, 呋塞米, 海洛因) → review: names that
       news and encyclopedias use; vulgar dictionary words without an obscene character
       (新干线, 双色球, 喷射器) and other vulgar terms with no obscene character or word
@@ -478,12 +489,26 @@ def decide(source: str, term: str, hits: TermHits | None) -> tuple[str | None, s
     if (
         source == "violence_contraband"
         and not hand
+        and (DRUG_TAG in tags or not CHEMICAL_CHARS.isdisjoint(key))
+        and not any(w in key for w in _AD_MARKERS)
+    ):
+        return _REVIEW_FILE[source], "a drug or chemical named, nothing offered (呋塞米): review"
+    if (
+        source == "violence_contraband"
+        and not hand
         and _ordinary_phrase(key)
         and not any(w in key for w in _AD_MARKERS)
     ):
         return _REVIEW_FILE[source], "common words (出售器官, 炸弹袭击): news uses the phrase"
     if source == "violence_contraband" and not hand and is_word(key):
         return _REVIEW_FILE[source], "a dictionary word (drug, chemical, weapon, document name)"
+    if (
+        source in _REVIEW_FILE
+        and not hand
+        and len(key) == 2
+        and (OBSCENE_CHARS | _CRUDE_CHARS | _CONTRABAND_CHARS).isdisjoint(key)
+    ):
+        return _REVIEW_FILE[source], "two characters, nothing obscene or contraband (人妻, 卖车)"
     if source == "vulgar" and not hand and _ordinary_phrase(key):
         return _REVIEW_FILE[source], "common words, nothing obscene: has an ordinary reading"
     if source == "vulgar" and not hand and is_word(key) and OBSCENE_CHARS.isdisjoint(key):
@@ -512,6 +537,14 @@ _AD_MARKERS = (
     "代购",
     "代开",
     "出租",
+    "直销",
+    "价格",
+    "货",
+    "购",
+    "联系",
+    "qq",
+    "微信",
+    "电话",
     "买卖",
     "出卖",
     "制作",
@@ -524,6 +557,8 @@ _AD_MARKERS = (
     "网",
     "证件",
 )
+# what a two-character contraband term needs to be one (冰毒, 枪支, 赌场)
+_CONTRABAND_CHARS = frozenset("枪弹炮炸雷毒药麻赌博假证钞币屄屌肏婊")
 _FUNCTION_WORDS = frozenset("的了和与在是我你他她它们着把被给从对向也都就很")
 #: a phrase of common words: each of its jieba words at least this frequent (我|和|姐姐)
 COMMON_WORD_FREQ = 300
@@ -537,6 +572,8 @@ def _ordinary_phrase(key: str) -> bool:
         return False
     if not (OBSCENE_CHARS | _CRUDE_CHARS).isdisjoint(key) or any(w in key for w in OBSCENE_WORDS):
         return False
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
     freq = jieba.dt.FREQ
     return all(
         freq.get(w, 0) >= COMMON_WORD_FREQ and (len(w) > 1 or w in _FUNCTION_WORDS)
@@ -551,6 +588,7 @@ def curate(
     from screening.lexicon import load_lexicon
 
     cands = candidates(data)
+    tags = collect(data)
     lexicons: list[Lexicon] = [
         Lexicon(name=cat, category=cat, action="block", terms=tuple(terms))
         for cat, terms in cands.items()
@@ -569,7 +607,7 @@ def curate(
     for cat, terms in cands.items():
         for term in terms:
             th = hits.get((cat, term))
-            dest, why = decide(cat, term, th)
+            dest, why = decide(cat, term, th, frozenset(tags[cat].get(term, ())))
             if dest is not None:
                 result[dest].append(term)
             if th is not None or dest not in (cat, None):
