@@ -13,7 +13,7 @@ from screening.lexicon import Lexicon
 from screening.matcher import Hit, term_keys
 from screening.normalize import Views
 from screening.persons import RosterEntry, owner_of
-from screening.segment import all_words, crosses_boundary, is_word, token_ends
+from screening.segment import all_words, crosses_boundary, is_word, token_ends, word_freq
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,9 @@ _FUNCTION_CHARS = frozenset("的了是在和与及或也都就而之其把被让
 # What may stand before / after a secrecy marking (【内部资料】, 绝密★, 此件属内部资料。)
 _MARK_BEFORE = frozenset("【[(（「『<《〈\"“'‘ \u3000\t\r\n:：★☆*#")
 _MARK_AFTER = frozenset("】])）」』>》〉\"”'’★☆*:：，。；、,;.!！?？ \u3000\t\r\n")
-_MARK_VERBS = ("属于", "属", "系", "为", "是", "含", "涉及", "标注", "标为", "列为")
+# after these a secrecy noun classifies the text (本文件属于绝密级别, 列为机密); not after a bare
+# 为 (转为内部资料性出版物 is ordinary prose)
+_MARK_VERBS = ("属于", "属", "系", "定为", "列为", "标为", "标注为", "确定为", "划为", "定密为")
 # Punctuation that separates words of a sentence: one such mark inside a match ends it.
 _WORD_BREAKS = frozenset("，。、；：！？,.;:!?\n\r\t \u3000“”‘’\"'《》〈〉（）()「」『』【】[]")
 MAX_BOUNDARY_CHECKS = 500
@@ -281,12 +283,15 @@ def _boundary_problem(text: str, a: int, b: int) -> str:
     # two one-character words, one of them a pronoun or particle (维他|奶, 要干|我的): the
     # characters may just sit next to each other; 傻|逼 (no pronoun) keeps its action
     singles = len(overlapping) == b - a == 2 and not _PRONOUNS.isdisjoint(text[a:b])
+    # a word reaching in from outside counts when it is commoner than the term itself (同性 vs
+    # 性伴侣); a term that is the commoner word keeps it (属于|绝密|级别: 绝密 over 密级)
+    own = word_freq(text[a:b])
     for k in range(a + 1, b):
         for j in range(max(0, a - 3), a):
-            if is_word(text[j:k]) and is_word(text[k:b]):
+            if word_freq(text[j:k]) > own and is_word(text[k:b]):
                 return "a word of the sentence reaches into it"
         for e in range(b + 1, min(len(text), b + 3) + 1):
-            if is_word(text[k:e]) and is_word(text[a:k]):
+            if word_freq(text[k:e]) > own and is_word(text[a:k]):
                 return "a word of the sentence reaches out of it"
     return _SINGLES if singles else ""
 
@@ -298,10 +303,10 @@ def _spaced_words(original: str, h: Hit) -> bool:
 
 def _as_marking(text: str, a: int, b: int) -> bool:
     """Whether ``text[a:b]`` stands as a secrecy marking: at the start of the text or a line
-    (a heading: 绝密通知), after 【, enclosed in brackets or quotes, next to ★, or after
-    属/系/为 … at the end of a clause (此件属内部资料。)."""
+    (a heading: 绝密通知), after 【, enclosed in brackets or quotes, next to ★, or after a
+    classifying verb (此件属内部资料, 本文件属于绝密级别, 列为机密)."""
     before = text[a - 1] if a > 0 else "\n"
     after = text[b] if b < len(text) else "\n"
     if after in "★☆" or before in "\n【[" or (before in _MARK_BEFORE and after in _MARK_AFTER):
         return True  # 绝密★, a heading (绝密通知), 【内部资料】, （内部资料）
-    return after in _MARK_AFTER and any(text.endswith(v, 0, a) for v in _MARK_VERBS)
+    return any(text.endswith(v, 0, a) for v in _MARK_VERBS)
