@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -184,8 +184,3 @@ def _is_named_org(found: str) -> bool:
     if found in _GENERIC_ORGS or _GENERIC_PREFIX_RE.match(found):
         return False
     return not any(found.endswith(s) and len(found) == len(s) for s in _ORG_SUFFIXES)
-
-
-def company_names(companies: Sequence[Company]) -> tuple[str, ...]:
-    """Every name of every company given (for logs and tests)."""
-    return tuple(n for c in companies for n in c.all_names)
