@@ -285,6 +285,16 @@ class RosterEntry:
 
 
 @dataclass(frozen=True)
+class CompanyPolicy:
+    """Who "the company" is for Art. 14 attribution of financial figures."""
+
+    names: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    subsidiaries: tuple[str, ...] = ()
+    tickers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class PostCategoryPolicy:
     require: tuple[str, ...] = ()
 
@@ -295,6 +305,7 @@ class Policy:
     categories: Mapping[str, CategoryPolicy] = field(default_factory=dict)
     post_categories: Mapping[str, PostCategoryPolicy] = field(default_factory=dict)
     roster: tuple[RosterEntry, ...] = ()
+    company: CompanyPolicy = field(default_factory=CompanyPolicy)
     brand_pr_unit: str = "brand_pr"
     alert_webhook: str = ""
 

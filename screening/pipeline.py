@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from screening import html, normalize, segment
+from screening.attribution import NO_COMPANY, Company
 from screening.decision import DEFAULT_RULES, CategoryRule, Decision, capped, decide
 from screening.detectors import combination, dates, financial, pii, terms
 from screening.findings import SEVERITY_ORDER, Finding
@@ -76,6 +77,7 @@ class Screener:
     _base_count: int = field(default=-1, repr=False)
     _base_matcher: LexiconMatcher | None = field(default=None, repr=False, compare=False)
     _merged: LexiconMatcher | None = field(default=None, repr=False, compare=False)
+    company: Company = NO_COMPANY  # Art. 14 attribution of financial figures
     _matchers: tuple[LexiconMatcher, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -110,10 +112,18 @@ class Screener:
         roster: Sequence[RosterEntry] = (),
         extra_lexicons: Sequence[Lexicon] = (),
         classifier: object | None = None,
+        company: Company = NO_COMPANY,
     ) -> Screener:
         """Load every lexicon file in ``lexicon_dir`` (all or nothing) plus ``extra_lexicons``."""
         base = tuple(load_directory(lexicon_dir))
-        return cls((*base, *extra_lexicons), dict(rules), tuple(roster), classifier, len(base))
+        return cls(
+            (*base, *extra_lexicons),
+            dict(rules),
+            tuple(roster),
+            classifier,
+            len(base),
+            company=company,
+        )
 
     def with_lexicons(self, extra_lexicons: Sequence[Lexicon]) -> Screener:
         """A new screener with the same file lexicons and ``extra_lexicons`` replacing the previous
@@ -127,6 +137,7 @@ class Screener:
             self.classifier,
             self._base_count,
             self._base_matcher,
+            company=self.company,
         )
 
     def compacted(self) -> Screener:
@@ -146,6 +157,7 @@ class Screener:
             self._base_count,
             self._base_matcher,
             merged,
+            company=self.company,
         )
 
     @property
@@ -196,13 +208,13 @@ class Screener:
         for matcher in self._matchers:
             matcher.match(views, acc)
         hits = list(acc.values())
-        out = terms.scan(name, views, self.lexicons, self.roster, hits)
+        out = terms.scan(name, views, self.lexicons, self.roster, hits, self.company)
         out += combination.scan(name, text, self.lexicons, hits)
         out += pii.scan(
             name,
             views,
         )
-        out += financial.scan(name, views)
+        out += financial.scan(name, views, self.company)
         out += dates.scan(name, views)
         out += outsiders(name, views, roster_names(self.roster))
         out += classified
