@@ -24,8 +24,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 from screening.curate import PRIORITY, SHARED, collect  # noqa: E402
 from screening.decision import DEFAULT_RULES  # noqa: E402
-from screening.normalize import canonical  # noqa: E402
 from screening.pipeline import Screener  # noqa: E402
+from screening.views import canonical  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -208,7 +208,7 @@ def curate(data: Path, clean_text: Path) -> dict[str, list[str]]:
     import jieba
 
     from screening.lexicon import LexiconError, _check_term
-    from screening.normalize import canonical
+    from screening.views import canonical
 
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()

@@ -30,17 +30,17 @@ import ahocorasick_rs
 import numpy as np
 
 from screening.lexicon import Lexicon
-from screening.normalize import (
+from screening.views import (
     UnitView,
     View,
     Views,
-    _phonetic_tables,
     canonical,
     inside_latin_run,
     pinyin_table,
     skeleton,
 )
-from screening.normalize import _skip_set as _skip
+from screening.views.chars import _skip_set as _skip
+from screening.views.phonetic import _phonetic_tables
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ class Hit(NamedTuple):
     key: str
     latin: bool = False  # phonetic views: some matched characters were typed as Latin letters
     hanzi: bool = True  # phonetic views: some matched characters came from hanzi
+    cap: str = ""  # why this hit may not block (an ambiguous fold), or "" (its term's action)
 
 
 @functools.lru_cache(maxsize=4096)

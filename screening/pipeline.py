@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from screening import html, normalize, segment
+from screening import html, segment
 from screening.decision import DEFAULT_RULES, CategoryRule, Decision, capped, decide
-from screening.detectors import combination, dates, financial, pii, terms
+from screening.detectors import DEFAULT_DETECTORS, Detector, Prepared, resolve
 from screening.findings import SEVERITY_ORDER, Finding
 from screening.lexicon import Lexicon, load_directory
 from screening.matcher import Hit, LexiconMatcher, Pattern
-from screening.persons import RosterEntry, outsiders, roster_names
+from screening.persons import RosterEntry, roster_names
+from screening.views import Views, build_views, warm_up
 
 logger = logging.getLogger(__name__)
 
@@ -73,14 +74,17 @@ class Screener:
     rules: Mapping[str, CategoryRule]
     roster: tuple[RosterEntry, ...] = ()
     classifier: object | None = None
+    detectors: tuple[str, ...] = DEFAULT_DETECTORS
     _base_count: int = field(default=-1, repr=False)
     _base_matcher: LexiconMatcher | None = field(default=None, repr=False, compare=False)
     _merged: LexiconMatcher | None = field(default=None, repr=False, compare=False)
     _matchers: tuple[LexiconMatcher, ...] = field(init=False, repr=False, compare=False)
+    _detectors: tuple[Detector, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        normalize.warm_up()
+        warm_up()
         segment.warm_up()
+        object.__setattr__(self, "_detectors", resolve(self.detectors))
         if self._base_count < 0:
             object.__setattr__(self, "_base_count", len(self.lexicons))
         if self._base_matcher is None:
@@ -110,10 +114,19 @@ class Screener:
         roster: Sequence[RosterEntry] = (),
         extra_lexicons: Sequence[Lexicon] = (),
         classifier: object | None = None,
+        detectors: Sequence[str] = DEFAULT_DETECTORS,
     ) -> Screener:
-        """Load every lexicon file in ``lexicon_dir`` (all or nothing) plus ``extra_lexicons``."""
+        """Load every lexicon file in ``lexicon_dir`` (all or nothing) plus ``extra_lexicons``;
+        ``detectors`` names the detectors to run, in order (see :mod:`screening.detectors`)."""
         base = tuple(load_directory(lexicon_dir))
-        return cls((*base, *extra_lexicons), dict(rules), tuple(roster), classifier, len(base))
+        return cls(
+            (*base, *extra_lexicons),
+            dict(rules),
+            tuple(roster),
+            classifier,
+            tuple(detectors),
+            len(base),
+        )
 
     def with_lexicons(self, extra_lexicons: Sequence[Lexicon]) -> Screener:
         """A new screener with the same file lexicons and ``extra_lexicons`` replacing the previous
@@ -125,6 +138,7 @@ class Screener:
             self.rules,
             self.roster,
             self.classifier,
+            self.detectors,
             self._base_count,
             self._base_matcher,
         )
@@ -143,6 +157,7 @@ class Screener:
             self.rules,
             self.roster,
             self.classifier,
+            self.detectors,
             self._base_count,
             self._base_matcher,
             merged,
@@ -182,27 +197,21 @@ class Screener:
     def _screen_field(self, name: str, text: str) -> list[Finding]:
         if name in HTML_FIELDS and html.looks_like_html(text):
             plain, hs, he = html.strip_html(text)
-            views = normalize.build_views(plain, source=text, source_map=(hs, he))
+            views = build_views(plain, source=text, source_map=(hs, he))
         else:
-            views = normalize.build_views(text)
+            views = build_views(text)
         acc: dict[tuple[Pattern, int, int], Hit] = {}
         for matcher in self._matchers:
             matcher.match(views, acc)
-        hits = list(acc.values())
-        out = terms.scan(name, views, self.lexicons, self.roster, hits)
-        out += combination.scan(name, text, self.lexicons, hits)
-        out += pii.scan(
-            name,
-            views,
-        )
-        out += financial.scan(name, views)
-        out += dates.scan(name, views)
-        out += outsiders(name, views, roster_names(self.roster))
+        prepared = Prepared(name, views, list(acc.values()), self.lexicons, self.roster)
+        out: list[Finding] = []
+        for detector in self._detectors:
+            out += detector.scan(prepared)
         if self.classifier is not None:
             out += self._classify(name, views)
         return merge_overlaps(out)
 
-    def _classify(self, name: str, views: normalize.Views) -> list[Finding]:
+    def _classify(self, name: str, views: Views) -> list[Finding]:
         scan = getattr(self.classifier, "scan")  # noqa: B009 - duck-typed optional stage
         results: list[Finding] = []
         canon = views.canon

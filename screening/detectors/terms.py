@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from screening.findings import Finding
 from screening.lexicon import Lexicon
 from screening.matcher import Hit, term_keys, view_of
-from screening.normalize import Views
 from screening.persons import RosterEntry, owner_of
 from screening.segment import all_words, crosses_boundary, is_word
+from screening.views import Views
 
 logger = logging.getLogger(__name__)
 

@@ -6,19 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from screening.normalize import (
-    View,
-    _canonical_arrays,
-    _canonical_slow,
-    _digits_full,
-    _phonetic_tables,
-    _skeleton_arrays,
-    _skeleton_full,
-    build_views,
-    canonical,
-    digits,
-    skeleton,
-)
+from screening.views import View, build_views, canonical, digits, skeleton
+from screening.views.canonical import _canonical_arrays, _canonical_slow
+from screening.views.digits import _digits_full
+from screening.views.phonetic import _phonetic_tables
+from screening.views.skeleton import _skeleton_arrays, _skeleton_full
 
 
 @pytest.mark.parametrize(
