@@ -9,10 +9,15 @@ Every view is a string plus, per character, the half-open span ``[starts[i], end
   format characters (zero-width, bidi controls, BOM, soft hyphen, variation selectors, C0/C1
   controls other than newline/tab) removed; RLO/RLE runs reversed into display order.
 * ``skeleton`` — ``canon`` without punctuation, spaces, symbols and emoji, with look-alike and
-  split characters (刁→习, 氵去→法) folded and repeats collapsed (法法法轮 → 法轮).
+  split characters (刁→习, 氵去→法) and Unicode confusables (Cyrillic а → a, katakana ロ → 口)
+  folded and repeats collapsed (法法法轮 → 法轮).
 * ``reversed`` — ``skeleton`` reversed (catches 平近习).
 * ``pinyin`` / ``initials`` — ``skeleton`` through a char→pinyin table, with unit boundaries so a
   match cannot start or end inside a syllable or inside a Latin word.
+* ``squeezed`` — ``canon`` with confusable letters folded and separators between single letters
+  or digits removed (``f.u.c.k``, ``8·9·6·4``), for Latin and digit terms; only when it differs.
+* ``shape`` — ``skeleton`` with rare characters folded into common look-alikes (笫 → 第); only
+  when the text has one.
 * ``digits`` — ``canon`` with Chinese and financial numerals turned into ASCII digits and digit
   separators removed (for PII: 壹叁捌 and ①③⑧ both become 138).
 
@@ -31,7 +36,8 @@ from screening.views.canonical import canonical
 from screening.views.chars import _short_tables, _skip_set, _tables, pinyin_table
 from screening.views.digits import digits
 from screening.views.phonetic import UnitView, _phonetic_tables, inside_latin_run, phonetic
-from screening.views.skeleton import _split_ac, reverse, skeleton
+from screening.views.skeleton import _split_ac, reverse, shape, skeleton
+from screening.views.squeezed import squeezed
 from screening.views.view import View
 
 logger = logging.getLogger(__name__)
@@ -63,6 +69,8 @@ class Views:
     pinyin: UnitView
     initials: UnitView
     digits: View
+    squeezed: View | None = None  # Latin/digit terms: look-alikes folded, spaced letters joined
+    shape: View | None = None  # the skeleton with rare look-alike characters folded
 
 
 def build_views(
@@ -88,6 +96,8 @@ def build_views(
         pinyin=phonetic(skel, initials=False),
         initials=phonetic(skel, initials=True),
         digits=digits(canon),
+        squeezed=squeezed(canon),
+        shape=shape(skel),
     )
 
 

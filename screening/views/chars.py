@@ -126,6 +126,38 @@ _SPLIT = {
 }
 
 
+def _read_pairs(name: str) -> dict[str, str]:
+    """A generated two-column table of ``screening/data`` (``#`` lines are its header)."""
+    out: dict[str, str] = {}
+    for line in (_DATA_DIR / name).read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            src, dst = line.split("\t")
+            out[src] = dst
+    return out
+
+
+@cache
+def lookalike_table() -> dict[str, str]:
+    """Skeleton folds: the hand-made look-alike table, then Unicode's confusables (Cyrillic а → a,
+    katakana ロ → 口, …; see :mod:`screening.evasion_tables`) for characters it does not list."""
+    t2s = _t2s()
+    table = {src: t2s.get(dst, dst) for src, dst in _read_pairs("confusables.tsv").items()}
+    table.update(_LOOKALIKE)
+    return table
+
+
+@cache
+def lookalike_translation() -> dict[int, str]:
+    """:func:`lookalike_table` for ``str.translate``."""
+    return {ord(k): v for k, v in lookalike_table().items()}
+
+
+@cache
+def shape_table() -> dict[str, str]:
+    """Rare character → the common character it looks like (形近字; the ``shape`` view only)."""
+    return _read_pairs("shape.tsv")
+
+
 @cache
 def _t2s() -> dict[str, str]:
     table: dict[str, str] = {}
@@ -163,6 +195,7 @@ def _number_styles() -> dict[str, str]:
     run(0x278A, [str(i) for i in range(1, 11)])  # ➊-➓
     run(0x3251, [str(i) for i in range(21, 36)])  # ㉑-㉟
     run(0x32B1, [str(i) for i in range(36, 51)])  # ㊱-㊿
+    run(0x3248, [str(i) for i in range(10, 90, 10)])  # ㉈-㉏ (on a black square)
     run(0x2160, [str(i) for i in range(1, 13)])  # Ⅰ-Ⅻ
     run(0x2170, [str(i) for i in range(1, 13)])  # ⅰ-ⅻ
     cn = "一二三四五六七八九十"
@@ -176,6 +209,34 @@ def _number_styles() -> dict[str, str]:
 
 
 _SMALL_CAPS = dict(zip("ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘǫʀꜱᴛᴜᴠᴡʏᴢ", "abcdefghijklmnopqrstuvwyz", strict=True))
+
+
+def _cjk_ideograph(ch: str) -> bool:
+    cp = ord(ch)
+    return 0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x3134F
+
+
+def _enclosed(ch: str, nf: str) -> str:
+    """What an enclosed, circled, parenthesised or squared form stands for, when NFKC says it is
+    one hanzi (㊙ → 秘, ㈱ → 株, 🈲 → 禁, Kangxi radical ⼯ → 工, compatibility ideographs) or a
+    number up to 99 (㉈ → 10, ⑽ → 10); "" otherwise."""
+    if nf == ch:
+        return ""
+    core = nf.strip("()").rstrip(".,")
+    if len(core) == 1 and _cjk_ideograph(core):
+        return core
+    if (
+        1 < len(core) <= 2
+        and core.isascii()
+        and core.isdigit()
+        and unicodedata.category(ch)
+        in (
+            "No",
+            "So",
+        )
+    ):
+        return core
+    return ""
 
 
 def _is_invisible(ch: str) -> bool:
@@ -192,7 +253,13 @@ def _is_invisible(ch: str) -> bool:
 def _char_table() -> dict[str, str]:
     """The canon per-character table (value "" deletes the character)."""
     table: dict[str, str] = {}
-    ranges = [(0x20, 0x3400), (0xA000, 0xFFFF), (0x1D400, 0x1D800), (0x1F100, 0x1F200)]
+    ranges = [
+        (0x20, 0x3400),
+        (0xA000, 0xFFFF),
+        (0x1D400, 0x1D800),
+        (0x1F100, 0x1F300),
+        (0x2F800, 0x2FA20),
+    ]
     for lo, hi in ranges:
         for cp in range(lo, hi):
             ch = chr(cp)
@@ -202,6 +269,10 @@ def _char_table() -> dict[str, str]:
             nf = unicodedata.normalize("NFKC", ch)
             if len(nf) == 1 and nf != ch and nf.isascii() and nf.isalnum():
                 table[ch] = nf.lower()
+                continue
+            enclosed = _enclosed(ch, nf)
+            if enclosed:
+                table[ch] = enclosed
                 continue
             low = ch.lower()
             if low != ch and len(low) == 1:
@@ -233,6 +304,10 @@ def _char_table() -> dict[str, str]:
     table.update(_BOPOMOFO)
     for src, dst in _t2s().items():
         table[src] = table.get(dst, dst)
+    t2s = _t2s()
+    for src, dst in list(table.items()):  # ㊖ → 財 → 财
+        if dst in t2s:
+            table[src] = t2s[dst]
     # RLO markers are consumed by the reordering step; keep them out of the plain table path.
     for ch in _RLO_OPEN | {"\u202c"}:
         table[ch] = ""
@@ -266,6 +341,8 @@ class _Tables:
     special: np.ndarray  # canon needs the per-character path (expansions, Bopomofo, RLO)
     skip: np.ndarray  # the skeleton drops the character
     lookalike: np.ndarray  # look-alike folding (skeleton)
+    shape: np.ndarray  # rare look-alike → common character (the shape view)
+    shaped: np.ndarray  # the shape view changes the character
     digit_sep: np.ndarray  # the digits view drops the character
     digit: np.ndarray  # Chinese and financial numerals → ASCII digits
     pinyin_len: np.ndarray  # letters of the character's pinyin piece (1 without a reading)
@@ -342,7 +419,9 @@ def _tables() -> _Tables:
         delete=_mask(deleted),
         special=_mask(special),
         skip=_mask(_skip_set()),
-        lookalike=_lookup(_LOOKALIKE),
+        lookalike=_lookup(lookalike_table()),
+        shape=_lookup(shape_table()),
+        shaped=_mask(shape_table()),
         digit_sep=_mask(_DIGIT_SEPARATORS),
         digit=_lookup(_CN_DIGITS),
         pinyin_len=pinyin_len,

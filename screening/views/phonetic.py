@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from functools import cache
 
 import numpy as np
@@ -157,9 +158,11 @@ class UnitView:
         assert self._starts is not None
         return self._starts
 
-    def unit_at(self, pos: int) -> int | None:
+    def unit_at(self, pos: int, *, syllables: bool = False) -> int | None:
         """The source index whose piece starts at ``pos`` (``len`` at the end); ``None`` if
-        ``pos`` is inside a syllable or inside a run of Latin letters."""
+        ``pos`` is inside a syllable or inside a run of Latin letters; with ``syllables``, a
+        position inside a run of Latin letters is allowed where the run, read as run-together
+        pinyin, can have a syllable boundary (wo|ai|xi|an: xian is xi'an as well as xian)."""
         src = self.source.text
         n = len(src)
         if self._initials:
@@ -171,10 +174,64 @@ class UnitView:
                 return None  # inside a syllable
             if u == n and pos != len(self.text):
                 return None
-        return None if inside_latin_run(src, u) else u
+        if not inside_latin_run(src, u):
+            return u
+        if not syllables:
+            return None
+        lo, hi = latin_run(src, u)
+        return u if syllable_boundary(src[lo:hi], u - lo) else None
 
 
 _LATIN = frozenset("abcdefghijklmnopqrstuvwxyz")
+
+
+def latin_run(text: str, pos: int) -> tuple[int, int]:
+    """The run of Latin letters around ``pos`` (a position inside it), as ``[lo, hi)``."""
+    lo, hi = pos, pos
+    while lo > 0 and text[lo - 1] in _LATIN:
+        lo -= 1
+    while hi < len(text) and text[hi] in _LATIN:
+        hi += 1
+    return lo, hi
+
+
+#: Longest toneless syllable (zhuang, chuang, shuang).
+_MAX_SYLLABLE = 6
+
+
+@cache
+def _syllables() -> frozenset[str]:
+    """Every toneless reading with a vowel (n, m, ng, hm are left out: they split anything)."""
+    return frozenset(p for p in pinyin_table().values() if any(v in p for v in "aeiouv"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _boundaries(run: str) -> frozenset[int]:
+    """Positions of ``run`` that are a syllable boundary in some reading of the whole run as
+    pinyin syllables; empty when the run is not pinyin."""
+    n = len(run)
+    syl = _syllables()
+    ahead = [False] * (n + 1)  # a segmentation of run[:i] exists
+    ahead[0] = True
+    for i in range(n):
+        if ahead[i]:
+            for j in range(i + 1, min(n, i + _MAX_SYLLABLE) + 1):
+                if run[i:j] in syl:
+                    ahead[j] = True
+    behind = [False] * (n + 1)  # a segmentation of run[i:] exists
+    behind[n] = True
+    for i in range(n - 1, -1, -1):
+        behind[i] = any(
+            behind[j] and run[i:j] in syl for j in range(i + 1, min(n, i + _MAX_SYLLABLE) + 1)
+        )
+    if not behind[0]:
+        return frozenset()
+    return frozenset(i for i in range(n + 1) if ahead[i] and behind[i])
+
+
+def syllable_boundary(run: str, cut: int) -> bool:
+    """Whether ``run`` (Latin letters) reads as pinyin syllables with a boundary at ``cut``."""
+    return cut in _boundaries(run)
 
 
 def inside_latin_run(text: str, pos: int) -> bool:

@@ -13,20 +13,17 @@ import numpy as np
 
 from screening.views.chars import (
     _ARRAY_FROM,
-    _LOOKALIKE,
     _SPLIT,
     _skip_set,
     _tables,
+    lookalike_translation,
 )
 from screening.views.view import View, _kept_order, _string
 
 
 def _fold_lookalikes(text: str) -> str:
-    """Apply the look-alike table (a few dozen characters: one substring test per key)."""
-    for ch, rep in _LOOKALIKE.items():
-        if ch in text:
-            text = text.replace(ch, rep)
-    return text
+    """Apply the look-alike table (hand-made and Unicode confusables)."""
+    return text.translate(lookalike_translation())
 
 
 def skeleton(canon: View) -> View:
@@ -141,3 +138,17 @@ def reverse(view: View) -> View:
     codes, starts, ends = view.arrays()
     order = -1 if _kept_order(view) == 1 else None
     return View(view.text[::-1], starts[::-1], ends[::-1], codes[::-1], order=order)
+
+
+def shape(skel: View) -> View | None:
+    """The skeleton with rare characters folded into the common ones they look like (形近字:
+    笫 → 第, 泠 → 冷), or ``None`` when the text has none. Character for character, so its
+    positions are the skeleton's; hits here are capped at review (a look-alike is a guess)."""
+    tables = _tables()
+    codes = skel.codes
+    changed = tables.shaped[codes]
+    if not changed.any():
+        return None
+    out = tables.shape[codes]
+    _, starts, ends = skel.arrays()
+    return View(_string(out), starts, ends, out, order=_kept_order(skel))

@@ -1,0 +1,116 @@
+"""Term-side variant keys: the ways a lexicon term can be written that a text-side fold cannot
+undo without breaking ordinary words.
+
+* Split characters (拆字): one character of the term written as its components (计 → 讠十, 吴 →
+  口天), from ``data/chaizi.tsv``. Folding components back in the text would turn 女子 into 好
+  everywhere; here only the exact split of a term's own character matches. A split made only of
+  common standalone characters (口天, 女子) is ambiguous: its hits are capped at review.
+* Polyphonic readings (多音字): the pinyin keys of a term for every reading of its characters
+  (重 zhong/chong, 行 xing/hang), not only the first, up to :data:`MAX_READING_KEYS` per term.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from functools import cache
+
+from screening.evasion_tables import read_table
+from screening.views import canonical, pinyin_table, skeleton
+
+logger = logging.getLogger(__name__)
+
+#: Splits per character used (the first marked by a radical form, the first ambiguous one).
+MAX_SPLITS_PER_CHAR = 2
+#: Shortest split key: a two-character term written 讠十划 is three characters.
+MIN_SPLIT_KEY_CHARS = 3
+#: Pinyin keys per term with one character read otherwise (the usual evasion: 虫 for 重 read
+#: chong); each character's second reading comes before any third one.
+MAX_READING_KEYS = 4
+#: Split keys are made for terms up to this long (names, codenames, short slogans): a longer
+#: term has too many characters to split one of, and ~6 keys per term would triple the automata.
+MAX_SPLIT_TERM_CHARS = 4
+
+
+@cache
+def splits() -> dict[str, tuple[tuple[str, bool], ...]]:
+    """Character → its splits as (components, ambiguous), at most :data:`MAX_SPLITS_PER_CHAR`."""
+    out: dict[str, tuple[tuple[str, bool], ...]] = {}
+    for row in read_table("chaizi.tsv"):
+        marked = [a for a in row[1:] if not a.startswith("~")]
+        plain = [a[1:] for a in row[1:] if a.startswith("~")]
+        chosen = [(a.replace(" ", ""), False) for a in marked[:1]]
+        chosen += [(a.replace(" ", ""), True) for a in plain[:1]]
+        out[row[0]] = tuple(chosen[:MAX_SPLITS_PER_CHAR])
+    return out
+
+
+@functools.lru_cache(maxsize=262_144)
+def split_keys(skey: str) -> tuple[tuple[str, bool], ...]:
+    """Skeleton keys of ``skey`` with one character written as its components, each with
+    whether the split is ambiguous; keys equal to ``skey`` (a split the skeleton folds back,
+    氵去 → 法) are left out."""
+    if len(skey) > MAX_SPLIT_TERM_CHARS:
+        return ()
+    table = splits()
+    out: dict[str, bool] = {}
+    for i, ch in enumerate(skey):
+        for comps, ambiguous in table.get(ch, ()):
+            key = skeleton(canonical(skey[:i] + comps + skey[i + 1 :])).text
+            if key != skey and len(key) >= MIN_SPLIT_KEY_CHARS:
+                out[key] = out.get(key, True) and ambiguous  # ambiguous only if every way is
+    return tuple(out.items())
+
+
+@cache
+def readings() -> dict[str, tuple[str, ...]]:
+    """Character → every toneless reading, the first one ``pinyin.tsv``'s."""
+    return {row[0]: tuple(row[1].split(",")) for row in read_table("polyphonic.tsv")}
+
+
+@functools.lru_cache(maxsize=262_144)
+def reading_keys(skey: str) -> tuple[str, ...]:
+    """Pinyin keys of ``skey`` with other readings of its polyphonic characters (the key of the
+    first readings excluded), at most :data:`MAX_READING_KEYS`."""
+    table = pinyin_table()
+    poly = readings()
+    options: list[tuple[str, ...]] = []
+    for ch in skey:
+        if ch in poly:
+            options.append(poly[ch])
+        elif ch in table:
+            options.append((table[ch],))
+        else:
+            options.append((ch,))
+    if all(len(o) == 1 for o in options):
+        return ()
+    first = [o[0] for o in options]
+    keys: dict[str, None] = {}
+    for rank in range(1, max(map(len, options))):  # each character's second reading first
+        for i, opts in enumerate(options):
+            if rank < len(opts):
+                keys["".join((*first[:i], opts[rank], *first[i + 1 :]))] = None
+    keys.pop("".join(first), None)
+    return tuple(k for k in list(keys)[:MAX_READING_KEYS] if k.isascii() and k.isalpha())
+
+
+def piece_starts(skel_text: str, key: str, initials: bool) -> dict[int, str]:
+    """Key position → the term character whose piece starts there, for a phonetic ``key`` of a
+    term whose skeleton is ``skel_text`` (with any of its characters' readings)."""
+    table = pinyin_table()
+    poly = readings()
+    out: dict[int, str] = {}
+    pos = 0
+    prev_latin = False
+    for c in skel_text:
+        latin = "a" <= c <= "z"
+        if not (latin and prev_latin):
+            out[pos] = c
+        if c in table:
+            options = poly.get(c, (table[c],))
+            piece = next((r for r in options if key.startswith(r, pos)), options[0])
+            pos += 1 if initials else len(piece)
+        else:
+            pos += 1
+        prev_latin = latin
+    return out
