@@ -8,10 +8,12 @@ polyphonic readings), from the reference tables in ``../shared/data/tables/``.
   in jieba's dictionary and looks like a common one → the common one (pycorrector's curated groups,
   Apache-2.0, then contr4l/SimilarCharacter, MIT, for characters pycorrector does not list).
 * ``chaizi.tsv`` — characters split into two or three components (拆字), kfcd/chaizi, CC BY 3.0.
-* ``polyphonic.tsv`` — every toneless reading of characters with more than one (多音字), from
-  pypinyin's dictionary (MIT), the reading of ``pinyin.tsv`` first.
+* ``polyphonic.tsv`` — the toneless readings in use of characters with more than one (多音字):
+  pypinyin's character dictionary (MIT), a further reading kept when pypinyin's phrase dictionary
+  uses it often enough; the reading of ``pinyin.tsv`` first.
 
-Deterministic: the same inputs (and jieba's bundled dictionary) give byte-identical files. Run:
+Deterministic: the same inputs (and jieba's bundled dictionary, pypinyin 0.55.0's phrase
+dictionary) give byte-identical files. Run (needs ``pypinyin``, offline only):
 ``.venv/bin/python -m screening.tables --evasion-only [--tables DIR]``.
 """
 
@@ -32,8 +34,12 @@ SHARED_TABLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "table
 RARE_BELOW = 300
 COMMON_FROM = 3000
 #: A component at least this frequent is an ordinary character on its own (口, 天, 女, 子); a
-#: split made only of such components reads as ordinary text and is marked ambiguous.
+#: less frequent one (讠, 扌, 氵) is marked: a split holding one is unmistakably a split.
 STANDALONE_FROM = 1000
+#: A further reading of a polyphonic character is used when pypinyin's phrases read it so in at
+#: least this many phrases and this share of the character's phrases.
+MIN_PHRASES = 3
+MIN_PHRASE_SHARE = 0.05
 
 _HEADERS = {
     "confusables.tsv": (
@@ -53,12 +59,13 @@ _HEADERS = {
         "(github.com/kfcd/chaizi e177ab54, (c) 2015 開放詞典 kaifangcidian.com),",
         "licensed CC BY 3.0 (https://creativecommons.org/licenses/by/3.0/); filtered to",
         "decompositions of two or three components. Format: CHAR<TAB>COMP COMP[<TAB>...];",
-        "~ marks a split made only of common characters (ambiguous: 口 天, 女 子).",
+        "* marks a component that is not an ordinary character on its own (讠, 扌, 氵).",
     ),
     "polyphonic.tsv": (
         "Toneless readings of characters with more than one (多音字), from pypinyin 0.55.0",
-        "pinyin_dict (github.com/mozillazg/python-pinyin, MIT License, Copyright (c) 2016",
-        "mozillazg). Format: CHAR<TAB>READING,READING,... (the first is pinyin.tsv's).",
+        "pinyin_dict, kept when its phrases_dict uses them (github.com/mozillazg/python-pinyin,",
+        "MIT License, Copyright (c) 2016 mozillazg).",
+        "Format: CHAR<TAB>READING,READING,... (the first is pinyin.tsv's).",
     ),
 }
 
@@ -157,8 +164,9 @@ def build_shape(tables: Path, freq: collections.Counter[str]) -> dict[str, str]:
 
 
 def build_chaizi(tables: Path, freq: collections.Counter[str]) -> dict[str, list[str]]:
-    """Character → its decompositions into two or three components (space-separated); one made
-    only of common standalone characters (口 天, 女 子) is ambiguous and marked with ``~``."""
+    """Character → its decompositions into two or three components (space-separated). A
+    component that is not an ordinary character on its own (a radical form: 讠, 扌, 氵) is marked
+    with ``*``; a split with none (口 天, 女 子) reads as ordinary text."""
     out: dict[str, list[str]] = {}
     path = tables / "chaizi_jt" / "chaizi-jt.txt"
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -172,16 +180,34 @@ def build_chaizi(tables: Path, freq: collections.Counter[str]) -> dict[str, list
                 continue
             if any(len(c) != 1 for c in comps) or len(set(comps)) < len(comps):
                 continue  # a repeated component collapses in the skeleton (木木 = 木)
-            joined = " ".join(comps)
-            if all(freq[c] >= STANDALONE_FROM for c in comps):
-                joined = "~" + joined
+            joined = " ".join(c if freq[c] >= STANDALONE_FROM else f"*{c}" for c in comps)
             if joined not in out.setdefault(ch, []):
                 out[ch].append(joined)
     return {k: v for k, v in out.items() if v}
 
 
+def phrase_readings() -> dict[str, collections.Counter[str]]:
+    """Per character: how many of pypinyin's phrases read it each way (toneless)."""
+    from pypinyin import Style, phrases_dict
+    from pypinyin.style import convert
+
+    out: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for phrase, readings in sorted(phrases_dict.phrases_dict.items()):
+        if len(phrase) != len(readings):
+            continue
+        for ch, options in zip(phrase, readings, strict=True):
+            out[ch][convert(options[0], Style.NORMAL, strict=False).replace("ü", "v")] += 1
+    return out
+
+
 def build_polyphonic(tables: Path, pinyin: dict[str, str]) -> dict[str, list[str]]:
-    """Character → every toneless reading (``ü`` as ``v``), ``pinyin.tsv``'s first."""
+    """Character → its toneless readings in use (``ü`` as ``v``), ``pinyin.tsv``'s first.
+
+    A further reading is kept only when pypinyin's phrase dictionary uses it in at least
+    :data:`MIN_PHRASES` phrases and :data:`MIN_PHRASE_SHARE` of the character's phrases (重
+    chong, 行 hang, 长 chang, 乐 yue): the dictionary's rare readings (强 jiang, 射 yi, 大 dai)
+    made ordinary words homophones of terms (立刻将 ~ 李克强)."""
+    attested = phrase_readings()
     out: dict[str, list[str]] = {}
     path = tables / "polyphonic_pypinyin" / "polyphonic_toneless.tsv"
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -189,38 +215,42 @@ def build_polyphonic(tables: Path, pinyin: dict[str, str]) -> dict[str, list[str
         first = pinyin.get(ch)
         if first is None:
             continue
+        counts = attested.get(ch, collections.Counter())
+        total = sum(counts.values())
         rs = [first]
         for reading in readings.split(","):
             r = reading.replace("ü", "v").lower()
-            if r.isascii() and r.isalpha() and r not in rs:
+            if not (r.isascii() and r.isalpha()) or r in rs:
+                continue
+            if counts[r] >= MIN_PHRASES and counts[r] >= MIN_PHRASE_SHARE * total:
                 rs.append(r)
         if len(rs) > 1:
             out[ch] = rs
     return out
 
 
-def _write(name: str, rows: list[str]) -> None:
+def _write(out_dir: Path, name: str, rows: list[str]) -> None:
     header = "".join(f"# {h}\n" for h in _HEADERS[name])
     header += "# Generated by: python -m screening.tables --evasion-only\n"
-    (DATA_DIR / name).write_text(header + "".join(f"{r}\n" for r in rows), encoding="utf-8")
+    (out_dir / name).write_text(header + "".join(f"{r}\n" for r in rows), encoding="utf-8")
     logger.info("wrote %s: %d rows", name, len(rows))
 
 
-def write_evasion_tables(tables: Path = SHARED_TABLES) -> None:
-    """Write the four tables into ``screening/data/``."""
+def write_evasion_tables(tables: Path = SHARED_TABLES, out_dir: Path = DATA_DIR) -> None:
+    """Write the four tables into ``out_dir`` (``screening/data/``)."""
     pinyin: dict[str, str] = {}
     for line in (DATA_DIR / "pinyin.tsv").read_text(encoding="utf-8").splitlines():
         src, dst = line.split("\t")
         pinyin[src] = dst
     confusables = build_confusables(tables)
-    _write("confusables.tsv", [f"{k}\t{v}" for k, v in sorted(confusables.items())])
+    _write(out_dir, "confusables.tsv", [f"{k}\t{v}" for k, v in sorted(confusables.items())])
     freq = char_frequency()
     shape = build_shape(tables, freq)
-    _write("shape.tsv", [f"{k}\t{v}" for k, v in sorted(shape.items())])
+    _write(out_dir, "shape.tsv", [f"{k}\t{v}" for k, v in sorted(shape.items())])
     chaizi = build_chaizi(tables, freq)
-    _write("chaizi.tsv", [f"{k}\t" + "\t".join(v) for k, v in sorted(chaizi.items())])
+    _write(out_dir, "chaizi.tsv", [f"{k}\t" + "\t".join(v) for k, v in sorted(chaizi.items())])
     poly = build_polyphonic(tables, pinyin)
-    _write("polyphonic.tsv", [f"{k}\t" + ",".join(v) for k, v in sorted(poly.items())])
+    _write(out_dir, "polyphonic.tsv", [f"{k}\t" + ",".join(v) for k, v in sorted(poly.items())])
 
 
 def read_table(name: str) -> list[list[str]]:

@@ -30,7 +30,7 @@ import ahocorasick_rs
 import numpy as np
 
 from screening.lexicon import Lexicon
-from screening.variants import piece_starts, reading_keys, split_keys
+from screening.variants import piece_starts, radical_forms, reading_keys, split_keys
 from screening.views import (
     UnitView,
     View,
@@ -213,7 +213,6 @@ class LexiconMatcher:
         ini: dict[str, list[Pattern]] = {}
         latin: dict[str, list[Pattern]] = {}
         split: dict[str, list[Pattern]] = {}
-        ambiguous: dict[str, bool] = {}
         skel_key: dict[Pattern, str] = {}
         entries: list[Pattern] = []
         for li, lex in enumerate(lexicons):
@@ -242,9 +241,8 @@ class LexiconMatcher:
                 for k in reading_keys(skey):  # other readings of polyphonic characters
                     py.setdefault(k, []).append(pat)
             if pat.kind == "deny" and skel_ok:
-                for k, amb in split_keys(skey):
+                for k in split_keys(skey):
                     split.setdefault(k, []).append(pat)
-                    ambiguous[k] = ambiguous.get(k, True) and amb
         self._skel_key = skel_key
         # canon and skeleton keys are mostly the same strings: one automaton over both serves
         # the canon, skeleton and reversed scans (a third of the memory, and the second and
@@ -255,7 +253,6 @@ class LexiconMatcher:
         self._py = _Automaton(py, skel_key)
         self._latin = _Automaton(latin)
         self._split = _Automaton(split)
-        self._split_caps = {k: CAP_SPLIT for k, amb in ambiguous.items() if amb}
         # initials are scanned in windows of the key length around Latin/hanzi edges: short
         # keys (most random hits) get narrow windows, the few long keys their own automaton
         self._ini = _Automaton(
@@ -302,10 +299,14 @@ class LexiconMatcher:
                     add(hit)
 
             self._plain(views.squeezed, "squeezed", self._latin, add_latin)
-        split_caps = self._split_caps
-        self._plain(
-            views.skeleton, "split", self._split, add, cap_of=lambda k: split_caps.get(k, "")
-        )
+        radicals = radical_forms()
+
+        def add_split(hit: Hit) -> None:
+            if radicals.isdisjoint(views.original[hit.start : hit.end]):
+                hit = hit._replace(cap=CAP_SPLIT)
+            add(hit)
+
+        self._plain(views.skeleton, "split", self._split, add_split)
         if views.shape is not None:
             self._plain(views.shape, "shape", self._skel, add, cap_of=_shape_cap)
         return list(hits.values())

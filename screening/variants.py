@@ -33,33 +33,41 @@ MAX_SPLIT_TERM_CHARS = 4
 
 
 @cache
-def splits() -> dict[str, tuple[tuple[str, bool], ...]]:
-    """Character → its splits as (components, ambiguous), at most :data:`MAX_SPLITS_PER_CHAR`."""
-    out: dict[str, tuple[tuple[str, bool], ...]] = {}
+def splits() -> dict[str, tuple[str, ...]]:
+    """Character → its splits (components run together), at most :data:`MAX_SPLITS_PER_CHAR`:
+    the first with a radical form (讠十) and the first of ordinary characters (言十)."""
+    out: dict[str, tuple[str, ...]] = {}
     for row in read_table("chaizi.tsv"):
-        marked = [a for a in row[1:] if not a.startswith("~")]
-        plain = [a[1:] for a in row[1:] if a.startswith("~")]
-        chosen = [(a.replace(" ", ""), False) for a in marked[:1]]
-        chosen += [(a.replace(" ", ""), True) for a in plain[:1]]
+        marked = [a for a in row[1:] if "*" in a][:1]
+        plain = [a for a in row[1:] if "*" not in a][:1]
+        chosen = [a.replace("*", "").replace(" ", "") for a in (*marked, *plain)]
         out[row[0]] = tuple(chosen[:MAX_SPLITS_PER_CHAR])
     return out
 
 
+@cache
+def radical_forms() -> frozenset[str]:
+    """Components that are not ordinary characters on their own (讠, 扌, 氵): a split typed with
+    one is a split, whatever the skeleton folds it into."""
+    return frozenset(
+        c[1:] for row in read_table("chaizi.tsv") for a in row[1:] for c in a.split() if c[0] == "*"
+    )
+
+
 @functools.lru_cache(maxsize=262_144)
-def split_keys(skey: str) -> tuple[tuple[str, bool], ...]:
-    """Skeleton keys of ``skey`` with one character written as its components, each with
-    whether the split is ambiguous; keys equal to ``skey`` (a split the skeleton folds back,
-    氵去 → 法) are left out."""
+def split_keys(skey: str) -> tuple[str, ...]:
+    """Skeleton keys of ``skey`` with one character written as its components; keys equal to
+    ``skey`` (a split the skeleton folds back, 氵去 → 法) are left out."""
     if len(skey) > MAX_SPLIT_TERM_CHARS:
         return ()
     table = splits()
-    out: dict[str, bool] = {}
+    out: dict[str, None] = {}
     for i, ch in enumerate(skey):
-        for comps, ambiguous in table.get(ch, ()):
+        for comps in table.get(ch, ()):
             key = skeleton(canonical(skey[:i] + comps + skey[i + 1 :])).text
             if key != skey and len(key) >= MIN_SPLIT_KEY_CHARS:
-                out[key] = out.get(key, True) and ambiguous  # ambiguous only if every way is
-    return tuple(out.items())
+                out[key] = None
+    return tuple(out)
 
 
 @cache
