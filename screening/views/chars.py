@@ -62,6 +62,8 @@ _CN_DIGITS = dict(
         strict=True,
     )
 )
+#: Separators the squeezed view removes between single letters or digits (x.j.p, 8·9·6·4).
+SQUEEZE_SEPARATORS = " .·・-_*/|,'~+"
 _DIGIT_SEPARATORS = frozenset(" \u3000\t-‐‑–—.·・_*#/~()（）[]【】<>《》'\"|,，、")
 
 # Look-alike (形近字) and 火星文 folds, applied in the skeleton view only.
@@ -343,6 +345,9 @@ class _Tables:
     lookalike: np.ndarray  # look-alike folding (skeleton)
     shape: np.ndarray  # rare look-alike → common character (the shape view)
     shaped: np.ndarray  # the shape view changes the character
+    latin_fold: np.ndarray  # a look-alike of a Latin letter or digit (squeezed view folds it)
+    alnum: np.ndarray  # a-z, 0-9
+    squeeze_sep: np.ndarray  # a separator the squeezed view removes between single characters
     digit_sep: np.ndarray  # the digits view drops the character
     digit: np.ndarray  # Chinese and financial numerals → ASCII digits
     pinyin_len: np.ndarray  # letters of the character's pinyin piece (1 without a reading)
@@ -422,6 +427,9 @@ def _tables() -> _Tables:
         lookalike=_lookup(lookalike_table()),
         shape=_lookup(shape_table()),
         shaped=_mask(shape_table()),
+        latin_fold=_mask(k for k, v in lookalike_table().items() if v.isascii()),
+        alnum=_mask("abcdefghijklmnopqrstuvwxyz0123456789"),
+        squeeze_sep=_mask(SQUEEZE_SEPARATORS),
         digit_sep=_mask(_DIGIT_SEPARATORS),
         digit=_lookup(_CN_DIGITS),
         pinyin_len=pinyin_len,
