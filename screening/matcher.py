@@ -288,6 +288,8 @@ class LexiconMatcher:
         self._plain(views.skeleton, "skeleton", self._skel, add)
         self._plain(views.reversed, "reversed", self._skel, add, literal=literal)
         self._phonetic(views.pinyin, self._py, add, literal, direct)
+        if views.second_pinyin is not None:
+            self._phonetic(views.second_pinyin, self._py, add, literal, direct)
         self._initials(views.initials, self._ini, add, windowed=True)
         self._initials(views.initials, self._ini_long, add, windowed=False)
         if views.squeezed is not None:

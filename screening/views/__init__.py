@@ -13,7 +13,8 @@ Every view is a string plus, per character, the half-open span ``[starts[i], end
   folded and repeats collapsed (法法法轮 → 法轮).
 * ``reversed`` — ``skeleton`` reversed (catches 平近习).
 * ``pinyin`` / ``initials`` — ``skeleton`` through a char→pinyin table, with unit boundaries so a
-  match cannot start or end inside a syllable or inside a Latin word.
+  match cannot start or end inside a syllable or inside a Latin word; ``second_pinyin`` the same
+  with polyphonic characters read their second way (only when the text has one).
 * ``squeezed`` — ``canon`` with confusable letters folded and separators between single letters
   or digits removed (``f.u.c.k``, ``8·9·6·4``), for Latin and digit terms; only when it differs.
 * ``shape`` — ``skeleton`` with rare characters folded into common look-alikes (笫 → 第); only
@@ -33,9 +34,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from screening.views.canonical import canonical
-from screening.views.chars import _short_tables, _skip_set, _tables, pinyin_table
+from screening.views.chars import (
+    _short_tables,
+    _skip_set,
+    _tables,
+    pinyin_table,
+    second_reading_pieces,
+)
 from screening.views.digits import digits
-from screening.views.phonetic import UnitView, _phonetic_tables, inside_latin_run, phonetic
+from screening.views.phonetic import (
+    UnitView,
+    _phonetic_tables,
+    inside_latin_run,
+    phonetic,
+    second_pinyin,
+)
 from screening.views.skeleton import _split_ac, reverse, shape, skeleton
 from screening.views.squeezed import squeezed
 from screening.views.view import View
@@ -71,6 +84,7 @@ class Views:
     digits: View
     squeezed: View | None = None  # Latin/digit terms: look-alikes folded, spaced letters joined
     shape: View | None = None  # the skeleton with rare look-alike characters folded
+    second_pinyin: UnitView | None = None  # pinyin with polyphonic characters read otherwise
 
 
 def build_views(
@@ -98,6 +112,7 @@ def build_views(
         digits=digits(canon),
         squeezed=squeezed(canon),
         shape=shape(skel),
+        second_pinyin=second_pinyin(skel),
     )
 
 
@@ -110,3 +125,4 @@ def warm_up() -> None:
     _split_ac()
     _phonetic_tables(True)
     _phonetic_tables(False)
+    second_reading_pieces()

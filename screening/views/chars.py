@@ -161,6 +161,42 @@ def shape_table() -> dict[str, str]:
 
 
 @cache
+def second_readings() -> dict[str, str]:
+    """Polyphonic character → its second reading in use (重 → chong; ``data/polyphonic.tsv``)."""
+    return {ch: rs.split(",")[1] for ch, rs in _read_pairs("polyphonic.tsv").items()}
+
+
+@dataclass(frozen=True)
+class PieceArrays:
+    """Per-code-point arrays that spell a pinyin string: each hanzi's piece length, its offset
+    in ``letters`` (every reading, concatenated), and whether it has a reading."""
+
+    length: np.ndarray
+    at: np.ndarray
+    letters: np.ndarray
+
+
+def _piece_arrays(readings: Mapping[str, str]) -> PieceArrays:
+    length = np.ones(_UNICODE, dtype=np.uint8)
+    length[np.fromiter(map(ord, readings), np.int64, len(readings))] = np.fromiter(
+        map(len, readings.values()), np.uint8, len(readings)
+    )
+    pieces = list(readings.items())
+    at = np.zeros(_UNICODE, dtype=np.int32)
+    at[np.fromiter((ord(c) for c, _ in pieces), np.int64, len(pieces))] = np.cumsum(
+        [0] + [len(p) for _, p in pieces[:-1]]
+    )
+    return PieceArrays(length, at, _codes("".join(p for _, p in pieces)))
+
+
+@cache
+def second_reading_pieces() -> PieceArrays:
+    """:class:`PieceArrays` with polyphonic characters read their second way (the alternative
+    pinyin string)."""
+    return _piece_arrays({**pinyin_table(), **second_readings()})
+
+
+@cache
 def _t2s() -> dict[str, str]:
     table: dict[str, str] = {}
     for line in (_DATA_DIR / "t2s.tsv").read_text(encoding="utf-8").splitlines():
@@ -347,6 +383,7 @@ class _Tables:
     shaped: np.ndarray  # the shape view changes the character
     latin_fold: np.ndarray  # a look-alike of a Latin letter or digit (squeezed view folds it)
     alnum: np.ndarray  # a-z, 0-9
+    polyphone: np.ndarray  # a character with a second reading in use (重, 行, 长)
     squeeze_sep: np.ndarray  # a separator the squeezed view removes between single characters
     digit_sep: np.ndarray  # the digits view drops the character
     digit: np.ndarray  # Chinese and financial numerals → ASCII digits
@@ -429,6 +466,7 @@ def _tables() -> _Tables:
         shaped=_mask(shape_table()),
         latin_fold=_mask(k for k, v in lookalike_table().items() if v.isascii()),
         alnum=_mask("abcdefghijklmnopqrstuvwxyz0123456789"),
+        polyphone=_mask(second_readings()),
         squeeze_sep=_mask(SQUEEZE_SEPARATORS),
         digit_sep=_mask(_DIGIT_SEPARATORS),
         digit=_lookup(_CN_DIGITS),

@@ -22,6 +22,8 @@ INVENTED = Lexicon.from_terms(
         "重山会",  # 重 zhong/chong
         "银行密令",  # 行 xing/hang
         "长乐帮",  # 长 zhang/chang
+        "虫草会",
+        "航天密令",
         "西安密会",
         "青鸾计划",
         "调令局",
@@ -51,6 +53,8 @@ POLYPHONIC = [  # every reading of polyphonic characters; run-together pinyin sy
     ("银航密令已下发", "银航密令", "review"),  # 行 read hang
     ("yinhangmiling", "yinhangmiling", "block"),
     ("常乐帮聚会", "常乐帮", "review"),  # 长 read chang
+    ("重草会已开", "重草会", "review"),  # the text's 重 read chong (a term without polyphones)
+    ("行天密令", "行天密令", "review"),  # the text's 行 read hang
     ("woaixianmihui", "xianmihui", "review"),  # wo|ai|xi|an|mi|hui: cut out of a longer run
     ("zaichongshanhuijian", "chongshanhui", "review"),
 ]
