@@ -40,6 +40,9 @@ STANDALONE_FROM = 1000
 #: least this many phrases and this share of the character's phrases.
 MIN_PHRASES = 3
 MIN_PHRASE_SHARE = 0.05
+#: A polyphonic character used on its own at least this often in jieba's dictionary is a function
+#: word (了, 的, 和, 着, 还): text is not read its second way (的 as di made every X的 a homophone).
+FUNCTION_WORD_FROM = 50_000
 
 _HEADERS = {
     "confusables.tsv": (
@@ -65,7 +68,8 @@ _HEADERS = {
         "Toneless readings of characters with more than one (多音字), from pypinyin 0.55.0",
         "pinyin_dict, kept when its phrases_dict uses them (github.com/mozillazg/python-pinyin,",
         "MIT License, Copyright (c) 2016 mozillazg).",
-        "Format: CHAR<TAB>READING,READING,... (the first is pinyin.tsv's).",
+        "Format: CHAR<TAB>READING,READING,...[<TAB>*] (the first is pinyin.tsv's; * marks a",
+        "function word, whose second reading is used for lexicon terms but not for text).",
     ),
 }
 
@@ -126,6 +130,19 @@ def char_frequency() -> collections.Counter[str]:
         word, count = line.split(" ")[:2]
         for ch in set(word):
             freq[ch] += int(count)
+    return freq
+
+
+def single_frequency() -> collections.Counter[str]:
+    """Per character: its frequency as a one-character word in jieba's dictionary."""
+    import jieba
+
+    freq: collections.Counter[str] = collections.Counter()
+    path = Path(jieba.__file__).parent / "dict.txt"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        word, count = line.split(" ")[:2]
+        if len(word) == 1:
+            freq[word] += int(count)
     return freq
 
 
@@ -250,7 +267,12 @@ def write_evasion_tables(tables: Path = SHARED_TABLES, out_dir: Path = DATA_DIR)
     chaizi = build_chaizi(tables, freq)
     _write(out_dir, "chaizi.tsv", [f"{k}\t" + "\t".join(v) for k, v in sorted(chaizi.items())])
     poly = build_polyphonic(tables, pinyin)
-    _write(out_dir, "polyphonic.tsv", [f"{k}\t" + ",".join(v) for k, v in sorted(poly.items())])
+    alone = single_frequency()
+    rows = [
+        f"{k}\t" + ",".join(v) + ("\t*" if alone[k] >= FUNCTION_WORD_FROM else "")
+        for k, v in sorted(poly.items())
+    ]
+    _write(out_dir, "polyphonic.tsv", rows)
 
 
 def read_table(name: str) -> list[list[str]]:

@@ -162,8 +162,15 @@ def shape_table() -> dict[str, str]:
 
 @cache
 def second_readings() -> dict[str, str]:
-    """Polyphonic character → its second reading in use (重 → chong; ``data/polyphonic.tsv``)."""
-    return {ch: rs.split(",")[1] for ch, rs in _read_pairs("polyphonic.tsv").items()}
+    """Polyphonic character → its second reading in use (重 → chong; ``data/polyphonic.tsv``),
+    function words (了, 的, 和: marked ``*``) left out."""
+    out: dict[str, str] = {}
+    for line in (_DATA_DIR / "polyphonic.tsv").read_text(encoding="utf-8").splitlines():
+        fields = line.split("\t")
+        if line.startswith("#") or len(fields) > 2:
+            continue
+        out[fields[0]] = fields[1].split(",")[1]
+    return out
 
 
 @dataclass(frozen=True)
