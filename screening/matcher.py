@@ -247,12 +247,12 @@ class LexiconMatcher:
         # canon and skeleton keys are mostly the same strings: one automaton over both serves
         # the canon, skeleton and reversed scans (a third of the memory, and the second and
         # third scans find it in the CPU caches)
-        both = _Automaton(dict.fromkeys((*canon, *skel), ()))
+        both = _Automaton(dict.fromkeys((*canon, *skel, *split), ()))
         self._canon = _Automaton(canon, shared=both)
         self._skel = _Automaton(skel, shared=both)
         self._py = _Automaton(py, skel_key)
         self._latin = _Automaton(latin)
-        self._split = _Automaton(split)
+        self._split = _Automaton(split, shared=both)  # found by the skeleton scan
         # initials are scanned in windows of the key length around Latin/hanzi edges: short
         # keys (most random hits) get narrow windows, the few long keys their own automaton
         self._ini = _Automaton(
@@ -285,7 +285,8 @@ class LexiconMatcher:
         direct: collections.Counter[Pattern] = collections.Counter()
         self._plain(views.canon, "canon", self._canon, add, direct)
         literal = {pat.term for pat in direct} | {self._skel_key.get(p, "") for p in direct}
-        self._plain(views.skeleton, "skeleton", self._skel, add)
+        skel_found = self._skel.find(views.skeleton.text)
+        self._plain(views.skeleton, "skeleton", self._skel, add, found=skel_found)
         self._plain(views.reversed, "reversed", self._skel, add, literal=literal)
         self._phonetic(views.pinyin, self._py, add, literal, direct)
         if views.second_pinyin is not None:
@@ -308,7 +309,7 @@ class LexiconMatcher:
                 hit = hit._replace(cap=CAP_SPLIT)
             add(hit)
 
-        self._plain(views.skeleton, "split", self._split, add_split)
+        self._plain(views.skeleton, "split", self._split, add_split, found=skel_found)
         if views.shape is not None:
             self._plain(views.shape, "shape", self._skel, add, cap_of=_shape_cap)
         return list(hits.values())
@@ -322,13 +323,17 @@ class LexiconMatcher:
         direct: collections.Counter[Pattern] | None = None,
         literal: set[str] | None = None,
         cap_of: Callable[[str], str] | None = None,
+        found: list[tuple[int, int, int]] | None = None,
     ) -> None:
         """Plain-view hits; ``direct`` (canon) counts each pattern's occurrences, ``literal``
         (reversed) holds the terms found in canon, whose reversals are not hits; ``cap_of`` says
-        why a key's hits are capped at review ("" when they are not)."""
+        why a key's hits are capped at review ("" when they are not); ``found``: the matches of
+        ``auto``'s (shared) automaton in ``view``, when already scanned."""
         text = view.text
         raw: list[tuple[Pattern, int, int, str]] = []
-        for idx, a, b in auto.find(text):
+        for idx, a, b in auto.find(text) if found is None else found:
+            if not auto.patterns[idx]:
+                continue
             if not _word_ok(text, a, b):
                 continue
             key = auto.keys[idx]
@@ -364,6 +369,8 @@ class LexiconMatcher:
         skel = uview.source
         table = pinyin_table()
         found = auto.find(uview.text)
+        if uview.second:
+            found = uview.through_second_readings(found)
         seen = collections.Counter(p for idx, _, _ in found for p in auto.patterns[idx])
         for idx, a, b in found:
             if all(seen[p] <= direct[p] for p in auto.patterns[idx]):

@@ -79,6 +79,26 @@ class UnitView:
         self._text = _letters_string(np.where(tables.reading[own], letters, own))
         self._starts = starts
 
+    @property
+    def second(self) -> bool:
+        """Whether polyphonic characters are read their second way here."""
+        return self._second
+
+    def through_second_readings(
+        self, found: list[tuple[int, int, int]]
+    ) -> list[tuple[int, int, int]]:
+        """The matches ``(key, a, b)`` of :attr:`text` that hold a piece read its second way
+        (the others are matches of the first-reading pinyin too: already found there)."""
+        if not found:
+            return found
+        units = np.flatnonzero(_tables().polyphone[self.source.codes])
+        pos = self._start_array()[units]
+        match = np.asarray(found, dtype=np.int64).reshape(-1, 3)
+        nxt = np.searchsorted(pos, match[:, 1])
+        ok = nxt < len(pos)
+        ok[ok] &= pos[nxt[ok]] < match[ok, 2]
+        return [(int(i), int(a), int(b)) for i, a, b in match[ok]]
+
     def edges(self) -> np.ndarray:
         """Sorted source positions ``p`` where characters ``p - 1`` and ``p`` are a typed Latin
         letter and a hanzi (either order). A stretch mixes both iff it contains such an edge."""
