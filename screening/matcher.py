@@ -15,6 +15,13 @@ Views and what they are allowed to find:
 * initials — same terms; accepted only when the matched region mixes Latin letters and hanzi
   (``fl功``), because pure hanzi initials collide with ordinary words and pure Latin initials with
   English acronyms; the well-known pure ones (xjp, lhz) are literal lexicon entries.
+* second pinyin — the pinyin keys again, over the text with its polyphonic characters read their
+  second way (hits are ``pinyin`` hits); pinyin keys include the terms' other readings too.
+* squeezed — Latin/digit terms (with and without their spaces), as whole tokens, unless every
+  letter typed is a look-alike from another script (a Cyrillic word is not an English term).
+* split — deny terms of at most four characters with one character written as its components;
+  review unless the text holds a radical form (讠, 扌, 氵).
+* shape — the skeleton keys over the skeleton with rare look-alike characters folded; review.
 """
 
 from __future__ import annotations
