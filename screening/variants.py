@@ -64,10 +64,19 @@ def split_keys(skey: str) -> tuple[str, ...]:
     out: dict[str, None] = {}
     for i, ch in enumerate(skey):
         for comps in table.get(ch, ()):
-            key = skeleton(canonical(skey[:i] + comps + skey[i + 1 :])).text
+            piece = _skeleton_text(comps)
+            key = skey[:i] + piece + skey[i + 1 :]
+            if piece[:1] == skey[i - 1 : i] or piece[-1:] == skey[i + 1 : i + 2]:
+                key = _skeleton_text(key)  # a repeat across the junction collapses
             if key != skey and len(key) >= MIN_SPLIT_KEY_CHARS:
                 out[key] = None
     return tuple(out)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _skeleton_text(text: str) -> str:
+    """The skeleton of ``text`` (components are few: each is folded once, 讠十 → 言十)."""
+    return skeleton(canonical(text)).text
 
 
 @cache
