@@ -15,8 +15,8 @@ Views and what they are allowed to find:
 * initials — same terms; accepted only when the matched region mixes Latin letters and hanzi
   (``fl功``), because pure hanzi initials collide with ordinary words and pure Latin initials with
   English acronyms; the well-known pure ones (xjp, lhz) are literal lexicon entries.
-* second pinyin — the pinyin keys again, over the text with its polyphonic characters read their
-  second way (hits are ``pinyin`` hits); pinyin keys include the terms' other readings too.
+* pinyin keys also stand for other readings: the term's polyphonic characters read otherwise, and
+  a syllable written with a text's polyphonic character meant its second way (checked per hit).
 * squeezed — Latin/digit terms (with and without their spaces), as whole tokens, unless every
   letter typed is a look-alike from another script (a Cyrillic word is not an English term).
 * split — deny terms of at most four characters with one character written as its components;
@@ -37,7 +37,14 @@ import ahocorasick_rs
 import numpy as np
 
 from screening.lexicon import Lexicon
-from screening.variants import piece_starts, radical_forms, reading_keys, split_keys
+from screening.variants import (
+    Requirement,
+    piece_starts,
+    radical_forms,
+    reading_keys,
+    split_keys,
+    text_reading_keys,
+)
 from screening.views import (
     UnitView,
     View,
@@ -164,6 +171,8 @@ class _Automaton:
         self.keys: list[str] = shared.keys if shared is not None else list(keyed)
         self.patterns: list[Sequence[Pattern]] = [keyed.get(k, ()) for k in self.keys]
         self._skel_of = skel_of or {}
+        #: key → pattern → (key position, characters one of which the text must hold there)
+        self.requires: dict[str, dict[Pattern, Requirement]] = {}
         self._initials = initials
         self.max_len = max(map(len, keyed), default=0)
         self.ac: ahocorasick_rs.AhoCorasick | None
@@ -220,6 +229,7 @@ class LexiconMatcher:
         ini: dict[str, list[Pattern]] = {}
         latin: dict[str, list[Pattern]] = {}
         split: dict[str, list[Pattern]] = {}
+        requires: dict[str, dict[Pattern, Requirement]] = {}
         skel_key: dict[Pattern, str] = {}
         entries: list[Pattern] = []
         for li, lex in enumerate(lexicons):
@@ -247,6 +257,10 @@ class LexiconMatcher:
                 ini.setdefault(ikey, []).append(pat)
                 for k in reading_keys(skey):  # other readings of polyphonic characters
                     py.setdefault(k, []).append(pat)
+                for k, need in text_reading_keys(skey):  # 虫草会 written 重草会
+                    if pat not in py.get(k, ()):
+                        py.setdefault(k, []).append(pat)
+                        requires.setdefault(k, {})[pat] = need
             if pat.kind == "deny" and skel_ok:
                 for k in split_keys(skey):
                     split.setdefault(k, []).append(pat)
@@ -258,6 +272,7 @@ class LexiconMatcher:
         self._canon = _Automaton(canon, shared=both)
         self._skel = _Automaton(skel, shared=both)
         self._py = _Automaton(py, skel_key)
+        self._py.requires = requires
         self._latin = _Automaton(latin)
         self._split = _Automaton(split, shared=both)  # found by the skeleton scan
         # initials are scanned in windows of the key length around Latin/hanzi edges: short
@@ -296,8 +311,6 @@ class LexiconMatcher:
         self._plain(views.skeleton, "skeleton", self._skel, add, found=skel_found)
         self._plain(views.reversed, "reversed", self._skel, add, literal=literal)
         self._phonetic(views.pinyin, self._py, add, literal, direct)
-        if views.second_pinyin is not None:
-            self._phonetic(views.second_pinyin, self._py, add, literal, direct)
         self._initials(views.initials, self._ini, add, windowed=True)
         self._initials(views.initials, self._ini_long, add, windowed=False)
         if views.squeezed is not None:
@@ -376,8 +389,6 @@ class LexiconMatcher:
         skel = uview.source
         table = pinyin_table()
         found = auto.find(uview.text)
-        if uview.second:
-            found = uview.through_second_readings(found)
         seen = collections.Counter(p for idx, _, _ in found for p in auto.patterns[idx])
         for idx, a, b in found:
             if all(seen[p] <= direct[p] for p in auto.patterns[idx]):
@@ -401,7 +412,13 @@ class LexiconMatcher:
                     continue  # the term itself (or a piece of it), already found in canon
             key = auto.keys[idx]
             span: tuple[int, int] | None = None
+            needs = auto.requires.get(key)
             for pat in auto.patterns[idx]:
+                need = needs.get(pat) if needs else None
+                if need is not None:  # a syllable the text writes with a polyphonic character
+                    u = uview.unit_at(a + need[0])
+                    if u is None or skel.text[u] not in need[1]:
+                        continue
                 if has_latin and has_hanzi:
                     # mixed Latin/hanzi: the hanzi typed must be the term's own (法lun功, fl功),
                     # otherwise an acronym next to any word would match (LTS 发 ≠ 裸体少妇)

@@ -17,6 +17,7 @@ from functools import cache
 
 from screening.evasion_tables import read_table
 from screening.views import canonical, pinyin_table, skeleton
+from screening.views.chars import second_readings
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +110,38 @@ def reading_keys(skey: str) -> tuple[str, ...]:
                 keys["".join((*first[:i], opts[rank], *first[i + 1 :]))] = None
     keys.pop("".join(first), None)
     return tuple(k for k in list(keys)[:MAX_READING_KEYS] if k.isascii() and k.isalpha())
+
+
+@cache
+def written_otherwise() -> dict[str, dict[str, frozenset[str]]]:
+    """Second reading → first reading → the polyphonic characters read so (chong → zhong → 重):
+    a text may write the syllable chong with 重, which its pinyin spells zhong."""
+    out: dict[str, dict[str, set[str]]] = {}
+    table = pinyin_table()
+    for ch, second in second_readings().items():
+        out.setdefault(second, {}).setdefault(table[ch], set()).add(ch)
+    return {s: {f: frozenset(c) for f, c in firsts.items()} for s, firsts in out.items()}
+
+
+Requirement = tuple[int, frozenset[str]]
+
+
+@functools.lru_cache(maxsize=262_144)
+def text_reading_keys(skey: str) -> tuple[tuple[str, Requirement], ...]:
+    """Pinyin keys of ``skey`` for a text that writes one of its syllables with a polyphonic
+    character meant in its second reading (虫草会 written 重草会: key zhongcaohui), each with
+    what a match must hold: at that key position, one of those characters (重, not 中). At most
+    :data:`MAX_READING_KEYS`."""
+    table = pinyin_table()
+    pieces = [table.get(ch, ch) for ch in skey]
+    other = written_otherwise()
+    out: list[tuple[str, Requirement]] = []
+    pos = 0
+    for i, piece in enumerate(pieces):
+        for first, chars in sorted(other.get(piece, {}).items()):
+            out.append(("".join((*pieces[:i], first, *pieces[i + 1 :])), (pos, chars)))
+        pos += len(piece)
+    return tuple((k, r) for k, r in out[:MAX_READING_KEYS] if k.isascii() and k.isalpha())
 
 
 def piece_starts(skel_text: str, key: str, initials: bool) -> dict[int, str]:

@@ -13,8 +13,8 @@ Every view is a string plus, per character, the half-open span ``[starts[i], end
   folded and repeats collapsed (法法法轮 → 法轮).
 * ``reversed`` — ``skeleton`` reversed (catches 平近习).
 * ``pinyin`` / ``initials`` — ``skeleton`` through a char→pinyin table, with unit boundaries so a
-  match cannot start or end inside a syllable or inside a Latin word; ``second_pinyin`` the same
-  with polyphonic characters read their second way (only when the text has one).
+  match cannot start or end inside a syllable or inside a Latin word (other readings of
+  polyphonic characters are keys of the matcher, see :mod:`screening.variants`).
 * ``squeezed`` — ``canon`` with confusable letters folded and separators between single letters
   or digits removed (``f.u.c.k``, ``8·9·6·4``), for Latin and digit terms; only when it differs.
 * ``shape`` — ``skeleton`` with rare characters folded into common look-alikes (笫 → 第); only
@@ -39,7 +39,6 @@ from screening.views.chars import (
     _skip_set,
     _tables,
     pinyin_table,
-    second_reading_pieces,
 )
 from screening.views.digits import digits
 from screening.views.phonetic import (
@@ -47,7 +46,6 @@ from screening.views.phonetic import (
     _phonetic_tables,
     inside_latin_run,
     phonetic,
-    second_pinyin,
 )
 from screening.views.skeleton import _split_ac, reverse, shape, skeleton
 from screening.views.squeezed import squeezed
@@ -84,7 +82,6 @@ class Views:
     digits: View
     squeezed: View | None = None  # Latin/digit terms: look-alikes folded, spaced letters joined
     shape: View | None = None  # the skeleton with rare look-alike characters folded
-    second_pinyin: UnitView | None = None  # pinyin with polyphonic characters read otherwise
 
 
 def build_views(
@@ -112,7 +109,6 @@ def build_views(
         digits=digits(canon),
         squeezed=squeezed(canon),
         shape=shape(skel),
-        second_pinyin=second_pinyin(skel),
     )
 
 
@@ -125,4 +121,3 @@ def warm_up() -> None:
     _split_ac()
     _phonetic_tables(True)
     _phonetic_tables(False)
-    second_reading_pieces()

@@ -173,36 +173,6 @@ def second_readings() -> dict[str, str]:
     return out
 
 
-@dataclass(frozen=True)
-class PieceArrays:
-    """Per-code-point arrays that spell a pinyin string: each hanzi's piece length, its offset
-    in ``letters`` (every reading, concatenated), and whether it has a reading."""
-
-    length: np.ndarray
-    at: np.ndarray
-    letters: np.ndarray
-
-
-def _piece_arrays(readings: Mapping[str, str]) -> PieceArrays:
-    length = np.ones(_UNICODE, dtype=np.uint8)
-    length[np.fromiter(map(ord, readings), np.int64, len(readings))] = np.fromiter(
-        map(len, readings.values()), np.uint8, len(readings)
-    )
-    pieces = list(readings.items())
-    at = np.zeros(_UNICODE, dtype=np.int32)
-    at[np.fromiter((ord(c) for c, _ in pieces), np.int64, len(pieces))] = np.cumsum(
-        [0] + [len(p) for _, p in pieces[:-1]]
-    )
-    return PieceArrays(length, at, _codes("".join(p for _, p in pieces)))
-
-
-@cache
-def second_reading_pieces() -> PieceArrays:
-    """:class:`PieceArrays` with polyphonic characters read their second way (the alternative
-    pinyin string)."""
-    return _piece_arrays({**pinyin_table(), **second_readings()})
-
-
 @cache
 def _t2s() -> dict[str, str]:
     table: dict[str, str] = {}
@@ -390,7 +360,6 @@ class _Tables:
     shaped: np.ndarray  # the shape view changes the character
     latin_fold: np.ndarray  # a look-alike of a Latin letter or digit (squeezed view folds it)
     alnum: np.ndarray  # a-z, 0-9
-    polyphone: np.ndarray  # a character with a second reading in use (重, 行, 长)
     squeeze_sep: np.ndarray  # a separator the squeezed view removes between single characters
     digit_sep: np.ndarray  # the digits view drops the character
     digit: np.ndarray  # Chinese and financial numerals → ASCII digits
@@ -473,7 +442,6 @@ def _tables() -> _Tables:
         shaped=_mask(shape_table()),
         latin_fold=_mask(k for k, v in lookalike_table().items() if v.isascii()),
         alnum=_mask("abcdefghijklmnopqrstuvwxyz0123456789"),
-        polyphone=_mask(second_readings()),
         squeeze_sep=_mask(SQUEEZE_SEPARATORS),
         digit_sep=_mask(_DIGIT_SEPARATORS),
         digit=_lookup(_CN_DIGITS),

@@ -7,7 +7,7 @@ from functools import cache
 
 import numpy as np
 
-from screening.views.chars import _tables, pinyin_table, second_reading_pieces
+from screening.views.chars import _tables, pinyin_table
 from screening.views.view import View, _letters_string
 
 
@@ -25,21 +25,16 @@ class UnitView:
         "_initial",
         "_initials",
         "_latin",
-        "_second",
         "_starts",
         "_text",
         "_windows",
         "source",
     )
 
-    def __init__(
-        self, source: View, text: str | None, initials: bool, *, second: bool = False
-    ) -> None:
-        """``second``: polyphonic characters read their second way (重 chong, 行 hang)."""
+    def __init__(self, source: View, text: str | None, initials: bool) -> None:
         self.source = source
         self._text = text
         self._initials = initials
-        self._second = second
         self._starts: np.ndarray | None = None
         self._edges: np.ndarray | None = None
         self._latin: np.ndarray | None = None
@@ -64,40 +59,15 @@ class UnitView:
         letter at its offset within its unit's piece (a flat table of all pieces), or the unit's
         own character when it has no reading."""
         tables = _tables()
-        if self._second:
-            arrays = second_reading_pieces()
-            pinyin_len, piece_at, flat = arrays.length, arrays.at, arrays.letters
-        else:
-            pinyin_len, piece_at, flat = tables.pinyin_len, tables.piece_at, tables.letters
         codes = self.source.codes
-        lengths = pinyin_len[codes].astype(np.int64)
+        lengths = tables.pinyin_len[codes].astype(np.int64)
         starts = np.cumsum(lengths) - lengths
         unit = np.repeat(np.arange(len(codes)), lengths)
         own = codes[unit]
         offset = np.arange(len(unit)) - starts[unit]
-        letters = flat[piece_at[own] + offset]
+        letters = tables.letters[tables.piece_at[own] + offset]
         self._text = _letters_string(np.where(tables.reading[own], letters, own))
         self._starts = starts
-
-    @property
-    def second(self) -> bool:
-        """Whether polyphonic characters are read their second way here."""
-        return self._second
-
-    def through_second_readings(
-        self, found: list[tuple[int, int, int]]
-    ) -> list[tuple[int, int, int]]:
-        """The matches ``(key, a, b)`` of :attr:`text` that hold a piece read its second way
-        (the others are matches of the first-reading pinyin too: already found there)."""
-        if not found:
-            return found
-        units = np.flatnonzero(_tables().polyphone[self.source.codes])
-        pos = self._start_array()[units]
-        match = np.asarray(found, dtype=np.int64).reshape(-1, 3)
-        nxt = np.searchsorted(pos, match[:, 1])
-        ok = nxt < len(pos)
-        ok[ok] &= pos[nxt[ok]] < match[ok, 2]
-        return [(int(i), int(a), int(b)) for i, a, b in match[ok]]
 
     def edges(self) -> np.ndarray:
         """Sorted source positions ``p`` where characters ``p - 1`` and ``p`` are a typed Latin
@@ -275,15 +245,6 @@ def _phonetic_tables(initials: bool) -> dict[int, str]:
     themselves), for lexicon terms (texts are spelled out by :meth:`UnitView.text`)."""
     pieces = {c: (p[0] if initials else p) for c, p in pinyin_table().items()}
     return {ord(c): p for c, p in pieces.items()}
-
-
-def second_pinyin(view: View) -> UnitView | None:
-    """Pinyin of ``view`` with every polyphonic character read its second way (重 chong, 行
-    hang, 长 chang), or ``None`` when it has none: a homophone typed with a polyphonic character
-    is matched in whichever reading it was meant."""
-    if not _tables().polyphone[view.codes].any():
-        return None
-    return UnitView(view, None, False, second=True)
 
 
 def phonetic(view: View, *, initials: bool) -> UnitView:

@@ -106,6 +106,7 @@ MUST_NOT_FIRE = [
     "сор",  # a Cyrillic word is not a Latin term
     "they said xianmihui",  # the run heysaidxianmihui is not pinyin: no syllable cut
     "中山会馆",  # first readings, ordinary words
+    "中草会馆开业",  # 中 is not read chong: 虫草会 only through 重
     "口岸开放，密钥管理",  # punctuation between words
 ]
 
