@@ -28,6 +28,11 @@ MIN_SPLIT_KEY_CHARS = 3
 #: Pinyin keys per term with one character read otherwise (the usual evasion: 虫 for 重 read
 #: chong); each character's second reading comes before any third one.
 MAX_READING_KEYS = 4
+#: Keys for a text's polyphonic character read its second way: terms up to this long (names,
+#: codenames, short slogans), at most this many per term (77,000 keys for all terms doubled the
+#: screener's build time).
+MAX_TEXT_READING_TERM_CHARS = 4
+MAX_TEXT_READING_KEYS = 2
 #: Split keys are made for terms up to this long (names, codenames, short slogans): a longer
 #: term has too many characters to split one of, and ~6 keys per term would triple the automata.
 MAX_SPLIT_TERM_CHARS = 4
@@ -130,8 +135,10 @@ Requirement = tuple[int, frozenset[str]]
 def text_reading_keys(skey: str) -> tuple[tuple[str, Requirement], ...]:
     """Pinyin keys of ``skey`` for a text that writes one of its syllables with a polyphonic
     character meant in its second reading (虫草会 written 重草会: key zhongcaohui), each with
-    what a match must hold: at that key position, one of those characters (重, not 中). At most
-    :data:`MAX_READING_KEYS`."""
+    what a match must hold: at that key position, one of those characters (重, not 中). Terms up
+    to :data:`MAX_TEXT_READING_TERM_CHARS` characters, at most :data:`MAX_TEXT_READING_KEYS`."""
+    if len(skey) > MAX_TEXT_READING_TERM_CHARS:
+        return ()
     table = pinyin_table()
     pieces = [table.get(ch, ch) for ch in skey]
     other = written_otherwise()
@@ -141,7 +148,7 @@ def text_reading_keys(skey: str) -> tuple[tuple[str, Requirement], ...]:
         for first, chars in sorted(other.get(piece, {}).items()):
             out.append(("".join((*pieces[:i], first, *pieces[i + 1 :])), (pos, chars)))
         pos += len(piece)
-    return tuple((k, r) for k, r in out[:MAX_READING_KEYS] if k.isascii() and k.isalpha())
+    return tuple((k, r) for k, r in out[:MAX_TEXT_READING_KEYS] if k.isascii() and k.isalpha())
 
 
 def piece_starts(skel_text: str, key: str, initials: bool) -> dict[int, str]:
