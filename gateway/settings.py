@@ -155,6 +155,7 @@ class ScreeningSettings:
     workers: int = 2
     reload_poll_s: float = 0.25
     screen_timeout_s: float = 10.0
+    detectors: tuple[str, ...] = ()  # empty: every registered detector (screening.detectors)
 
 
 @dataclass(frozen=True)

@@ -345,7 +345,7 @@ def candidates(data: Path) -> dict[str, list[str]]:
     import jieba
 
     from screening.lexicon import LexiconError, _check_term
-    from screening.normalize import canonical
+    from screening.views import canonical
 
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()

@@ -158,7 +158,7 @@ def _check_term(raw: str, where: str) -> str:
         raise LexiconError(where, "term contains control characters or tabs")
     if len(term) > MAX_TERM_CHARS:
         raise LexiconError(where, f"term longer than {MAX_TERM_CHARS} characters")
-    from screening.normalize import canonical
+    from screening.views import canonical
 
     if len(canonical(term).text.strip()) < 2:
         raise LexiconError(where, f"single-character term {term!r} (too many false positives)")

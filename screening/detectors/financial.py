@@ -15,7 +15,7 @@ import re
 
 from screening.attribution import NO_COMPANY, Company, subject
 from screening.findings import Finding
-from screening.normalize import Views
+from screening.views import Views
 
 logger = logging.getLogger(__name__)
 

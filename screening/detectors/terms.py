@@ -11,9 +11,9 @@ from screening.attribution import NO_COMPANY, Company, subject
 from screening.findings import Finding
 from screening.lexicon import Lexicon
 from screening.matcher import Hit, term_keys
-from screening.normalize import Views
 from screening.persons import RosterEntry, owner_of
 from screening.segment import all_words, crosses_boundary, is_word, token_ends, word_freq
+from screening.views import Views
 
 logger = logging.getLogger(__name__)
 
