@@ -60,7 +60,7 @@ except ImportError:
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from screening.lexicon import load_directory  # noqa: E402
-from screening.normalize import canonical  # noqa: E402
+from screening.views import canonical  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CLEAN = Path("/work/shared/data/clean/TranslateProject/text.txt")

@@ -119,6 +119,8 @@ def required_approvals(
         why = f"{finding.category}: '{finding.text}' in {finding.field} ({finding.rule})"
         if finding.category in ("strategy", "reform", "financial", "sensitive"):
             why = "Art. 14: " + why
+        elif finding.category in ("political", "vulgar_review", "violence_contraband_review"):
+            why = "Art. 21(2): sensitive content for Brand-PR to judge in context: " + why
         elif finding.category == "executive":
             why = "Art. 17(2): names a director, supervisor or executive: " + why
         for role in roles:

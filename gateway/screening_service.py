@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import threading
@@ -30,7 +31,9 @@ from redis.exceptions import RedisError
 from gateway.errors import PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from gateway.keys import Keys, text
 from gateway.settings import Settings
+from screening.attribution import Company
 from screening.decision import CategoryRule
+from screening.detectors import DEFAULT_DETECTORS
 from screening.lexicon import Lexicon, LexiconError
 from screening.persons import RosterEntry
 from screening.pipeline import Screener, ScreenResult, TextTooLong
@@ -106,7 +109,16 @@ def _base_key(settings: Settings, classifier: object | None) -> tuple[Any, ...]:
         )
     )
     rules = tuple(sorted((k, v.action, v.require) for k, v in policy_rules(settings).items()))
-    return (str(directory), files, rules, roster(settings), id(classifier))
+    detectors = settings.screening.detectors
+    return (
+        str(directory),
+        files,
+        rules,
+        roster(settings),
+        settings.policy.company,
+        id(classifier),
+        detectors,
+    )
 
 
 def base_screener(settings: Settings, classifier: object | None = None) -> Screener:
@@ -122,6 +134,8 @@ def base_screener(settings: Settings, classifier: object | None = None) -> Scree
             rules=policy_rules(settings),
             roster=roster(settings),
             classifier=classifier,
+            company=Company(**dataclasses.asdict(settings.policy.company)),
+            detectors=settings.screening.detectors or DEFAULT_DETECTORS,
         )
         _BASE_CACHE.clear()
         _BASE_CACHE[key] = screener

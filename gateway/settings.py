@@ -155,6 +155,7 @@ class ScreeningSettings:
     workers: int = 2
     reload_poll_s: float = 0.25
     screen_timeout_s: float = 10.0
+    detectors: tuple[str, ...] = ()  # empty: every registered detector (screening.detectors)
 
 
 @dataclass(frozen=True)
@@ -296,6 +297,16 @@ class RosterEntry:
 
 
 @dataclass(frozen=True)
+class CompanyPolicy:
+    """Who "the company" is for Art. 14 attribution of financial figures."""
+
+    names: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    subsidiaries: tuple[str, ...] = ()
+    tickers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class PostCategoryPolicy:
     require: tuple[str, ...] = ()
 
@@ -306,6 +317,7 @@ class Policy:
     categories: Mapping[str, CategoryPolicy] = field(default_factory=dict)
     post_categories: Mapping[str, PostCategoryPolicy] = field(default_factory=dict)
     roster: tuple[RosterEntry, ...] = ()
+    company: CompanyPolicy = field(default_factory=CompanyPolicy)
     brand_pr_unit: str = "brand_pr"
     alert_webhook: str = ""
 

@@ -30,13 +30,19 @@ class CategoryRule:
 UNKNOWN_CATEGORY_RULE = CategoryRule("review", ("brand_pr",))
 LEADER_AND_PR = ("leader", "brand_pr")
 
-#: Defaults used when the gateway does not pass its own policy. Deny categories block.
+#: Defaults used when the gateway does not pass its own policy (docs/screening.md, "Policy"):
+#: block only what may never be published whatever the approvals; major sensitive current
+#: affairs (Art. 21(2)) and terms that also occur in ordinary prose are Brand-PR's review.
 DEFAULT_RULES: Mapping[str, CategoryRule] = {
     "state_secret": CategoryRule("block"),
     "commercial_secret": CategoryRule("block"),
-    "political": CategoryRule("block"),
+    "political": CategoryRule("review", ("brand_pr",)),
+    "political_evasion": CategoryRule("block"),
     "vulgar": CategoryRule("block"),
+    "vulgar_review": CategoryRule("review", ("brand_pr",)),
     "violence_contraband": CategoryRule("block"),
+    "violence_contraband_review": CategoryRule("review", ("brand_pr",)),
+    "state_leader": CategoryRule("warn"),
     "financial": CategoryRule("review", LEADER_AND_PR),
     "strategy": CategoryRule("review", LEADER_AND_PR),
     "reform": CategoryRule("review", LEADER_AND_PR),

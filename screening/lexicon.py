@@ -8,6 +8,8 @@ File format (UTF-8, one entry a line)::
     # source: hand-curated            (free text; where the list came from)
     # version: 2026-11-26.1           (free text)
     # licence: CC0-1.0                (optional)
+    # evasion_category: political_evasion  (optional: a disguised hit blocks in this category)
+    # scope: marking                  (optional: block only as a marking, review in prose)
     绝密                               a deny term
     !绝密期限已解除                     an allow phrase: overrides deny terms it contains
     @near 20: 大麻 | 吸食, 种植         combination: a left term within 20 chars of a right one
@@ -41,7 +43,10 @@ _HEADER_KEYS = {
     "licence",
     "license",
     "description",
+    "evasion_category",
+    "scope",
 }
+_SCOPES = ("anywhere", "marking")
 _ACTIONS = ("block", "review", "warn")
 _CATEGORY_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 _NEAR_RE = re.compile(r"^@near\s+(\d{1,4})\s*:\s*(.+?)\s*\|\s*(.+?)\s*$")
@@ -90,6 +95,12 @@ class Lexicon:
     rules: tuple[CombinationRule, ...] = ()
     licence: str = ""
     description: str = field(default="", compare=False)
+    #: category (action block) of a hit that disguises the term (pinyin mixed with hanzi,
+    #: reversal, inserted symbols, look-alikes): official prose never does that
+    evasion_category: str = ""
+    #: ``marking``: a term blocks only where it stands as a marking (line start, brackets, ★,
+    #: after 属/系/为 at a clause end); in running prose (保守国家秘密) it is reviewed
+    scope: str = "anywhere"
 
     @classmethod
     def from_terms(
@@ -147,7 +158,7 @@ def _check_term(raw: str, where: str) -> str:
         raise LexiconError(where, "term contains control characters or tabs")
     if len(term) > MAX_TERM_CHARS:
         raise LexiconError(where, f"term longer than {MAX_TERM_CHARS} characters")
-    from screening.normalize import canonical
+    from screening.views import canonical
 
     if len(canonical(term).text.strip()) < 2:
         raise LexiconError(where, f"single-character term {term!r} (too many false positives)")
@@ -208,7 +219,23 @@ def parse_lexicon(text: str, *, name: str) -> Lexicon:
         rules=tuple(rules),
         licence=header.get("licence", ("", 0))[0],
         description=header.get("description", ("", 0))[0],
+        evasion_category=_optional_category(header.get("evasion_category"), name),
+        scope=_check_scope(header.get("scope"), name),
     )
+
+
+def _check_scope(value: tuple[str, int] | None, name: str) -> str:
+    if value is None:
+        return "anywhere"
+    if value[0] not in _SCOPES:
+        raise LexiconError(f"{name}:{value[1]}", f"bad scope {value[0]!r} (one of {_SCOPES})")
+    return value[0]
+
+
+def _optional_category(value: tuple[str, int] | None, name: str) -> str:
+    if value is None or not value[0]:
+        return ""
+    return _check_category(value[0], f"{name}:{value[1]}")
 
 
 def _parse_rule(line: str, where: str) -> CombinationRule:

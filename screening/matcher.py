@@ -15,6 +15,13 @@ Views and what they are allowed to find:
 * initials — same terms; accepted only when the matched region mixes Latin letters and hanzi
   (``fl功``), because pure hanzi initials collide with ordinary words and pure Latin initials with
   English acronyms; the well-known pure ones (xjp, lhz) are literal lexicon entries.
+* pinyin keys also stand for other readings: the term's polyphonic characters read otherwise, and
+  a syllable written with a text's polyphonic character meant its second way (checked per hit).
+* squeezed — Latin/digit terms (with and without their spaces), as whole tokens, unless every
+  letter typed is a look-alike from another script (a Cyrillic word is not an English term).
+* split — deny terms of at most four characters with one character written as its components;
+  review unless the text holds a radical form (讠, 扌, 氵).
+* shape — the skeleton keys over the skeleton with rare look-alike characters folded; review.
 """
 
 from __future__ import annotations
@@ -30,23 +37,47 @@ import ahocorasick_rs
 import numpy as np
 
 from screening.lexicon import Lexicon
-from screening.normalize import (
+from screening.variants import (
+    Requirement,
+    piece_starts,
+    radical_forms,
+    reading_keys,
+    split_keys,
+    text_reading_keys,
+)
+from screening.views import (
     UnitView,
     View,
     Views,
-    _phonetic_tables,
     canonical,
     inside_latin_run,
     pinyin_table,
     skeleton,
 )
-from screening.normalize import _skip_set as _skip
+from screening.views.chars import _skip_set as _skip
+from screening.views.chars import lookalike_table
+from screening.views.phonetic import _phonetic_tables
 
 logger = logging.getLogger(__name__)
 
 PatternKind = Literal["deny", "allow", "combo", "roster"]
-ViewName = Literal["canon", "skeleton", "reversed", "pinyin", "initials"]
-VIEW_ORDER: tuple[ViewName, ...] = ("canon", "skeleton", "reversed", "pinyin", "initials")
+ViewName = Literal[
+    "canon", "skeleton", "reversed", "pinyin", "initials", "squeezed", "split", "shape"
+]
+VIEW_ORDER: tuple[ViewName, ...] = (
+    "canon",
+    "skeleton",
+    "reversed",
+    "pinyin",
+    "initials",
+    "squeezed",
+    "split",
+    "shape",
+)
+#: Why hits of a view (or of an ambiguous key in it) may not block.
+CAP_SHAPE = "a rare character read as the common one it looks like (形近字)"
+CAP_CUT = "pinyin cut out of a longer run of Latin letters at a syllable boundary"
+CAP_SPLIT = "a character split into components that are ordinary characters (口天, 女子)"
 _MIN_PHONETIC_HANZI = 3
 _MIN_REVERSED_CHARS = 3
 MAX_MATCHES_PER_KEY = 100
@@ -77,24 +108,15 @@ class Hit(NamedTuple):
     key: str
     latin: bool = False  # phonetic views: some matched characters were typed as Latin letters
     hanzi: bool = True  # phonetic views: some matched characters came from hanzi
+    cap: str = ""  # why this hit may not block (an ambiguous fold), or "" (its term's action)
 
 
 @functools.lru_cache(maxsize=4096)
-def _char_at_starts(skel_text: str, initials: bool) -> dict[int, str]:
+def _piece_starts(skel_text: str, key: str, initials: bool) -> dict[int, str]:
     """Phonetic key position → the term character whose piece starts there (for a term whose
     skeleton is ``skel_text``): every character starts a piece except a Latin letter right
     after another one (a Latin run is one unit). Computed when a mixed match needs it."""
-    trans = _phonetic_tables(initials)
-    out: dict[int, str] = {}
-    pos = 0
-    prev_latin = False
-    for c in skel_text:
-        latin = c in _LATIN_CHARS
-        if not (latin and prev_latin):
-            out[pos] = c
-        pos += len(trans.get(ord(c), c))
-        prev_latin = latin
-    return out
+    return piece_starts(skel_text, key, initials)
 
 
 def _alnum_ascii(c: str) -> bool:
@@ -149,6 +171,8 @@ class _Automaton:
         self.keys: list[str] = shared.keys if shared is not None else list(keyed)
         self.patterns: list[Sequence[Pattern]] = [keyed.get(k, ()) for k in self.keys]
         self._skel_of = skel_of or {}
+        #: key → pattern → (key position, characters one of which the text must hold there)
+        self.requires: dict[str, dict[Pattern, Requirement]] = {}
         self._initials = initials
         self.max_len = max(map(len, keyed), default=0)
         self.ac: ahocorasick_rs.AhoCorasick | None
@@ -169,9 +193,10 @@ class _Automaton:
             return []
         return self.cap(self.ac.find_matches_as_indexes(text, overlapping=True))
 
-    def want(self, pat: Pattern) -> dict[int, str]:
-        """Key position → the term's own character whose phonetic piece starts there."""
-        return _char_at_starts(self._skel_of[pat], self._initials)
+    def want(self, pat: Pattern, key: str) -> dict[int, str]:
+        """Key position → the term's own character whose phonetic piece starts there (``key``:
+        the term's pinyin with the readings this key uses)."""
+        return _piece_starts(self._skel_of[pat], key, self._initials)
 
     @staticmethod
     def cap(found: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
@@ -202,6 +227,9 @@ class LexiconMatcher:
         skel: dict[str, list[Pattern]] = {}
         py: dict[str, list[Pattern]] = {}
         ini: dict[str, list[Pattern]] = {}
+        latin: dict[str, list[Pattern]] = {}
+        split: dict[str, list[Pattern]] = {}
+        requires: dict[str, dict[Pattern, Requirement]] = {}
         skel_key: dict[Pattern, str] = {}
         entries: list[Pattern] = []
         for li, lex in enumerate(lexicons):
@@ -217,7 +245,9 @@ class LexiconMatcher:
                 continue
             ckey, skey, skel_ok, pkey, ikey = keys
             canon.setdefault(ckey, []).append(pat)
-            if skey is None:
+            if skey is None:  # Latin/digit terms also match spaced out (x j p) in squeezed
+                for k in dict.fromkeys((ckey, ckey.replace(" ", ""))):
+                    latin.setdefault(k, []).append(pat)
                 continue
             skel_key[pat] = skey
             if skel_ok:
@@ -225,14 +255,26 @@ class LexiconMatcher:
             if pat.kind == "deny" and pkey is not None and ikey is not None:
                 py.setdefault(pkey, []).append(pat)
                 ini.setdefault(ikey, []).append(pat)
+                for k in reading_keys(skey):  # other readings of polyphonic characters
+                    py.setdefault(k, []).append(pat)
+                for k, need in text_reading_keys(skey):  # 虫草会 written 重草会
+                    if pat not in py.get(k, ()):
+                        py.setdefault(k, []).append(pat)
+                        requires.setdefault(k, {})[pat] = need
+            if pat.kind == "deny" and skel_ok:
+                for k in split_keys(skey):
+                    split.setdefault(k, []).append(pat)
         self._skel_key = skel_key
         # canon and skeleton keys are mostly the same strings: one automaton over both serves
         # the canon, skeleton and reversed scans (a third of the memory, and the second and
         # third scans find it in the CPU caches)
-        both = _Automaton(dict.fromkeys((*canon, *skel), ()))
+        both = _Automaton(dict.fromkeys((*canon, *skel, *split), ()))
         self._canon = _Automaton(canon, shared=both)
         self._skel = _Automaton(skel, shared=both)
         self._py = _Automaton(py, skel_key)
+        self._py.requires = requires
+        self._latin = _Automaton(latin)
+        self._split = _Automaton(split, shared=both)  # found by the skeleton scan
         # initials are scanned in windows of the key length around Latin/hanzi edges: short
         # keys (most random hits) get narrow windows, the few long keys their own automaton
         self._ini = _Automaton(
@@ -265,11 +307,31 @@ class LexiconMatcher:
         direct: collections.Counter[Pattern] = collections.Counter()
         self._plain(views.canon, "canon", self._canon, add, direct)
         literal = {pat.term for pat in direct} | {self._skel_key.get(p, "") for p in direct}
-        self._plain(views.skeleton, "skeleton", self._skel, add)
+        skel_found = self._skel.find(views.skeleton.text)
+        self._plain(views.skeleton, "skeleton", self._skel, add, found=skel_found)
         self._plain(views.reversed, "reversed", self._skel, add, literal=literal)
         self._phonetic(views.pinyin, self._py, add, literal, direct)
         self._initials(views.initials, self._ini, add, windowed=True)
         self._initials(views.initials, self._ini_long, add, windowed=False)
+        if views.squeezed is not None:
+            confusable = lookalike_table()
+
+            def add_latin(hit: Hit) -> None:
+                typed = [c for c in views.original[hit.start : hit.end] if c.isalnum()]
+                if not all(c in confusable for c in typed):  # not a word of another script
+                    add(hit)
+
+            self._plain(views.squeezed, "squeezed", self._latin, add_latin)
+        radicals = radical_forms()
+
+        def add_split(hit: Hit) -> None:
+            if radicals.isdisjoint(views.original[hit.start : hit.end]):
+                hit = hit._replace(cap=CAP_SPLIT)
+            add(hit)
+
+        self._plain(views.skeleton, "split", self._split, add_split, found=skel_found)
+        if views.shape is not None:
+            self._plain(views.shape, "shape", self._skel, add, cap_of=_shape_cap)
         return list(hits.values())
 
     @staticmethod
@@ -280,12 +342,18 @@ class LexiconMatcher:
         add: Callable[[Hit], None],
         direct: collections.Counter[Pattern] | None = None,
         literal: set[str] | None = None,
+        cap_of: Callable[[str], str] | None = None,
+        found: list[tuple[int, int, int]] | None = None,
     ) -> None:
         """Plain-view hits; ``direct`` (canon) counts each pattern's occurrences, ``literal``
-        (reversed) holds the terms found in canon, whose reversals are not hits."""
+        (reversed) holds the terms found in canon, whose reversals are not hits; ``cap_of`` says
+        why a key's hits are capped at review ("" when they are not); ``found``: the matches of
+        ``auto``'s (shared) automaton in ``view``, when already scanned."""
         text = view.text
         raw: list[tuple[Pattern, int, int, str]] = []
-        for idx, a, b in auto.find(text):
+        for idx, a, b in auto.find(text) if found is None else found:
+            if not auto.patterns[idx]:
+                continue
             if not _word_ok(text, a, b):
                 continue
             key = auto.keys[idx]
@@ -302,7 +370,8 @@ class LexiconMatcher:
             direct.update(r[0] for r in raw)
         for pat, a, b, key in raw:
             start, end = view.span(a, b)
-            add(Hit(pat, name, start, end, a, b, key))
+            cap = cap_of(key) if cap_of is not None else ""
+            add(Hit(pat, name, start, end, a, b, key, cap=cap))
 
     @staticmethod
     def _phonetic(
@@ -324,10 +393,16 @@ class LexiconMatcher:
         for idx, a, b in found:
             if all(seen[p] <= direct[p] for p in auto.patterns[idx]):
                 continue
-            ua = uview.unit_at(a)
-            ub = uview.unit_at(b)
+            ua = uview.unit_at(a, syllables=True)
+            ub = uview.unit_at(b, syllables=True)
             if ua is None or ub is None or ub <= ua:
                 continue
+            # cut out of a longer run of Latin letters at a syllable boundary (woai|xianmihui)
+            cut = (
+                CAP_CUT
+                if inside_latin_run(skel.text, ua) or inside_latin_run(skel.text, ub)
+                else ""
+            )
             n_latin = uview.latin_count(ua, ub)
             has_latin = n_latin > 0
             has_hanzi = n_latin < ub - ua
@@ -337,11 +412,17 @@ class LexiconMatcher:
                     continue  # the term itself (or a piece of it), already found in canon
             key = auto.keys[idx]
             span: tuple[int, int] | None = None
+            needs = auto.requires.get(key)
             for pat in auto.patterns[idx]:
+                need = needs.get(pat) if needs else None
+                if need is not None:  # a syllable the text writes with a polyphonic character
+                    u = uview.unit_at(a + need[0])
+                    if u is None or skel.text[u] not in need[1]:
+                        continue
                 if has_latin and has_hanzi:
                     # mixed Latin/hanzi: the hanzi typed must be the term's own (法lun功, fl功),
                     # otherwise an acronym next to any word would match (LTS 发 ≠ 裸体少妇)
-                    want = auto.want(pat)
+                    want = auto.want(pat, key)
                     starts = uview.unit_starts(ua, ub)
                     if any(
                         want.get(starts[u - ua] - a) != skel.text[u]
@@ -351,7 +432,7 @@ class LexiconMatcher:
                         continue
                 if span is None:  # one span per match, shared by its patterns
                     span = skel.span(ua, ub)
-                add(Hit(pat, "pinyin", span[0], span[1], ua, ub, key, has_latin, has_hanzi))
+                add(Hit(pat, "pinyin", span[0], span[1], ua, ub, key, has_latin, has_hanzi, cut))
 
     @staticmethod
     def _initials(
@@ -410,7 +491,7 @@ class LexiconMatcher:
             for pat in auto.patterns[idx]:
                 # the hanzi typed must be the term's own (fl功), otherwise an acronym next to any
                 # word would match (LTS 发 ≠ 裸体少妇)
-                want = auto.want(pat)
+                want = auto.want(pat, key)
                 if any(
                     want.get(p - a) != src[p]
                     for p in range(a, b)
@@ -422,8 +503,15 @@ class LexiconMatcher:
                 add(Hit(pat, "initials", span[0], span[1], a, b, key, True, True))
 
 
+def _shape_cap(key: str) -> str:
+    return CAP_SHAPE
+
+
 def view_of(views: Views, name: ViewName) -> View:
-    """The :class:`View` a hit's ``vstart``/``vend`` index (phonetic hits index the skeleton)."""
-    if name in ("pinyin", "initials", "skeleton"):
+    """The :class:`View` a hit's ``vstart``/``vend`` index (phonetic, split and shape hits index
+    the skeleton)."""
+    if name in ("pinyin", "initials", "skeleton", "split", "shape"):
         return views.skeleton
+    if name == "squeezed" and views.squeezed is not None:
+        return views.squeezed
     return views.reversed if name == "reversed" else views.canon

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from screening.findings import Finding
-from screening.normalize import Views
 from screening.segment import person_names
+from screening.views import Views
 
 logger = logging.getLogger(__name__)
 

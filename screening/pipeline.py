@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from screening import html, normalize, segment
+from screening import html, segment
+from screening.attribution import NO_COMPANY, Company
 from screening.decision import DEFAULT_RULES, CategoryRule, Decision, capped, decide
-from screening.detectors import combination, dates, financial, pii, terms
+from screening.detectors import DEFAULT_DETECTORS, Detector, Prepared, resolve
 from screening.findings import SEVERITY_ORDER, Finding
 from screening.lexicon import Lexicon, load_directory
 from screening.matcher import Hit, LexiconMatcher, Pattern
-from screening.persons import RosterEntry, outsiders, roster_names
+from screening.persons import RosterEntry, roster_names
+from screening.views import Views, build_views, warm_up
 
 logger = logging.getLogger(__name__)
 
@@ -73,14 +75,18 @@ class Screener:
     rules: Mapping[str, CategoryRule]
     roster: tuple[RosterEntry, ...] = ()
     classifier: object | None = None
+    detectors: tuple[str, ...] = DEFAULT_DETECTORS
     _base_count: int = field(default=-1, repr=False)
     _base_matcher: LexiconMatcher | None = field(default=None, repr=False, compare=False)
     _merged: LexiconMatcher | None = field(default=None, repr=False, compare=False)
+    company: Company = NO_COMPANY  # Art. 14 attribution of financial figures
     _matchers: tuple[LexiconMatcher, ...] = field(init=False, repr=False, compare=False)
+    _detectors: tuple[Detector, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        normalize.warm_up()
+        warm_up()
         segment.warm_up()
+        object.__setattr__(self, "_detectors", resolve(self.detectors))
         if self._base_count < 0:
             object.__setattr__(self, "_base_count", len(self.lexicons))
         if self._base_matcher is None:
@@ -110,10 +116,21 @@ class Screener:
         roster: Sequence[RosterEntry] = (),
         extra_lexicons: Sequence[Lexicon] = (),
         classifier: object | None = None,
+        company: Company = NO_COMPANY,
+        detectors: Sequence[str] = DEFAULT_DETECTORS,
     ) -> Screener:
-        """Load every lexicon file in ``lexicon_dir`` (all or nothing) plus ``extra_lexicons``."""
+        """Load every lexicon file in ``lexicon_dir`` (all or nothing) plus ``extra_lexicons``;
+        ``detectors`` names the detectors to run, in order (see :mod:`screening.detectors`)."""
         base = tuple(load_directory(lexicon_dir))
-        return cls((*base, *extra_lexicons), dict(rules), tuple(roster), classifier, len(base))
+        return cls(
+            (*base, *extra_lexicons),
+            dict(rules),
+            tuple(roster),
+            classifier,
+            tuple(detectors),
+            len(base),
+            company=company,
+        )
 
     def with_lexicons(self, extra_lexicons: Sequence[Lexicon]) -> Screener:
         """A new screener with the same file lexicons and ``extra_lexicons`` replacing the previous
@@ -125,8 +142,10 @@ class Screener:
             self.rules,
             self.roster,
             self.classifier,
+            self.detectors,
             self._base_count,
             self._base_matcher,
+            company=self.company,
         )
 
     def compacted(self) -> Screener:
@@ -143,9 +162,11 @@ class Screener:
             self.rules,
             self.roster,
             self.classifier,
+            self.detectors,
             self._base_count,
             self._base_matcher,
             merged,
+            company=self.company,
         )
 
     @property
@@ -182,33 +203,26 @@ class Screener:
         return ScreenResult(kept, decision, roles)
 
     @staticmethod
-    def _views(name: str, text: str) -> normalize.Views:
+    def _views(name: str, text: str) -> Views:
         if name in HTML_FIELDS and html.looks_like_html(text):
             plain, hs, he = html.strip_html(text)
-            return normalize.build_views(plain, source=text, source_map=(hs, he))
-        return normalize.build_views(text)
+            return build_views(plain, source=text, source_map=(hs, he))
+        return build_views(text)
 
-    def _screen_field(
-        self, name: str, views: normalize.Views, classified: list[Finding]
-    ) -> list[Finding]:
-        text = views.original
+    def _screen_field(self, name: str, views: Views, classified: list[Finding]) -> list[Finding]:
         acc: dict[tuple[Pattern, int, int], Hit] = {}
         for matcher in self._matchers:
             matcher.match(views, acc)
-        hits = list(acc.values())
-        out = terms.scan(name, views, self.lexicons, self.roster, hits)
-        out += combination.scan(name, text, self.lexicons, hits)
-        out += pii.scan(
-            name,
-            views,
+        prepared = Prepared(
+            name, views, list(acc.values()), self.lexicons, self.roster, self.company
         )
-        out += financial.scan(name, views)
-        out += dates.scan(name, views)
-        out += outsiders(name, views, roster_names(self.roster))
+        out: list[Finding] = []
+        for detector in self._detectors:
+            out += detector.scan(prepared)
         out += classified
         return merge_overlaps(out)
 
-    def _classify(self, views: Mapping[str, normalize.Views]) -> dict[str, list[Finding]]:
+    def _classify(self, views: Mapping[str, Views]) -> dict[str, list[Finding]]:
         """The classifier's findings per field, spans mapped back to the original text."""
         names = list(views)
         texts = [(name, views[name].canon.text) for name in names]
@@ -224,7 +238,7 @@ class Screener:
         }
 
     @staticmethod
-    def _classified(name: str, views: normalize.Views, found: list[Finding]) -> list[Finding]:
+    def _classified(name: str, views: Views, found: list[Finding]) -> list[Finding]:
         results: list[Finding] = []
         canon = views.canon
         for f in found:

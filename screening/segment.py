@@ -132,6 +132,11 @@ def is_word(text: str) -> bool:
     return _tokenizer().FREQ.get(text, 0) > 0
 
 
+def word_freq(text: str) -> int:
+    """jieba's dictionary frequency of ``text`` (0 when it is not an entry)."""
+    return int(_tokenizer().FREQ.get(text, 0) or 0)
+
+
 def all_words(text: str) -> bool:
     """Whether jieba splits ``text`` into dictionary words of two or more characters only
     (技术|总监): ordinary prose, not a homophone spelling of a term (发|轮|功)."""

@@ -2,7 +2,7 @@
 
 Runtime screening must not depend on OpenCC or pypinyin (heavy, slow: phrase-aware pypinyin costs
 ~28 ms per article). This script reads them once, at development time, and writes two small text
-tables that :mod:`screening.normalize` loads:
+tables that :mod:`screening.views` loads:
 
 * ``t2s.tsv``  — traditional / variant character → simplified character (OpenCC ``TSCharacters``
   plus the HK/TW variant tables, first candidate, single characters only).
@@ -14,8 +14,11 @@ Run: ``.venv/bin/python -m screening.tables`` (needs ``opencc-python-reimplement
 
 from __future__ import annotations
 
+import argparse
 import logging
 from pathlib import Path
+
+from screening.evasion_tables import SHARED_TABLES, write_evasion_tables
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +65,16 @@ def build_pinyin() -> dict[str, str]:
     return table
 
 
-def main() -> None:
-    """Write ``t2s.tsv`` and ``pinyin.tsv``."""
+def main(argv: list[str] | None = None) -> None:
+    """Write ``t2s.tsv`` and ``pinyin.tsv`` (unless ``--evasion-only``) and the evasion tables."""
+    parser = argparse.ArgumentParser(description="Rebuild screening/data/*.tsv")
+    parser.add_argument("--evasion-only", action="store_true", help="skip t2s.tsv, pinyin.tsv")
+    parser.add_argument("--tables", type=Path, default=SHARED_TABLES, help="source tables dir")
+    args = parser.parse_args(argv)
     DATA_DIR.mkdir(exist_ok=True)
+    write_evasion_tables(args.tables)
+    if args.evasion_only:
+        return
     t2s = build_t2s()
     (DATA_DIR / "t2s.tsv").write_text(
         "".join(f"{k}\t{v}\n" for k, v in sorted(t2s.items())), encoding="utf-8"

@@ -10,7 +10,7 @@ import logging
 import re
 
 from screening.findings import Finding
-from screening.normalize import Views
+from screening.views import Views
 
 logger = logging.getLogger(__name__)
 

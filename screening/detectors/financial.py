@@ -1,6 +1,10 @@
 """Financial data (Art. 14): an amount with a unit (亿元, 万元, %, 个百分点 …) within a short
 distance of a financial term (营收, 净利润, 毛利率 …). A bare amount or a bare term is not a
 finding.
+
+Art. 14 concerns the company's own figures: an amount in a sentence that names the company
+(:mod:`screening.attribution`) or names nobody is a review for the leader in charge and
+Brand-PR; one in a sentence clearly about another named company or the market is a ``warn``.
 """
 
 from __future__ import annotations
@@ -9,8 +13,9 @@ import bisect
 import logging
 import re
 
+from screening.attribution import NO_COMPANY, Company, subject
 from screening.findings import Finding
-from screening.normalize import Views
+from screening.views import Views
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +74,9 @@ _TERMS_RE = re.compile(
 )
 
 
-def scan(field: str, views: Views) -> list[Finding]:
-    """Amount-with-unit findings that have a financial term nearby."""
+def scan(field: str, views: Views, company: Company = NO_COMPANY) -> list[Finding]:
+    """Amount-with-unit findings that have a financial term nearby: ``review`` when the
+    sentence names ``company`` or nobody, ``warn`` when it is about someone else."""
     cv = views.canon
     text = cv.text
     terms = [(m.start(), m.end(), m.group()) for m in _TERMS_RE.finditer(text)]
@@ -90,18 +96,31 @@ def scan(field: str, views: Views) -> list[Finding]:
         if len(out) >= MAX_FINDINGS:
             break
         start, end = cv.span(a, b)
+        about, said_by = subject(text, a, b, company)
+        evidence: dict[str, object] = {
+            "amount": m.group(),
+            "term": term[2],
+            "window_chars": WINDOW_CHARS,
+            "about": {"company": "the company", "other": "someone else", "none": "unattributed"}[
+                about
+            ],
+        }
+        if said_by:
+            evidence["named"] = said_by
+        if about == "other":
+            evidence["downgraded"] = "about another company or the market, not the company's own"
         out.append(
             Finding(
                 detector="financial",
                 rule="financial:amount_near_term",
                 category="financial",
-                severity="high",
-                action="review",
+                severity="high" if about != "other" else "low",
+                action="review" if about != "other" else "warn",
                 field=field,
                 start=start,
                 end=end,
                 text=views.original[start:end],
-                evidence={"amount": m.group(), "term": term[2], "window_chars": WINDOW_CHARS},
+                evidence=evidence,
             )
         )
     return out

@@ -1,5 +1,5 @@
 """Personal data with validation: resident ID (GB 11643 check digit, real birth date), bank cards
-(Luhn), mobile and landline numbers, e-mail, and messaging contact ids (微信/QQ).
+(Luhn), mobile and landline numbers, e-mail. Messaging ids: :mod:`screening.detectors.contact`.
 
 Numbers are matched on the digits view, so ①③⑧, 壹叁捌 and 138 1234 5678 are all seen as
 13812345678; boundaries are CJK-safe digit lookarounds, never ``\\b``.
@@ -12,7 +12,7 @@ import logging
 import re
 
 from screening.findings import Finding, Severity
-from screening.normalize import View, Views
+from screening.views import View, Views
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +28,6 @@ _CARD_RE = re.compile(r"(?=[3-6])(?<![0-9])[3-6][0-9]{15,18}(?![0-9])")
 _EMAIL_RE = re.compile(
     r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}"
     r"(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}(?![A-Za-z])"
-)
-_CONTACT_RE = re.compile(
-    r"(?:微信号?|威信|薇信|vx|wx|v信|weixin|wechat|qq号?|扣扣|企鹅号?)[:：\s]{0,3}([A-Za-z0-9_-]{5,20})(?![A-Za-z0-9_-])"
 )
 # seven digits in a row; written with a leading single class, which ``re`` scans for with its fast
 # character-set search (twice as fast as ``[0-9]{7}``, which it tries at every position)
@@ -93,7 +90,7 @@ def _finding(
 
 
 def scan(field: str, views: Views) -> list[Finding]:
-    """PII and contact findings in one field."""
+    """PII findings in one field."""
     out: list[Finding] = []
     dv = views.digits
     text = dv.text
@@ -147,18 +144,4 @@ def scan(field: str, views: Views) -> list[Finding]:
     cv = views.canon
     for m in _EMAIL_RE.finditer(cv.text) if "@" in cv.text else ():
         out.append(_finding(field, views, cv, m.start(), m.end(), "email", "pii", "medium", {}))
-    for m in _CONTACT_RE.finditer(cv.text):
-        out.append(
-            _finding(
-                field,
-                views,
-                cv,
-                m.start(),
-                m.end(),
-                "messaging_id",
-                "advertising",
-                "medium",
-                {"id": m.group(1)},
-            )
-        )
     return out

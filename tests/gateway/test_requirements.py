@@ -198,3 +198,12 @@ def test_a_department_inside_a_subsidiary_belongs_to_that_subsidiary() -> None:
 def test_requirements_are_ordered_head_leader_brand_pr() -> None:
     needs = _needs("hq", "strategy_dept", "other", ("executive",))
     assert [r.role for r in needs] == ["unit_head", "leader", "brand_pr"]
+
+
+@pytest.mark.parametrize("category", ["political", "vulgar_review", "violence_contraband_review"])
+def test_sensitive_content_is_brand_pr_review_with_art_21_2(category: str) -> None:
+    # issue #12: Art. 21(2) content is Brand-PR's review with the reason, not a block
+    needs = _needs("sub_east", "sub_east", findings=(category,))
+    brand_pr = [r for r in needs if r.role == "brand_pr"]
+    assert brand_pr, needs
+    assert any(reason.startswith("Art. 21(2):") for reason in brand_pr[0].reasons)

@@ -19,7 +19,9 @@ def _f(category: str, action: Action = "block", **evidence: object) -> Finding:
     ("findings", "decision", "roles"),
     [
         ([], "pass", ()),
-        ([_f("political")], "block", ()),
+        ([_f("political")], "review", ("brand_pr",)),  # Art. 21(2): review (issue #12)
+        ([_f("political_evasion")], "block", ()),
+        ([_f("state_leader")], "pass", ()),
         ([_f("financial", "review")], "review", ("leader", "brand_pr")),
         ([_f("executive", "review"), _f("pii", "review")], "review", ("brand_pr",)),
         ([_f("financial", "review"), _f("vulgar")], "block", ()),

@@ -89,6 +89,10 @@ def test_roster_from_mapping() -> None:
     assert entry.names == ("李四", "李监")
 
 
-def test_andnot_rule(screener: Screener) -> None:
-    assert _by(screener, "本文件为征求意见稿", "commercial_secret") == ["征求意见稿"]
-    assert _by(screener, "征求意见稿，现公开征求意见", "commercial_secret") == []
+def test_consultation_drafts(screener: Screener) -> None:
+    # issue #12: a public consultation draft (征求意见稿) is not a secret; an internal one is,
+    # where it stands as a marking, and is reviewed when running prose mentions it
+    assert _by(screener, "本文件为征求意见稿", "commercial_secret") == []
+    assert _by(screener, "【内部征求意见稿】", "commercial_secret") == ["内部征求意见稿"]
+    assert screener.screen({"content": "【内部征求意见稿】"}).decision == "block"
+    assert screener.screen({"content": "他提到了内部征求意见稿的修改"}).decision == "review"

@@ -57,14 +57,14 @@ LETTER_STYLES = [
     ("𝒇𝒂𝒍𝒖𝒏𝒅𝒂𝒇𝒂", "political", "𝒇𝒂𝒍𝒖𝒏𝒅𝒂𝒇𝒂"),
 ]
 INSERTION = [  # symbols, spaces, emoji, zero-width characters inside words
-    ("修炼法\u200b轮\u200c功", "political", "法\u200b轮\u200c功"),
-    ("法 轮 功", "political", "法 轮 功"),
+    ("修炼法\u200b轮\u200c功", "political_evasion", "法\u200b轮\u200c功"),
+    ("法 轮 功", "political_evasion", "法 轮 功"),
     ("傻@#￥%逼", "vulgar", "傻@#￥%逼"),
-    ("李😀洪😀志", "political", "李😀洪😀志"),
+    ("李😀洪😀志", "political_evasion", "李😀洪😀志"),
     ("买冰…毒", "violence_contraband", "冰…毒"),
     ("星-河-计-划", "commercial_secret", "星-河-计-划"),
     ("傻\u2060逼", "vulgar", "傻\u2060逼"),
-    ("法\ufeff轮\u00ad大法", "political", "法\ufeff轮\u00ad大法"),
+    ("法\ufeff轮\u00ad大法", "political_evasion", "法\ufeff轮\u00ad大法"),
 ]
 BIDI = [  # U+202E (RLO) with the text stored reversed so that it displays correctly
     ("\u202e功轮法\u202c", "political", "功轮法"),
@@ -74,20 +74,20 @@ BIDI = [  # U+202E (RLO) with the text stored reversed so that it displays corre
     ("\u202b毒冰\u202c出售", "violence_contraband", "毒冰"),
 ]
 REVERSAL = [
-    ("功轮法好", "political", "功轮法"),
+    ("功轮法好", "political_evasion", "功轮法"),
     ("志洪李", "BLOCK", "志洪李"),
     ("划计河星", "commercial_secret", "划计河星"),
-    ("法大轮法", "political", "法大轮法"),
+    ("法大轮法", "political_evasion", "法大轮法"),
     ("因洛海", "violence_contraband", "因洛海"),
     ("丸头摇", "violence_contraband", "丸头摇"),
 ]
 PINYIN = [  # pinyin, initials and mixed pinyin/hanzi
     ("修炼falungong", "BLOCK", "falungong"),
-    ("法lun功", "political", "法lun功"),
+    ("法lun功", "political_evasion", "法lun功"),
     ("li hong zhi 说", "political", "li hong zhi"),
     ("xinghe计划", "commercial_secret", "xinghe计划"),
     ("星河jihua", "commercial_secret", "星河jihua"),
-    ("f轮g", "political", "f轮g"),
+    ("f轮g", "political_evasion", "f轮g"),
     ("xh计划启动", "commercial_secret", "xh计划"),
     ("ㄈㄚ ㄌㄨㄣ ㄍㄨㄥ", "political", "ㄈㄚ ㄌㄨㄣ ㄍㄨㄥ"),
 ]
@@ -95,28 +95,28 @@ HOMOPHONES = [  # same pinyin, other characters: reviewed, not blocked
     ("发仑功", "political", "发仑功"),  # (发轮功 blocks: 轮功 is a term of its own)
     ("李红志", "political", "李红志"),
     ("星合计化", "commercial_secret", "星合计化"),
-    ("海落因", "violence_contraband", "海落因"),
-    ("摇头万", "violence_contraband", "摇头万"),
+    ("海落因", "violence_contraband_review", "海落因"),
+    ("摇头万", "violence_contraband_review", "摇头万"),
 ]
 LOOKALIKES = [
-    ("刁近平万岁", "sensitive", "刁近平"),
-    ("刁主席讲话", "sensitive", "刁主席"),
-    ("刁包子", "political", "刁包子"),
-    ("打倒刁近平", "sensitive", "刁近平"),
+    ("刁近平万岁", "political_evasion", "刁近平"),
+    ("刁主席讲话", "political_evasion", "刁主席"),
+    ("刁包子", "political_evasion", "刁包子"),
+    ("打倒刁近平", "political_evasion", "刁近平"),
     ("冫水毒", "violence_contraband", "冫水毒"),
 ]
 SPLIT_CHARACTERS = [
-    ("氵去轮功", "political", "氵去轮功"),
-    ("水去轮功", "political", "水去轮功"),
-    ("木子洪志", "political", "木子洪志"),
-    ("十八子洪志", "political", "十八子洪志"),
-    ("三点水去轮大法", "political", "三点水去轮大法"),
+    ("氵去轮功", "political_evasion", "氵去轮功"),
+    ("水去轮功", "political_evasion", "水去轮功"),
+    ("木子洪志", "political_evasion", "木子洪志"),
+    ("十八子洪志", "political_evasion", "十八子洪志"),
+    ("三点水去轮大法", "political_evasion", "三点水去轮大法"),
 ]
 TRADITIONAL_MARTIAN = [
     ("法輪功", "political", "法輪功"),
     ("李洪誌", "political", "李洪誌"),
     ("傻屄", "vulgar", "傻屄"),
-    ("海洛因與冰毒", "violence_contraband", "冰毒"),
+    ("海洛因與冰毒出售", "violence_contraband", "冰毒"),
     ("星河計劃", "commercial_secret", "星河計劃"),
     ("天樞項目", "commercial_secret", "天樞項目"),
 ]
@@ -131,26 +131,26 @@ NUMBER_CODES = [  # number codes and date arithmetic
 ALIASES = [  # aliases and codenames (roster aliases, leader aliases, unit codenames)
     ("张董出席", "executive", "张董"),
     ("欧阳总致辞", "executive", "欧阳总"),
-    ("习主席讲话", "sensitive", "习主席"),
+    ("习 主 席讲话", "political_evasion", "习 主 席"),  # the name typed as it is only warns
     ("星河计划进展", "commercial_secret", "星河计划"),
     ("天枢项目预算", "commercial_secret", "天枢项目"),
     ("张建国主持会议", "executive", "张建国"),
 ]
 CO_OCCURRENCE = [  # combination rules
-    ("他因吸食大麻被捕", "violence_contraband", "吸食大麻"),
-    ("大麻种植基地", "violence_contraband", "大麻种植"),
-    ("私制枪支", "violence_contraband", "私制枪支"),
+    ("他因吸食大麻被捕", "violence_contraband_review", "吸食大麻"),
+    ("大麻种植基地", "violence_contraband_review", "大麻种植"),
+    ("私制枪支", "violence_contraband_review", "私制枪支"),
     ("出售子弹", "violence_contraband", "出售子弹"),
     ("加微信兼职日赚", "advertising", "微信兼职"),
-    ("本文件为征求意见稿", "commercial_secret", "征求意见稿"),
+    ("【内部征求意见稿】", "commercial_secret", "内部征求意见稿"),
 ]
 BLIND_SPOTS = [  # adjacent terms, CJK inside Latin runs, repeated characters
     ("法轮功李洪志", "political", "李洪志"),
     ("法轮功李洪志", "political", "法轮功"),
     ("abc法轮功def", "political", "法轮功"),
-    ("abc冰毒xyz", "violence_contraband", "冰毒"),
+    ("abc冰毒xyz", "violence_contraband_review", "冰毒"),
     ("傻傻傻逼逼", "vulgar", "傻逼"),
-    ("法法法轮轮功功", "political", "法法法轮轮功功"),
+    ("法法法轮轮功功", "political_evasion", "法法法轮轮功功"),
 ]
 CONTACT_AND_IDS = [  # obfuscated contact details and ID numbers
     ("身份证3604 2619 9101 0100 71", "pii", "3604 2619 9101 0100 71"),
@@ -252,14 +252,14 @@ def test_must_not_block(screener: Screener, text: str) -> None:
 # into a term (域名认证|证书 → 认证书): such a match is reviewed, not blocked. A doubling that does
 # not sit between two words is a repeat typed to break the term, and still blocks.
 DOUBLED = [
-    ("服务所签发的证书为域名认证证书", "review"),  # 认证|证书 → 认证书
+    ("服务所签发的证书为域名认证证书", "pass"),  # 认证书 is no longer a term (issue #12 table)
     ("买卖大学学文凭", "review"),  # 大学|学文 → 买卖大学文凭: a human sees it
     ("淫荡小小护士", "review"),  # 小小|小护士
-    ("仿真真气枪预订", "block"),  # 仿真|真气, but 气枪 is there as typed
+    ("仿真真气枪预订", "review"),  # 仿真|真气; 气枪 alone is reviewed (issue #12)
     ("法法轮轮功", "block"),
     ("法轮轮功", "block"),
-    ("修炼法轮功功法", "block"),  # 法轮功 literally there: the canon view finds it
-    ("大麻麻种植", "block"),
+    ("修炼法轮功功法", "review"),  # 法轮功 typed as it is: Art. 21(2) review (issue #12)
+    ("大麻麻种植", "review"),  # the crime named in news: review (issue #12)
     ("傻傻逼逼", "block"),
 ]
 

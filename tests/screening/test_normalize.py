@@ -6,19 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from screening.normalize import (
-    View,
-    _canonical_arrays,
-    _canonical_slow,
-    _digits_full,
-    _phonetic_tables,
-    _skeleton_arrays,
-    _skeleton_full,
-    build_views,
-    canonical,
-    digits,
-    skeleton,
-)
+from screening.views import View, build_views, canonical, digits, skeleton
+from screening.views.canonical import _canonical_arrays, _canonical_slow
+from screening.views.digits import _digits_full
+from screening.views.phonetic import _phonetic_tables
+from screening.views.skeleton import _skeleton_arrays, _skeleton_full
 
 
 @pytest.mark.parametrize(
@@ -169,3 +161,61 @@ def test_mixed_windows_hold_every_mixed_stretch(text: str, width: int) -> None:
             if starts_inside or ends_inside:
                 continue
             assert any(x <= a and b <= y for x, y in zip(lo, hi, strict=True)), (skel, a, b)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("㊙㊎🈲㈮", "秘金禁金"),  # circled, squared and parenthesised ideographs
+        ("⼝⼯", "口工"),  # Kangxi radicals
+        ("㉈㉏", "1080"),  # numbers on a black square
+        ("㊖", "财"),  # ㊖ is 財, then simplified
+    ],
+)
+def test_canon_reads_enclosed_ideographs_and_numbers(text: str, expected: str) -> None:
+    assert canonical(text).text == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "span"),
+    [
+        ("看 b.l.u.e 了", "看 blue 了", (2, 9)),
+        ("x j p", "xjp", (0, 5)),
+        ("7·3·5·5号", "7355号", (0, 7)),
+        ("bluеkitе", "bluekite", (0, 8)),  # Cyrillic е folded
+        ("7.3 5.5", None, None),  # mixed separators: two decimals
+        ("6.4%", None, None),
+        ("plain text", None, None),
+    ],
+)
+def test_squeezed_view(text: str, expected: str | None, span: tuple[int, int] | None) -> None:
+    view = build_views(text).squeezed
+    if expected is None:
+        assert view is None
+        return
+    assert view is not None and view.text == expected
+    key = expected.strip("看 了号")
+    a = view.text.index(key)
+    assert view.span(a, a + len(key)) == span
+
+
+def test_shape_view_exists_only_for_rare_look_alikes() -> None:
+    assert build_views("第五纵队").shape is None
+    shaped = build_views("笫五纵队").shape
+    assert shaped is not None and shaped.text == "第五纵队" and shaped.span(0, 1) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("run", "cut", "ok"),
+    [
+        ("woaixianmihui", 4, True),  # wo|ai|xian…
+        ("woaixianmihui", 6, True),  # …xi|an…
+        ("woaixianmihui", 5, False),  # inside xi
+        ("heysaidxianmihui", 7, False),  # not pinyin as a whole
+        ("xian", 2, True),  # xi'an
+    ],
+)
+def test_syllable_boundaries_in_run_together_pinyin(run: str, cut: int, ok: bool) -> None:
+    from screening.views.phonetic import syllable_boundary
+
+    assert syllable_boundary(run, cut) is ok
