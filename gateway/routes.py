@@ -265,6 +265,8 @@ ROUTES: list[Route] = [
             ("POST", "{api}", wechat.outside),
             ("GET", "{area}/{api}", wechat.outside),
             ("POST", "{area}/{api}", wechat.outside),
+            ("GET", "{area}/{group}/{api}", wechat.outside),
+            ("POST", "{area}/{group}/{api}", wechat.outside),
         )
     ),
     # reports (Art. 9, 23, 24)
