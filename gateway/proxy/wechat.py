@@ -683,13 +683,21 @@ async def _submission(proxy: WeChatProxy, caller: Caller, record: PublishRecord)
     return sub
 
 
-def _status(sub: Submission) -> tuple[int, str]:
+async def _deleted(proxy: WeChatProxy, sub: Submission) -> bool:
+    """Whether the published article was deleted since (the gate's delete job marks the job)."""
+    if not sub.jobs or not sub.jobs[0].platform_id:
+        return False
+    job = await proxy.request.app[GATE].jobs.get(sub.jobs[0].id)
+    return job is not None and job.state == "deleted"
+
+
+def _status(sub: Submission, deleted: bool) -> tuple[int, str]:
     """WeChat's publish_status for a submission, and the reason when it failed."""
+    if deleted:
+        return 5, ""
     if sub.state in ("awaiting_approval", "approved", "publishing", "unconfirmed"):
         return 1, ""
     if sub.state == "published":
-        if any(j.state == "deleted" for j in sub.jobs):
-            return 5, ""
         return 0, ""
     if sub.state == "rejected":
         reason = sub.rejection.reason if sub.rejection else ""
@@ -707,7 +715,7 @@ async def freepublish_get(request: web.Request) -> Mapping[str, Any]:
     caller = await proxy.caller()
     record = await _record(proxy, caller, await _json(request))
     sub = await _submission(proxy, caller, record)
-    status, reason = _status(sub)
+    status, reason = _status(sub, await _deleted(proxy, sub))
     answer: dict[str, Any] = {"publish_id": int(record.publish_id), "publish_status": status}
     if status in (0, 5):
         job = sub.jobs[0]
@@ -719,26 +727,33 @@ async def freepublish_get(request: web.Request) -> Mapping[str, Any]:
     return answer
 
 
-async def _published(proxy: WeChatProxy, caller: Caller) -> list[tuple[Submission, KeptDraft]]:
+@dataclass(frozen=True)
+class _Published:
+    sub: Submission
+    draft: KeptDraft
+    deleted: bool
+
+    def news_items(self, with_content: bool = True) -> list[dict[str, Any]]:
+        return [
+            {
+                **{k: v for k, v in a.items() if with_content or k != "content"},
+                "url": self.sub.jobs[0].url,
+                "is_deleted": self.deleted,
+            }
+            for a in self.draft.articles
+        ]
+
+
+async def _published(proxy: WeChatProxy, caller: Caller) -> list[_Published]:
+    """The client's articles that reached WeChat (deleted ones too, marked)."""
     found = []
     for record in await proxy.store.publishes(caller.client.appid):
         sub = await _submission(proxy, caller, record)
         draft = await proxy.store.draft(caller.client.appid, record.draft)
-        if sub.state == "published" and sub.jobs and draft is not None:
-            found.append((sub, draft))
+        deleted = await _deleted(proxy, sub)
+        if draft is not None and (sub.state == "published" or deleted):
+            found.append(_Published(sub, draft, deleted))
     return found
-
-
-def _news_items(sub: Submission, draft: KeptDraft, with_content: bool = True) -> list[Any]:
-    job = sub.jobs[0]
-    return [
-        {
-            **{k: v for k, v in a.items() if with_content or k != "content"},
-            "url": job.url,
-            "is_deleted": job.state == "deleted",
-        }
-        for a in draft.articles
-    ]
 
 
 @wechat_api
@@ -747,31 +762,29 @@ async def freepublish_batchget(request: web.Request) -> Mapping[str, Any]:
     caller = await proxy.caller()
     data = await _json(request)
     offset, count = _page(data)
-    live = [(s, d) for s, d in await _published(proxy, caller) if s.jobs[0].state != "deleted"]
+    live = [p for p in await _published(proxy, caller) if not p.deleted]
     page = live[offset : offset + count]
     with_content = not _int(data, "no_content", 0)
     items = [
         {
-            "article_id": s.jobs[0].platform_id,
+            "article_id": p.sub.jobs[0].platform_id,
             "content": {
-                "news_item": _news_items(s, d, with_content),
-                "create_time": int(s.updated_at),
-                "update_time": int(s.updated_at),
+                "news_item": p.news_items(with_content),
+                "create_time": int(p.sub.updated_at),
+                "update_time": int(p.sub.updated_at),
             },
-            "update_time": int(s.updated_at),
+            "update_time": int(p.sub.updated_at),
         }
-        for s, d in page
+        for p in page
     ]
     return {"total_count": len(live), "item_count": len(items), "item": items}
 
 
-async def _article(
-    proxy: WeChatProxy, caller: Caller, data: Mapping[str, Any]
-) -> tuple[Submission, KeptDraft]:
+async def _article(proxy: WeChatProxy, caller: Caller, data: Mapping[str, Any]) -> _Published:
     article_id = _str(data, "article_id", 200)
-    for sub, draft in await _published(proxy, caller):
-        if article_id and sub.jobs[0].platform_id == article_id:
-            return sub, draft
+    for found in await _published(proxy, caller):
+        if article_id and found.sub.jobs[0].platform_id == article_id:
+            return found
     raise WxError(40007, "invalid article_id")
 
 
@@ -779,8 +792,8 @@ async def _article(
 async def freepublish_getarticle(request: web.Request) -> Mapping[str, Any]:
     proxy = WeChatProxy(request)
     caller = await proxy.caller()
-    sub, draft = await _article(proxy, caller, await _json(request))
-    return {"news_item": _news_items(sub, draft)}
+    found = await _article(proxy, caller, await _json(request))
+    return {"news_item": found.news_items()}
 
 
 @wechat_api
@@ -790,9 +803,9 @@ async def freepublish_delete(request: web.Request) -> Mapping[str, Any]:
     refused (48001) and the refusal is audited."""
     proxy = WeChatProxy(request)
     caller = await proxy.caller()
-    sub, _ = await _article(proxy, caller, await _json(request))
-    job = sub.jobs[0]
-    if job.state == "deleted":
+    found = await _article(proxy, caller, await _json(request))
+    sub, job = found.sub, found.sub.jobs[0]
+    if found.deleted:
         raise WxError(40007, "invalid article_id")
     gate = proxy.request.app[GATE]
     reason = f"经代理客户端 {caller.client.name}（{caller.client.appid}）删除"

@@ -226,3 +226,46 @@ async def test_twenty_concurrent_proxy_clients_give_one_article_each(proxy: Prox
     titles = sorted(a["articles"][0]["title"] for a in items)
     assert titles == [f"代理并发{i:02d}" for i in range(20)]
     assert sorted(f["article_id"] for f in finals) == sorted(a["article_id"] for a in items)
+
+
+async def test_deleting_a_published_article_goes_through_the_gate(proxy: Proxy) -> None:
+    """Art. 19: an editor's tool may not delete what is published; Brand-PR's tool may, and the
+    deletion reaches WeChat through the gate's delete job."""
+    editor_tool = await proxy.create_client()
+    token = (await proxy.token(editor_tool))["access_token"]
+    draft = await proxy.draft(token, "代理发布：将被删除")
+    submitted = await proxy.call("freepublish/submit", token, {"media_id": draft["media_id"]})
+    await proxy.approve_all("代理发布：将被删除")
+    done = await proxy.wait_status(token, submitted["publish_id"], 0)
+
+    refused = await proxy.call("freepublish/delete", token, {"article_id": done["article_id"]})
+    assert refused["errcode"] == 48001 and "第十九条" in refused["errmsg"]
+    updated = await proxy.call("draft/update", token, {
+        "media_id": draft["media_id"], "index": 0,
+        "articles": (await proxy.call("draft/get", token, {"media_id": draft["media_id"]}))[
+            "news_item"][0]})  # fmt: skip
+    assert updated["errcode"] == 48001  # published: edits go through the desk
+    [live] = await control(proxy.gw.emus.wechat, "/_emulator/items")
+    assert not live["deleted"]
+
+    # another client (even for the same principal) does not see this client's articles
+    other = await proxy.create_client(name="other")
+    other_token = (await proxy.token(other))["access_token"]
+    hidden = await proxy.call("freepublish/get", other_token, {"publish_id": str(
+        submitted["publish_id"])})  # fmt: skip
+    assert hidden["errcode"] == 40007
+
+    # Brand-PR's tool deletes it: a delete job through the gate, then publish_status 5
+    pr_tool = await proxy.create_client("brand_pr", name="brand-pr tool")
+    pr_token = (await proxy.token(pr_tool))["access_token"]
+    pr_draft = await proxy.draft(pr_token, "品牌部代理发布")
+    pr_sub = await proxy.call("freepublish/submit", pr_token, {"media_id": pr_draft["media_id"]})
+    await proxy.approve_all("品牌部代理发布")
+    pr_done = await proxy.wait_status(pr_token, pr_sub["publish_id"], 0)
+    deleted = await proxy.call(
+        "freepublish/delete", pr_token, {"article_id": pr_done["article_id"]}
+    )
+    assert deleted == {"errcode": 0, "errmsg": "ok"}
+    await proxy.wait_status(pr_token, pr_sub["publish_id"], 5)
+    items = {i["article_id"]: i for i in await control(proxy.gw.emus.wechat, "/_emulator/items")}
+    assert items[pr_done["article_id"]]["deleted"] and not items[done["article_id"]]["deleted"]
