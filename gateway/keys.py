@@ -169,6 +169,9 @@ class Keys:
     def proxy_draft(self, appid: str, media_id: str) -> str:
         return self._k("proxy", "client", appid, "draft", media_id)  # JSON of a kept draft
 
+    def proxy_draft_claim(self, appid: str, media_id: str) -> str:
+        return self._k("proxy", "client", appid, "draft", media_id, "claim")  # one submit at once
+
     def proxy_drafts(self, appid: str) -> str:
         return self._k("proxy", "client", appid, "drafts")  # sorted set: media id by time
 

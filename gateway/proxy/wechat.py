@@ -649,16 +649,21 @@ async def freepublish_submit(request: web.Request) -> Mapping[str, Any]:
     proxy = WeChatProxy(request)
     caller = await proxy.caller()
     draft = await _draft(proxy, caller, await _json(request))
-    if draft.publish_id:
+    appid = caller.client.appid
+    if draft.publish_id or not await proxy.store.claim(appid, draft.media_id):
         raise WxError(40007, "invalid media_id: 此稿已提交发布")
-    sub = await proxy.desk.submit(
-        caller.principal,
-        accounts=[draft.account],
-        post=post_from_stored(draft.post),
-        note=f"经代理客户端 {caller.client.name}（{caller.client.appid}）提交",
-        request_id=proxy.request_id,
-    )
-    record = await proxy.store.new_publish(caller.client.appid, draft, sub.id)
+    try:
+        sub = await proxy.desk.submit(
+            caller.principal,
+            accounts=[draft.account],
+            post=post_from_stored(draft.post),
+            note=f"经代理客户端 {caller.client.name}（{appid}）提交",
+            request_id=proxy.request_id,
+        )
+    except BaseException:
+        await proxy.store.unclaim(appid, draft.media_id)
+        raise
+    record = await proxy.store.new_publish(appid, draft, sub.id)
     await proxy.audit(caller, "proxy.freepublish.submit", record.publish_id,
                       content_sha256=sub.content_sha256, account=draft.account,
                       submission=sub.id, draft=draft.media_id)  # fmt: skip

@@ -127,6 +127,14 @@ class WeChatStore:
         return int(await self._redis.zcard(self._keys.proxy_drafts(appid)))
 
     # --- publish records --------------------------------------------------------------------
+    async def claim(self, appid: str, media_id: str) -> bool:
+        """One ``freepublish/submit`` per draft at a time (kept once it succeeded)."""
+        key = self._keys.proxy_draft_claim(appid, media_id)
+        return bool(await self._redis.set(key, "1", nx=True, ex=self._media_keep_s))
+
+    async def unclaim(self, appid: str, media_id: str) -> None:
+        await self._redis.delete(self._keys.proxy_draft_claim(appid, media_id))
+
     async def new_publish(self, appid: str, draft: KeptDraft, submission_id: str) -> PublishRecord:
         seq = int(await self._redis.incr(self._keys.proxy_publish_seq()))
         now = time.time()

@@ -46,6 +46,11 @@ async def test_plain_http_client_stable_token_draft_submit_and_publish(proxy: Pr
     assert submitted["errcode"] == 0 and submitted["publish_id"] > 2**31
     again_submit = await proxy.call("freepublish/submit", token, {"media_id": draft["media_id"]})
     assert again_submit["errcode"] == 40007  # one submission per draft
+    racing = await proxy.draft(token, "代理发布：并发提交")
+    both = await asyncio.gather(
+        *(proxy.call("freepublish/submit", token, {"media_id": racing["media_id"]}) for _ in "ab")
+    )
+    assert sorted(b["errcode"] for b in both) == [0, 40007]  # one submission, even at once
     await proxy.wait_status(token, submitted["publish_id"], 1)
     await proxy.approve_all("代理发布：纯HTTP")
     done = await proxy.wait_status(token, submitted["publish_id"], 0)
