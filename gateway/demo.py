@@ -33,6 +33,7 @@ from gateway.audit import Actor, AuditLog
 from gateway.hub.campaigns import Campaign, new_campaign_id, save_campaign
 from gateway.keys import Keys
 from gateway.principals import PrincipalStore
+from gateway.proxy.clients import ProxyClientStore
 from gateway.runtime import resolve_runtime, store_url
 from gateway.server import ServeHooks, serve
 from gateway.settings import (
@@ -156,9 +157,46 @@ def _previous_key_ids(keys_file: Path) -> list[str]:
     if not keys_file.exists():
         return []
     try:
-        return [entry["id"] for entry in json.loads(keys_file.read_text()).values()]
+        entries = json.loads(keys_file.read_text())
+        return [entry["id"] for name, entry in entries.items() if name != "wechat_proxy"]
     except (ValueError, OSError, KeyError, TypeError):
         return []
+
+
+def _previous_proxy_appid(keys_file: Path) -> str:
+    try:
+        return str(json.loads(keys_file.read_text())["wechat_proxy"]["appid"])
+    except (ValueError, OSError, KeyError, TypeError):
+        return ""
+
+
+async def _demo_proxy_client(
+    redis: aredis.Redis, keys: Keys, audit: AuditLog, principal: str, base_url: str, old: str
+) -> dict[str, str]:
+    """One proxy client for hq-wechat acting for the HQ strategy editor (docs/proxy.md)."""
+    clients = ProxyClientStore(redis, keys)
+    if old:
+        await clients.revoke(old)
+    issued = await clients.create(
+        name="demo wechatpy script",
+        principal=principal,
+        accounts=("hq-wechat",),
+        source="集团战略发展部",
+        category="news",
+        created_by="demo",
+    )
+    await audit.append(
+        actor=DEMO_ACTOR,
+        action="proxy.client.created",
+        target=issued.client.appid,
+        details={"proxy_client": issued.client.appid, "principal": principal, "demo": True},
+    )
+    return {
+        "appid": issued.client.appid,
+        "secret": issued.secret,
+        "account": "hq-wechat",
+        "base_url": base_url,
+    }
 
 
 def _write_keys(keys_file: Path, issued: Mapping[str, Any]) -> None:
@@ -169,15 +207,22 @@ def _write_keys(keys_file: Path, issued: Mapping[str, Any]) -> None:
 
 
 async def seed(
-    redis: aredis.Redis, keys: Keys, vault: Vault, urls: Mapping[str, str], keys_file: Path
+    redis: aredis.Redis,
+    keys: Keys,
+    vault: Vault,
+    urls: Mapping[str, str],
+    keys_file: Path,
+    proxy_base_url: str = "",
 ) -> dict[str, dict[str, str]]:
-    """File and approve the demo accounts, store their credentials, issue one key per role."""
+    """File and approve the demo accounts, store their credentials, issue one key per role and
+    (with ``proxy_base_url``) one WeChat proxy client, ``wechat_proxy`` in demo-keys.json."""
     principals = PrincipalStore(redis, keys)
     registry = AccountRegistry(redis, keys)
     audit = AuditLog(redis, keys)
     # Keys of an earlier demo run are revoked, then made anew.
     for key_id in await asyncio.to_thread(_previous_key_ids, keys_file):
         await principals.revoke(key_id)
+    old_proxy = await asyncio.to_thread(_previous_proxy_appid, keys_file)
     issued: dict[str, dict[str, str]] = {}
     for name, role, unit, display in ROLE_KEYS:
         key = await principals.create(name=display, role=role, unit=unit)
@@ -231,6 +276,10 @@ async def seed(
         )
         await vault.put(spec["id"], credentials[spec["id"]], actor="demo")
     await _seed_campaign(redis, keys, audit, issued["brand_pr"]["id"])
+    if proxy_base_url:
+        issued["wechat_proxy"] = await _demo_proxy_client(
+            redis, keys, audit, issued["editor_hq"]["id"], proxy_base_url, old_proxy
+        )
     await asyncio.to_thread(_write_keys, keys_file, issued)
     return issued
 
@@ -268,7 +317,14 @@ def _print_banner(
         print(f"  {name:<14} {url}   (emulator; {listing}, /_emulator/faults)")
     print("\nAPI keys (shown once; also in " + str(keys_file) + ", mode 0600):")
     for name, entry in issued.items():
-        print(f"  {name:<15} {entry['role']:<10} {entry['unit']:<14} {entry['key']}")
+        if name != "wechat_proxy":
+            print(f"  {name:<15} {entry['role']:<10} {entry['unit']:<14} {entry['key']}")
+    proxy = issued.get("wechat_proxy")
+    if proxy:
+        print(
+            f"\nWeChat proxy client for {proxy['account']} (docs/proxy.md): appid {proxy['appid']} "
+            f"secret {proxy['secret']}\n  API host {proxy['base_url']}"
+        )
     print("\nAccounts: " + ", ".join(f"{a['id']} ({a['platform']}, {a['unit']})" for a in ACCOUNTS))
     print("\nTry it (see docs/demo.md for the whole walk-through):")
     print(
@@ -300,8 +356,14 @@ def run_demo(settings: Settings, sock: socket.socket, hooks: ServeHooks | None =
             redis = aredis.Redis.from_url(url)
             keys = Keys(demo_settings.store.key_prefix)
             assert runtime.master_key is not None
+            base = f"http://{settings.server.host}:{settings.server.port}"
             issued = await seed(
-                redis, keys, Vault(redis, keys, runtime.master_key), urls, keys_file
+                redis,
+                keys,
+                Vault(redis, keys, runtime.master_key),
+                urls,
+                keys_file,
+                proxy_base_url=f"{base}/proxy/wechat/cgi-bin/",
             )
             await redis.aclose()
             await asyncio.to_thread(_write_emulators, data_dir, urls)

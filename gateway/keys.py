@@ -183,6 +183,43 @@ class Keys:
     def notify_lease(self, message_id: str) -> str:
         return self._k("notify", "msg", message_id, "lease")
 
+    # the drop-in platform proxy (gateway/proxy, docs/proxy.md)
+    def proxy_client(self, appid: str) -> str:
+        return self._k("proxy", "client", appid)  # JSON of gateway.proxy.clients.ProxyClient
+
+    def proxy_clients(self) -> str:
+        return self._k("proxy", "clients")  # set of appids
+
+    def proxy_token(self, token_sha256: str) -> str:
+        return self._k("proxy", "token", token_sha256)  # JSON {appid, pool, expires_at}; TTL
+
+    def proxy_token_pool(self, appid: str, pool: str) -> str:
+        return self._k("proxy", "client", appid, "pool", pool)  # the pool's current token
+
+    def proxy_rate(self, appid: str, window: str) -> str:
+        return self._k("proxy", "client", appid, "rate", window)  # call counter; TTL
+
+    def proxy_media(self, appid: str, media_id: str) -> str:
+        return self._k("proxy", "client", appid, "media", media_id)  # JSON image kept; TTL
+
+    def proxy_draft(self, appid: str, media_id: str) -> str:
+        return self._k("proxy", "client", appid, "draft", media_id)  # JSON of a kept draft
+
+    def proxy_draft_claim(self, appid: str, media_id: str) -> str:
+        return self._k("proxy", "client", appid, "draft", media_id, "claim")  # one submit at once
+
+    def proxy_drafts(self, appid: str) -> str:
+        return self._k("proxy", "client", appid, "drafts")  # sorted set: media id by time
+
+    def proxy_publish(self, appid: str, publish_id: str) -> str:
+        return self._k("proxy", "client", appid, "publish", publish_id)  # JSON publish record
+
+    def proxy_publishes(self, appid: str) -> str:
+        return self._k("proxy", "client", appid, "publishes")  # sorted set: publish id by time
+
+    def proxy_publish_seq(self) -> str:
+        return self._k("proxy", "publish_seq")  # counter behind publish ids
+
     # metrics and reports
     def activity(self, unit: str, week: str) -> str:
         return self._k("activity", unit, week)

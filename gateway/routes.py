@@ -14,7 +14,19 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api import accounts, admin, desk, docs, health, hub, lexicons, posts, reports
+from gateway.api import (
+    accounts,
+    admin,
+    desk,
+    docs,
+    health,
+    hub,
+    lexicons,
+    posts,
+    proxy_clients,
+    reports,
+)
+from gateway.proxy import wechat
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -302,6 +314,58 @@ ROUTES: list[Route] = [
         PUBLISHERS | APPROVERS,
         "Attach an approval token from an external issuer (OA)",
         tag="desk",
+    ),
+    # the drop-in platform proxy (docs/proxy.md): proxy clients, then the WeChat surface, which
+    # authenticates with its own access tokens and answers in WeChat's envelope
+    _r(
+        "POST",
+        "/admin/proxy/clients",
+        proxy_clients.create,
+        {"admin"},
+        "Create a proxy client for one principal and its accounts (secret shown once)",
+        tag="proxy",
+    ),
+    _r(
+        "GET",
+        "/admin/proxy/clients",
+        proxy_clients.list_clients,
+        {"admin", "auditor"},
+        "Proxy clients (never secrets)",
+        tag="proxy",
+    ),
+    _r(
+        "DELETE",
+        "/admin/proxy/clients/{appid}",
+        proxy_clients.revoke,
+        {"admin"},
+        "Revoke a proxy client (its tokens stop working)",
+        tag="proxy",
+    ),
+    *(
+        _r(method, f"/proxy/wechat/cgi-bin/{api}", handler, None, f"WeChat {api}", tag="proxy")
+        for method, api, handler in (
+            ("GET", "token", wechat.token),
+            ("POST", "stable_token", wechat.stable_token),
+            ("POST", "media/uploadimg", wechat.uploadimg),
+            ("POST", "material/add_material", wechat.add_material),
+            ("POST", "draft/add", wechat.draft_add),
+            ("POST", "draft/update", wechat.draft_update),
+            ("POST", "draft/get", wechat.draft_get),
+            ("POST", "draft/delete", wechat.draft_delete),
+            ("POST", "draft/batchget", wechat.draft_batchget),
+            ("POST", "draft/count", wechat.draft_count),
+            ("POST", "freepublish/submit", wechat.freepublish_submit),
+            ("POST", "freepublish/get", wechat.freepublish_get),
+            ("POST", "freepublish/batchget", wechat.freepublish_batchget),
+            ("POST", "freepublish/getarticle", wechat.freepublish_getarticle),
+            ("POST", "freepublish/delete", wechat.freepublish_delete),
+            ("GET", "{api}", wechat.outside),
+            ("POST", "{api}", wechat.outside),
+            ("GET", "{area}/{api}", wechat.outside),
+            ("POST", "{area}/{api}", wechat.outside),
+            ("GET", "{area}/{group}/{api}", wechat.outside),
+            ("POST", "{area}/{group}/{api}", wechat.outside),
+        )
     ),
     # reports (Art. 9, 23, 24)
     _r(

@@ -245,6 +245,18 @@ class HubSettings:
 
 
 @dataclass(frozen=True)
+class ProxySettings:
+    """The drop-in platform proxy (docs/proxy.md)."""
+
+    token_ttl_s: float = 7200.0  # WeChat's access_token lifetime (expires_in)
+    token_grace_s: float = 300.0  # a superseded token keeps working this long
+    expired_token_memory_s: float = 86400.0  # expired tokens answer 42001 (not 40001) this long
+    calls_per_minute: int = 600  # per proxy client; beyond: 45011
+    calls_per_day: int = 20000  # per proxy client; beyond: 45009
+    media_keep_s: float = 30 * 86400.0  # uploaded images and materials are kept this long
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
@@ -261,6 +273,7 @@ class Settings:
     notify: NotifySettings = NotifySettings()
     desk: DeskSettings = DeskSettings()
     hub: HubSettings = HubSettings()
+    proxy: ProxySettings = ProxySettings()
     policy: Policy = field(default_factory=lambda: Policy())  # noqa: PLW0108 - Policy is defined below
 
 

@@ -62,6 +62,13 @@ def test_demo_starts_and_the_walkthrough_publishes(tmp_path: Path) -> None:
         keys_file = data_dir / "demo-keys.json"
         assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
         keys = json.loads(keys_file.read_text(encoding="utf-8"))
+        proxy = keys.pop("wechat_proxy")  # the demo's WeChat proxy client (docs/proxy.md)
+        assert set(proxy) == {"appid", "secret", "account", "base_url"}
+        assert proxy["account"] == "hq-wechat"
+        assert proxy["base_url"] == f"http://127.0.0.1:{port}/proxy/wechat/cgi-bin/"
+        query = f"grant_type=client_credential&appid={proxy['appid']}&secret={proxy['secret']}"
+        with urllib.request.urlopen(f"{proxy['base_url']}token?{query}", timeout=5) as r:
+            assert json.loads(r.read())["expires_in"] == 7200
         assert {v["role"] for v in keys.values()} == {
             "editor",
             "unit_head",

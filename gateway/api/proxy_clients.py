@@ -1,0 +1,63 @@
+"""Proxy clients over HTTP (admin): create (the secret is shown once), list, revoke.
+
+The platform surfaces themselves (``/proxy/wechat/cgi-bin/…``) live in ``gateway/proxy/``; they
+answer in the platforms' own envelopes, not problem+json (docs/proxy.md).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.api.common import audit, body, json_response, services
+from gateway.errors import NotFound, field_error
+from gateway.middleware import REQUEST_ID, principal_of
+from gateway.proxy.clients import ProxyClientStore, issue_client
+from gateway.settings import POST_CATEGORIES
+from gateway.validation import expect_keys, take_str, take_str_list
+
+DEFAULT_SOURCE = "本单位原创"
+
+
+async def create(request: web.Request) -> web.Response:
+    """``{"name", "principal", "accounts": [id], "source"?, "category"?}`` → 201 with ``secret``."""
+    data = await body(request)
+    expect_keys(data, "", ("name", "principal", "accounts", "source", "category"))
+    name = take_str(data, "name", max_chars=100, min_chars=1)
+    principal = take_str(data, "principal", max_chars=64, min_chars=1)
+    accounts = take_str_list(data, "accounts", max_items=20, max_chars=64)
+    if not accounts:
+        raise field_error("accounts", "name at least one account")
+    source = take_str(data, "source", required=False, default=DEFAULT_SOURCE, max_chars=200)
+    category = take_str(data, "category", required=False, default="news", choices=POST_CATEGORIES)
+    issued = await issue_client(
+        services(request),
+        principal_of(request),
+        name=name,
+        principal_id=principal,
+        accounts=tuple(dict.fromkeys(accounts)),
+        source=source.strip() or DEFAULT_SOURCE,
+        category=category,
+        request_id=request.get(REQUEST_ID, ""),
+    )
+    return json_response(
+        {**issued.client.public(), "secret": issued.secret},
+        status=201,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def list_clients(request: web.Request) -> web.Response:
+    svc = services(request)
+    clients = await ProxyClientStore(svc.redis, svc.keys).list_all()
+    return json_response({"items": [c.public() for c in clients]})
+
+
+async def revoke(request: web.Request) -> web.Response:
+    svc = services(request)
+    store = ProxyClientStore(svc.redis, svc.keys)
+    appid = request.match_info["appid"]
+    if await store.get(appid) is None:
+        raise NotFound(f"no proxy client {appid!r}")
+    await audit(request, "proxy.client.revoke", appid, details={"proxy_client": appid})
+    client = await store.revoke(appid)
+    return json_response(client.public() if client else {})

@@ -1,0 +1,1 @@
+"""The drop-in platform proxy: editors' WeChat and Weibo tools publish through the desk."""
