@@ -421,7 +421,7 @@ def corpus_hits(
     under their rule id)."""
     from screening.detectors import combination, terms
     from screening.matcher import LexiconMatcher
-    from screening.normalize import build_views
+    from screening.views import build_views
 
     matcher = LexiconMatcher(lexicons)
     out: dict[tuple[str, str], TermHits] = {}
@@ -468,7 +468,7 @@ def decide(
       (我和姐姐, 妈妈的) → review;
     * everything else keeps its category's action.
     """
-    from screening.normalize import canonical
+    from screening.views import canonical
     from screening.segment import is_word
 
     key = canonical(term).text.strip()
