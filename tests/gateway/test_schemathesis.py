@@ -46,6 +46,16 @@ BEYOND_THE_SCHEMA = {
     "editPost": "the account's platform format limits",
     # content that screening blocks is refused whatever its shape (Art. 18, 21)
     "createApproval": "blocked content cannot be approved",
+    # the desk screens what it is sent (blocked content is refused) and needs a time ahead
+    "createSubmission": "blocked content; publish_at in the past or too far ahead",
+    "previewSubmission": "blocked content",
+    "reviseSubmission": "blocked content",
+    "decideSubmission": "the caller's role and the submission's state (Art. 17)",
+    "attachApproval": "a token whose signature, content hash or accounts do not fit",
+    # the hub: a message needs something in it; a campaign's accounts must be reachable
+    "sendMaterial": "some text, an image or a file (white space alone is none)",
+    "listMaterials": "a unit that must exist in the policy",
+    "createCampaign": "due_at in the past; accounts no participating unit reaches",
 }
 
 
@@ -58,7 +68,7 @@ def _config(callers: dict[str, Caller]) -> str:
     would really do it, where the most capable one acts for another unit)."""
     lines = []
     for route in ROUTES:
-        if route.roles is None:
+        if route.roles is None or not route.in_document:
             continue
         role = CALLER_FOR.get(route.operation_id) or next(
             r for r in ROLE_PREFERENCE if r in route.roles
