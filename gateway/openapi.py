@@ -188,7 +188,7 @@ ANSWERS: dict[str, Any] = {
     "SubmissionList": _obj(
         {"items": {"type": "array", "items": _obj({"id": _S, "state": _S})}, "count": _INT}
     ),
-    "SubmissionPreview": _obj(
+    "Preview": _obj(
         {
             "content_sha256": _S,
             "decision": _S,

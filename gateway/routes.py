@@ -262,7 +262,7 @@ ROUTES: list[Route] = [
         request="SubmissionPreview",
         tag="desk",
         op_id="previewSubmission",
-        answer="SubmissionPreview",
+        answer="Preview",
     ),
     _r(
         "GET",
