@@ -47,16 +47,19 @@ BEYOND_THE_SCHEMA = {
     "editPost": "the account's platform format limits",
     # content that screening blocks is refused whatever its shape (Art. 18, 21)
     "createApproval": "blocked content cannot be approved",
-    # the desk screens what it is sent (blocked content is refused) and needs a time ahead
-    "createSubmission": "blocked content; publish_at in the past or too far ahead",
-    "previewSubmission": "blocked content",
-    "reviseSubmission": "blocked content",
-    "decideSubmission": "the caller's role and the submission's state (Art. 17)",
-    "attachApproval": "a token whose signature, content hash or accounts do not fit",
-    # the hub: a message needs something in it; a campaign's accounts must be reachable
-    "sendMaterial": "some text, an image or a file (white space alone is none)",
+    # the desk: exactly one of account and accounts (a rule gateway.schema.Obj cannot declare);
+    # the desk screens what it is sent and refuses blocked content, and a time must lie ahead
+    "createSubmission": "account and accounts together; blocked content; publish_at not ahead",
+    "previewSubmission": "account and accounts together",
+    # a new version is screened as a submission is (Art. 15's source rule, blocked content)
+    "reviseSubmission": "a post without its source (Art. 15); blocked content",
+    # a token is checked against the submission (signature, content hash, self-approval)
+    "attachApproval": "a token that does not approve this submission",
+    # the hub: material needs some text, an image or a file; units come from the policy;
+    # a campaign's due time lies ahead and its accounts are reachable by its units
+    "sendMaterial": "no text (white space alone counts as none), image or file",
     "listMaterials": "a unit that must exist in the policy",
-    "createCampaign": "due_at in the past; accounts no participating unit reaches",
+    "createCampaign": "due_at not ahead; accounts no participating unit reaches",
 }
 
 
