@@ -171,6 +171,49 @@ ANSWERS: dict[str, Any] = {
         }
     ),
     "KeyProposalList": _obj({"proposals": {"type": "array", "items": _ref("KeyProposal")}}),
+    # the review desk (docs/desk.md)
+    "Submission": _obj(
+        {
+            "id": _S,
+            "version": _INT,
+            "state": _S,
+            "accounts": _STRS,
+            "post": _OBJ,
+            "content_sha256": _S,
+            "decision": _S,
+            "findings": {"type": "array", "items": _ref("Finding")},
+            "required_approvals": {"type": "array", "items": _OBJ},
+        }
+    ),
+    "SubmissionList": _obj(
+        {"items": {"type": "array", "items": _obj({"id": _S, "state": _S})}, "count": _INT}
+    ),
+    "Preview": _obj(
+        {
+            "content_sha256": _S,
+            "decision": _S,
+            "findings": {"type": "array", "items": _ref("Finding")},
+            "required_approvals": {"type": "array", "items": _OBJ},
+        }
+    ),
+    "Inbox": _obj({"items": {"type": "array", "items": _OBJ}, "count": _INT}),
+    # the hub (docs/hub.md)
+    "Material": _obj(
+        {
+            "id": _S,
+            "unit": _S,
+            "title": _S,
+            "text": _S,
+            "images": {"type": "array", "items": _OBJ},
+            "files": {"type": "array", "items": _OBJ},
+        }
+    ),
+    "MaterialList": _obj({"items": {"type": "array", "items": _ref("Material")}, "count": _INT}),
+    "Campaign": _obj(
+        {"id": _S, "title": _S, "brief": _S, "units": _STRS, "due_at": _NUM},
+        {"board": {"type": "array", "items": _OBJ}},
+    ),
+    "CampaignList": _obj({"items": {"type": "array", "items": _ref("Campaign")}, "count": _INT}),
     "AuditVerify": _obj(
         {"ok": _BOOL, "records": _INT},
         {"head": _nullable(_S), "broken_at": _nullable(_S), "reason": _nullable(_S)},
@@ -278,6 +321,8 @@ def _document(limits: LimitSettings, units: tuple[str, ...]) -> dict[str, Any]:
     schemas["Image"] = ImageType(limits.max_image_bytes).json_schema()
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
+        if not route.in_document:
+            continue
         op: dict[str, Any] = {
             "summary": route.summary,
             "operationId": route.operation_id,

@@ -9,15 +9,31 @@ A route names its body and query by the keys used here (``Route.request``, ``Rou
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
-from typing import get_args
+from typing import Any, get_args
 
 from gateway.accounts import ACCOUNT_ID_RE, AccountState
 from gateway.approvals import MAX_TOKENS
+from gateway.desk.model import SUBMISSION_STATES
+from gateway.errors import PayloadTooLarge, field_error
+from gateway.hub.campaigns import MAX_ACCOUNTS as MAX_CAMPAIGN_ACCOUNTS
+from gateway.hub.campaigns import MAX_UNITS
+from gateway.hub.materials import (
+    FILE_TYPES,
+    MAX_FILE_BYTES,
+    MAX_FILES,
+    MAX_IMAGES,
+    MAX_NOTE_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_TITLE_CHARS,
+)
 from gateway.jobs import STATES
-from gateway.postmodel import post_type
+from gateway.postmodel import IMAGE_TYPES, post_type
 from gateway.requirements import EXTERNAL_CONFIRMATION
-from gateway.schema import Array, Field, Int, Map, Obj, OneOf, Ref, Str, When
+from gateway.schema import Array, Field, Int, Map, Obj, OneOf, Ref, Str, Type, When
 from gateway.settings import ROLES, LimitSettings
 from gateway.vault import FIELD_NAME_CHARS, MAX_FIELDS, MAX_VALUE_CHARS
 
@@ -62,6 +78,80 @@ _SETTING = OneOf(
     max_items=50,
     message="must be a string, number, boolean or a short list of them",
 )
+
+MAX_SUBMISSION_ACCOUNTS = 50
+# The shape of standard base64 (padding included), not empty: what ``b64decode(validate=True)``
+# accepts and a schema can say.
+BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)$"
+
+
+@dataclass(frozen=True)
+class DateTime(Type):
+    """An RFC 3339 date-time with an offset (``publish_at``, a campaign's ``due_at``); parses
+    to a POSIX timestamp."""
+
+    description: str = ""
+
+    def parse(self, value: Any, where: str) -> float:
+        raw = Str(64).parse(value, where)
+        try:
+            when = datetime.fromisoformat(re.sub(r"[zZ]$", "+00:00", raw.strip()))
+        except ValueError:
+            raise field_error(where, "must be an RFC 3339 date-time") from None
+        if when.tzinfo is None:
+            raise field_error(where, "needs a time zone offset (RFC 3339), e.g. +08:00")
+        return when.timestamp()
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string", "format": "date-time", "maxLength": 64}
+        if self.description:
+            schema["description"] = self.description
+        return schema
+
+
+@dataclass(frozen=True)
+class Base64(Type):
+    """Base64 of at most ``max_bytes`` bytes (kept as sent): longer answers 413, as any too
+    large upload does; not base64 answers 422."""
+
+    max_bytes: int
+
+    @property
+    def max_chars(self) -> int:
+        return -(-self.max_bytes // 3) * 4
+
+    def parse(self, value: Any, where: str) -> str:
+        if not isinstance(value, str):
+            raise field_error(where, f"must be a string, not {type(value).__name__}")
+        if not value:
+            raise field_error(where, "is empty")
+        if len(value) > self.max_chars:
+            raise PayloadTooLarge(
+                f"{where}: more than {self.max_bytes} bytes",
+                errors=[{"field": where, "message": "too large"}],
+                limit_bytes=self.max_bytes,
+            )
+        if not re.fullmatch(BASE64, value):
+            raise field_error(where, "must be base64")
+        return value
+
+    def json_schema(self) -> dict[str, Any]:
+        return {
+            "type": "string",
+            "maxLength": self.max_chars,
+            "pattern": BASE64,
+            "contentEncoding": "base64",
+        }
+
+
+def _attachment(types: tuple[str, ...], max_bytes: int) -> Obj:
+    return Obj(
+        {
+            "filename": Field(Str(200, min_chars=1), required=True),
+            "content_type": Field(Str(128, choices=types), required=True),
+            "data": Field(Base64(max_bytes), required=True),
+        }
+    )
 
 
 EXAMPLE_POST = {
@@ -224,6 +314,93 @@ def request_bodies(limits: LimitSettings, units: tuple[str, ...]) -> dict[str, O
                 "unit": Field(unit, required=True),
             }
         ),
+        # the review desk (docs/desk.md)
+        "SubmissionCreate": Obj(
+            {
+                "account": Field(ACCOUNT_REF, description="one account; or accounts"),
+                "accounts": Field(
+                    Array(
+                        ACCOUNT_REF,
+                        max_items=MAX_SUBMISSION_ACCOUNTS,
+                        min_items=1,
+                        min_message="name at least one account",
+                        unique=True,
+                    ),
+                    description="several accounts; not with account",
+                ),
+                "post": post,
+                "publish_at": Field(
+                    DateTime(), description="publish then (RFC 3339 with offset), not at once"
+                ),
+                "campaign": Field(Str(64), description="the linked campaign this answers"),
+                "note": Field(Str(2000), description="for the approvers"),
+            },
+            examples=({"account": EXAMPLE_ACCOUNT, "post": EXAMPLE_POST},),
+        ),
+        "SubmissionPreview": Obj(
+            {
+                "account": Field(ACCOUNT_REF, description="one account; or accounts"),
+                "accounts": Field(
+                    Array(
+                        ACCOUNT_REF,
+                        max_items=MAX_SUBMISSION_ACCOUNTS,
+                        min_items=1,
+                        min_message="name at least one account",
+                        unique=True,
+                    ),
+                    description="several accounts; not with account",
+                ),
+                "post": post,
+            },
+            examples=({"account": EXAMPLE_ACCOUNT, "post": EXAMPLE_POST},),
+        ),
+        "SubmissionRevision": Obj({"post": post}, examples=({"post": EXAMPLE_POST},)),
+        "Decision": Obj(
+            {
+                "decision": Field(Str(16, choices=("approve", "reject")), required=True),
+                "reason": Field(Str(2000), description="required to reject"),
+                "attest": Field(
+                    Array(Str(64, choices=(EXTERNAL_CONFIRMATION,)), max_items=4, unique=True),
+                    description="Brand-PR only: the outsiders quoted confirmed (Art. 17(2))",
+                ),
+            },
+            rules=(When("decision", ("reject",), ("reason",)),),
+            examples=({"decision": "approve"}, {"decision": "reject", "reason": "数据待核实"}),
+        ),
+        "ApprovalAttach": Obj({"token": Field(TOKEN, required=True)}),
+        # the hub (docs/hub.md)
+        "MaterialSend": Obj(
+            {
+                "title": Field(Str(MAX_TITLE_CHARS, min_chars=1), required=True),
+                "text": Field(Str(MAX_TEXT_CHARS), description="some text, an image or a file"),
+                "note": Field(Str(MAX_NOTE_CHARS)),
+                "campaign": Field(Str(64), description="the linked campaign this answers"),
+                "images": Field(
+                    Array(_attachment(IMAGE_TYPES, limits.max_image_bytes), max_items=MAX_IMAGES)
+                ),
+                "files": Field(Array(_attachment(FILE_TYPES, MAX_FILE_BYTES), max_items=MAX_FILES)),
+            },
+            examples=({"title": "安全生产月活动现场", "text": "活动于本周一在总部举行。"},),
+        ),
+        "CampaignCreate": Obj(
+            {
+                "title": Field(Str(200, min_chars=1), required=True),
+                "brief": Field(Str(20_000, min_chars=1), required=True),
+                "key_messages": Field(Array(Str(500), max_items=20)),
+                "references": Field(Array(Str(2000), max_items=20)),
+                "units": Field(
+                    Array(
+                        unit,
+                        max_items=MAX_UNITS,
+                        min_items=1,
+                        min_message="name at least one participating unit",
+                    ),
+                    required=True,
+                ),
+                "accounts": Field(Array(ACCOUNT_REF, max_items=MAX_CAMPAIGN_ACCOUNTS)),
+                "due_at": Field(DateTime(), required=True, description="RFC 3339 with offset"),
+            }
+        ),
     }
 
 
@@ -238,9 +415,30 @@ PATH_PARAMS: dict[str, Str] = {
     "post_id": Str(64, min_chars=1),
     "key_id": Str(64, min_chars=1),
     "proposal_id": Str(64, min_chars=1),
+    "submission_id": Str(64, min_chars=1),
+    "material_id": Str(64, min_chars=1),
+    "campaign_id": Str(64, min_chars=1),
 }
 
 QUERIES: dict[str, Obj] = {
+    "SubmissionsQuery": Obj(
+        {
+            "state": Field(Str(32, choices=SUBMISSION_STATES)),
+            "mine": Field(
+                Str(5, choices=("true", "false", "1", "0")),
+                default="false",
+                description="only the caller's own",
+            ),
+            "limit": Field(Int(1, 500), default=100),
+        }
+    ),
+    "MaterialsQuery": Obj(
+        {
+            "unit": Field(Str(64), description="one unit's material (a unit of the policy)"),
+            "limit": Field(Int(1, 500), default=100),
+        }
+    ),
+    "CampaignQuery": Obj({"format": Field(Str(8, choices=("json", "csv")), default="json")}),
     "PostsQuery": Obj(
         {
             "state": Field(Str(32, choices=STATES)),

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from gateway import openapi
+from gateway.api import health
 from gateway.openapi import openapi_document
 from gateway.routes import ROUTES, Route
 
@@ -71,14 +73,44 @@ async def test_the_document_lists_exactly_the_routes_the_router_has(
     }
     documented = {(method, path) for method, path, _op in _operations(document)}
     assert documented == served
-    assert served == {(r.method, r.path) for r in ROUTES}
+    assert served == {(r.method, r.path) for r in ROUTES if r.in_document}
+
+
+@pytest.mark.parametrize(
+    ("path", "documented", "in_document"),
+    [
+        ("/proxy/cgi-bin/draft/add", True, False),  # WeChat's shapes, not this API
+        ("/proxy/2/statuses/share.json", True, False),  # Weibo's
+        ("/console/inbox", True, False),
+        ("/proxy", True, True),  # only what lies under the prefix
+        ("/v1/proxy/x", True, True),
+        ("/v1/internal", False, False),
+    ],
+)
+def test_routes_of_other_apis_are_left_out_of_the_document(
+    monkeypatch: pytest.MonkeyPatch, path: str, documented: bool, in_document: bool
+) -> None:
+    extra = Route("POST", path, health.livez, None, "not this API", documented=documented)
+    assert extra.in_document is in_document
+    monkeypatch.setattr("gateway.routes.ROUTES", [*ROUTES, extra])
+    openapi._document.cache_clear()
+    try:
+        assert (path in openapi_document()["paths"]) is in_document
+    finally:
+        openapi._document.cache_clear()
+
+
+def test_documented_api_routes_name_their_operation_and_answer() -> None:
+    for route in ROUTES:
+        if route.in_document and route.media == "application/json" and route.roles:
+            assert route.op_id and route.answer, route.path
 
 
 def _route_ids(route: Route) -> str:
     return f"{route.method} {route.path}"
 
 
-@pytest.mark.parametrize("route", ROUTES, ids=_route_ids)
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.in_document], ids=_route_ids)
 def test_each_operation_declares_the_routes_roles(route: Route) -> None:
     op = openapi_document()["paths"][route.path][route.method.lower()]
     if route.roles is None:
@@ -93,7 +125,9 @@ def test_each_operation_declares_the_routes_roles(route: Route) -> None:
     assert all(p["required"] for p in in_path)
 
 
-@pytest.mark.parametrize("route", [r for r in ROUTES if r.request], ids=_route_ids)
+@pytest.mark.parametrize(
+    "route", [r for r in ROUTES if r.request and r.in_document], ids=_route_ids
+)
 def test_routes_with_bodies_name_a_request_schema_that_exists(route: Route) -> None:
     doc = openapi_document()
     op = doc["paths"][route.path][route.method.lower()]
@@ -106,7 +140,7 @@ def test_routes_with_bodies_name_a_request_schema_that_exists(route: Route) -> N
 def test_routes_without_bodies_declare_none() -> None:
     doc = openapi_document()
     for route in ROUTES:
-        if not route.request:
+        if not route.request and route.in_document:
             assert "requestBody" not in doc["paths"][route.path][route.method.lower()]
 
 

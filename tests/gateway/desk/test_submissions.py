@@ -124,6 +124,28 @@ async def test_listing_filters_by_caller_state_and_mine(desk: Desk) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("?limit=0", "limit"),
+        ("?limit=501", "limit"),
+        ("?limit=十", "limit"),
+        ("?limit=", "limit"),
+        ("?state=", "state"),
+        ("?state=已发布", "state"),
+        ("?state=PUBLISHED", "state"),
+        ("?mine=是", "mine"),
+        ("?mine=TRUE", "mine"),
+    ],
+)
+async def test_listing_refuses_bad_parameters_naming_them(
+    desk: Desk, query: str, field: str
+) -> None:
+    resp = await desk.client.get(f"/v1/submissions{query}", headers=desk.h("editor"))
+    data = await problem(resp, 422)
+    assert [e["field"] for e in data["errors"]] == [field], data
+
+
 async def test_edit_makes_a_new_version_and_supersedes_the_old(desk: Desk) -> None:
     first = await desk.submit("editor", draft(), EAST)
     resp = await desk.put("editor", first["id"], draft("华东分公司举办员工运动会，气氛热烈。"))
