@@ -435,8 +435,10 @@ async def destroy(request: web.Request) -> Mapping[str, Any]:
         ) from None
     await proxy.audit(caller, "proxy.status.destroy", job.platform_id, account=job.account,
                       job=job.id, submission=sub.id)  # fmt: skip
-    return _status_object(record, await _text_of(sub), {**_state(sub, True), "submission": sub.id,
-                                                        "weibo_id": job.platform_id})  # fmt: skip
+    deleting = {"state": "deleting", "published": True, "weibo_id": job.platform_id,
+                "url": job.url, "submission": sub.id,
+                "message": "删除已交由网关执行，完成后 show.json 显示 deleted"}  # fmt: skip
+    return _status_object(record, await _text_of(sub), deleting)
 
 
 @weibo_api

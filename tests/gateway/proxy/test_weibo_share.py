@@ -143,6 +143,12 @@ async def test_refusals_in_weibos_envelope(proxy: Proxy) -> None:
         assert got["error_code"] == code, (name, got)
         assert set(got) == {"error", "error_code", "request"}, (name, got)
         assert got["request"] == "/2/statuses/share.json"
+    # a Weibo token opens nothing on the WeChat surface; a Weibo client serves Weibo accounts only
+    assert (await proxy.call("draft/count", token))["errcode"] == 40001
+    body = {"name": "t", "principal": principal_id(proxy.gw.api.keys["editor"]),
+            "accounts": ["east-wechat"], "kind": "weibo"}  # fmt: skip
+    status, data = await proxy.gw.api.call("POST", "/admin/proxy/clients", "admin", body)
+    assert status == 422 and "accounts[0]" in json.dumps(data), data
     blocked = await wb(proxy, "POST", share, token, fields={"status": SECRET_TEXT}, status=400)
     assert "绝密" in blocked["error"] and "不得发布" in blocked["error"]
     outside = await wb(proxy, "POST", "statuses/repost.json", token, status=403)
@@ -182,6 +188,26 @@ async def test_destroy_goes_through_the_gate(proxy: Proxy) -> None:
     assert refused["error_code"] == 10014 and "第十九条" in refused["error"]
     [item] = await control(proxy.gw.emus.weibo, "/_emulator/items")
     assert not item.get("deleted")
+
+    # another client does not see this client's statuses
+    other = (await weibo_client(proxy))["access_token"]
+    hidden = await wb(proxy, "POST", "statuses/destroy.json", other,
+                      fields={"id": shared["idstr"]}, status=400)  # fmt: skip
+    assert hidden["error_code"] == 20101
+
+    # Brand-PR's tool deletes its published status: a delete job through the gate
+    pr = (await weibo_client(proxy, "brand_pr"))["access_token"]
+    pr_shared = await wb(proxy, "POST", "statuses/share.json", pr,
+                         fields={"status": "品牌部发布：华东分公司开放日。"})  # fmt: skip
+    await approve(proxy, pr_shared["mediagate"]["submission"])
+    pr_done = await wait_state(proxy, pr, pr_shared["idstr"], "published")
+    deleting = await wb(proxy, "POST", "statuses/destroy.json", pr,
+                        fields={"id": pr_shared["idstr"]})  # fmt: skip
+    assert deleting["mediagate"]["state"] == "deleting"
+    await wait_state(proxy, pr, pr_shared["idstr"], "deleted")
+    items = {str(i["id"]): i for i in await control(proxy.gw.emus.weibo, "/_emulator/items")}
+    assert items[pr_done["mediagate"]["weibo_id"]]["deleted"]
+    assert not items[str(item["id"])]["deleted"]
 
 
 async def test_calls_per_minute_per_weibo_client(
