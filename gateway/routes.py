@@ -26,7 +26,7 @@ from gateway.api import (
     proxy_clients,
     reports,
 )
-from gateway.proxy import wechat
+from gateway.proxy import wechat, weibo
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -401,6 +401,18 @@ ROUTES: list[Route] = [
             ("POST", "{area}/{api}", wechat.outside),
             ("GET", "{area}/{group}/{api}", wechat.outside),
             ("POST", "{area}/{group}/{api}", wechat.outside),
+        )
+    ),
+    *(
+        _r(method, f"/proxy/weibo/2/{api}", handler, None, f"Weibo {api}", tag="proxy")
+        for method, api, handler in (
+            ("POST", "statuses/share.json", weibo.share),
+            ("GET", "statuses/show.json", weibo.show),
+            ("POST", "statuses/destroy.json", weibo.destroy),
+            ("GET", "{area}/{api}", weibo.outside),
+            ("POST", "{area}/{api}", weibo.outside),
+            ("GET", "{area}/{group}/{api}", weibo.outside),
+            ("POST", "{area}/{group}/{api}", weibo.outside),
         )
     ),
     # reports (Art. 9, 23, 24)

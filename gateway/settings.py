@@ -254,6 +254,7 @@ class ProxySettings:
     calls_per_minute: int = 600  # per proxy client; beyond: 45011
     calls_per_day: int = 20000  # per proxy client; beyond: 45009
     media_keep_s: float = 30 * 86400.0  # uploaded images and materials are kept this long
+    weibo_token_ttl_s: float = 30 * 86400.0  # a Weibo-kind client's access token (expires_in)
 
 
 @dataclass(frozen=True)

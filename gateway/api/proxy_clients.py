@@ -19,9 +19,11 @@ DEFAULT_SOURCE = "本单位原创"
 
 
 async def create(request: web.Request) -> web.Response:
-    """``{"name", "principal", "accounts": [id], "source"?, "category"?}`` → 201 with ``secret``."""
+    """``{"name", "principal", "accounts": [id], "source"?, "category"?, "kind"?}`` → 201 with
+    ``secret`` (kind ``wechat``) or ``access_token``/``expires_in`` (kind ``weibo``)."""
     data = await body(request)
-    expect_keys(data, "", ("name", "principal", "accounts", "source", "category"))
+    expect_keys(data, "", ("name", "principal", "accounts", "source", "category", "kind"))
+    kind = take_str(data, "kind", required=False, default="wechat", choices=("wechat", "weibo"))
     name = take_str(data, "name", max_chars=100, min_chars=1)
     principal = take_str(data, "principal", max_chars=64, min_chars=1)
     accounts = take_str_list(data, "accounts", max_items=20, max_chars=64)
@@ -38,9 +40,14 @@ async def create(request: web.Request) -> web.Response:
         source=source.strip() or DEFAULT_SOURCE,
         category=category,
         request_id=request.get(REQUEST_ID, ""),
+        kind=kind,
     )
+    shown: dict[str, object] = {"secret": issued.secret}
+    if issued.access_token is not None:
+        shown = {"access_token": issued.access_token.token,
+                 "expires_in": issued.access_token.expires_in}  # fmt: skip
     return json_response(
-        {**issued.client.public(), "secret": issued.secret},
+        {**issued.client.public(), **shown},
         status=201,
         headers={"Cache-Control": "no-store"},
     )

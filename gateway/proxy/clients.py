@@ -33,6 +33,9 @@ from gateway.services import Services, actor_of
 from gateway.settings import ProxySettings
 
 APPID_PREFIX = "wxp"
+WEIBO_PREFIX = "wbp"  # a Weibo-kind client's id; it holds an access token, not a secret
+PREFIXES = {"wechat": APPID_PREFIX, "weibo": WEIBO_PREFIX}
+WEIBO_TOKEN_PREFIX = "2.00"  # Weibo's own access tokens start so; tools may check the shape
 PUBLISHING_ROLES = ("editor", "unit_head", "brand_pr")
 
 TokenCheck = Literal["ok", "invalid", "expired"]
@@ -53,6 +56,7 @@ class ProxyClient:
     created_at: float = 0.0
     created_by: str = ""
     revoked: bool = False
+    kind: str = "wechat"  # the platform surface it calls: "wechat" or "weibo"
 
     def public(self) -> dict[str, object]:
         return {**asdict(self), "accounts": list(self.accounts)}
@@ -67,6 +71,7 @@ class ProxyClient:
 class IssuedClient:
     client: ProxyClient
     secret: str = field(repr=False)  # the only time the secret exists outside the tool
+    access_token: IssuedToken | None = field(default=None, repr=False)  # a Weibo-kind client's
 
 
 class ProxyClientStore:
@@ -83,9 +88,10 @@ class ProxyClientStore:
         source: str,
         category: str,
         created_by: str,
+        kind: str = "wechat",
     ) -> IssuedClient:
-        appid = APPID_PREFIX + secrets.token_hex(8)
-        secret = secrets.token_hex(16)
+        appid = PREFIXES[kind] + secrets.token_hex(8)
+        secret = secrets.token_hex(16) if kind == "wechat" else ""
         client = ProxyClient(
             appid=appid,
             name=name,
@@ -95,8 +101,9 @@ class ProxyClientStore:
             category=category,
             created_at=time.time(),
             created_by=created_by,
+            kind=kind,
         )
-        record = {**client.public(), "secret_sha256": _sha256(secret)}
+        record = {**client.public(), "secret_sha256": _sha256(secret) if secret else ""}
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(self._keys.proxy_client(appid), json.dumps(record, ensure_ascii=False))
             pipe.sadd(self._keys.proxy_clients(), appid)
@@ -104,7 +111,7 @@ class ProxyClientStore:
         return IssuedClient(client, secret)
 
     async def _record(self, appid: str) -> dict[str, Any] | None:
-        if not appid.startswith(APPID_PREFIX) or len(appid) > 64:
+        if not appid.startswith((APPID_PREFIX, WEIBO_PREFIX)) or len(appid) > 64:
             return None
         raw = await self._redis.get(self._keys.proxy_client(appid))
         if raw is None:
@@ -129,7 +136,7 @@ class ProxyClientStore:
             hmac.compare_digest(_sha256(secret), _sha256(""))  # same work either way
             return None, False
         client = self._client(record)
-        if client.revoked:
+        if client.revoked or client.kind != "wechat":
             return None, False
         return client, hmac.compare_digest(str(record["secret_sha256"]), _sha256(secret))
 
@@ -215,6 +222,22 @@ class ProxyTokens:
         digest = hmac.new(secret.encode(), f"stable:{nonce}".encode(), hashlib.sha512).digest()
         return digest.hex()
 
+    async def issue_weibo(self, appid: str) -> IssuedToken:
+        """A Weibo-style access token (``2.00…``) for a Weibo-kind client, living
+        ``weibo_token_ttl_s``; issuing a new one ends the previous one at once."""
+        now = time.time()
+        pool_key = self._keys.proxy_token_pool(appid, "weibo")
+        previous = await self._redis.get(pool_key)
+        if previous is not None:
+            await self._redis.delete(self._keys.proxy_token(text(previous)))
+        token = WEIBO_TOKEN_PREFIX + secrets.token_hex(20)
+        expires_at = now + self._settings.weibo_token_ttl_s
+        await self._keep(token, appid, "weibo", expires_at)
+        await self._redis.set(
+            pool_key, _sha256(token), ex=int(self._settings.weibo_token_ttl_s) + 1
+        )
+        return IssuedToken(token, int(self._settings.weibo_token_ttl_s))
+
     async def check(self, token: str) -> tuple[TokenCheck, str]:
         """("ok" | "invalid" | "expired", appid)."""
         if not token or len(token) > 512:
@@ -263,6 +286,7 @@ async def issue_client(
     source: str,
     category: str,
     request_id: str = "",
+    kind: str = "wechat",
 ) -> IssuedClient:
     """Create a proxy client for ``principal_id`` and ``accounts`` (audited before it exists).
 
@@ -285,8 +309,10 @@ async def issue_client(
         account = await svc.accounts.get(account_id)
         if account is None:
             raise NotFound(f"no account {account_id!r}", field=f"accounts[{i}]")
-        if account.platform != "wechat":
-            raise field_error(f"accounts[{i}]", "the proxy serves WeChat accounts only")
+        if account.platform != kind:
+            raise field_error(
+                f"accounts[{i}]", f"a {kind} proxy client serves {kind} accounts only"
+            )
         if not acts_for(svc.settings.policy, principal, account.unit):
             raise Forbidden(
                 f"{principal.id} ({principal.role} of {principal.unit}) may not publish to "
@@ -299,7 +325,7 @@ async def issue_client(
         action="proxy.client.create",
         target=principal.id,
         request_id=request_id,
-        details={"name": name, "principal": principal.id, "accounts": list(accounts)},
+        details={"name": name, "principal": principal.id, "accounts": list(accounts), "kind": kind},
     )
     issued = await ProxyClientStore(svc.redis, svc.keys).create(
         name=name,
@@ -308,7 +334,11 @@ async def issue_client(
         source=source,
         category=category,
         created_by=admin.id,
+        kind=kind,
     )
+    if kind == "weibo":
+        tokens = ProxyTokens(svc.redis, svc.keys, svc.settings.proxy)
+        issued = IssuedClient(issued.client, "", await tokens.issue_weibo(issued.client.appid))
     await svc.audit.append(
         actor=actor_of(admin),
         action="proxy.client.created",

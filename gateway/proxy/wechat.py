@@ -208,7 +208,7 @@ class WeChatProxy:
         if state == "expired":
             raise WxError(42001, "access_token expired")
         client = await self.clients.get(appid) if state == "ok" else None
-        if client is None or client.revoked:
+        if client is None or client.revoked or client.kind != "wechat":
             raise WxError(40001, "invalid credential, access_token is invalid or not latest")
         await self.spend(client)
         principal = await self.svc.principals.get(client.principal)
