@@ -8,8 +8,8 @@ on). Target: at most 10 per 100,000 CJK characters on every corpus.
 
 `--choose` chooses the gateway's operating threshold on a held-out split instead: every corpus is
 scored once; the threshold is the lowest on a 0.01 grid (from the model's decision threshold up)
-whose review rate on the odd lines (the selection half) stays at or under `--target` per 100k on
-every corpus; then the rates on the even lines (the report half, never used to choose) and the
+whose review rate on the odd lines (0-based odd indices of the non-empty lines: the selection
+half) stays at or under `--target` per 100k on every corpus; then the rates on the even lines (the report half, never used to choose) and the
 offensive class's recall, precision and F1 on COLD dev are printed at that threshold and at the
 decision threshold, with the `operating_threshold` entry for calibration.json.
 
@@ -103,7 +103,10 @@ def choose(args: argparse.Namespace) -> int:
         return n * 100_000 / max(1, cjk[name][half])
 
     grid = [round(decision + GRID_STEP * k, 2) for k in range(int((1 - decision) / GRID_STEP))]
-    chosen = next(t for t in grid if max(rate(n, 1, t) for n in scored) <= args.target)
+    chosen = next((t for t in grid if max(rate(n, 1, t) for n in scored) <= args.target), None)
+    if chosen is None:
+        print(f"no threshold under 1 keeps every corpus at or under {args.target} per 100k")
+        return 1
     names = list(scored)
     print(f"\nselection half (odd lines), worst corpus per threshold (target {args.target}):")
     for t in grid:
