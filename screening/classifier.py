@@ -2,8 +2,9 @@
 
 The model is trained by `screening.train` on COLD and loaded from a local directory only (never
 from a hub). Long texts are scored in overlapping character windows; a window whose offensive
-probability reaches the calibrated threshold becomes a `review` finding. The score is a reason for
-a human to look, never an automatic block.
+probability reaches the operating threshold (calibration.json's `operating_threshold`, chosen on
+held-out clean prose; the model's own decision threshold on COLD dev is `threshold`) becomes a
+`review` finding. The score is a reason for a human to look, never an automatic block.
 
 A model directory may hold a second part, a char n-gram logistic regression (`ngram_lr.tsv`); the
 score then combines the two probabilities (stacked log-odds, or their mean). The shipped BERT runs
