@@ -14,7 +14,9 @@ first includes waiting for a core. Paths:
 * ``numpy``: what the gateway runs: the BERT skipped on chunks that cannot reach the threshold.
 
 Agreement on COLD dev (6,431 texts, `predict_proba`, i.e. the model on each text): decisions at
-the model's threshold, accuracy and macro-F1 of each path, largest probability difference.
+the model's decision threshold, accuracy and macro-F1 of each path, largest probability
+difference; the offensive class's recall, precision and F1 at the decision threshold and at the
+gateway's operating threshold (the one that raises review findings; calibration.json).
 Batching: the forward pass's cost per chunk for one request's chunks and for eight requests'.
 
 Run: ``.venv/bin/python bench/classifier.py [--texts 200] [--torch-rev a3f64ad]``
@@ -114,7 +116,17 @@ def _speed(
         )
 
 
-def _agreement(paths: list[tuple[str, Any]], threshold: float) -> None:
+def _offensive_prf(labels: list[int], probs: list[float], t: float) -> str:
+    tp = sum(p >= t and y == 1 for y, p in zip(labels, probs, strict=True))
+    fp = sum(p >= t and y == 0 for y, p in zip(labels, probs, strict=True))
+    fn = sum(p < t and y == 1 for y, p in zip(labels, probs, strict=True))
+    return (
+        f"offensive recall {tp / max(1, tp + fn):.4f}, precision {tp / max(1, tp + fp):.4f}, "
+        f"F1 {2 * tp / max(1, 2 * tp + fp + fn):.4f}"
+    )
+
+
+def _agreement(paths: list[tuple[str, Any]], threshold: float, operating: float) -> None:
     with COLD_DEV.open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     texts, labels = [r["TEXT"] for r in rows], [int(r["label"]) for r in rows]
@@ -127,6 +139,8 @@ def _agreement(paths: list[tuple[str, Any]], threshold: float) -> None:
             f"  {label:<22} accuracy {accuracy:.4f}, macro-F1 {macro_f1:.4f} at {threshold} "
             f"({time.process_time() - started:.1f} s CPU for {len(texts)} texts)"
         )
+        for t in sorted({threshold, operating}):
+            print(f"  {'':<22} at {t}: {_offensive_prf(labels, probs[label], t)}")
     reference = probs[paths[0][0]]
     for label, _ in paths[1:]:
         differ = sum(
@@ -174,7 +188,8 @@ def main() -> int:
     clf = TextClassifier.load(args.model)
     print(
         f"model {clf.name} {clf.version} from {args.model}: {clf.backend}, {clf.precision}, "
-        f"threshold {clf.threshold} (load {time.perf_counter() - started:.2f} s)"
+        f"review (operating) threshold {clf.threshold}, decision threshold "
+        f"{clf.decision_threshold} (load {time.perf_counter() - started:.2f} s)"
     )
     paths: list[tuple[str, Callable[[str], list[tuple[int, int, float]]], float]] = [
         ("numpy", clf.score_windows, clf.threshold),
@@ -205,7 +220,7 @@ def main() -> int:
     _batching(clf, texts[:80])
     if not args.no_dev:
         print(f"COLD dev ({COLD_DEV}):")
-        _agreement(models, clf.threshold)
+        _agreement(models, clf.decision_threshold, clf.threshold)
     print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     return 0
 

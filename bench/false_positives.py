@@ -64,14 +64,22 @@ def corpora(data: Path, only: list[str]) -> list[Path]:
 
 
 def build_screener(
-    with_classifier: bool, lexicons: Path = ROOT / "config" / "lexicons"
+    with_classifier: bool,
+    lexicons: Path = ROOT / "config" / "lexicons",
+    classifier_threshold: float | None = None,
 ) -> Screener:
-    """The default screener, as the gateway builds it from the repo's config."""
+    """The default screener, as the gateway builds it from the repo's config (the classifier at
+    its operating threshold unless ``classifier_threshold`` is given)."""
     classifier = None
     if with_classifier:
         from screening.classifier import TextClassifier
 
-        classifier = TextClassifier.load(MODEL_DIR)
+        classifier = TextClassifier.load(MODEL_DIR, threshold=classifier_threshold)
+        print(
+            f"classifier review threshold {classifier.threshold} (operating threshold by "
+            f"default; the model's decision threshold on COLD dev is "
+            f"{classifier.decision_threshold})"
+        )
     kwargs: dict[str, object] = {}
     try:  # the company of config/policy.toml, for Art. 14 attribution (newer trees only)
         from screening.attribution import Company
@@ -203,6 +211,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--keep-n", action="store_true", help="leave the anonymised numbers (N) as they are"
     )
+    ap.add_argument(
+        "--classifier-threshold",
+        type=float,
+        default=None,
+        help="classifier review threshold (default: calibration.json's operating_threshold)",
+    )
     ap.add_argument("--lexicons", type=Path, default=ROOT / "config" / "lexicons")
     ap.add_argument(
         "--half",
@@ -213,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the raw counts to this file")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    screener = build_screener(not args.no_classifier, args.lexicons)
+    screener = build_screener(not args.no_classifier, args.lexicons, args.classifier_threshold)
     print(
         f"screener built in {time.perf_counter() - t0:.1f} s; classifier "
         f"{'off' if args.no_classifier else 'on'}; data {args.data}"

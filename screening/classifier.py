@@ -2,8 +2,9 @@
 
 The model is trained by `screening.train` on COLD and loaded from a local directory only (never
 from a hub). Long texts are scored in overlapping character windows; a window whose offensive
-probability reaches the calibrated threshold becomes a `review` finding. The score is a reason for
-a human to look, never an automatic block.
+probability reaches the operating threshold (calibration.json's `operating_threshold`, chosen on
+held-out clean prose; the model's own decision threshold on COLD dev is `threshold`) becomes a
+`review` finding. The score is a reason for a human to look, never an automatic block.
 
 A model directory may hold a second part, a char n-gram logistic regression (`ngram_lr.tsv`); the
 score then combines the two probabilities (stacked log-odds, or their mean). The shipped BERT runs
@@ -417,13 +418,17 @@ class TextClassifier:
         stride_chars: int,
         ngram: NgramLinear | None = None,
         stack: dict[str, Any] | None = None,
+        decision_threshold: float | None = None,
     ) -> None:
         if not 0 < stride_chars <= window_chars:
             raise ValueError(f"need 0 < stride_chars <= window_chars, got {stride_chars}")
         self._bert = bert
         self.name = name
         self.version = version
+        # `threshold` raises a review finding (the gateway's operating threshold); the model's
+        # decision threshold is what its COLD accuracy and macro-F1 are reported at.
         self.threshold = threshold
+        self.decision_threshold = threshold if decision_threshold is None else decision_threshold
         self.max_chars = max_chars
         self.window_chars = window_chars
         self.stride_chars = stride_chars
@@ -454,7 +459,9 @@ class TextClassifier:
         checkpoint through transformers + torch (the `[classifier]` extra); "auto" picks numpy
         when the directory is a char-vocabulary BERT, else transformers. `calibration.json`
         (threshold, max_chars, parts, stacking weights) is required for numpy; without it a
-        transformers model gets threshold 0.5 and its own position limit.
+        transformers model gets threshold 0.5 and its own position limit. `threshold` defaults
+        to calibration.json's `operating_threshold` (the review threshold chosen on held-out
+        clean prose), else its `threshold` (the model's decision threshold on COLD dev).
         """
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -494,6 +501,10 @@ class TextClassifier:
             raise ClassifierUnavailable(f"{calibration_path}: unknown parts {parts}")
         # The threshold was calibrated on the ensemble: a missing part is a broken model dir.
         ngram = NgramLinear.load(model_dir / NGRAM_FILE) if "ngram_lr" in parts else None
+        # The model's decision threshold (COLD dev macro-F1) and the gateway's operating
+        # threshold for a review finding (chosen on held-out clean prose), when there is one.
+        decision = calibration.get("threshold", 0.5)
+        operating = calibration.get("operating_threshold", decision)
         logger.info(
             "classifier %s loaded from %s (%s)",
             calibration.get("name", model_dir.name),
@@ -504,7 +515,8 @@ class TextClassifier:
             bert=bert,
             name=str(calibration.get("name", model_dir.name)),
             version=str(calibration.get("version", "unknown")),
-            threshold=float(calibration.get("threshold", 0.5) if threshold is None else threshold),
+            threshold=float(operating if threshold is None else threshold),
+            decision_threshold=float(decision),
             max_chars=max_chars,
             window_chars=window_chars,
             stride_chars=stride_chars,

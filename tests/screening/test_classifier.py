@@ -49,6 +49,12 @@ def classifier() -> TextClassifier:
     return TextClassifier.load(MODEL_DIR)
 
 
+@pytest.fixture(scope="module")
+def at_decision(classifier: TextClassifier) -> TextClassifier:
+    """The model at its decision threshold (COLD dev), for the window mechanics tests."""
+    return TextClassifier.load(MODEL_DIR, threshold=classifier.decision_threshold)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -126,6 +132,65 @@ def test_loads_calibrated_threshold(classifier: TextClassifier) -> None:
     assert classifier.max_chars > 0
 
 
+def test_the_default_threshold_is_the_operating_one(classifier: TextClassifier) -> None:
+    calibration = json.loads((MODEL_DIR / "calibration.json").read_text(encoding="utf-8"))
+    assert classifier.threshold == calibration["operating_threshold"]
+    assert classifier.decision_threshold == calibration["threshold"]
+    assert classifier.threshold > classifier.decision_threshold
+    assert "odd lines" in calibration["operating_threshold_chosen"]
+    overridden = TextClassifier.load(MODEL_DIR, threshold=0.6)
+    assert (overridden.threshold, overridden.decision_threshold) == (0.6, 0.53)
+
+
+def test_without_an_operating_threshold_the_decision_threshold_raises_findings(
+    tmp_path: Path,
+) -> None:
+    model = _model_copy(tmp_path)
+    calibration = json.loads((model / "calibration.json").read_text(encoding="utf-8"))
+    del calibration["operating_threshold"]
+    (model / "calibration.json").write_text(json.dumps(calibration), encoding="utf-8")
+    clf = TextClassifier.load(model)
+    assert clf.threshold == clf.decision_threshold == calibration["threshold"]
+
+
+# Offensive COLD dev texts (label 1), plain and with the symbol-insertion evasion.
+COLD_DEV_OFFENSIVE = [
+    "河南人，偷井盖。",
+    "男的真恶心",
+    "照你这么说，那美国歧视黑人也不是没有道理的。",
+]
+
+
+@pytest.mark.parametrize(
+    "text", [*COLD_DEV_OFFENSIVE, *("*".join(t) for t in COLD_DEV_OFFENSIVE), "河 南 人 , 偷井盖"]
+)
+def test_offensive_cold_dev_texts_still_flag_at_the_operating_threshold(
+    classifier: TextClassifier, text: str
+) -> None:
+    (finding,) = classifier.scan("content", text)
+    assert finding.evidence["threshold"] == classifier.threshold
+    assert finding.evidence["score"] >= classifier.threshold
+
+
+# Sentences of the clean corpora (government work reports, People's Daily 1998) that the model
+# scores over its decision threshold: review requests at 0.53, none at the operating threshold.
+CLEAN_FLAGGED_AT_DECISION = [
+    "房地产市场风险隐患较多，一些中小金融机构风险暴露。",
+    "坚决纠正性别、年龄、学历等就业歧视，保障农民工工资支付，完善劳动关系协商协调机制，维护劳动者合法权益。",
+    "严肃查处各类违法违规行为，惩处腐败分子，反腐败斗争取得压倒性胜利。",
+    "波兰人民应该为取得的成就感到“自豪”。",
+    "这些国家的货币汇率和股票价格犹如决堤的洪水狂泻而下，致使整个经济陷入恶性循环状态。",
+]
+
+
+@pytest.mark.parametrize("text", CLEAN_FLAGGED_AT_DECISION)
+def test_clean_prose_flagged_at_the_decision_threshold_is_not_at_the_operating_one(
+    classifier: TextClassifier, at_decision: TextClassifier, text: str
+) -> None:
+    assert len(at_decision.scan("content", text)) == 1
+    assert classifier.scan("content", text) == []
+
+
 def test_scores_in_the_expected_direction(classifier: TextClassifier) -> None:
     ((_, _, p_bad),) = classifier.score_windows(OFFENSIVE)
     ((_, _, p_ok),) = classifier.score_windows(BENIGN)
@@ -139,17 +204,18 @@ def test_inserted_symbols_do_not_hide_offensive_text(classifier: TextClassifier)
     assert p_evasive == pytest.approx(p_plain, abs=0.05)
 
 
-def test_windows_cover_a_long_text_with_correct_spans(classifier: TextClassifier) -> None:
+def test_windows_cover_a_long_text_with_correct_spans(at_decision: TextClassifier) -> None:
     text = BENIGN * 20 + OFFENSIVE + BENIGN * 5  # offensive part around offset 740
-    windows = classifier.score_windows(text)
+    windows = at_decision.score_windows(text)
     assert [(s, e) for s, e, _ in windows] == [(0, 500), (400, 900), (800, len(text))]
     at = text.index(OFFENSIVE)
-    flagged = [(s, e) for s, e, p in windows if p >= classifier.threshold]
+    flagged = [(s, e) for s, e, p in windows if p >= at_decision.threshold]
     assert flagged == [(400, 900)]
     assert flagged[0][0] <= at < at + len(OFFENSIVE) <= flagged[0][1]
 
 
-def test_scan_produces_review_findings_with_evidence(classifier: TextClassifier) -> None:
+def test_scan_produces_review_findings_with_evidence(at_decision: TextClassifier) -> None:
+    classifier = at_decision
     text = BENIGN + OFFENSIVE
     (finding,) = classifier.scan("content", text)
     assert (finding.detector, finding.rule, finding.category) == (
@@ -360,9 +426,14 @@ def _prose_windows() -> list[str]:
     return [*texts, *SAMPLES, "*".join(OFFENSIVE) + BENIGN * 9, "我觉得地域歧视是不对的" * 10]
 
 
-def test_skipping_the_bert_keeps_every_decision(classifier: TextClassifier) -> None:
+@pytest.mark.parametrize("fixture", ["classifier", "at_decision"])
+def test_skipping_the_bert_keeps_every_decision(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
     # Without `exact` the BERT only reads chunks that could reach the threshold: the flagged
     # windows and their scores are the same, other scores are upper bounds of the exact ones.
+    # At the operating threshold and at the decision threshold.
+    classifier: TextClassifier = request.getfixturevalue(fixture)
     texts = _prose_windows()
     fast, exact = classifier.score_many(texts), classifier.score_many(texts, exact=True)
     flagged = 0
@@ -517,16 +588,21 @@ def test_missing_ngram_part_is_unavailable(tmp_path: Path) -> None:
         TextClassifier.load(broken)
 
 
-def test_offensive_sentence_inside_neutral_prose_is_flagged(classifier: TextClassifier) -> None:
-    # One short offensive sentence in the middle of a 500-character window of neutral prose.
+def test_offensive_sentence_inside_neutral_prose_is_flagged(
+    classifier: TextClassifier, at_decision: TextClassifier
+) -> None:
+    # One short offensive sentence in the middle of a 500-character window of neutral prose:
+    # flagged at the decision threshold, **missed at the operating threshold** (0.61 < 0.94), the
+    # measured cost of the operating threshold (docs/classifier.md). Alone, it is flagged.
     prose = (BENIGN * 12)[:240]
     text = prose + OFFENSIVE + (BENIGN * 12)[: 500 - 240 - len(OFFENSIVE)]
     assert len(text) == 500
-    ((start, end, p),) = classifier.score_windows(text)
+    ((start, end, p),) = at_decision.score_windows(text)
     assert (start, end) == (0, 500)
-    assert p >= classifier.threshold
-    ((_, _, p_prose),) = classifier.score_windows((BENIGN * 12)[:500])
-    assert p_prose < classifier.threshold
+    assert at_decision.threshold <= p < classifier.threshold
+    assert classifier.scan("content", OFFENSIVE) != []
+    ((_, _, p_prose),) = at_decision.score_windows((BENIGN * 12)[:500])
+    assert p_prose < at_decision.threshold
 
 
 def _random_checkpoint(out: Path) -> Path:
