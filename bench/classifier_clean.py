@@ -9,9 +9,10 @@ on). Target: at most 10 per 100,000 CJK characters on every corpus.
 `--choose` chooses the gateway's operating threshold on a held-out split instead: every corpus is
 scored once; the threshold is the lowest on a 0.01 grid (from the model's decision threshold up)
 whose review rate on the odd lines (0-based odd indices of the non-empty lines: the selection
-half) stays at or under `--target` per 100k on every corpus; then the rates on the even lines (the report half, never used to choose) and the
-offensive class's recall, precision and F1 on COLD dev are printed at that threshold and at the
-decision threshold, with the `operating_threshold` entry for calibration.json.
+half) stays at or under `--target` per 100k on every corpus; then the rates on the even lines
+(the report half, never used to choose) and the offensive class's recall, precision and F1 on
+COLD dev are printed at that threshold and at the decision threshold, with the
+`operating_threshold` entry for calibration.json.
 
 Run: ``.venv/bin/python bench/classifier_clean.py [--model DIR] [--every 10 --offset 9]``
 or ``.venv/bin/python bench/classifier_clean.py --choose [--target 7]``

@@ -83,6 +83,10 @@ _ACCOUNT = _obj(
 _PRINCIPAL = _obj(
     {"id": _S, "name": _S, "role": _S, "unit": _S, "created_at": _NUM, "revoked": _BOOL}
 )
+_PROXY_CLIENT = _obj(
+    {"appid": _S, "name": _S, "principal": _S, "accounts": _STRS, "kind": _S, "revoked": _BOOL},
+    {"source": _S, "category": _S, "created_at": _NUM, "created_by": _S},
+)
 _FREEZE = _obj({"scope": _S, "id": _S, "reason": _S, "by": _S, "at": _NUM})
 _VAULT_FIELD = _obj(
     {"field": _S, "version": _INT, "key_id": _S, "updated_by": _S, "updated_at": _NUM}
@@ -157,6 +161,16 @@ ANSWERS: dict[str, Any] = {
         "required": [*_PRINCIPAL["required"], "key"],
         "properties": {**_PRINCIPAL["properties"], "key": {**_S, "description": "shown once"}},
     },
+    "ProxyClient": _PROXY_CLIENT,
+    "ProxyClientCreated": _obj(
+        {**_PROXY_CLIENT["properties"]},
+        {
+            "secret": {**_S, "description": "shown once (wechat)"},
+            "access_token": _S,
+            "expires_in": _INT,
+        },
+    ),
+    "ProxyClientList": _obj({"items": {"type": "array", "items": _PROXY_CLIENT}}),
     "KeyList": _obj({"keys": {"type": "array", "items": _PRINCIPAL}}),
     "KeyProposal": _obj(
         {

@@ -359,7 +359,11 @@ ROUTES: list[Route] = [
         proxy_clients.create,
         {"admin"},
         "Create a proxy client for one principal and its accounts (secret shown once)",
-        tag="proxy",
+        "ProxyClientCreate",
+        "proxy",
+        op_id="createProxyClient",
+        answer="ProxyClientCreated",
+        status=201,
     ),
     _r(
         "GET",
@@ -368,6 +372,8 @@ ROUTES: list[Route] = [
         {"admin", "auditor"},
         "Proxy clients (never secrets)",
         tag="proxy",
+        op_id="listProxyClients",
+        answer="ProxyClientList",
     ),
     _r(
         "DELETE",
@@ -376,6 +382,8 @@ ROUTES: list[Route] = [
         {"admin"},
         "Revoke a proxy client (its tokens stop working)",
         tag="proxy",
+        op_id="revokeProxyClient",
+        answer="ProxyClient",
     ),
     *(
         _r(method, f"/proxy/wechat/cgi-bin/{api}", handler, None, f"WeChat {api}", tag="proxy")

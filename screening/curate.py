@@ -468,8 +468,8 @@ def decide(
       (我和姐姐, 妈妈的) → review;
     * everything else keeps its category's action.
     """
-    from screening.views import canonical
     from screening.segment import is_word
+    from screening.views import canonical
 
     key = canonical(term).text.strip()
     if term in HAND_REVIEW:

@@ -34,7 +34,7 @@ from gateway.jobs import STATES
 from gateway.postmodel import IMAGE_TYPES, post_type
 from gateway.requirements import EXTERNAL_CONFIRMATION
 from gateway.schema import Array, Field, Int, Map, Obj, OneOf, Ref, Str, Type, When
-from gateway.settings import ROLES, LimitSettings
+from gateway.settings import POST_CATEGORIES, ROLES, LimitSettings
 from gateway.vault import FIELD_NAME_CHARS, MAX_FIELDS, MAX_VALUE_CHARS
 
 ACCOUNT_ID = Str(
@@ -314,6 +314,27 @@ def request_bodies(limits: LimitSettings, units: tuple[str, ...]) -> dict[str, O
                 "unit": Field(unit, required=True),
             }
         ),
+        # the drop-in proxy's clients (docs/proxy.md)
+        "ProxyClientCreate": Obj(
+            {
+                "name": Field(Str(100, min_chars=1), required=True),
+                "principal": Field(
+                    Str(64, min_chars=1), required=True, description="the principal it acts for"
+                ),
+                "accounts": Field(
+                    Array(
+                        ACCOUNT_REF,
+                        max_items=20,
+                        min_items=1,
+                        min_message="name at least one account",
+                    ),
+                    required=True,
+                ),
+                "source": Field(Str(200), description="Art. 15 source when a draft names none"),
+                "category": Field(Str(16, choices=POST_CATEGORIES), default="news"),
+                "kind": Field(Str(8, choices=("wechat", "weibo")), default="wechat"),
+            }
+        ),
         # the review desk (docs/desk.md)
         "SubmissionCreate": Obj(
             {
@@ -418,6 +439,7 @@ PATH_PARAMS: dict[str, Str] = {
     "submission_id": Str(64, min_chars=1),
     "material_id": Str(64, min_chars=1),
     "campaign_id": Str(64, min_chars=1),
+    "appid": Str(64, min_chars=1),
 }
 
 QUERIES: dict[str, Obj] = {

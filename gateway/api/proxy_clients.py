@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api.common import audit, body, json_response, services
-from gateway.errors import NotFound, field_error
+from gateway.api.common import audit, json_response, parsed_body, services
+from gateway.errors import NotFound
 from gateway.middleware import REQUEST_ID, principal_of
 from gateway.proxy.clients import ProxyClientStore, issue_client
-from gateway.settings import POST_CATEGORIES
-from gateway.validation import expect_keys, take_str, take_str_list
 
 DEFAULT_SOURCE = "本单位原创"
 
@@ -21,16 +19,13 @@ DEFAULT_SOURCE = "本单位原创"
 async def create(request: web.Request) -> web.Response:
     """``{"name", "principal", "accounts": [id], "source"?, "category"?, "kind"?}`` → 201 with
     ``secret`` (kind ``wechat``) or ``access_token``/``expires_in`` (kind ``weibo``)."""
-    data = await body(request)
-    expect_keys(data, "", ("name", "principal", "accounts", "source", "category", "kind"))
-    kind = take_str(data, "kind", required=False, default="wechat", choices=("wechat", "weibo"))
-    name = take_str(data, "name", max_chars=100, min_chars=1)
-    principal = take_str(data, "principal", max_chars=64, min_chars=1)
-    accounts = take_str_list(data, "accounts", max_items=20, max_chars=64)
-    if not accounts:
-        raise field_error("accounts", "name at least one account")
-    source = take_str(data, "source", required=False, default=DEFAULT_SOURCE, max_chars=200)
-    category = take_str(data, "category", required=False, default="news", choices=POST_CATEGORIES)
+    data = await parsed_body(request)
+    name: str = data["name"]
+    principal: str = data["principal"]
+    accounts: list[str] = data["accounts"]
+    source: str = data["source"] or DEFAULT_SOURCE
+    category: str = data["category"]
+    kind: str = data["kind"]
     issued = await issue_client(
         services(request),
         principal_of(request),
