@@ -139,15 +139,11 @@ class Browser:
     async def follow_css(self, css: str, timeout_s: float = 30.0) -> None:
         """Click the element at ``css`` and wait for the next page."""
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions
-        from selenium.webdriver.support.ui import WebDriverWait
 
         old = await self.call(self.driver.find_element, By.TAG_NAME, "html")
         element = await self.call(self.driver.find_element, By.CSS_SELECTOR, css)
         await self.call(element.click)
-        wait = WebDriverWait(self.driver, timeout_s)
-        await self.call(wait.until, expected_conditions.staleness_of(old))
-        await self.wait_for("body")
+        await self._replaced(old, timeout_s)
 
     async def click(self, testid: str) -> None:
         element = await self.find(testid)
@@ -156,13 +152,26 @@ class Browser:
     async def follow(self, testid: str, timeout_s: float = 30.0) -> None:
         """Click a link or submit button and wait until the next page has replaced this one."""
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions
-        from selenium.webdriver.support.ui import WebDriverWait
 
         old = await self.call(self.driver.find_element, By.TAG_NAME, "html")
         await self.click(testid)
-        wait = WebDriverWait(self.driver, timeout_s)
-        await self.call(wait.until, expected_conditions.staleness_of(old))
+        await self._replaced(old, timeout_s)
+
+    async def _replaced(self, old: Any, timeout_s: float) -> None:
+        """Wait until ``old`` (the previous page's root) is gone. Chromium sometimes reports a
+        node of a replaced document as an inspector error ("Node with given id does not belong
+        to the document") instead of a stale element; both mean the page was replaced."""
+        from selenium.common.exceptions import WebDriverException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        def gone(_driver: Any) -> bool:
+            try:
+                old.is_enabled()
+            except WebDriverException:
+                return True
+            return False
+
+        await self.call(WebDriverWait(self.driver, timeout_s).until, gone)
         await self.wait_for("body")
 
     async def type(self, testid: str, text: str) -> None:
