@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import redis.asyncio as aredis
 
+from gateway.audit import Actor
 from gateway.errors import Forbidden, NotFound, field_error
 from gateway.keys import Keys, text
 from gateway.principals import Principal
@@ -65,6 +66,19 @@ class ProxyClient:
         """The principal as the desk and the audit log see it: named with this client."""
         name = f"{principal.name} (proxy {self.name} {self.appid})"
         return Principal(principal.id, name, principal.role, principal.unit, principal.created_at)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A proxy call's client, the principal it acts as and the account it names."""
+
+    client: ProxyClient
+    principal: Principal  # as the desk and the audit log see it (named with the client)
+    account: str
+
+    def actor(self) -> Actor:
+        p = self.principal
+        return Actor(id=p.id, name=p.name, role=p.role, unit=p.unit)
 
 
 @dataclass(frozen=True, slots=True)

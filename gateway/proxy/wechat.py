@@ -53,8 +53,13 @@ from gateway.errors import (
 from gateway.gate import nfc_post, post_hash
 from gateway.middleware import REQUEST_ID
 from gateway.postmodel import IMAGE_TYPES, Post, post_from_stored, post_to_stored
-from gateway.principals import Principal
-from gateway.proxy.clients import CallBudget, ProxyClient, ProxyClientStore, ProxyTokens
+from gateway.proxy.clients import (
+    CallBudget,
+    Caller,
+    ProxyClient,
+    ProxyClientStore,
+    ProxyTokens,
+)
 from gateway.proxy.wechat_store import KeptDraft, PublishRecord, WeChatStore
 from gateway.services import Services
 
@@ -131,17 +136,6 @@ def wechat_api(fn: ApiFn) -> Callable[[web.Request], Awaitable[web.Response]]:
 
 
 # --- who is calling -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Caller:
-    client: ProxyClient
-    principal: Principal  # as the desk and the audit log see it (named with the client)
-    account: str
-
-    def actor(self) -> Actor:
-        p = self.principal
-        return Actor(id=p.id, name=p.name, role=p.role, unit=p.unit)
 
 
 class WeChatProxy:

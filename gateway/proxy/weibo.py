@@ -28,7 +28,6 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -53,8 +52,13 @@ from gateway.gate import nfc_post, post_hash
 from gateway.keys import text
 from gateway.middleware import REQUEST_ID
 from gateway.postmodel import IMAGE_TYPES, Post
-from gateway.principals import Principal
-from gateway.proxy.clients import CallBudget, ProxyClient, ProxyClientStore, ProxyTokens
+from gateway.proxy.clients import (
+    CallBudget,
+    Caller,
+    ProxyClient,
+    ProxyClientStore,
+    ProxyTokens,
+)
 from gateway.proxy.wechat_store import PUBLISH_ID_BASE, PublishRecord
 from gateway.services import Services
 
@@ -128,17 +132,6 @@ def weibo_api(fn: ApiFn) -> Callable[[web.Request], Awaitable[web.Response]]:
         return web.json_response(dict(result), dumps=lambda v: json.dumps(v, ensure_ascii=False))
 
     return handler
-
-
-@dataclass(frozen=True)
-class Caller:
-    client: ProxyClient
-    principal: Principal  # as the desk and the audit log see it (named with the client)
-    account: str
-
-    def actor(self) -> Actor:
-        p = self.principal
-        return Actor(id=p.id, name=p.name, role=p.role, unit=p.unit)
 
 
 class WeiboProxy:
