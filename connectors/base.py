@@ -17,6 +17,10 @@ Delivery outcomes are exceptions, never HTTP errors: the pipeline alone decides 
 
 from __future__ import annotations
 
+import hashlib
+import html
+import re
+import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -242,6 +246,87 @@ class Connector(Protocol):
         ...
 
 
+# Bypass detection (gateway/watch/, docs/bypass.md) -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteItem:
+    """One item as the platform holds it now, read back for the bypass reconciler.
+
+    ``platform_id`` is the same id :class:`Published` carried when the gateway published the item,
+    so the reconciler can match it to the job. ``title`` and ``text`` are in :func:`visible_text`
+    form. Times are epoch seconds, 0 when the platform does not say.
+    """
+
+    platform_id: str
+    title: str = ""
+    text: str = ""
+    url: str = ""
+    published_at: float = 0.0
+    updated_at: float = 0.0
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.title, self.text)
+
+
+@runtime_checkable
+class Lister(Protocol):
+    """Optional connector capability: read what the account holds on the platform now.
+
+    Faults are outcomes as for publishing: :class:`RetryLater` when the platform cannot answer
+    now (5xx, timeout, rate limit), :class:`NeedsReauthorisation` when the account's credentials
+    are refused, never an HTTP error. A listing call never changes anything on the platform.
+    """
+
+    async def recent(
+        self, ctx: PublishContext, *, since: float, limit: int
+    ) -> Sequence[RemoteItem]:
+        """The account's items published or modified at or after ``since``, newest first, at
+        most ``limit`` (the connector pages within the platform's quota)."""
+        ...
+
+    async def fetch(self, ctx: PublishContext, platform_id: str) -> RemoteItem | None:
+        """The item as it is now, or ``None`` when the platform says it is gone (deleted,
+        trashed); raises :class:`RetryLater` when it cannot tell."""
+        ...
+
+    def expected(self, post: OutboundPost) -> tuple[str, str]:
+        """``(title, text)`` the platform shows for this approved post, in
+        :func:`visible_text` form, so that an untouched item has the same :func:`fingerprint`."""
+        ...
+
+
+_BLOCK_TAG = re.compile(
+    r"<\s*(?:br|/?p|/?div|/?h[1-6]|/?li|/?ul|/?ol|/?section|/?blockquote|/?tr|/?table|hr)"
+    r"\b[^>]*>",
+    re.IGNORECASE,
+)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_DROPPED = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+_SPACES = re.compile(r"[ \t\f\v\u00a0\u3000]+")
+
+
+def visible_text(markup: str) -> str:
+    """What a reader sees of ``markup``: tags, comments, scripts and styles removed, entities
+    decoded, NFC, one line per paragraph, runs of spaces collapsed, empty lines dropped."""
+    text = _COMMENT.sub("", markup)
+    text = _DROPPED.sub("", text)
+    text = _BLOCK_TAG.sub("\n", text)
+    text = html.unescape(_TAG.sub("", text))
+    text = unicodedata.normalize("NFC", text)
+    lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def fingerprint(title: str, text: str) -> str:
+    """The content hash the reconciler compares: whitespace-insensitive, over title and text in
+    :func:`visible_text` form (platforms re-wrap paragraphs; they do not change words)."""
+    flat = "".join(title.split()) + "\x1f" + "".join(text.split())
+    return hashlib.sha256(flat.encode("utf-8")).hexdigest()
+
+
 HealthState = Literal["ok", "degraded", "down"]
 CredentialsOpener = Callable[[], Awaitable[Mapping[str, str]]]
 __all__: Sequence[str] = (
@@ -251,6 +336,7 @@ __all__: Sequence[str] = (
     "DeliveryOutcome",
     "Image",
     "Limits",
+    "Lister",
     "MediaLibrary",
     "NeedsReauthorisation",
     "OutboundPost",
@@ -258,9 +344,12 @@ __all__: Sequence[str] = (
     "PermanentFailure",
     "PublishContext",
     "Published",
+    "RemoteItem",
     "Result",
     "RetryLater",
     "TokenCache",
     "Unconfirmed",
+    "fingerprint",
     "reject_unknown_keys",
+    "visible_text",
 )

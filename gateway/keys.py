@@ -183,6 +183,28 @@ class Keys:
     def notify_lease(self, message_id: str) -> str:
         return self._k("notify", "msg", message_id, "lease")
 
+    # bypass alerts (gateway/watch/, Art. 19, 22)
+    def alert(self, alert_id: str) -> str:
+        return self._k("alert", alert_id)  # JSON of gateway.watch.alerts.Alert
+
+    def alerts(self) -> str:
+        return self._k("alerts")  # zset alert id -> detected_at
+
+    def alerts_of(self, account_id: str) -> str:
+        return self._k("alerts", "account", account_id)  # zset alert id -> detected_at
+
+    def alerts_open(self) -> str:
+        return self._k("alerts", "open")  # zset alert id -> detected_at
+
+    def alert_dedupe(self, dedupe: str) -> str:
+        return self._k("alerts", "seen", dedupe)  # alert id of the finding's first alert
+
+    def watch_state(self, account_id: str) -> str:
+        return self._k("watch", account_id)  # hash: the account's reconciler cursor and stats
+
+    def watch_lease(self, account_id: str) -> str:
+        return self._k("watch", account_id, "lease")  # the process reconciling the account
+
     # the drop-in platform proxy (gateway/proxy, docs/proxy.md)
     def proxy_client(self, appid: str) -> str:
         return self._k("proxy", "client", appid)  # JSON of gateway.proxy.clients.ProxyClient
