@@ -272,14 +272,14 @@ class Reconciler:
                 continue
             if now < float(text(due)):
                 continue
-            reports.append(await self.run_pass(account, scheduled=True))
+            reports.append(await self.run_pass(account, scheduled_at=now))
         return reports
 
     # --- one pass ----------------------------------------------------------------------------
 
-    async def run_pass(self, account: Account, *, scheduled: bool = False) -> PassReport:
+    async def run_pass(self, account: Account, *, scheduled_at: float | None = None) -> PassReport:
         """Reconcile ``account`` once under its lease; ``result="busy"`` if another process
-        holds it (or, for a scheduled pass, has just done it)."""
+        holds it (or, for a pass scheduled at ``scheduled_at``, has just done it)."""
         report = PassReport(account.id, account.platform)
         lister = self.listable(account)
         if lister is None:
@@ -295,9 +295,9 @@ class Reconciler:
             return report
         try:
             state_key = keys.watch_state(account.id)
-            if scheduled:
+            if scheduled_at is not None:
                 due = await redis.hget(state_key, "next_at")
-                if due is not None and time.time() < float(text(due)):
+                if due is not None and scheduled_at < float(text(due)):
                     report.result, report.reason = "busy", "another process has just done it"
                     return report
             await self._announce_pending(account)
