@@ -302,14 +302,17 @@ class Reconciler:
                 due = await redis.hget(state_key, "next_at")
                 if due is not None and scheduled_at < float(text(due)):
                     report.result, report.reason = "busy", "another process has just done it"
+                    self.svc.metrics.watch_passes.inc(account.platform, "busy")
                     return report
+            # The next pass is scheduled first: a pass that fails half-way (the store, a bug)
+            # is not repeated before its interval, so it cannot spend the platform's quota.
+            interval = self.settings.interval_for(account.platform)
+            await redis.hset(state_key, "next_at", repr(time.time() + interval))
             await self._announce_pending(account)
             await self._reconcile(account, lister, report)
-            interval = self.settings.interval_for(account.platform)
             await redis.hset(
                 state_key,
                 mapping={
-                    "next_at": repr(time.time() + interval),
                     "last_pass_at": repr(report.at),
                     "last_result": report.result,
                     "last_reason": report.reason,
