@@ -85,6 +85,7 @@ class Platform:
     # at least one of them must leave its job ``unconfirmed``
     settle_faults: tuple[Mapping[str, Any], ...] = ()
     revoke: Callable[[str], Awaitable[None]] | None = None  # invalidate the API tokens
+    bad_vault_fields: Mapping[str, str] | None = None  # credentials the platform refuses
 
 
 async def _wechat_revoke(base_url: str) -> None:
@@ -119,6 +120,7 @@ PLATFORMS: list[Platform] = [
             {"path": "/cgi-bin/freepublish/submit", "drop_after_apply": True, "times": 1},
         ),
         revoke=_wechat_revoke,
+        bad_vault_fields={"app_id": "wx_east_app", "app_secret": "not-the-app-secret"},
     ),
 ]
 assert WX_APPS  # the emulator's accounts (tests/delivery/conftest.py)

@@ -197,6 +197,17 @@ async def test_listing_faults_raise_nothing_and_the_next_pass_recovers(
         in (rendered)
     )
 
+    if platform.bad_vault_fields is not None:  # credentials refused: needs_reauth, no alert
+        vault = f"/admin/vault/{ACCOUNT}"
+        status, _ = await w.api.call("PUT", vault, "admin", {"fields": platform.bad_vault_fields})
+        assert status == 200
+        if platform.revoke is not None:
+            await platform.revoke(w.emulator_url)
+        report = await w.run_pass()
+        assert (report.listed, report.result, report.alerts) == (False, "needs_reauth", [])
+        assert "not-the-app-secret" not in json.dumps(report.public(), ensure_ascii=False)
+        fields = dict(platform.vault_fields)
+        assert (await w.api.call("PUT", vault, "admin", {"fields": fields}))[0] == 200
     if platform.revoke is not None:  # tokens revoked: the connector's usual refresh
         await platform.revoke(w.emulator_url)
     report = await w.run_pass()
