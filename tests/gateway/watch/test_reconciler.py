@@ -215,7 +215,8 @@ async def test_listing_faults_raise_nothing_and_the_next_pass_recovers(
     assert sorted((a.kind, a.platform_id) for a in report.alerts) == sorted(
         [("unapproved_publish", outside), ("removed_outside", gateway_item["platform_id"])]
     )
-    assert (await w.run_pass()).alerts == []
+    report = await w.run_pass()
+    assert report.alerts == [] and report.fetched == 0  # a reported removal is not fetched again
 
 
 async def test_two_gateways_on_one_store_raise_one_alert(
@@ -449,3 +450,27 @@ async def test_an_alert_whose_audit_failed_is_audited_by_the_next_pass(
     assert stored.audit_seq == record["seq"]
     await w.run_pass()
     assert len(await w.audit_records("alert.raised")) == 1
+
+
+async def test_an_item_the_gateway_is_deleting_never_alerts_as_removed(
+    platform: Platform, start_watched: StartWatched
+) -> None:
+    """The platform applied the gateway's delete but the answer never came back (the job keeps
+    retrying): the item is gone, and that is the gateway's doing."""
+    w = await start_watched(platform, enabled=False)
+    item = await w.publish(1)
+    await w.fault(path=platform.delete_path, hang=True)
+    status, delete = await w.api.call(
+        "DELETE", f"/v1/posts/{item['id']}", "brand_pr", {"reason": "撤稿"}
+    )
+    assert status in (201, 202), delete
+    await platform.console_delete(w.emulator_url, item["platform_id"])  # as if applied
+    for _ in range(2):
+        report = await w.run_pass()
+        assert report.listed and report.alerts == [] and report.fetched == 0, report
+        assert (await w.api.job(delete["id"]))["state"] not in ("deleted", "failed")
+    await w.clear_faults()
+    assert (await w.api.wait_final(delete["id"]))["state"] == "deleted"
+    report = await w.run_pass()
+    assert report.listed and report.alerts == [], report
+    assert await w.alerts() == []
