@@ -166,6 +166,21 @@ async def test_items_in_flight_or_unconfirmed_never_alert(
     assert "unconfirmed" in finals  # a row's settle_faults leave at least one job unconfirmed
     assert await w.alerts() == []
 
+    # Brand-PR settles the unconfirmed jobs as published without the platform's item id (the
+    # job keeps whatever id it had, e.g. WeChat's publish_id): still the same items, no alert.
+    for job in await w.api.listing("unconfirmed"):
+        status, resolved = await w.api.call(
+            "POST",
+            f"/v1/posts/{job['id']}/resolve",
+            "brand_pr",
+            {"resolution": "published", "reason": "平台上已发布，核对无误"},
+        )
+        assert status == 200 and resolved["state"] == "published", resolved
+    for _ in range(2):
+        report = await w.run_pass()
+        assert report.listed and report.alerts == [], report
+    assert await w.alerts() == []
+
 
 async def test_listing_faults_raise_nothing_and_the_next_pass_recovers(
     platform: Platform, start_watched: StartWatched
