@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 from gateway.appkeys import SERVICES
 from gateway.console.session import COOKIE, Active, SessionStore
 from gateway.errors import GatewayError
+from gateway.watch.alerts import AlertStore
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 
 ACTIVE: web.RequestKey[Active] = web.RequestKey("console_active", Active)
+#: Open bypass alerts, counted for Brand-PR's navigation on every page they get.
+OPEN_ALERTS: web.RequestKey[int] = web.RequestKey("console_open_alerts", int)
 PAGE_ROLES: web.AppKey[dict[tuple[str, str], frozenset[str] | None]] = web.AppKey(
     "console_page_roles"
 )
@@ -200,4 +203,7 @@ async def _checked(request: web.Request, handler: Handler) -> web.StreamResponse
             raise _login_redirect(request)
         if active.principal.role not in roles:
             raise Refused(f"角色 {active.principal.role} 不能使用此页面。")
+    if active is not None and active.principal.role == "brand_pr" and not unsafe:
+        svc = request.config_dict[SERVICES]
+        request[OPEN_ALERTS] = await AlertStore(svc.redis, svc.keys).open_count()
     return await handler(request)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, get_args
 
@@ -115,8 +115,10 @@ class AlertStore:
             raise NotFound(f"no alert {alert_id!r}")
         return alert
 
-    async def update(self, alert_id: str, **changes: Any) -> Alert:
-        """Change fields of a stored alert (e.g. its ``audit_seq`` once audited)."""
+    async def update(self, alert_id: str, *, expect_state: str = "", **changes: Any) -> Alert:
+        """Change fields of a stored alert (e.g. its ``audit_seq`` once audited). With
+        ``expect_state`` the change is made only if the alert is still in that state, checked in
+        the same transaction (409 otherwise), so two people acting at once change it once."""
         key = self._keys.alert(alert_id)
         async with self._redis.pipeline(transaction=True) as pipe:
             while True:
@@ -125,7 +127,14 @@ class AlertStore:
                     raw = await pipe.get(key)
                     if raw is None:
                         raise NotFound(f"no alert {alert_id!r}")
-                    new = replace(Alert.load(raw), **changes)
+                    old = Alert.load(raw)
+                    if expect_state and old.state != expect_state:
+                        raise Conflict(
+                            f"alert {alert_id} is already {old.state}",
+                            reason="not_open",
+                            state=old.state,
+                        )
+                    new = replace(old, **changes)
                     pipe.multi()
                     pipe.set(key, new.dump())
                     if new.state != "open":
@@ -143,20 +152,32 @@ class AlertStore:
                 f"alert {alert_id} is already {alert.state}", reason="not_open", state=alert.state
             )
         return await self.update(
-            alert_id, state=state, note=note, acted_by=by, acted_at=time.time()
+            alert_id,
+            expect_state="open",
+            state=state,
+            note=note,
+            acted_by=by,
+            acted_at=time.time(),
         )
+
+    async def open_count(self) -> int:
+        """How many alerts are open (the console's navigation)."""
+        return int(await self._redis.zcard(self._keys.alerts_open()))
 
     async def list(
         self,
         *,
         account: str = "",
         state: str = "",
+        kind: str = "",
+        accounts: Collection[str] | None = None,
         since: float | None = None,
         until: float | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[Alert]:
-        """Newest first; ``state`` filters; ``since``/``until`` bound ``detected_at``."""
+        """Newest first; ``state``, ``kind`` and ``account`` filter, ``accounts`` (when given)
+        keeps the alerts of those accounts only; ``since``/``until`` bound ``detected_at``."""
         if state == "open":
             index = self._keys.alerts_open()
         elif account:
@@ -174,6 +195,10 @@ class AlertStore:
             alerts = [a for a in alerts if a.account == account]
         if state:
             alerts = [a for a in alerts if a.state == state]
+        if kind:
+            alerts = [a for a in alerts if a.kind == kind]
+        if accounts is not None:
+            alerts = [a for a in alerts if a.account in accounts]
         return alerts[offset : offset + limit]
 
     async def counts(self, since: float, until: float) -> dict[str, dict[str, int]]:
