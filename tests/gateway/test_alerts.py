@@ -106,6 +106,7 @@ async def test_list_filters_newest_first_and_pages(org: Org) -> None:
     middle = datetime.fromtimestamp(time.time() - 15, UTC).isoformat()
     assert [a["account"] for a in await _list(org, "brand_pr", since=middle)] == [HQ]
     assert [a["account"] for a in await _list(org, "brand_pr", until=middle)] == [WEST, EAST]
+    assert await _list(org, "brand_pr", since=middle, until=middle) == []  # until is exclusive
     # a unit head's filter cannot reach beyond their units
     assert await _list(org, "unit_head", account=WEST) == []
 
@@ -119,7 +120,6 @@ async def test_list_filters_newest_first_and_pages(org: Org) -> None:
         ({"account": "<script>"}, "account"),
         ({"since": "yesterday"}, "since"),
         ({"until": "2026-12-01T00:00:00"}, "until"),  # no offset
-        ({"since": "2026-12-02T00:00:00+08:00", "until": "2026-12-01T00:00:00+08:00"}, "until"),
         ({"limit": "0"}, "limit"),
         ({"limit": "501"}, "limit"),
         ({"limit": "十"}, "limit"),
