@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from gateway.appkeys import SERVICES
+from gateway.console.alerts import MAX_DIFF_CHARS, diff_view, platform_link
 from tests.console.conftest import Caller, OpenDesk
 from tests.console.test_desk import XSS_TITLES, assert_inert
 from tests.gateway.alert_support import EDIT_DIFF, alert_store, seed
@@ -223,6 +224,7 @@ async def test_other_roles_have_no_alert_pages(org: Org, open_desk: OpenDesk, wh
     assert 'data-testid="nav-alerts"' not in page
 
 
+SAME = "华东分公司举办员工运动会，"
 HOSTILE_DIFF = (
     "--- approved\n+++ platform\n@@ -1 +1 @@\n"
     '-<p>原文</p>\n+<script>alert("x")</script><img src=x onerror=alert(1)>新文\n'
@@ -254,3 +256,50 @@ async def test_hostile_titles_diffs_and_links_render_inert(
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
     assert 'data-testid="platform-link"' not in page  # a javascript: URL is never a link
     assert 'data-testid="platform-url"' in page
+
+
+@pytest.mark.parametrize(
+    ("diff", "kinds", "old", "new"),
+    [
+        (EDIT_DIFF, ["file", "file", "hunk", "same", "removed", "added"],
+         f"{SAME}\n大家热情高涨。", f"{SAME}\n大家热情高涨，奖金翻倍！"),
+        # two hunks: a gap mark on both sides keeps them apart
+        ("@@ -1 +1 @@\n-甲\n+乙\n@@ -9 +9 @@\n 丙\n-丁\n", ["hunk", "removed", "added", "hunk",
+         "same", "removed"], "甲\n⋯\n丙\n丁", "乙\n⋯\n丙"),
+        # not a diff at all: shown as it is, nothing compared
+        ("<b>随便一段文字</b>", ["meta"], "", ""),
+        ("@@ -1 +1 @@\n-旧\n+新\n\\ No newline at end of file\n", ["hunk", "removed", "added",
+         "meta"], "旧", "新"),
+    ],
+)  # fmt: skip
+def test_a_unified_diff_is_made_readable(diff: str, kinds: list[str], old: str, new: str) -> None:
+    view = diff_view(diff)
+    assert view is not None and not view.cut
+    assert [line.kind for line in view.lines] == kinds
+    before = "".join(s.text for s in view.segments if s.op != "added")
+    after = "".join(s.text for s in view.segments if s.op != "removed")
+    assert (before, after) == (old, new)
+
+
+def test_no_diff_and_a_huge_one() -> None:
+    assert diff_view("") is None
+    huge = "@@ -1 +1 @@\n" + "".join(f"+第{i}行新增的内容\n" for i in range(20_000))
+    view = diff_view(huge)
+    assert view is not None and view.cut
+    assert sum(len(line.text) for line in view.lines) <= MAX_DIFF_CHARS
+
+
+@pytest.mark.parametrize(
+    ("url", "link"),
+    [
+        ("https://weibo.com/1/abc", "https://weibo.com/1/abc"),
+        ("HTTP://example.com/", "HTTP://example.com/"),
+        ("javascript:alert(1)", ""),
+        (" javascript:alert(1)", ""),
+        ("data:text/html,<script>", ""),
+        ("//evil.example/x", ""),
+        ("", ""),
+    ],
+)
+def test_only_web_addresses_become_links(url: str, link: str) -> None:
+    assert platform_link(url) == link
