@@ -66,6 +66,10 @@ class Alert:
         return cls(**json.loads(raw))
 
 
+#: Alerts read from an index at a time by :meth:`AlertStore.list`.
+_PAGE = 500
+
+
 def dedupe_key(kind: str, account: str, platform_id: str, fingerprint: str = "") -> str:
     """What makes two findings the same alert."""
     return ":".join((kind, account, platform_id, fingerprint if kind == "unapproved_edit" else ""))
@@ -186,20 +190,36 @@ class AlertStore:
             index = self._keys.alerts()
         high = f"({until}" if until is not None else "+inf"
         low = str(since) if since is not None else "-inf"
-        ids: list[Any] = await self._redis.zrevrangebyscore(index, high, low)
-        if not ids:
-            return []
-        raws = await self._redis.mget([self._keys.alert(text(i)) for i in ids])
-        alerts = [Alert.load(r) for r in raws if r]
-        if account:
-            alerts = [a for a in alerts if a.account == account]
-        if state:
-            alerts = [a for a in alerts if a.state == state]
-        if kind:
-            alerts = [a for a in alerts if a.kind == kind]
-        if accounts is not None:
-            alerts = [a for a in alerts if a.account in accounts]
-        return alerts[offset : offset + limit]
+
+        def keep(alert: Alert) -> bool:
+            return (
+                (not account or alert.account == account)
+                and (not state or alert.state == state)
+                and (not kind or alert.kind == kind)
+                and (accounts is None or alert.account in accounts)
+            )
+
+        # Read the index a page at a time and stop once ``offset + limit`` matched: a page of
+        # the newest alerts costs the same with ten or a hundred thousand in the store.
+        wanted, start = offset + limit, 0
+        matched: list[Alert] = []
+        seen: set[str] = set()
+        while len(matched) < wanted:
+            ids: list[Any] = await self._redis.zrevrangebyscore(
+                index, high, low, start=start, num=_PAGE
+            )
+            if not ids:
+                break
+            start += len(ids)
+            raws = await self._redis.mget([self._keys.alert(text(i)) for i in ids])
+            for raw in raws:
+                alert = Alert.load(raw) if raw else None
+                if alert is not None and alert.id not in seen and keep(alert):
+                    seen.add(alert.id)  # an alert raised meanwhile shifts the pages by one
+                    matched.append(alert)
+            if len(ids) < _PAGE:
+                break
+        return matched[offset:wanted]
 
     async def counts(self, since: float, until: float) -> dict[str, dict[str, int]]:
         """``{account: {kind: n}}`` of alerts detected in [since, until) (reports)."""

@@ -76,3 +76,23 @@ async def test_kind_and_accounts_filter(
     await _raise(store, "removed_outside", "west-weibo", now - 1, "c")
     found = await store.list(kind=kind, accounts=accounts)
     assert [a.title for a in found] == expected
+
+
+async def test_pages_of_the_index_give_the_same_answer_as_one_read(redis: aredis.Redis) -> None:
+    """More alerts than one page of the index (500): filters, offset and limit still pick the
+    same alerts a full read and a slice would."""
+    store = AlertStore(redis, Keys())
+    now = time.time()
+    kinds: tuple[AlertKind, ...] = ("unapproved_publish", "unapproved_edit", "removed_outside")
+    raised = [
+        await _raise(store, kinds[i % 3], "east-weibo" if i % 2 else "west-weibo", now - i, str(i))
+        for i in range(1_300)
+    ]
+    newest_first = sorted(raised, key=lambda a: -a.detected_at)
+    edits = [a.title for a in newest_first if a.kind == "unapproved_edit"]
+    found = await store.list(kind="unapproved_edit", offset=300, limit=100)
+    assert [a.title for a in found] == edits[300:400]
+    east = [a.title for a in newest_first if a.account == "east-weibo"]
+    found = await store.list(accounts={"east-weibo"}, offset=480, limit=200)
+    assert [a.title for a in found] == east[480:650]  # 650 in all: the last page is short
+    assert len(await store.list(limit=10_000)) == 1_300
