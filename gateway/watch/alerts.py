@@ -66,7 +66,7 @@ class Alert:
         return cls(**json.loads(raw))
 
 
-#: Alerts read from an index at a time by :meth:`AlertStore.list`.
+#: At most this many alerts are read from an index at a time by :meth:`AlertStore.list`.
 _PAGE = 500
 
 
@@ -202,11 +202,12 @@ class AlertStore:
         # Read the index a page at a time and stop once ``offset + limit`` matched: a page of
         # the newest alerts costs the same with ten or a hundred thousand in the store.
         wanted, start = offset + limit, 0
+        page = min(_PAGE, max(wanted, 100))
         matched: list[Alert] = []
         seen: set[str] = set()
         while len(matched) < wanted:
             ids: list[Any] = await self._redis.zrevrangebyscore(
-                index, high, low, start=start, num=_PAGE
+                index, high, low, start=start, num=page
             )
             if not ids:
                 break
@@ -217,7 +218,7 @@ class AlertStore:
                 if alert is not None and alert.id not in seen and keep(alert):
                     seen.add(alert.id)  # an alert raised meanwhile shifts the pages by one
                     matched.append(alert)
-            if len(ids) < _PAGE:
+            if len(ids) < page:
                 break
         return matched[offset:wanted]
 
