@@ -203,7 +203,8 @@ async def _checked(request: web.Request, handler: Handler) -> web.StreamResponse
             raise _login_redirect(request)
         if active.principal.role not in roles:
             raise Refused(f"角色 {active.principal.role} 不能使用此页面。")
-    if active is not None and active.principal.role == "brand_pr" and not unsafe:
+    page_for_brand_pr = active is not None and active.principal.role == "brand_pr"
+    if page_for_brand_pr and roles is not None and not unsafe:  # the navigation's open alerts
         svc = request.config_dict[SERVICES]
         request[OPEN_ALERTS] = await AlertStore(svc.redis, svc.keys).open_count()
     return await handler(request)
