@@ -10,7 +10,8 @@ In the order it checks (each step answers on its own when it refuses):
 3. the session cookie is resumed; a page that needs a role sends a stranger to the login page
    (or 401 for a non-GET) and a principal without the role gets 403;
 4. a state-changing request must carry the session's CSRF token (form field ``csrf`` or header
-   ``X-CSRF-Token``); the login form, which has no session yet, uses a double-submit cookie.
+   ``X-CSRF-Token``); the login form, which has no session yet, uses a double-submit cookie;
+5. on a page Brand-PR opens, the open bypass alerts are counted for the navigation.
 
 Refusals and service errors are rendered as a Chinese error page (JSON under ``/console/api/``).
 """
