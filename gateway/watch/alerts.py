@@ -182,6 +182,8 @@ class AlertStore:
     ) -> list[Alert]:
         """Newest first; ``state``, ``kind`` and ``account`` filter, ``accounts`` (when given)
         keeps the alerts of those accounts only; ``since``/``until`` bound ``detected_at``."""
+        if accounts is not None and not accounts:
+            return []
         if state == "open":
             index = self._keys.alerts_open()
         elif account:
