@@ -303,3 +303,28 @@ def test_no_diff_and_a_huge_one() -> None:
 )
 def test_only_web_addresses_become_links(url: str, link: str) -> None:
     assert platform_link(url) == link
+
+
+async def test_the_detail_page_shows_the_record_the_reconciler_wrote(
+    org: Org, open_desk: OpenDesk
+) -> None:
+    """The record written when the alert was raised is found by its ``audit_seq`` whatever it
+    names; unrelated records around it are not shown."""
+    from gateway.audit import SYSTEM
+
+    svc = org.client.app[SERVICES]
+    alert = await seed(org.client, "removed_outside", EAST, unit="sub_east", title="被删除的文章")
+    await svc.audit.append(actor=SYSTEM, action="unrelated", target=EAST)
+    record = await svc.audit.append(
+        actor=SYSTEM,
+        action="watch.removed_outside",
+        target=f"{EAST}:wx-1",
+        reasons=["平台上已找不到此文章"],
+    )
+    await alert_store(org.client).update(alert.id, audit_seq=record["seq"])
+    pr = await open_desk(org.client, org["brand_pr"].key)
+    _, page = await pr.get(f"/console/alerts/{alert.id}")
+    assert re.findall(r'data-testid="trail-row" data-action="([^"]+)"', page) == [
+        "watch.removed_outside"
+    ]
+    assert "平台上已找不到此文章" in page
