@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import redis.asyncio as aredis
 
 from gateway.keys import Keys
+
+if TYPE_CHECKING:
+    from gateway.audit import Actor
+    from gateway.services import Services
 
 Scope = Literal["account", "unit", "all"]
 
@@ -70,3 +75,31 @@ class FreezeSwitch:
             if value:
                 return FreezeRecord(**json.loads(value))
         return None
+
+
+async def freeze_audited(
+    svc: Services,
+    actor: Actor,
+    scope: Scope,
+    target: str,
+    *,
+    reason: str,
+    request_id: str = "",
+    details: Mapping[str, Any] | None = None,
+) -> FreezeRecord:
+    """Audit a freeze (action ``freeze``, target ``scope:id``, the reason), then apply it: the
+    one way every freeze is made (``POST /admin/freeze``, the console's 冻结, an alert's freeze
+    in :mod:`gateway.watch.actions`). If the record cannot be written nothing is frozen (503)."""
+    try:
+        await svc.audit.append(
+            actor=actor,
+            action="freeze",
+            target=f"{scope}:{target or '*'}",
+            reasons=[reason],
+            request_id=request_id,
+            details=details,
+        )
+    except Exception:
+        svc.metrics.audit_failures.inc()
+        raise
+    return await svc.freeze.freeze(scope, target, reason=reason, by=actor.id)

@@ -96,17 +96,29 @@ _FINDING = _obj(
     | {"start": _INT, "end": _INT},
     {"evidence": _OBJ},
 )
-_BYPASS_ALERT = _obj(
+_ALERT = _obj(
     {
         "id": _S,
-        "kind": _S,
+        "kind": {"enum": ["unapproved_publish", "unapproved_edit", "removed_outside"]},
         "account": _S,
         "platform": _S,
+        "unit": _S,
         "platform_id": _S,
         "detected_at": _NUM,
-        "state": _S,
+        "state": {"enum": ["open", "acknowledged", "frozen"]},
     },
-    {"title": _S, "url": _S, "job": _S, "diff": _S, "excerpt": _S, "audit_seq": _INT},
+    {
+        "title": _S,
+        "url": _S,
+        "job": _S,
+        "diff": _S,
+        "excerpt": _S,
+        "note": _S,
+        "acted_by": _S,
+        "acted_at": _NUM,
+        "audit_seq": _INT,
+        "details": _OBJ,
+    },
 )
 
 # Answers by name (``Route.answer``).
@@ -145,8 +157,11 @@ ANSWERS: dict[str, Any] = {
         "properties": {**_JOB["properties"], "history": {"type": "array"}},
     },
     "JobList": _obj({"posts": {"type": "array", "items": _JOB}, "count": _INT}),
-    "WeeklyReport": _obj({"week": _S, "from": _S, "to": _S, "units": {"type": "array"}}),
-    "AnnualReport": _obj({"year": _INT, "accounts": {"type": "array"}}),
+    "WeeklyReport": _obj(
+        {"week": _S, "from": _S, "to": _S, "units": {"type": "array"}},
+        {"alerts": {"type": "array", "items": _OBJ}},
+    ),
+    "AnnualReport": _obj({"year": _INT, "accounts": {"type": "array"}}, {"bypass": _STRS}),
     "LexiconEntry": _OBJ,
     "Lexicons": _obj(
         {"version": _INT, "admin": {"type": "array"}, "files": {}, "categories": _OBJ}
@@ -171,7 +186,7 @@ ANSWERS: dict[str, Any] = {
             "reason": _S,
             "items_seen": _INT,
             "fetched": _INT,
-            "alerts": {"type": "array", "items": _BYPASS_ALERT},
+            "alerts": {"type": "array", "items": _ALERT},
         },
         {"at": _NUM},
     ),
@@ -253,6 +268,17 @@ ANSWERS: dict[str, Any] = {
         {"board": {"type": "array", "items": _OBJ}},
     ),
     "CampaignList": _obj({"items": {"type": "array", "items": _ref("Campaign")}, "count": _INT}),
+    # bypass alerts (docs/bypass.md)
+    "Alert": _ALERT,
+    "AlertList": _obj(
+        {"alerts": {"type": "array", "items": _ref("Alert")}, "count": _INT},
+        {"limit": _INT, "offset": _INT},
+    ),
+    "AlertFrozen": {
+        **_FREEZE,
+        "required": [*_FREEZE["required"], "alert"],
+        "properties": {**_FREEZE["properties"], "alert": _ref("Alert")},
+    },
     "AuditVerify": _obj(
         {"ok": _BOOL, "records": _INT},
         {"head": _nullable(_S), "broken_at": _nullable(_S), "reason": _nullable(_S)},

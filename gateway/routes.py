@@ -17,6 +17,7 @@ from aiohttp import web
 from gateway.api import (
     accounts,
     admin,
+    alerts,
     desk,
     docs,
     health,
@@ -28,6 +29,8 @@ from gateway.api import (
     watch,
 )
 from gateway.proxy import wechat, weibo
+from gateway.watch.actions import HANDLERS as ALERT_HANDLERS
+from gateway.watch.actions import READERS as ALERT_READERS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -552,6 +555,53 @@ ROUTES: list[Route] = [
         tag="accounts",
         op_id="reconcileAccount",
         answer="ReconcileReport",
+    ),
+    # bypass alerts (Art. 19, 22; docs/bypass.md): raised by the reconciler, handled here
+    _r(
+        "GET",
+        "/v1/alerts",
+        alerts.list_alerts,
+        ALERT_READERS,
+        "Bypass alerts, newest first (?state=&account=&kind=&since=&until=&limit=&offset=); "
+        "a unit head sees the alerts of the accounts of the units they cover",
+        tag="alerts",
+        op_id="listAlerts",
+        query="AlertsQuery",
+        answer="AlertList",
+    ),
+    _r(
+        "GET",
+        "/v1/alerts/{alert_id}",
+        alerts.get_alert,
+        ALERT_READERS,
+        "One bypass alert (what was found, the platform link, the diff of an edit)",
+        tag="alerts",
+        op_id="getAlert",
+        answer="Alert",
+    ),
+    _r(
+        "POST",
+        "/v1/alerts/{alert_id}/acknowledge",
+        alerts.acknowledge,
+        ALERT_HANDLERS,
+        "Acknowledge an open alert with a note (audited alert.acknowledged)",
+        "AlertAcknowledge",
+        "alerts",
+        op_id="acknowledgeAlert",
+        answer="Alert",
+    ),
+    _r(
+        "POST",
+        "/v1/alerts/{alert_id}/freeze",
+        alerts.freeze,
+        ALERT_HANDLERS,
+        "Freeze the alert's account (the Art. 8 switch) and mark the alert frozen; answers "
+        "the freeze record",
+        "AlertFreeze",
+        "alerts",
+        op_id="freezeFromAlert",
+        answer="AlertFrozen",
+        status=201,
     ),
     # emergency stop (Art. 8)
     _r(

@@ -9,10 +9,11 @@ from aiohttp import web
 from gateway.api.common import audit, json_response, parsed_body, parsed_query, services
 from gateway.audit import Anchor
 from gateway.errors import NotFound, field_error
-from gateway.freeze import Scope
+from gateway.freeze import Scope, freeze_audited
 from gateway.grants import KeyGrants
-from gateway.middleware import principal_of
+from gateway.middleware import REQUEST_ID, principal_of
 from gateway.principals import IssuedKey
+from gateway.services import actor_of
 
 
 async def _freeze_args(request: web.Request) -> tuple[Scope, str, str]:
@@ -34,13 +35,13 @@ async def _freeze_args(request: web.Request) -> tuple[Scope, str, str]:
 
 async def freeze(request: web.Request) -> web.Response:
     scope, target, reason = await _freeze_args(request)
-    svc = services(request)
-    await audit(request, "freeze", f"{scope}:{target or '*'}", reasons=[reason])
-    record = await svc.freeze.freeze(
+    record = await freeze_audited(
+        services(request),
+        actor_of(principal_of(request)),
         scope,
         target,
         reason=reason,
-        by=principal_of(request).id,
+        request_id=request.get(REQUEST_ID, ""),
     )
     return json_response(record.public(), status=201)
 

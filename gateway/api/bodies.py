@@ -36,6 +36,9 @@ from gateway.requirements import EXTERNAL_CONFIRMATION
 from gateway.schema import Array, Field, Int, Map, Obj, OneOf, Ref, Str, Type, When
 from gateway.settings import POST_CATEGORIES, ROLES, LimitSettings
 from gateway.vault import FIELD_NAME_CHARS, MAX_FIELDS, MAX_VALUE_CHARS
+from gateway.watch.actions import MAX_LIST as MAX_ALERTS
+from gateway.watch.actions import MAX_NOTE_CHARS as MAX_ALERT_NOTE
+from gateway.watch.alerts import ALERT_KINDS, ALERT_STATES
 
 ACCOUNT_ID = Str(
     63,
@@ -269,6 +272,25 @@ def request_bodies(limits: LimitSettings, units: tuple[str, ...]) -> dict[str, O
             }
         ),
         "Note": Obj({"note": Field(Str(2000))}),
+        # bypass alerts (docs/bypass.md)
+        "AlertAcknowledge": Obj(
+            {
+                "note": Field(
+                    Str(MAX_ALERT_NOTE, min_chars=1),
+                    required=True,
+                    description="why nothing more is needed (kept with the alert, audited)",
+                )
+            }
+        ),
+        "AlertFreeze": Obj(
+            {
+                "reason": Field(
+                    Str(MAX_ALERT_NOTE, min_chars=1),
+                    required=True,
+                    description="why the alert's account is frozen (audited)",
+                )
+            }
+        ),
         "Freeze": Obj(
             {
                 "scope": Field(Str(16, choices=("account", "unit", "all")), required=True),
@@ -440,6 +462,7 @@ PATH_PARAMS: dict[str, Str] = {
     "material_id": Str(64, min_chars=1),
     "campaign_id": Str(64, min_chars=1),
     "appid": Str(64, min_chars=1),
+    "alert_id": Str(64, min_chars=1),
 }
 
 QUERIES: dict[str, Obj] = {
@@ -479,12 +502,28 @@ QUERIES: dict[str, Obj] = {
                 description="ISO week in China Standard Time; default: this week",
             ),
             "format": Field(Str(8, choices=("json", "csv")), default="json"),
+            "table": Field(
+                Str(8, choices=("units", "alerts")),
+                default="units",
+                description="the CSV's table: units, or alerts per account (JSON has both)",
+            ),
         }
     ),
     "AnnualQuery": Obj(
         {
             "year": Field(Int(2000, 2100), description="default: this year"),
             "format": Field(Str(8, choices=("json", "csv")), default="json"),
+        }
+    ),
+    "AlertsQuery": Obj(
+        {
+            "state": Field(Str(16, choices=ALERT_STATES)),
+            "account": Field(ACCOUNT_REF, description="one account's alerts"),
+            "kind": Field(Str(32, choices=ALERT_KINDS)),
+            "since": Field(DateTime(), description="detected at or after (RFC 3339)"),
+            "until": Field(DateTime(), description="detected before (RFC 3339)"),
+            "limit": Field(Int(1, MAX_ALERTS), default=100),
+            "offset": Field(Int(0, 100_000), default=0),
         }
     ),
     "LexiconsQuery": Obj(

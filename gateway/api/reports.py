@@ -8,6 +8,12 @@ and Brand-PR's own that delivered nothing is flagged ``silent``, one below its `
 ``under_quota``, and one whose policy names no ``information_administrator`` (Art. 9)
 ``no_information_administrator``. The rows come from :func:`weekly_rows`, which the hub's
 reminder uses too (gateway/hub/reminders.py).
+
+Both reports also count the bypass alerts (docs/bypass.md) of each account by the time they were
+detected: the weekly report's ``alerts`` table (one row per account, a count per kind; the CSV of
+it with ``?table=alerts``), and the annual report's ``alerts_*`` columns (per kind, and how many
+of them Brand-PR acknowledged or froze the account for) with ``bypass`` naming the accounts that
+had any.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from gateway.errors import NotFound, field_error
 from gateway.hub.materials import MaterialService
 from gateway.jobs import JobStore
 from gateway.services import Services
+from gateway.watch.alerts import ALERT_KINDS, AlertStore
 
 CST = timezone(timedelta(hours=8), "CST")
 WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -51,10 +58,13 @@ def _current_week() -> str:
     return f"{year}-W{week:02d}"
 
 
-def csv_response(rows: list[dict[str, Any]], filename: str) -> web.Response:
+def csv_response(
+    rows: list[dict[str, Any]], filename: str, fieldnames: list[str] | None = None
+) -> web.Response:
+    """``rows`` as CSV; ``fieldnames`` give the header also when there are no rows."""
     out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    if rows or fieldnames:
+        writer = csv.DictWriter(out, fieldnames=fieldnames or list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     return web.Response(
@@ -121,11 +131,53 @@ async def weekly_rows(
     return rows
 
 
+async def alert_counts(svc: Services, since: float, until: float) -> dict[str, Counter[str]]:
+    """Per account, the alerts detected in ``[since, until)``: a count per kind, ``total`` and
+    ``state_<state>`` (their state now)."""
+    per: dict[str, Counter[str]] = defaultdict(Counter)
+    for alert in await AlertStore(svc.redis, svc.keys).list(
+        since=since, until=until, limit=10_000_000
+    ):
+        counts = per[alert.account]
+        counts[alert.kind] += 1
+        counts["total"] += 1
+        counts[f"state_{alert.state}"] += 1
+    return per
+
+
+ALERT_ROW_FIELDS = ["account", "unit", "platform", "name", *ALERT_KINDS, "alerts"]
+
+
+async def weekly_alert_rows(svc: Services, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """One row per account (every filed one, and any other with alerts): its alerts of the week
+    ``[start, end)`` per kind and in all."""
+    per = await alert_counts(svc, start.timestamp(), end.timestamp())
+    accounts = {a.id: a for a in await svc.accounts.list_all()}
+    rows: list[dict[str, Any]] = []
+    for account_id in sorted(set(accounts) | set(per)):
+        account, counts = accounts.get(account_id), per.get(account_id, Counter())
+        rows.append(
+            {
+                "account": account_id,
+                "unit": account.unit if account else "",
+                "platform": account.platform if account else "",
+                "name": account.name if account else "",
+                **{kind: counts[kind] for kind in ALERT_KINDS},
+                "alerts": counts["total"],
+            }
+        )
+    return rows
+
+
 async def weekly(request: web.Request) -> web.Response:
     query = parsed_query(request)
     week = query["week"] or _current_week()
     start, end = _week_bounds(week)
-    rows = await weekly_rows(services(request), request.app[GATE].jobs, start, end)
+    svc = services(request)
+    if query["format"] == "csv" and query["table"] == "alerts":
+        alert_rows = await weekly_alert_rows(svc, start, end)
+        return csv_response(alert_rows, f"mediagate-weekly-alerts-{week}.csv", ALERT_ROW_FIELDS)
+    rows = await weekly_rows(svc, request.app[GATE].jobs, start, end)
     if query["format"] == "csv":
         return csv_response(rows, f"mediagate-weekly-{week}.csv")
     return json_response(
@@ -134,6 +186,7 @@ async def weekly(request: web.Request) -> web.Response:
             "from": start.isoformat(),
             "to": end.isoformat(),
             "units": [{**r, "flags": r["flags"].split(";") if r["flags"] else []} for r in rows],
+            "alerts": await weekly_alert_rows(svc, start, end),
         }
     )
 
@@ -149,9 +202,11 @@ async def annual(request: web.Request) -> web.Response:
     for job in jobs:
         per_account[job.account][f"{job.kind}_{job.state}"] += 1
         per_account[job.account]["total"] += 1
+    alerts = await alert_counts(svc, start.timestamp(), end.timestamp())
     rows = []
     for account in await svc.accounts.list_all():
         counts = per_account.get(account.id, Counter())
+        bypass = alerts.get(account.id, Counter())
         rows.append(
             {
                 "account": account.id,
@@ -169,11 +224,18 @@ async def annual(request: web.Request) -> web.Response:
                 "deleted": counts["delete_deleted"],
                 "failed": sum(v for k, v in counts.items() if k.endswith("_failed")),
                 "unconfirmed": sum(v for k, v in counts.items() if k.endswith("_unconfirmed")),
+                # bypass alerts detected in the year (Art. 19, 22; docs/bypass.md)
+                "alerts": bypass["total"],
+                **{f"alerts_{kind}": bypass[kind] for kind in ALERT_KINDS},
+                "alerts_acknowledged": bypass["state_acknowledged"],
+                "alerts_frozen": bypass["state_frozen"],
             }
         )
     if query["format"] == "csv":
         return csv_response(rows, f"mediagate-annual-{year}.csv")
-    return json_response({"year": year, "accounts": rows})
+    return json_response(
+        {"year": year, "accounts": rows, "bypass": [r["account"] for r in rows if r["alerts"]]}
+    )
 
 
 def _iso(ts: float) -> str:

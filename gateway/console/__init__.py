@@ -13,8 +13,16 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway.console import accounts, audit, desk, hub, login, screen
-from gateway.console.context import APPROVERS, AUDITORS, EDITORS_AND_UP, FREEZERS, SUBMITTERS
+from gateway.console import accounts, alerts, audit, desk, hub, login, screen
+from gateway.console.context import (
+    ALERT_HANDLERS,
+    ALERT_READERS,
+    APPROVERS,
+    AUDITORS,
+    EDITORS_AND_UP,
+    FREEZERS,
+    SUBMITTERS,
+)
 from gateway.console.guard import PAGE_ROLES, guard
 from gateway.settings import Settings
 
@@ -50,6 +58,11 @@ PAGES: list[Page] = [
     Page("POST", "/accounts/freeze", accounts.freeze, FREEZERS),
     Page("POST", "/accounts/unfreeze", accounts.unfreeze, FREEZERS),
     Page("GET", "/audit", audit.audit_page, AUDITORS),
+    # bypass alerts (docs/bypass.md, docs/console.md "Handling alerts")
+    Page("GET", "/alerts", alerts.alerts_page, ALERT_READERS),
+    Page("GET", "/alerts/{alert_id}", alerts.alert_page, ALERT_READERS),
+    Page("POST", "/alerts/{alert_id}/acknowledge", alerts.acknowledge, ALERT_HANDLERS),
+    Page("POST", "/alerts/{alert_id}/freeze", alerts.freeze, ALERT_HANDLERS),
     # the hub (docs/hub.md)
     Page("GET", "/campaigns", hub.campaigns_page, EDITORS_AND_UP),
     Page("GET", "/campaigns/{campaign_id}", hub.campaign_page, EDITORS_AND_UP),

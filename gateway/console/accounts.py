@@ -9,7 +9,7 @@ from aiohttp import web
 from gateway.authz import covers
 from gateway.console.context import form_text, me, page, services
 from gateway.errors import field_error
-from gateway.freeze import Scope
+from gateway.freeze import Scope, freeze_audited
 from gateway.services import actor_of
 
 
@@ -58,14 +58,9 @@ async def freeze(request: web.Request) -> web.StreamResponse:
     scope, target, reason = await _freeze_form(request)
     if not reason:
         raise field_error("reason", "is required to freeze")
-    await svc.audit.append(
-        actor=actor_of(principal),
-        action="freeze",
-        target=f"{scope}:{target or '*'}",
-        reasons=[reason],
-        details={"via": "console"},
+    await freeze_audited(
+        svc, actor_of(principal), scope, target, reason=reason, details={"via": "console"}
     )
-    await svc.freeze.freeze(scope, target, reason=reason, by=principal.id)
     raise web.HTTPSeeOther("/console/accounts")
 
 

@@ -11,7 +11,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from gateway.appkeys import SERVICES
-from gateway.console.guard import ACTIVE
+from gateway.console.guard import ACTIVE, OPEN_ALERTS
 from gateway.errors import field_error
 from gateway.principals import Principal
 from gateway.services import Services
@@ -53,6 +53,12 @@ PLATFORM_LABELS = {
     "wordpress": "公司网站",
     "webhook": "网站（Webhook）",
 }
+ALERT_KIND_LABELS = {
+    "unapproved_publish": "未经网关发布",
+    "unapproved_edit": "在平台上被修改",
+    "removed_outside": "在平台上被删除",
+}
+ALERT_STATE_LABELS = {"open": "待处理", "acknowledged": "已确认", "frozen": "已冻结账号"}
 DECISION_LABELS = {"pass": "可发布", "review": "需审核", "block": "禁止发布"}
 ACTION_LABELS = {"block": "禁止", "review": "需审核", "require": "需审核", "warn": "提示"}
 
@@ -62,6 +68,8 @@ SUBMITTERS = frozenset({"editor", "unit_head", "brand_pr"})
 APPROVERS = frozenset({"unit_head", "brand_pr", "leader"})
 FREEZERS = frozenset({"admin", "brand_pr"})
 AUDITORS = frozenset({"auditor", "admin"})
+ALERT_READERS = frozenset({"brand_pr", "admin", "unit_head"})  # gateway.watch.actions.READERS
+ALERT_HANDLERS = frozenset({"brand_pr"})  # gateway.watch.actions.HANDLERS
 
 
 def services(request: web.Request) -> Services:
@@ -120,7 +128,12 @@ def page(
             "approve": principal is not None and principal.role in APPROVERS,
             "freeze": principal is not None and principal.role in FREEZERS,
             "audit": principal is not None and principal.role in AUDITORS,
+            "alerts": principal is not None and principal.role in ALERT_READERS,
+            "handle_alerts": principal is not None and principal.role in ALERT_HANDLERS,
         },
+        "open_alerts": request.get(OPEN_ALERTS),
+        "alert_kind_label": ALERT_KIND_LABELS,
+        "alert_state_label": ALERT_STATE_LABELS,
         "path": request.path,
     }
     frame.update(context)

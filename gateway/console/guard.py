@@ -10,7 +10,8 @@ In the order it checks (each step answers on its own when it refuses):
 3. the session cookie is resumed; a page that needs a role sends a stranger to the login page
    (or 401 for a non-GET) and a principal without the role gets 403;
 4. a state-changing request must carry the session's CSRF token (form field ``csrf`` or header
-   ``X-CSRF-Token``); the login form, which has no session yet, uses a double-submit cookie.
+   ``X-CSRF-Token``); the login form, which has no session yet, uses a double-submit cookie;
+5. on a page Brand-PR opens, the open bypass alerts are counted for the navigation.
 
 Refusals and service errors are rendered as a Chinese error page (JSON under ``/console/api/``).
 """
@@ -30,6 +31,7 @@ from redis.exceptions import RedisError
 from gateway.appkeys import SERVICES
 from gateway.console.session import COOKIE, Active, SessionStore
 from gateway.errors import GatewayError
+from gateway.watch.alerts import AlertStore
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,8 @@ CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 
 ACTIVE: web.RequestKey[Active] = web.RequestKey("console_active", Active)
+#: Open bypass alerts, counted for Brand-PR's navigation on every page they get.
+OPEN_ALERTS: web.RequestKey[int] = web.RequestKey("console_open_alerts", int)
 PAGE_ROLES: web.AppKey[dict[tuple[str, str], frozenset[str] | None]] = web.AppKey(
     "console_page_roles"
 )
@@ -200,4 +204,8 @@ async def _checked(request: web.Request, handler: Handler) -> web.StreamResponse
             raise _login_redirect(request)
         if active.principal.role not in roles:
             raise Refused(f"角色 {active.principal.role} 不能使用此页面。")
+    page_for_brand_pr = active is not None and active.principal.role == "brand_pr"
+    if page_for_brand_pr and roles is not None and not unsafe:  # the navigation's open alerts
+        svc = request.config_dict[SERVICES]
+        request[OPEN_ALERTS] = await AlertStore(svc.redis, svc.keys).open_count()
     return await handler(request)

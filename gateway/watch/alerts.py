@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, get_args
 
@@ -64,6 +64,10 @@ class Alert:
     @classmethod
     def load(cls, raw: bytes | str) -> Alert:
         return cls(**json.loads(raw))
+
+
+#: At most this many alerts are read from an index at a time by :meth:`AlertStore.list`.
+_PAGE = 500
 
 
 def dedupe_key(kind: str, account: str, platform_id: str, fingerprint: str = "") -> str:
@@ -115,8 +119,10 @@ class AlertStore:
             raise NotFound(f"no alert {alert_id!r}")
         return alert
 
-    async def update(self, alert_id: str, **changes: Any) -> Alert:
-        """Change fields of a stored alert (e.g. its ``audit_seq`` once audited)."""
+    async def update(self, alert_id: str, *, expect_state: str = "", **changes: Any) -> Alert:
+        """Change fields of a stored alert (e.g. its ``audit_seq`` once audited). With
+        ``expect_state`` the change is made only if the alert is still in that state, checked in
+        the same transaction (409 otherwise), so two people acting at once change it once."""
         key = self._keys.alert(alert_id)
         async with self._redis.pipeline(transaction=True) as pipe:
             while True:
@@ -125,7 +131,14 @@ class AlertStore:
                     raw = await pipe.get(key)
                     if raw is None:
                         raise NotFound(f"no alert {alert_id!r}")
-                    new = replace(Alert.load(raw), **changes)
+                    old = Alert.load(raw)
+                    if expect_state and old.state != expect_state:
+                        raise Conflict(
+                            f"alert {alert_id} is already {old.state}",
+                            reason="not_open",
+                            state=old.state,
+                        )
+                    new = replace(old, **changes)
                     pipe.multi()
                     pipe.set(key, new.dump())
                     if new.state != "open":
@@ -143,20 +156,34 @@ class AlertStore:
                 f"alert {alert_id} is already {alert.state}", reason="not_open", state=alert.state
             )
         return await self.update(
-            alert_id, state=state, note=note, acted_by=by, acted_at=time.time()
+            alert_id,
+            expect_state="open",
+            state=state,
+            note=note,
+            acted_by=by,
+            acted_at=time.time(),
         )
+
+    async def open_count(self) -> int:
+        """How many alerts are open (the console's navigation)."""
+        return int(await self._redis.zcard(self._keys.alerts_open()))
 
     async def list(
         self,
         *,
         account: str = "",
         state: str = "",
+        kind: str = "",
+        accounts: Collection[str] | None = None,
         since: float | None = None,
         until: float | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[Alert]:
-        """Newest first; ``state`` filters; ``since``/``until`` bound ``detected_at``."""
+        """Newest first; ``state``, ``kind`` and ``account`` filter, ``accounts`` (when given)
+        keeps the alerts of those accounts only; ``since``/``until`` bound ``detected_at``."""
+        if accounts is not None and not accounts:
+            return []
         if state == "open":
             index = self._keys.alerts_open()
         elif account:
@@ -165,16 +192,37 @@ class AlertStore:
             index = self._keys.alerts()
         high = f"({until}" if until is not None else "+inf"
         low = str(since) if since is not None else "-inf"
-        ids: list[Any] = await self._redis.zrevrangebyscore(index, high, low)
-        if not ids:
-            return []
-        raws = await self._redis.mget([self._keys.alert(text(i)) for i in ids])
-        alerts = [Alert.load(r) for r in raws if r]
-        if account:
-            alerts = [a for a in alerts if a.account == account]
-        if state:
-            alerts = [a for a in alerts if a.state == state]
-        return alerts[offset : offset + limit]
+
+        def keep(alert: Alert) -> bool:
+            return (
+                (not account or alert.account == account)
+                and (not state or alert.state == state)
+                and (not kind or alert.kind == kind)
+                and (accounts is None or alert.account in accounts)
+            )
+
+        # Read the index a page at a time and stop once ``offset + limit`` matched: a page of
+        # the newest alerts costs the same with ten or a hundred thousand in the store.
+        wanted, start = offset + limit, 0
+        page = min(_PAGE, max(wanted, 100))
+        matched: list[Alert] = []
+        seen: set[str] = set()
+        while len(matched) < wanted:
+            ids: list[Any] = await self._redis.zrevrangebyscore(
+                index, high, low, start=start, num=page
+            )
+            if not ids:
+                break
+            start += len(ids)
+            raws = await self._redis.mget([self._keys.alert(text(i)) for i in ids])
+            for raw in raws:
+                alert = Alert.load(raw) if raw else None
+                if alert is not None and alert.id not in seen and keep(alert):
+                    seen.add(alert.id)  # an alert raised meanwhile shifts the pages by one
+                    matched.append(alert)
+            if len(ids) < page:
+                break
+        return matched[offset:wanted]
 
     async def counts(self, since: float, until: float) -> dict[str, dict[str, int]]:
         """``{account: {kind: n}}`` of alerts detected in [since, until) (reports)."""

@@ -1,12 +1,14 @@
 """Reports: weekly material and published posts per unit with silence, quota and
 information-administrator flags (Art. 9, 23; material itself in tests/gateway/hub/), and the
-annual filing export of accounts and their activity (Art. 24), JSON and CSV."""
+annual filing export of accounts and their activity (Art. 24), JSON and CSV; both count the
+bypass alerts of each account (docs/bypass.md)."""
 
 from __future__ import annotations
 
 import asyncio
 import csv
 import io
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 
 from gateway.appkeys import GATE
 from gateway.settings import Settings
+from tests.gateway.alert_support import EDIT_DIFF, seed
 from tests.gateway.conftest import Caller, MakeClient
 from tests.gateway.gate_support import EAST, HQ, PLAIN, WEST, Org, draft, problem, start_org
 
@@ -196,3 +199,122 @@ async def test_report_queries_are_bounded_by_their_definitions(
     body = await resp.json(content_type=None)
     assert resp.status == status, body
     assert body["errors"][0]["field"] in query, body
+
+
+async def _alerts_this_week(org: Org) -> dict[str, str]:
+    """Alerts of three kinds on EAST, one on WEST, one last year on HQ; one of EAST's
+    acknowledged and one frozen (through the API, as Brand-PR would)."""
+    now = time.time()
+    publish = await seed(org.client, "unapproved_publish", EAST, unit="sub_east")
+    edit = await seed(org.client, "unapproved_edit", EAST, unit="sub_east", diff=EDIT_DIFF)
+    await seed(org.client, "removed_outside", EAST, unit="sub_east")
+    await seed(org.client, "unapproved_publish", WEST, unit="sub_west")
+    await seed(org.client, "unapproved_publish", HQ, unit="hq", detected_at=now - 400 * 86400)
+    resp = await org.client.post(
+        f"/v1/alerts/{publish.id}/acknowledge",
+        headers=org["brand_pr"].headers,
+        json={"note": "已核实"},
+    )
+    assert resp.status == 200, await resp.text()
+    resp = await org.client.post(
+        f"/v1/alerts/{edit.id}/freeze", headers=org["brand_pr"].headers, json={"reason": "冻结"}
+    )
+    assert resp.status == 201, await resp.text()
+    return {"publish": publish.id, "edit": edit.id}
+
+
+async def test_weekly_counts_alerts_per_account_in_json_and_csv_alike(org: Org) -> None:
+    await _alerts_this_week(org)
+    resp = await org.client.get(
+        "/v1/reports/weekly", params={"week": _this_week()}, headers=org["brand_pr"].headers
+    )
+    assert resp.status == 200, await resp.text()
+    alerts = {r["account"]: r for r in (await resp.json())["alerts"]}
+    assert set(alerts) == {EAST, WEST, HQ, "strategy-wechat"}  # every filed account
+    east = alerts[EAST]
+    assert (east["unapproved_publish"], east["unapproved_edit"], east["removed_outside"]) == (
+        1,
+        1,
+        1,
+    )
+    assert (east["alerts"], east["unit"], east["platform"]) == (3, "sub_east", "wechat")
+    assert (alerts[WEST]["unapproved_publish"], alerts[WEST]["alerts"]) == (1, 1)
+    assert alerts[HQ]["alerts"] == 0  # its alert was last year
+
+    resp = await org.client.get(
+        "/v1/reports/weekly",
+        params={"week": _this_week(), "format": "csv", "table": "alerts"},
+        headers=org["auditor"].headers,
+    )
+    assert resp.status == 200 and resp.content_type == "text/csv"
+    assert f"weekly-alerts-{_this_week()}" in resp.headers["Content-Disposition"]
+    rows = {r["account"]: r for r in csv.DictReader(io.StringIO(await resp.text()))}
+    assert set(rows) == set(alerts)
+    for account, row in rows.items():  # the CSV says what the JSON says, as text
+        assert row == {k: str(v) for k, v in alerts[account].items()}, account
+
+    # a quiet week: the table is there, with zeros, and the CSV still has its header
+    quiet = await org.client.get(
+        "/v1/reports/weekly",
+        params={"week": "2026-W01", "format": "csv", "table": "alerts"},
+        headers=org["auditor"].headers,
+    )
+    lines = (await quiet.text()).splitlines()
+    assert lines[0] == "account,unit,platform,name,unapproved_publish,unapproved_edit," \
+        "removed_outside,alerts"  # fmt: skip
+    assert all(line.endswith(",0,0,0,0") for line in lines[1:])
+    # the units table is still the default CSV
+    units = await org.client.get(
+        "/v1/reports/weekly",
+        params={"week": _this_week(), "format": "csv"},
+        headers=org["auditor"].headers,
+    )
+    assert "unit" in next(csv.DictReader(io.StringIO(await units.text())))
+
+
+async def test_weekly_refuses_an_unknown_table(org: Org) -> None:
+    resp = await org.client.get(
+        "/v1/reports/weekly",
+        params={"format": "csv", "table": "accounts"},
+        headers=org["brand_pr"].headers,
+    )
+    assert (await problem(resp, 422))["errors"][0]["field"] == "table"
+
+
+async def test_annual_lists_accounts_with_bypass_alerts(org: Org) -> None:
+    await _alerts_this_week(org)
+    year = datetime.now(CST).year
+    resp = await org.client.get(
+        "/v1/reports/annual", params={"year": str(year)}, headers=org["auditor"].headers
+    )
+    data = await resp.json()
+    assert sorted(data["bypass"]) == sorted([EAST, WEST])
+    accounts = {a["account"]: a for a in data["accounts"]}
+    east = accounts[EAST]
+    assert east["alerts"] == 3
+    assert (
+        east["alerts_unapproved_publish"],
+        east["alerts_unapproved_edit"],
+        east["alerts_removed_outside"],
+    ) == (1, 1, 1)
+    assert (east["alerts_acknowledged"], east["alerts_frozen"]) == (1, 1)
+    assert (accounts[WEST]["alerts"], accounts[WEST]["alerts_acknowledged"]) == (1, 0)
+    assert accounts[HQ]["alerts"] == 0
+
+    resp = await org.client.get(
+        "/v1/reports/annual",
+        params={"year": str(year), "format": "csv"},
+        headers=org["brand_pr"].headers,
+    )
+    rows = {r["account"]: r for r in csv.DictReader(io.StringIO(await resp.text()))}
+    assert (rows[EAST]["alerts_frozen"], rows[EAST]["alerts_unapproved_edit"]) == ("1", "1")
+    assert rows[WEST]["alerts"] == "1"
+    # the year of HQ's old alert (CST years; the alert is ~400 days old)
+    last = await org.client.get(
+        "/v1/reports/annual",
+        params={"year": str(year - 1)},
+        headers=org["brand_pr"].headers,
+    )
+    old = await last.json()
+    hq_year = datetime.fromtimestamp(time.time() - 400 * 86400, CST).year
+    assert (HQ in old["bypass"]) == (hq_year == year - 1)
