@@ -111,6 +111,13 @@ def required_approvals(
                     role, reasons=(f"Art. 12(4): category '{post_category}' needs {role} approval",)
                 )
             )
+    needs.extend(_finding_needs(policy, findings))
+    return _merge(needs)
+
+
+def _finding_needs(policy: Policy, findings: Sequence[Finding]) -> list[Requirement]:
+    """The approvals screening findings of action ``review`` ask for (posts and interactions)."""
+    needs: list[Requirement] = []
     for finding in findings:
         if finding.action != "review":
             continue
@@ -135,4 +142,39 @@ def required_approvals(
                     "their organisation's confirmation: " + why
                 )
             needs.append(Requirement(role, attest=attest, reasons=(why,)))
+    return needs
+
+
+def interaction_approvals(
+    *,
+    policy: Policy,
+    account: Account,
+    submitter: Principal,
+    kind: str,
+    findings: Sequence[Finding],
+) -> list[Requirement]:
+    """Every approval a comment, reply, repost or comment switch needs on ``account`` (Art. 22;
+    the ``[interactions]`` policy, docs/interactions.md), findings included."""
+    rules = policy.interactions
+    operator = bool({submitter.id, submitter.name} & set(account.operators))
+    if kind in ("comment", "reply"):
+        roles = rules.comment_by_operator if operator else rules.comment_by_other
+        why = (
+            f"Art. 22: a {kind} by a named operator of {account.id}"
+            if operator
+            else f"Art. 22: a {kind} by someone who is not a named operator of {account.id}"
+        )
+    else:
+        roles = {
+            "repost": rules.repost,
+            "comments_open": rules.comments_open,
+            "comments_close": rules.comments_close,
+        }.get(kind, ("brand_pr",))
+        why = f"Art. 22: {kind.replace('_', ' ')} on {account.id}"
+    head_unit = _owning_subsidiary(policy, account.unit) or account.unit
+    needs = [
+        Requirement(role, head_unit if role == "unit_head" else "", reasons=(why,))
+        for role in roles
+    ]
+    needs.extend(_finding_needs(policy, findings))
     return _merge(needs)

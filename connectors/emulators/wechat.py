@@ -752,6 +752,10 @@ def make_app(
     app.router.add_get("/_emulator/counters", _counters)
     app.router.add_post("/_emulator/revoke_tokens", _revoke)
     app.router.add_post("/_emulator/config", _config)
+    # article comment management (docs/interactions.md)
+    from connectors.emulators import wechat_comments
+
+    wechat_comments.install(app)
     return app
 
 
