@@ -79,7 +79,10 @@ class InteractionGate:
         platform_id, origin = target.platform_id, ""
         if target.post:
             job = await self.gate.jobs.get(target.post)
-            if job is None or job.kind == "interaction":
+            visible = job is not None and (
+                job.state == "published" or acts_for(self.svc.settings.policy, principal, job.unit)
+            )  # a published item is public; another unit's drafts and failures are not
+            if job is None or job.kind == "interaction" or not visible:
                 raise NotFound(f"no post {target.post!r}", field="target.post")
             if job.state != "published":
                 raise Conflict(

@@ -7,12 +7,13 @@ emulator is read back to count what exists on the platform.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from gateway.appkeys import SERVICES
-from tests.delivery.conftest import Gateway, control
+from tests.delivery.conftest import WEIBO_TOKEN, WP_PASSWORD, WX_APPS, Gateway, control
 from tests.gateway.interactions.conftest import (
     EAST,
     ENDPOINT,
@@ -248,6 +249,11 @@ async def test_a_lost_answer_is_reconciled_never_repeated(
     notes = " ".join(h.get("note", "") for h in final["history"])
     assert final["platform_id"], final
     assert "published" in notes
+    # no credential in the job, its history or the audit records (Art. 20)
+    records = [r async for _, r in gw.app[SERVICES].audit.records()]
+    seen = json.dumps([final, records], ensure_ascii=False)
+    for secret in (WEIBO_TOKEN, WP_PASSWORD, *WX_APPS.values()):
+        assert secret not in seen
 
 
 async def test_comments_closed_is_a_permanent_failure(gw: Gateway, targets: Targets) -> None:
