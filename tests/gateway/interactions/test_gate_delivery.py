@@ -70,6 +70,12 @@ async def test_operator_comment_needs_no_approval_and_is_delivered(
     actions = await audit_actions(gw)
     assert (f"interaction.{TEXT_KIND[platform]}", "ok") in actions
     assert ("interaction.published", "published") in actions
+    # followed at /v1/interactions, not listed as a post; counted in the annual report
+    assert job["id"] not in [p["id"] for p in await gw.api.listing("published")]
+    status, report, _ = await call(gw, "GET", "/v1/reports/annual", "brand_pr")
+    assert status == 200, report
+    row = next(r for r in report["accounts"] if r["account"] == OPS[platform])
+    assert (row["interactions"], row["published"]) == (1, 0), row
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
