@@ -164,3 +164,32 @@ async def test_an_unreadable_listing_is_unconfirmed(
     with pytest.raises(Unconfirmed):
         await rig.make(0.0).interact(rig.interaction, resumed)
     assert await rig.count() == 0
+
+
+@pytest.mark.parametrize("kind", ["reply", "repost"])
+async def test_weibo_reply_and_repost_resume_through_their_listings(
+    aiohttp_server: Any, session: aiohttp.ClientSession, kind: str
+) -> None:
+    """A reply is found in ``comments/by_me`` under its parent, a repost in the target's
+    ``statuses/repost_timeline``: a resumed job sends neither again."""
+    rig = await _weibo(aiohttp_server, session)
+    sid = rig.interaction.platform_id
+    comment = ""
+    if kind == "reply":
+        parent = await rig.make(300.0).interact(
+            rig.interaction, MemoryContext(rig.account, rig.secrets)
+        )
+        comment = parent.platform_id
+    ix = Interaction(kind, "回复与转发", "h", platform_id=sid, comment_id=comment)
+    first = await rig.make(300.0).interact(ix, MemoryContext(rig.account, rig.secrets))
+    resumed = MemoryContext(rig.account, rig.secrets, state=dict(rig.intent))
+    again = await rig.make(0.0).interact(ix, resumed)
+    assert again.platform_id == first.platform_id
+    async with session.get(rig.base + "/_emulator/comments") as r:
+        held = await r.json()
+    made = (
+        held["reposts"]
+        if kind == "repost"
+        else [c for c in held["comments"] if c.get("reply_comment")]
+    )
+    assert len(made) == 1 and made[0]["text"] == "回复与转发", held
