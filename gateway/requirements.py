@@ -65,6 +65,17 @@ def _merge(items: Iterable[Requirement]) -> list[Requirement]:
     return sorted(merged.values(), key=lambda r: (order.get(r.role, 9), r.role, r.unit))
 
 
+def _company_head_unit(policy: Policy, account: Account, submitter: Principal) -> str:
+    """Whose head approves for a company (not subsidiary) platform (Art. 17(1))."""
+    submitting_unit = policy.units.get(submitter.unit)
+    if route_up(policy, submitter.unit, account.unit):
+        # the route up: the sending unit's own head (its subsidiary's, below a subsidiary)
+        return _owning_subsidiary(policy, submitter.unit) or submitter.unit
+    if submitting_unit and submitting_unit.kind == "department":
+        return submitter.unit
+    return account.unit
+
+
 def required_approvals(
     *,
     policy: Policy,
@@ -85,14 +96,7 @@ def required_approvals(
             )
         )
     else:
-        submitting_unit = policy.units.get(submitter.unit)
-        if route_up(policy, submitter.unit, account.unit):
-            # the route up: the sending unit's own head (its subsidiary's, below a subsidiary)
-            head_unit = _owning_subsidiary(policy, submitter.unit) or submitter.unit
-        elif submitting_unit and submitting_unit.kind == "department":
-            head_unit = submitter.unit
-        else:
-            head_unit = account.unit
+        head_unit = _company_head_unit(policy, account, submitter)
         needs.append(
             Requirement(
                 "unit_head",
@@ -171,7 +175,11 @@ def interaction_approvals(
             "comments_close": rules.comments_close,
         }.get(kind, ("brand_pr",))
         why = f"Art. 22: {kind.replace('_', ' ')} on {account.id}"
-    head_unit = _owning_subsidiary(policy, account.unit) or account.unit
+    # the head who would approve a post there: the subsidiary's, or on a company platform the
+    # submitting department's (Art. 17(1))
+    head_unit = _owning_subsidiary(policy, account.unit) or _company_head_unit(
+        policy, account, submitter
+    )
     needs = [
         Requirement(role, head_unit if role == "unit_head" else "", reasons=(why,))
         for role in roles

@@ -328,9 +328,9 @@ class PostCategoryPolicy:
 @dataclass(frozen=True)
 class InteractionPolicy:
     """Who approves comments, replies, reposts and comment switches (Art. 22;
-    docs/interactions.md). Each value lists roles; ``unit_head`` means the head of the unit
-    that owns the account (its subsidiary's head, below a subsidiary). Screening findings add
-    their own roles on top, as for posts."""
+    docs/interactions.md). Each value lists roles; ``unit_head`` means the head who would
+    approve a post there (Art. 17(1)). Screening findings add their own roles on top, as for
+    posts."""
 
     repost: tuple[str, ...] = ("unit_head",)
     comment_by_operator: tuple[str, ...] = ()  # a comment or reply by a named operator

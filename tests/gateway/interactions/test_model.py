@@ -133,3 +133,26 @@ def test_an_unknown_role_in_the_policy_stops_start_up(tmp_path: object) -> None:
     bad.write_text(text.replace('repost = ["unit_head"]', 'repost = ["editor"]'))
     with pytest.raises(SettingsError, match=r"interactions\.repost"):
         load_policy(bad)
+
+
+@pytest.mark.parametrize(
+    ("submitter", "account_unit", "head"),
+    [
+        (OTHER, "sub_east", "unit_head@sub_east"),  # a subsidiary's platform: its head
+        (Principal("p_pr", "周敏", "brand_pr", "brand_pr"), "hq", "unit_head@brand_pr"),
+        (Principal("p_st", "孙立", "editor", "strategy_dept"), "hq", "unit_head@strategy_dept"),
+    ],
+)
+def test_the_head_is_the_one_who_would_approve_a_post_there(
+    submitter: Principal, account_unit: str, head: str
+) -> None:
+    """On HQ's own platforms the submitting department's head approves (Art. 17(1))."""
+    policy = load_settings(environ={}).policy
+    needs = interaction_approvals(
+        policy=policy,
+        account=_account(operators=(), unit=account_unit),
+        submitter=submitter,
+        kind="comment",
+        findings=(),
+    )
+    assert [r.label() for r in needs] == [head]
