@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 
 from gateway.appkeys import SERVICES
-from tests.delivery.conftest import WEIBO_TOKEN, WP_PASSWORD, WX_APPS, Gateway, control
+from tests.delivery.conftest import (
+    WEIBO_TOKEN,
+    WP_PASSWORD,
+    WX_APPS,
+    Gateway,
+    control,
+    make_post,
+)
 from tests.gateway.interactions.conftest import (
     EAST,
     ENDPOINT,
@@ -70,7 +77,10 @@ async def test_operator_comment_needs_no_approval_and_is_delivered(
     actions = await audit_actions(gw)
     assert (f"interaction.{TEXT_KIND[platform]}", "ok") in actions
     assert ("interaction.published", "published") in actions
-    # followed at /v1/interactions, not listed as a post; counted in the annual report
+    # followed at /v1/interactions, not listed, edited or deleted as a post; in the annual report
+    for method, change in (("PATCH", {"post": make_post("x")}), ("DELETE", {"reason": "试试"})):
+        status, problem, _ = await call(gw, method, f"/v1/posts/{job['id']}", "unit_head", change)
+        assert status == 404, (method, problem)
     assert job["id"] not in [p["id"] for p in await gw.api.listing("published")]
     status, report, _ = await call(gw, "GET", "/v1/reports/annual", "brand_pr")
     assert status == 200, report
