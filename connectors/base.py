@@ -327,14 +327,67 @@ def fingerprint(title: str, text: str) -> str:
     return hashlib.sha256(flat.encode("utf-8")).hexdigest()
 
 
+# Interactions (gateway/interactions/, docs/interactions.md) ---------------------------------
+
+InteractionKind = Literal["comment", "reply", "repost", "comments_open", "comments_close"]
+INTERACTION_KINDS: tuple[str, ...] = (
+    "comment",
+    "reply",
+    "repost",
+    "comments_open",
+    "comments_close",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    """An approved comment, reply, repost or comment switch, exactly as it was approved.
+
+    ``platform_id`` is the platform's id of the item interacted with (a Weibo status, a
+    WordPress post); ``comment_id`` the comment replied to; WeChat addresses an article by
+    ``msg_data_id`` and ``index`` (0 = the first article of the message). ``text`` is NFC.
+    """
+
+    kind: str
+    text: str
+    content_sha256: str
+    platform_id: str = ""
+    comment_id: str = ""
+    msg_data_id: str = ""
+    index: int = 0
+
+
+@runtime_checkable
+class Interactor(Protocol):
+    """Optional connector capability: comment, reply, repost, open or close comments.
+
+    ``interact`` is effectively once like ``publish``: it checkpoints its intent before the
+    platform call, and a resumed job (or a lost answer) is reconciled through the platform's
+    listing, never by repeating the call blindly. It returns :class:`Published` (the id of the
+    comment or repost) or raises the delivery outcomes.
+    """
+
+    interaction_kinds: ClassVar[frozenset[str]]
+
+    def validate_interaction(self, interaction: Interaction, account: AccountRef) -> list[str]:
+        """Problems with this interaction on this platform, each a readable sentence."""
+        ...
+
+    async def interact(self, interaction: Interaction, ctx: PublishContext) -> Published: ...
+
+
 HealthState = Literal["ok", "degraded", "down"]
 CredentialsOpener = Callable[[], Awaitable[Mapping[str, str]]]
 __all__: Sequence[str] = (
+    "INTERACTION_KINDS",
     "AccountRef",
     "Connector",
     "Deleted",
     "DeliveryOutcome",
     "Image",
+    "Interaction",
+    "InteractionKind",
+    "Interactor",
     "Limits",
     "Lister",
     "MediaLibrary",

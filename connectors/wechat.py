@@ -42,11 +42,13 @@ from typing import Any, ClassVar
 
 import aiohttp
 
+from connectors import wechat_interact
 from connectors.base import (
     AccountRef,
     Deleted,
     DeliveryOutcome,
     Image,
+    Interaction,
     Limits,
     NeedsReauthorisation,
     OutboundPost,
@@ -561,6 +563,16 @@ class WeChatConnector:
                 return resp.status < 500
         except (aiohttp.ClientError, TimeoutError):
             return False
+
+    # --- article comments (connectors/wechat_interact.py, docs/interactions.md) -----------
+
+    interaction_kinds: ClassVar[frozenset[str]] = wechat_interact.KINDS
+
+    def validate_interaction(self, interaction: Interaction, account: AccountRef) -> list[str]:
+        return wechat_interact.validate(interaction, account)
+
+    async def interact(self, interaction: Interaction, ctx: PublishContext) -> Published:
+        return await wechat_interact.interact(self, interaction, ctx)
 
     # --- tokens -----------------------------------------------------------------------------
 

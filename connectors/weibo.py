@@ -48,10 +48,12 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from connectors import weibo_interact
 from connectors.base import (
     AccountRef,
     Deleted,
     Image,
+    Interaction,
     Limits,
     NeedsReauthorisation,
     OutboundPost,
@@ -538,6 +540,16 @@ class WeiboConnector:
                 weibo_text=None,
             )
         return await self.publish(post, ctx)
+
+    # -- comments, replies, reposts (connectors/weibo_interact.py, docs/interactions.md) ---
+
+    interaction_kinds: ClassVar[frozenset[str]] = weibo_interact.KINDS
+
+    def validate_interaction(self, interaction: Interaction, account: AccountRef) -> list[str]:
+        return weibo_interact.validate(self, interaction, account)
+
+    async def interact(self, interaction: Interaction, ctx: PublishContext) -> Published:
+        return await weibo_interact.interact(self, interaction, ctx)
 
     async def ping(self) -> bool:
         """True if the Weibo API answers at all (no token is used)."""

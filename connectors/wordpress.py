@@ -65,10 +65,12 @@ from typing import Any, ClassVar, NoReturn
 
 import aiohttp
 
+from connectors import wordpress_interact
 from connectors.base import (
     AccountRef,
     Deleted,
     Image,
+    Interaction,
     Limits,
     MediaLibrary,
     NeedsReauthorisation,
@@ -827,6 +829,16 @@ class WordPressConnector:
             return isinstance(body, dict) and "wp/v2" in (body.get("namespaces") or [])
         # a site that closes its REST index to visitors still runs the REST API
         return resp.status in (401, 403) and isinstance(body, dict) and "code" in body
+
+    # -- comments and replies (connectors/wordpress_interact.py, docs/interactions.md) -----
+
+    interaction_kinds: ClassVar[frozenset[str]] = wordpress_interact.KINDS
+
+    def validate_interaction(self, interaction: Interaction, account: AccountRef) -> list[str]:
+        return wordpress_interact.validate(self, interaction, account)
+
+    async def interact(self, interaction: Interaction, ctx: PublishContext) -> Published:
+        return await wordpress_interact.interact(self, interaction, ctx)
 
     async def ping(self) -> bool:
         """True if the REST index of the default site and of every account site seen answers

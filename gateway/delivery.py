@@ -42,6 +42,7 @@ from connectors.base import (
     Connector,
     Deleted,
     DeliveryOutcome,
+    Interactor,
     NeedsReauthorisation,
     Pending,
     PermanentFailure,
@@ -50,6 +51,7 @@ from connectors.base import (
     Unconfirmed,
 )
 from gateway.audit import SYSTEM
+from gateway.interactions.model import interaction_from_stored
 from gateway.jobs import Job, JobStore
 from gateway.keys import Keys
 from gateway.platform_media import AccountMediaLibrary
@@ -325,16 +327,21 @@ class DeliveryWorker:
             VaultTokenCache(self.svc.redis, self.svc.keys, vault, account.id),
             AccountMediaLibrary(self.svc.redis, self.svc.keys, account.id),
         )
-        post = post_from_stored(await self.jobs.post(job.id)).outbound(job.content_sha256)
+        stored = await self.jobs.post(job.id)
         reconcile = job.state == "pending" or bool(job.details.get("reconcile"))
         try:
-            if job.kind == "delete":
-                outcome: Any = await connector.delete(ctx)
+            if job.kind == "interaction":
+                # interact() reconciles from its own checkpoints; there is no status() step
+                outcome: Any = await _interact(connector, stored, job, ctx)
+            elif job.kind == "delete":
+                outcome = await connector.delete(ctx)
             elif reconcile:
                 outcome = await connector.status(ctx)
             elif job.kind == "update":
+                post = post_from_stored(stored).outbound(job.content_sha256)
                 outcome = await connector.update(post, ctx)
             else:
+                post = post_from_stored(stored).outbound(job.content_sha256)
                 outcome = await connector.publish(post, ctx)
         except NeedsReauthorisation as exc:
             await self._finish(job, "needs_reauth", reason=exc.reason)
@@ -432,7 +439,8 @@ class DeliveryWorker:
         try:
             await self.svc.audit.append(
                 actor=SYSTEM,
-                action=f"delivery.{job.audit_due}",
+                action=f"{'interaction' if job.kind == 'interaction' else 'delivery'}."
+                f"{job.audit_due}",
                 target=job.id,
                 result=job.audit_due,
                 reasons=[job.reason] if job.reason else [],
@@ -452,3 +460,12 @@ class DeliveryWorker:
             return
         await self.jobs.transition(job.id, job.state, audit_due="")
         await self.jobs.dequeue(job.id)
+
+
+async def _interact(
+    connector: Connector, stored: Mapping[str, Any], job: Job, ctx: JobContext
+) -> Published:
+    """Deliver an ``interaction`` job (gateway/interactions/, docs/interactions.md)."""
+    if not isinstance(connector, Interactor):
+        raise PermanentFailure(f"the {job.platform} connector takes no interactions")
+    return await connector.interact(interaction_from_stored(stored, job.content_sha256), ctx)

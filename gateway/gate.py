@@ -449,6 +449,8 @@ class PublishGate:
 
     async def _published_origin(self, principal: Principal, job_id: str, action: str) -> Job:
         job = await self.jobs.require(job_id)
+        if job.kind == "interaction":  # a comment or repost is not a post to edit or delete
+            raise NotFound(f"no post {job_id!r}")
         origin = await self.jobs.require(job.origin) if job.origin else job
         account = await self.svc.accounts.require(origin.account)
         if not acts_for(self.svc.settings.policy, principal, account.unit):

@@ -41,7 +41,7 @@ JobState = Literal[
     "needs_reauth",
     "deleted",
 ]
-JobKind = Literal["publish", "update", "delete"]
+JobKind = Literal["publish", "update", "delete", "interaction"]
 STATES: tuple[str, ...] = get_args(JobState)
 FINAL_STATES = frozenset({"published", "failed", "unconfirmed", "needs_reauth", "deleted"})
 ACTIVE_STATES = frozenset({"approved", "dispatching", "pending"})

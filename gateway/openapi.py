@@ -151,6 +151,24 @@ ANSWERS: dict[str, Any] = {
         {"screening": _OBJ},
     ),
     "Job": {**_JOB, "properties": {**_JOB["properties"], "post_url": _S}},
+    # interactions (docs/interactions.md)
+    "Interaction": {**_JOB, "properties": {**_JOB["properties"], "interaction_url": _S}},
+    "InteractionWithHistory": {
+        **_JOB,
+        "required": [*_JOB["required"], "interaction", "history"],
+        "properties": {**_JOB["properties"], "interaction": _OBJ, "history": {"type": "array"}},
+    },
+    "InteractionAssessment": _obj(
+        {
+            "account": _S,
+            "content_sha256": _S,
+            "decision": {"enum": ["pass", "review", "block"]},
+            "findings": {"type": "array", "items": _ref("Finding")},
+            "required_approvals": {"type": "array"},
+            "required_roles": _STRS,
+            "platform_id": _S,
+        }
+    ),
     "JobWithHistory": {
         **_JOB,
         "required": [*_JOB["required"], "history"],

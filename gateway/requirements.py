@@ -65,6 +65,17 @@ def _merge(items: Iterable[Requirement]) -> list[Requirement]:
     return sorted(merged.values(), key=lambda r: (order.get(r.role, 9), r.role, r.unit))
 
 
+def _company_head_unit(policy: Policy, account: Account, submitter: Principal) -> str:
+    """Whose head approves for a company (not subsidiary) platform (Art. 17(1))."""
+    submitting_unit = policy.units.get(submitter.unit)
+    if route_up(policy, submitter.unit, account.unit):
+        # the route up: the sending unit's own head (its subsidiary's, below a subsidiary)
+        return _owning_subsidiary(policy, submitter.unit) or submitter.unit
+    if submitting_unit and submitting_unit.kind == "department":
+        return submitter.unit
+    return account.unit
+
+
 def required_approvals(
     *,
     policy: Policy,
@@ -85,14 +96,7 @@ def required_approvals(
             )
         )
     else:
-        submitting_unit = policy.units.get(submitter.unit)
-        if route_up(policy, submitter.unit, account.unit):
-            # the route up: the sending unit's own head (its subsidiary's, below a subsidiary)
-            head_unit = _owning_subsidiary(policy, submitter.unit) or submitter.unit
-        elif submitting_unit and submitting_unit.kind == "department":
-            head_unit = submitter.unit
-        else:
-            head_unit = account.unit
+        head_unit = _company_head_unit(policy, account, submitter)
         needs.append(
             Requirement(
                 "unit_head",
@@ -111,6 +115,13 @@ def required_approvals(
                     role, reasons=(f"Art. 12(4): category '{post_category}' needs {role} approval",)
                 )
             )
+    needs.extend(_finding_needs(policy, findings))
+    return _merge(needs)
+
+
+def _finding_needs(policy: Policy, findings: Sequence[Finding]) -> list[Requirement]:
+    """The approvals screening findings of action ``review`` ask for (posts and interactions)."""
+    needs: list[Requirement] = []
     for finding in findings:
         if finding.action != "review":
             continue
@@ -135,4 +146,43 @@ def required_approvals(
                     "their organisation's confirmation: " + why
                 )
             needs.append(Requirement(role, attest=attest, reasons=(why,)))
+    return needs
+
+
+def interaction_approvals(
+    *,
+    policy: Policy,
+    account: Account,
+    submitter: Principal,
+    kind: str,
+    findings: Sequence[Finding],
+) -> list[Requirement]:
+    """Every approval a comment, reply, repost or comment switch needs on ``account`` (Art. 22;
+    the ``[interactions]`` policy, docs/interactions.md), findings included."""
+    rules = policy.interactions
+    operator = bool({submitter.id, submitter.name} & set(account.operators))
+    if kind in ("comment", "reply"):
+        roles = rules.comment_by_operator if operator else rules.comment_by_other
+        why = (
+            f"Art. 22: a {kind} by a named operator of {account.id}"
+            if operator
+            else f"Art. 22: a {kind} by someone who is not a named operator of {account.id}"
+        )
+    else:
+        roles = {
+            "repost": rules.repost,
+            "comments_open": rules.comments_open,
+            "comments_close": rules.comments_close,
+        }.get(kind, ("brand_pr",))
+        why = f"Art. 22: {kind.replace('_', ' ')} on {account.id}"
+    # the head who would approve a post there: the subsidiary's, or on a company platform the
+    # submitting department's (Art. 17(1))
+    head_unit = _owning_subsidiary(policy, account.unit) or _company_head_unit(
+        policy, account, submitter
+    )
+    needs = [
+        Requirement(role, head_unit if role == "unit_head" else "", reasons=(why,))
+        for role in roles
+    ]
+    needs.extend(_finding_needs(policy, findings))
     return _merge(needs)

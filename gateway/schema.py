@@ -100,6 +100,8 @@ class Int(Type):
                 value = int(value)
             except ValueError:
                 raise field_error(where, "must be an integer") from None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON Schema: 2.0 is an integer
         if isinstance(value, bool) or not isinstance(value, int):
             raise field_error(where, "must be an integer")
         if not self.minimum <= value <= self.maximum:

@@ -346,6 +346,20 @@ class PostCategoryPolicy:
 
 
 @dataclass(frozen=True)
+class InteractionPolicy:
+    """Who approves comments, replies, reposts and comment switches (Art. 22;
+    docs/interactions.md). Each value lists roles; ``unit_head`` means the head who would
+    approve a post there (Art. 17(1)). Screening findings add their own roles on top, as for
+    posts."""
+
+    repost: tuple[str, ...] = ("unit_head",)
+    comment_by_operator: tuple[str, ...] = ()  # a comment or reply by a named operator
+    comment_by_other: tuple[str, ...] = ("unit_head",)  # ... by anyone else
+    comments_open: tuple[str, ...] = ("unit_head",)
+    comments_close: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Policy:
     units: Mapping[str, Unit] = field(default_factory=dict)
     categories: Mapping[str, CategoryPolicy] = field(default_factory=dict)
@@ -354,6 +368,7 @@ class Policy:
     company: CompanyPolicy = field(default_factory=CompanyPolicy)
     brand_pr_unit: str = "brand_pr"
     alert_webhook: str = ""
+    interactions: InteractionPolicy = field(default_factory=InteractionPolicy)
 
     def unit(self, unit_id: str) -> Unit | None:
         return self.units.get(unit_id)
@@ -517,12 +532,23 @@ def _validate_policy(policy: Policy, file: str) -> None:
                 )
 
 
+def _validate_interactions(policy: Policy, file: str) -> None:
+    for f in dataclasses.fields(InteractionPolicy):
+        for role in getattr(policy.interactions, f.name):
+            if role not in ("unit_head", "leader", "brand_pr"):
+                raise SettingsError(
+                    f"{file}: interactions.{f.name}: {role!r} does not approve "
+                    "(unit_head, leader or brand_pr)"
+                )
+
+
 def load_policy(path: Path) -> Policy:
     try:
         policy = _build(Policy, _read_toml(path), "")
     except SettingsError as exc:
         raise SettingsError(f"{path}: {exc}") from None
     _validate_policy(policy, str(path))
+    _validate_interactions(policy, str(path))
     return typing.cast(Policy, policy)
 
 

@@ -829,6 +829,10 @@ def make_app(
     app.router.add_post("/_emulator/console/publish", _console_publish)
     app.router.add_post("/_emulator/console/edit", _console_edit)
     app.router.add_post("/_emulator/console/delete", _console_delete)
+    # article comment management (docs/interactions.md)
+    from connectors.emulators import wechat_comments
+
+    wechat_comments.install(app)
     return app
 
 

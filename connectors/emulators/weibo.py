@@ -440,6 +440,10 @@ def make_app(
     app.router.add_post("/_emulator/revoke", _revoke)
     app.router.add_post("/_emulator/errors", _inject)
     app.router.add_post("/_emulator/timeline", _timeline_switch)
+    # comments, replies and reposts (docs/interactions.md)
+    from connectors.emulators import weibo_comments
+
+    weibo_comments.install(app)
     return app
 
 

@@ -788,6 +788,10 @@ def make_app(
     r.add_post("/_emulator/revoke", _revoke)
     r.add_post("/_emulator/strip_auth", _strip_auth)
     r.add_post("/_emulator/php", _php)
+    # comments (docs/interactions.md)
+    from connectors.emulators import wordpress_comments
+
+    wordpress_comments.install(app)
     return app
 
 

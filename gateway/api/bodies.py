@@ -15,6 +15,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, get_args
 
+from connectors.base import INTERACTION_KINDS
 from gateway.accounts import ACCOUNT_ID_RE, AccountState
 from gateway.approvals import MAX_TOKENS
 from gateway.desk.model import SUBMISSION_STATES
@@ -168,6 +169,71 @@ EXAMPLE_POST = {
 EXAMPLE_ACCOUNT = "east-weibo"
 
 
+# --- interactions (docs/interactions.md) ---------------------------------------------------
+MAX_INTERACTION_TEXT_CHARS = 5000  # the gateway's bound; each platform's own is smaller
+_ITEM_ID = Str(
+    64,
+    pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",
+    pattern_message="letters, digits, '_', '.', ':' and '-', 1-64 characters",
+)
+INTERACTION_TARGET = Obj(
+    {
+        "post": Field(Str(64, min_chars=1), description="gateway id of a published post"),
+        "platform_id": Field(_ITEM_ID, description="or the platform's id of the item"),
+        "comment_id": Field(_ITEM_ID, description="the comment replied to"),
+        "msg_data_id": Field(
+            Str(20, pattern=r"^[0-9]{1,20}$", pattern_message="digits"),
+            description="WeChat: the msg_data_id of the article's message",
+        ),
+        "index": Field(Int(0, 7), description="WeChat: the article in the message, from 0"),
+    },
+    description="what the interaction acts on; its fields depend on the kind and platform",
+)
+EXAMPLE_INTERACTION = {
+    "account": EXAMPLE_ACCOUNT,
+    "kind": "comment",
+    "target": {"platform_id": "4900000000000001"},
+    "text": "感谢大家的关注！",
+}
+
+
+def _interaction_fields() -> dict[str, Field]:
+    return {
+        "account": Field(ACCOUNT_REF, required=True),
+        "kind": Field(Str(16, choices=INTERACTION_KINDS), required=True),
+        "target": Field(INTERACTION_TARGET, required=True),
+        "text": Field(
+            Str(MAX_INTERACTION_TEXT_CHARS),
+            description="required for comment, reply and repost; none for the switches",
+        ),
+    }
+
+
+_TEXT_RULE = When("kind", ("comment", "reply", "repost"), ("text",))
+
+
+def _interaction_bodies() -> dict[str, Obj]:
+    return {
+        "InteractionRequest": Obj(
+            {**_interaction_fields(), "approvals": Field(Array(TOKEN, max_items=MAX_TOKENS))},
+            rules=(_TEXT_RULE,),
+            examples=({**EXAMPLE_INTERACTION, "approvals": []},),
+        ),
+        "InteractionAssess": Obj(
+            _interaction_fields(), rules=(_TEXT_RULE,), examples=(EXAMPLE_INTERACTION,)
+        ),
+        "InteractionApproval": Obj(
+            {
+                **_interaction_fields(),
+                "decision": Field(Str(16, choices=("approve", "reject")), required=True),
+                "reason": Field(Str(2000), description="required to reject"),
+            },
+            rules=(_TEXT_RULE, When("decision", ("reject",), ("reason",))),
+            examples=({**EXAMPLE_INTERACTION, "decision": "approve"},),
+        ),
+    }
+
+
 @cache
 def request_bodies(limits: LimitSettings, units: tuple[str, ...]) -> dict[str, Obj]:
     """The body definitions by name, for these limits and these policy units."""
@@ -209,6 +275,7 @@ def request_bodies(limits: LimitSettings, units: tuple[str, ...]) -> dict[str, O
                 {"post": EXAMPLE_POST, "accounts": [EXAMPLE_ACCOUNT], "decision": "approve"},
             ),
         ),
+        **_interaction_bodies(),
         "PublishRequest": Obj(
             {
                 "account": Field(ACCOUNT_REF, required=True),
@@ -463,6 +530,7 @@ PATH_PARAMS: dict[str, Str] = {
     "campaign_id": Str(64, min_chars=1),
     "appid": Str(64, min_chars=1),
     "alert_id": Str(64, min_chars=1),
+    "interaction_id": Str(64, min_chars=1),
 }
 
 QUERIES: dict[str, Obj] = {

@@ -152,7 +152,11 @@ async def list_posts(request: web.Request) -> web.Response:
     svc, principal = services(request), principal_of(request)
     query = parsed_query(request)
     jobs = await request.app[GATE].jobs.list_jobs(state=query["state"], limit=query["limit"])
-    visible = [j.public() for j in jobs if acts_for(svc.settings.policy, principal, j.unit)]
+    visible = [
+        j.public()
+        for j in jobs
+        if acts_for(svc.settings.policy, principal, j.unit) and j.kind != "interaction"
+    ]  # comments, replies and reposts are followed at /v1/interactions/{id}
     return json_response({"posts": visible, "count": len(visible)})
 
 

@@ -222,6 +222,7 @@ async def annual(request: web.Request) -> web.Response:
                 "published": counts["publish_published"],
                 "updated": counts["update_published"],
                 "deleted": counts["delete_deleted"],
+                "interactions": counts["interaction_published"],  # comments, replies, reposts
                 "failed": sum(v for k, v in counts.items() if k.endswith("_failed")),
                 "unconfirmed": sum(v for k, v in counts.items() if k.endswith("_unconfirmed")),
                 # bypass alerts detected in the year (Art. 19, 22; docs/bypass.md)

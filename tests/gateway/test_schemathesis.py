@@ -60,6 +60,11 @@ BEYOND_THE_SCHEMA = {
     "sendMaterial": "no text (white space alone counts as none), image or file",
     "listMaterials": "a unit that must exist in the policy",
     "createCampaign": "due_at not ahead; accounts no participating unit reaches",
+    # interactions: the kinds, target fields and text limits depend on the account's platform;
+    # target.post and target.platform_id together; blocked text (docs/interactions.md)
+    "createInteraction": "the platform's kinds, targets and limits; post and platform_id",
+    "assessInteraction": "the platform's kinds, targets and limits; post and platform_id",
+    "approveInteraction": "blocked text cannot be approved",
 }
 
 
