@@ -30,6 +30,15 @@ Weibo cannot edit a status: ``update_mode = "refuse"`` (default) answers
 :class:`PermanentFailure`; ``"repost"`` destroys the old status and shares the new text (comments
 and reposts of the old status are lost, which is why it is not the default).
 
+Bypass detection (:class:`connectors.base.Lister`, docs/bypass.md): :meth:`recent` pages the
+account's own ``statuses/user_timeline`` newest first with ``count`` (at most 100) and ``max_id``
+(stable while new statuses arrive), stopping at the first status created before ``since``;
+:meth:`fetch` is ``statuses/show`` (20101 or a ``deleted`` status → gone). Both compare text in
+:func:`listed_text` form, links removed, because Weibo rewrites them to t.cn; a status has no
+title. A status edited on weibo.com keeps its ``created_at`` (``edit_at`` is its update time) and
+so is found by :meth:`fetch`, not by a later :meth:`recent`. In ``"repost"`` mode an update
+replaces the status: the job's platform id becomes the new status's id.
+
 Config section keys: ``base_url``, ``timeout_s``, ``max_chars``, ``reconcile_count``,
 ``resend_grace_s``, ``update_mode``, ``permalink``. Account settings: ``link`` (required, on the
 app's safe domain), ``rip`` (required, the end-user IP Weibo wants), ``safe_domains`` (optional
@@ -39,11 +48,13 @@ list, checked in validate). Credentials: ``access_token``.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from html.parser import HTMLParser
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -58,10 +69,12 @@ from connectors.base import (
     PermanentFailure,
     PublishContext,
     Published,
+    RemoteItem,
     Result,
     RetryLater,
     Unconfirmed,
     reject_unknown_keys,
+    visible_text,
 )
 
 logger = logging.getLogger(__name__)
@@ -142,6 +155,20 @@ def _weibo_error(body: Any) -> tuple[int, str] | None:
 def _comparable(text: str) -> str:
     """Text as compared for reconciliation: Weibo rewrites links (t.cn) and may trim spaces."""
     return re.sub(r"\s+", "", _URL_RE.sub("", text))
+
+
+def listed_text(text: str) -> str:
+    """A status text as the bypass reconciler compares it: links removed (Weibo stores every
+    link as a t.cn short link), then :func:`connectors.base.visible_text`."""
+    return visible_text(_URL_RE.sub("", text))
+
+
+def _weibo_time(value: Any) -> float:
+    """Epoch seconds of Weibo's ``created_at`` (``Tue May 31 17:46:55 +0800 2011``); 0 if not."""
+    try:
+        return datetime.strptime(str(value), "%a %b %d %H:%M:%S %z %Y").timestamp()
+    except ValueError:
+        return 0.0
 
 
 def _next_window_s() -> float:
@@ -539,6 +566,97 @@ class WeiboConnector:
             )
         return await self.publish(post, ctx)
 
+    # -- listing (bypass detection) --------------------------------------------------------
+
+    def expected(self, post: OutboundPost, account: AccountRef | None = None) -> tuple[str, str]:
+        """``("", text)`` Weibo shows for ``post``: the composed status in :func:`listed_text`
+        form. Pass the ``account`` when the post has no digest: the article text is then
+        shortened to leave room for the account's link, whose length only the account knows."""
+        acct = account or AccountRef(id="", platform=self.platform, name="")
+        return "", listed_text(self.compose(post, acct))
+
+    def _remote(self, status: Mapping[str, Any]) -> RemoteItem:
+        published = _weibo_time(status.get("created_at"))
+        return RemoteItem(
+            platform_id=str(status.get("idstr") or status.get("id")),
+            text=listed_text(str(status.get("text") or "")),
+            url=self._permalink_of(status),
+            published_at=published,
+            updated_at=_weibo_time(status.get("edit_at")) or published,
+        )
+
+    def _listing_outcome(self, error: tuple[int, str], account: AccountRef, what: str) -> NoReturn:
+        """A Weibo error on a read: token → NeedsReauthorisation, anything else RetryLater."""
+        code, message = error
+        if code in _TOKEN_CODES or code in _RATE_CODES:
+            self._raise_for(code, message, account, what)
+        raise RetryLater(f"Weibo answered {code} {message} on {what}", 60.0)
+
+    async def _read(
+        self, ctx: PublishContext, token: str, path: str, params: dict[str, str], what: str
+    ) -> tuple[Mapping[str, Any] | None, tuple[int, str] | None]:
+        """(body, None) of a successful read, (None, error) of a Weibo error envelope."""
+        try:
+            http_status, body = await self._get(path, token, params)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise RetryLater(f"Weibo {what} failed ({type(exc).__name__})", 30.0) from None
+        error = _weibo_error(body)
+        if error is not None:
+            return None, error
+        if http_status != 200 or not isinstance(body, dict):
+            raise RetryLater(f"Weibo {what} answered HTTP {http_status}", 30.0)
+        return body, None
+
+    async def recent(self, ctx: PublishContext, *, since: float, limit: int) -> list[RemoteItem]:
+        """The account's statuses created at or after ``since``, newest first, at most
+        ``limit``; a page that fails fails the whole listing (never a partial list)."""
+        token = await self._token(ctx)
+        per_page = min(100, max(1, limit))
+        floor_s = math.floor(since)  # created_at has whole seconds
+        items: list[RemoteItem] = []
+        max_id = 0
+        for _page in range(math.ceil(limit / per_page) + 1):
+            params = {"count": str(per_page)}
+            if max_id:
+                params["max_id"] = str(max_id)
+            body, error = await self._read(
+                ctx, token, "/2/statuses/user_timeline.json", params, "listing the timeline"
+            )
+            if error is not None:
+                self._listing_outcome(error, ctx.account, "listing the timeline")
+            statuses = [s for s in (body or {}).get("statuses") or [] if isinstance(s, dict)]
+            for status in statuses:
+                item = self._remote(status)
+                if item.published_at and item.published_at < floor_s:
+                    return items
+                items.append(item)
+                if len(items) >= limit:
+                    return items
+            if len(statuses) < per_page:
+                return items
+            ids = [int(s.get("idstr") or s.get("id") or 0) for s in statuses]
+            if min(ids) <= 1:
+                raise RetryLater("Weibo timeline page without status ids", 60.0)
+            max_id = min(ids) - 1
+        raise RetryLater("Weibo timeline did not end within its pages; listing again later", 60.0)
+
+    async def fetch(self, ctx: PublishContext, platform_id: str) -> RemoteItem | None:
+        """The status as Weibo shows it now, ``None`` when Weibo says it is gone."""
+        token = await self._token(ctx)
+        body, error = await self._read(
+            ctx, token, "/2/statuses/show.json", {"id": platform_id}, "reading a status"
+        )
+        if error is not None:
+            if error[0] == _NOT_FOUND:
+                return None
+            self._listing_outcome(error, ctx.account, "reading a status")
+        assert body is not None
+        if str(body.get("deleted", "")) in ("1", "true", "True"):
+            return None  # Weibo answers some deleted statuses with a stub marked "deleted"
+        if not (body.get("idstr") or body.get("id")):
+            raise RetryLater("Weibo statuses/show answered without a status", 30.0)
+        return self._remote(body)
+
     async def ping(self) -> bool:
         """True if the Weibo API answers at all (no token is used)."""
         try:
@@ -552,4 +670,4 @@ class WeiboConnector:
             return False
 
 
-__all__ = ["WeiboConnector", "html_to_text"]
+__all__ = ["WeiboConnector", "html_to_text", "listed_text"]

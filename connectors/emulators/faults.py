@@ -1,7 +1,8 @@
 """Fault switches shared by every emulator.
 
 A fault applies to requests whose path ends with ``path`` (or to all when ``path`` is ``"*"``)
-and fires ``times`` times (``None`` = until cleared):
+and fires ``times`` times (``None`` = until cleared), after letting the first ``skip`` matching
+requests through untouched (e.g. ``skip=1``: the second page of a listing fails):
 
 * ``latency_s`` -- sleep before handling;
 * ``hang`` -- never answer (the client times out) and do **not** apply the request; a hung
@@ -37,6 +38,7 @@ class Fault:
     status: int | None = None
     drop_after_apply: bool = False
     times: int | None = None
+    skip: int = 0
 
     def matches(self, path: str) -> bool:
         return self.path == "*" or path.endswith(self.path)
@@ -69,6 +71,9 @@ class Faults:
         """The first matching fault, consuming one of its ``times``."""
         for fault in self._faults:
             if fault.matches(path):
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    return None
                 if fault.times is not None:
                     fault.times -= 1
                     if fault.times <= 0:
