@@ -1,7 +1,8 @@
 """Weibo connector: one ``statuses/share`` call per post, reconciled through the user timeline.
 
 The status text is composed from the approved post -- ``【title】`` + the digest (or, without a
-digest, the article text shortened with "…") + the account's safe-domain ``link`` -- and checked
+digest, the article text shortened with "…", leaving room for a link of at least
+:data:`LINK_ROOM` characters) + the account's safe-domain ``link`` -- and checked
 against ``max_chars`` in :meth:`WeiboConnector.validate`, counting every character as one (Weibo
 counts half-width characters as half, so a text that passes here passes there). The cover (or,
 without one, the first in-article image) is sent as ``pic``; Weibo statuses carry one picture.
@@ -87,6 +88,7 @@ _SLOW_SUCCESS = 20032
 _NOT_FOUND = 20101
 _PROXY_GAVE_UP = frozenset({502, 504})  # answered by a proxy after the request went upstream
 _TOPIC_RE = re.compile(r"#[^#\s]+#")
+LINK_ROOM = 64  # characters kept for the link when the article text is shortened
 _URL_RE = re.compile(r"https?://[^\s<>\"']+")
 _BLOCK_TAGS = frozenset(
     {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section"}
@@ -229,7 +231,10 @@ class WeiboConnector:
         if post.digest.strip():
             return f"{head}{post.digest.strip()}{tail}"
         body = html_to_text(post.content).replace("\n", " ")
-        room = self.max_chars - len(head) - len(tail)
+        # room for a link of up to LINK_ROOM characters is kept whatever the account's link, so
+        # the shortened text does not depend on the account (the bypass listing compares it
+        # with expected(post), which knows no account)
+        room = self.max_chars - len(head) - max(len(tail), 1 + LINK_ROOM)
         if len(body) > room:
             body = body[: max(0, room - 1)].rstrip() + "…"
         return f"{head}{body}{tail}"
@@ -570,8 +575,9 @@ class WeiboConnector:
 
     def expected(self, post: OutboundPost, account: AccountRef | None = None) -> tuple[str, str]:
         """``("", text)`` Weibo shows for ``post``: the composed status in :func:`listed_text`
-        form. Pass the ``account`` when the post has no digest: the article text is then
-        shortened to leave room for the account's link, whose length only the account knows."""
+        form (links removed). Without a digest the article text is shortened to leave room for
+        a link of :data:`LINK_ROOM` characters, so the account is needed only when its link is
+        longer than that."""
         acct = account or AccountRef(id="", platform=self.platform, name="")
         return "", listed_text(self.compose(post, acct))
 

@@ -219,8 +219,7 @@ async def new_ctx(redis: aredis.Redis, platform: Platform, server: TestServer) -
 
 
 def expected_fp(platform: Platform, conn: Any, post: OutboundPost, server: TestServer) -> str:
-    if platform.name == "weibo":
-        return fingerprint(*conn.expected(post, platform.account(server)))
+    """As the reconciler asks: ``expected(post)``, no account."""
     return fingerprint(*conn.expected(post))
 
 
@@ -482,8 +481,32 @@ async def test_weibo_expected_is_the_composed_text_without_links(
     long_body = make_post("长文", "<p>" + "很长的正文内容。" * 30 + "</p>")
     title, text = conn.expected(long_body, account)
     assert title == "" and text.endswith("…") and "http" not in text
-    composed = conn.compose(long_body, account)
-    assert text == listed_text(composed)
+    assert text == listed_text(conn.compose(long_body, account))
+    # the shortened text does not depend on the account's link (up to LINK_ROOM characters)
+    assert conn.expected(long_body) == (title, text)
+    short_link = AccountRef("a", "weibo", "n", {"link": "https://example.com/a", "rip": "1.1.1.1"})
+    assert conn.expected(long_body, short_link) == (title, text)
+    long_link = AccountRef(
+        "b", "weibo", "n", {"link": "https://www.example.com/" + "x" * 80, "rip": "1.1.1.1"}
+    )
+    assert len(conn.compose(long_body, long_link)) <= 140
+    assert conn.expected(long_body, long_link) != (title, text)
+
+
+@platforms
+async def test_a_long_article_without_digest_fingerprints_as_expected(
+    platform: Platform, server: TestServer, session: Any, redis: Any
+) -> None:
+    """Weibo shortens it with "…" to fit 140 characters; the others carry it whole."""
+    post = make_post(
+        "长文", "<p>" + "很长的正文内容，包含全角\u3000空格与&amp;实体。" * 30 + "</p>"
+    )
+    conn = platform.connector(server, session)
+    result = await conn.publish(post, await new_ctx(redis, platform, server))
+    fetched = await conn.fetch(await new_ctx(redis, platform, server), result.platform_id)
+    assert fetched is not None and fetched.fingerprint == expected_fp(platform, conn, post, server)
+    if platform.name == "weibo":
+        assert fetched.text.endswith("…")
 
 
 @pytest.mark.parametrize("platform", [BY_NAME["weibo"]], ids=["weibo"])
