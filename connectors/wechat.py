@@ -14,6 +14,11 @@ Steps (each checkpointed before the next, so a resumed job never repeats a finis
    ``submit_settle_s`` has passed since the attempt is the submit considered not applied.
 5. ``freepublish/get``, polled sparingly (100/day quota) → :class:`Published`.
 
+Listing for the bypass reconciler (:class:`connectors.base.Lister`, docs/bypass.md):
+``freepublish/batchget`` with ``no_content=0``, 20 articles a page, newest first, until an
+article older than the window (100 calls/day); ``freepublish/getarticle`` for one article
+(100/day). The ``article_id`` they carry is the one :class:`Published` holds.
+
 Tokens come from ``stable_token`` in normal mode, cached in ``ctx.tokens`` under the account id,
 fetched by one process at a time (lock + double check). On 40001/40014/42001 the token is
 refreshed at most once per call and the request retried once; ``force_refresh`` is used only
@@ -30,7 +35,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -49,10 +54,12 @@ from connectors.base import (
     PermanentFailure,
     PublishContext,
     Published,
+    RemoteItem,
     Result,
     RetryLater,
     Unconfirmed,
     reject_unknown_keys,
+    visible_text,
 )
 
 logger = logging.getLogger(__name__)
@@ -490,6 +497,58 @@ class WeChatConnector:
             if getattr(exc, "errcode", None) != 40007:  # already gone: a repeated delete
                 raise
 
+    # --- listing for the bypass reconciler (connectors.base.Lister) -------------------------
+
+    async def recent(
+        self, ctx: PublishContext, *, since: float, limit: int
+    ) -> Sequence[RemoteItem]:
+        """Published articles created or updated at or after ``since``, newest first.
+
+        ``freepublish/batchget`` pages of 20 (each page one call of the 100/day quota); paging
+        stops at ``limit`` items, at the end of the list, or at a page whose last article was
+        created before ``since`` (the list is ordered by publication, newest first). Any fault
+        raises: a partial listing is never returned as complete.
+        """
+        creds = await self._creds(ctx)
+        found: list[RemoteItem] = []
+        offset = 0
+        while len(found) < limit:
+            body = {"offset": offset, "count": _PAGE, "no_content": 0}
+            data = await self._call(ctx, creds, "freepublish/batchget", body=body)
+            page = data.get("item") or []
+            if not isinstance(page, list):
+                raise RetryLater("WeChat freepublish/batchget answered without an item list")
+            oldest = float("inf")
+            for entry in page:
+                item = _remote_item(entry)
+                if item is None:
+                    continue
+                oldest = min(oldest, item.published_at or oldest)
+                if max(item.published_at, item.updated_at) >= since and len(found) < limit:
+                    found.append(item)
+            offset += len(page)
+            if not page or offset >= int(data.get("total_count", 0) or 0) or oldest < since:
+                break
+        return found
+
+    async def fetch(self, ctx: PublishContext, platform_id: str) -> RemoteItem | None:
+        """``freepublish/getarticle``: the article now, ``None`` if WeChat says it is gone."""
+        creds = await self._creds(ctx)
+        try:
+            data = await self._call(
+                ctx, creds, "freepublish/getarticle", body={"article_id": platform_id}
+            )
+        except PermanentFailure as exc:
+            if getattr(exc, "errcode", None) == 40007:  # invalid article_id: deleted
+                return None
+            raise
+        return _remote_item({"article_id": platform_id, "content": data})
+
+    def expected(self, post: OutboundPost) -> tuple[str, str]:
+        """What WeChat shows for ``post``: its title and its content's visible text (in-article
+        images become platform URLs, which :func:`visible_text` drops with the tags)."""
+        return visible_text(post.title), visible_text(post.content)
+
     async def ping(self) -> bool:
         """True if the API host answers HTTP at all (no token, no quota spent)."""
         try:
@@ -690,6 +749,39 @@ class WeChatConnector:
             outcome = PermanentFailure(f"{detail}: {meaning}")
         setattr(outcome, "errcode", code)  # noqa: B010 - lets callers tell 40007 apart
         return outcome
+
+
+_PAGE = 20  # freepublish/batchget: count 1-20
+
+
+def _remote_item(entry: Any) -> RemoteItem | None:
+    """One ``batchget``/``getarticle`` article as a :class:`RemoteItem`; ``None`` when every
+    news item of it is deleted. A multi-item article (a console publish may have up to 8) shows
+    its first title and the text of every item."""
+    if not isinstance(entry, dict):
+        return None
+    content = entry.get("content") or {}
+    news = [n for n in content.get("news_item") or [] if isinstance(n, dict)]
+    live = [n for n in news if not n.get("is_deleted")]
+    if not live:
+        return None
+
+    def num(value: Any) -> float:
+        try:
+            return float(value or 0)
+        except (TypeError, ValueError):
+            return 0.0
+
+    created = num(content.get("create_time"))
+    updated = max(num(content.get("update_time")), num(entry.get("update_time")))
+    return RemoteItem(
+        platform_id=str(entry.get("article_id", "")),
+        title=visible_text(str(live[0].get("title", ""))),
+        text="\n".join(visible_text(str(n.get("content", ""))) for n in live),
+        url=str(live[0].get("url", "")),
+        published_at=created,
+        updated_at=updated or created,
+    )
 
 
 def _media_form(image: Image) -> aiohttp.FormData:

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from connectors.registry import load_connectors
 from gateway.accounts import AccountRegistry
-from gateway.appkeys import GATE, HTTP, SERVICES, SETTINGS, WORKER
+from gateway.appkeys import GATE, HTTP, NOTIFY, SERVICES, SETTINGS, WATCH, WORKER
 from gateway.approvals import ApprovalService, build_key_ring
 from gateway.audit import AuditLog, anchor_loop
 from gateway.delivery import DeliveryWorker
@@ -45,6 +45,7 @@ from gateway.screening_service import ScreeningService
 from gateway.services import Services
 from gateway.settings import Settings, anchor_path
 from gateway.vault import MasterKey, Vault
+from gateway.watch.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +181,26 @@ def _publish_ctx(runtime: Runtime) -> CleanupCtx:
     return ctx
 
 
+async def _watch_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The bypass reconciler (docs/bypass.md): always available to the reconcile route; its
+    background passes run where delivery workers run, unless ``watch.enabled`` is false."""
+    svc = app[SERVICES]
+    reconciler = Reconciler(svc, app[GATE].connectors, app.get(NOTIFY))
+    app[WATCH] = reconciler
+    background = svc.settings.watch.enabled and svc.settings.delivery.workers > 0
+    if background:
+        await reconciler.start()
+    svc.health.info["watch"] = lambda: {
+        "ok": True,
+        "background": background,
+        "interval_s": svc.settings.watch.interval_s,
+    }
+    try:
+        yield
+    finally:
+        await reconciler.stop()
+
+
 class StartupError(RuntimeError):
     """A part could not load; the gateway does not start (the message names the key and path)."""
 
@@ -234,6 +255,7 @@ def create_app(settings: Settings, runtime: Runtime) -> web.Application:
     app.cleanup_ctx.append(_http_ctx)
     app.cleanup_ctx.append(_publish_ctx(runtime))
     app.cleanup_ctx.append(desk_ctx(runtime.environ))
+    app.cleanup_ctx.append(_watch_ctx)
     for extra in runtime.extra_contexts:
         app.cleanup_ctx.append(extra)
     return app

@@ -32,3 +32,8 @@ if TYPE_CHECKING:
     from gateway.hub.reminders import WeeklyReminder
 
 HUB_REMINDER: web.AppKey[WeeklyReminder] = web.AppKey("hub_reminder")
+
+if TYPE_CHECKING:
+    from gateway.watch.reconciler import Reconciler
+
+WATCH: web.AppKey[Reconciler] = web.AppKey("watch")

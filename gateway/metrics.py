@@ -98,6 +98,19 @@ class Metrics:
             "Delivery outcomes by platform",
             ("platform", "outcome"),
         )
+        self.watch_passes = Counter(
+            registry,
+            "mediagate_watch_passes_total",
+            "Bypass reconciler passes by platform and result (ok, unavailable, needs_reauth, "
+            "error, busy)",
+            ("platform", "result"),
+        )
+        self.watch_alerts = Counter(
+            registry,
+            "mediagate_watch_alerts_total",
+            "Bypass alerts raised by platform and kind",
+            ("platform", "kind"),
+        )
         self.audit_failures = Counter(
             registry, "mediagate_audit_failures_total", "Audit records that could not be written"
         )

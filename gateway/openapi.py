@@ -96,6 +96,18 @@ _FINDING = _obj(
     | {"start": _INT, "end": _INT},
     {"evidence": _OBJ},
 )
+_BYPASS_ALERT = _obj(
+    {
+        "id": _S,
+        "kind": _S,
+        "account": _S,
+        "platform": _S,
+        "platform_id": _S,
+        "detected_at": _NUM,
+        "state": _S,
+    },
+    {"title": _S, "url": _S, "job": _S, "diff": _S, "excerpt": _S, "audit_seq": _INT},
+)
 
 # Answers by name (``Route.answer``).
 ANSWERS: dict[str, Any] = {
@@ -150,6 +162,19 @@ ANSWERS: dict[str, Any] = {
             "previous_versions": {"type": "array"},
         },
     },
+    "ReconcileReport": _obj(
+        {
+            "account": _S,
+            "platform": _S,
+            "listed": _BOOL,
+            "result": _S,
+            "reason": _S,
+            "items_seen": _INT,
+            "fetched": _INT,
+            "alerts": {"type": "array", "items": _BYPASS_ALERT},
+        },
+        {"at": _NUM},
+    ),
     "FreezeRecord": _FREEZE,
     "Unfrozen": _obj({"scope": _S, "id": _S, "removed": {}}),
     "FreezeList": _obj({"freezes": {"type": "array", "items": _FREEZE}}),

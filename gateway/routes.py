@@ -25,6 +25,7 @@ from gateway.api import (
     posts,
     proxy_clients,
     reports,
+    watch,
 )
 from gateway.proxy import wechat, weibo
 
@@ -540,6 +541,17 @@ ROUTES: list[Route] = [
         op_id="rejectAccount",
         answer="Account",
         body_optional=True,
+    ),
+    _r(
+        "POST",
+        "/v1/accounts/{account}/reconcile",
+        watch.reconcile_account,
+        {"brand_pr", "admin"},
+        "Bypass detection now: list what the account holds on its platform and compare it "
+        "with what the gateway published (docs/bypass.md)",
+        tag="accounts",
+        op_id="reconcileAccount",
+        answer="ReconcileReport",
     ),
     # emergency stop (Art. 8)
     _r(

@@ -258,6 +258,25 @@ class ProxySettings:
 
 
 @dataclass(frozen=True)
+class WatchSettings:
+    """The bypass reconciler (docs/bypass.md): what it lists, how often, how much quota."""
+
+    enabled: bool = True  # runs in processes with delivery.workers > 0; the route works anyway
+    interval_s: float = 300.0  # seconds between two passes over one account
+    # per platform, at least this many seconds between passes (quota: docs/bypass.md)
+    platform_interval_s: Mapping[str, float] = field(
+        default_factory=lambda: types.MappingProxyType({"wechat": 1800.0})
+    )
+    window_s: float = 3 * 86400.0  # how far back a pass looks
+    list_limit: int = 100  # at most this many items listed per pass
+    max_fetches_per_pass: int = 2  # missing items confirmed one by one, at most this many
+    lease_s: float = 120.0  # one process reconciles an account at a time (renewed per pass)
+
+    def interval_for(self, platform: str) -> float:
+        return max(self.interval_s, float(self.platform_interval_s.get(platform, 0.0)))
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
@@ -275,6 +294,7 @@ class Settings:
     desk: DeskSettings = DeskSettings()
     hub: HubSettings = HubSettings()
     proxy: ProxySettings = ProxySettings()
+    watch: WatchSettings = WatchSettings()
     policy: Policy = field(default_factory=lambda: Policy())  # noqa: PLW0108 - Policy is defined below
 
 
@@ -535,6 +555,7 @@ def load_settings(
     if settings.rate_limits.window_s <= 0:
         raise SettingsError(f"{config}: rate_limits.window_s: must be positive")
     _validate_notify(settings.notify, str(config))
+    _validate_watch(settings.watch, str(config))
     if settings.audit.anchor_interval_s < 0:
         raise SettingsError(f"{config}: audit.anchor_interval_s: must be 0 (off) or positive")
     _check_screening_files(settings, config, origins)
@@ -636,6 +657,17 @@ def _validate_notify(notify: NotifySettings, file: str) -> None:
         raise SettingsError(
             f"{file}: notify: max_attempts, poll_interval_s and retry_base_s must be positive"
         )
+
+
+def _validate_watch(watch: WatchSettings, file: str) -> None:
+    for key in ("interval_s", "window_s", "list_limit", "lease_s"):
+        if getattr(watch, key) <= 0:
+            raise SettingsError(f"{file}: watch.{key}: must be positive")
+    if watch.max_fetches_per_pass < 0:
+        raise SettingsError(f"{file}: watch.max_fetches_per_pass: must be 0 or more")
+    for platform, seconds in watch.platform_interval_s.items():
+        if seconds < 0:
+            raise SettingsError(f"{file}: watch.platform_interval_s.{platform}: must be 0 or more")
 
 
 def anchor_path(settings: Settings) -> Path:

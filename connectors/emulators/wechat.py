@@ -14,6 +14,11 @@ Control routes (never part of the real API):
 * ``POST /_emulator/revoke_tokens`` -- every token becomes invalid (40001); with
   ``{"keep_stable": true}`` the stable pool keeps handing out the revoked token (the pathological
   case that justifies ``force_refresh``);
+* ``POST /_emulator/console/publish`` ``{title, content, author?}`` → ``{platform_id, url}``,
+  ``POST /_emulator/console/edit`` ``{platform_id, title?, content?}`` and
+  ``POST /_emulator/console/delete`` ``{platform_id}`` -- what a person does on mp.weixin.qq.com
+  outside the API (no token, no quota, no fault switch): the bypass the gateway's reconciler
+  must detect (docs/bypass.md);
 * ``POST /_emulator/config`` -- set ``publish_delay_s`` / ``publish_outcome`` / quotas /
   ``busy_next`` (the next N API calls answer errcode -1, "system busy") at run time;
 * the shared fault switches of :mod:`connectors.emulators.faults`.
@@ -110,6 +115,7 @@ class Article:
     url: str
     create_time: int
     deleted: bool = False
+    update_time: int = 0
 
 
 @dataclass
@@ -573,9 +579,9 @@ async def _batchget(request: web.Request, st: WeChatState, _: str) -> web.Respon
             "content": {
                 "news_item": _news_items(a, with_content=not body.get("no_content")),
                 "create_time": a.create_time,
-                "update_time": a.create_time,
+                "update_time": a.update_time or a.create_time,
             },
-            "update_time": a.create_time,
+            "update_time": a.update_time or a.create_time,
         }
         for a in page
     ]
@@ -643,6 +649,74 @@ async def _revoke(request: web.Request) -> web.Response:
         token.revoked = True
     st.stable_keep_revoked = bool(body.get("keep_stable", False))
     return web.json_response({"revoked": len(st.tokens)})
+
+
+async def _console_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text="console: body is not JSON") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="console: body must be an object")
+    return body
+
+
+def _console_article(st: WeChatState, body: Mapping[str, Any]) -> Article:
+    article = st.articles.get(str(body.get("platform_id", "")))
+    if article is None or article.deleted:
+        raise web.HTTPNotFound(text="console: no such article")
+    return article
+
+
+async def _console_publish(request: web.Request) -> web.Response:
+    """Publish an article from the MP web console: no draft, no token, immediately live."""
+    st = _state(request)
+    body = await _console_body(request)
+    title, content = str(body.get("title", "")), str(body.get("content", ""))
+    if not title or not content:
+        raise web.HTTPBadRequest(text="console: title and content are required")
+    n = st.next_id()
+    article = Article(
+        article_id=f"emu-article-{n}",
+        publish_id=PUBLISH_ID_BASE + n,
+        articles=[
+            {
+                "title": title,
+                "author": str(body.get("author", "")),
+                "digest": re.sub(r"<[^>]+>", "", content)[:54],
+                "content": content,
+                "content_source_url": "",
+                "thumb_media_id": "",
+                "need_open_comment": 0,
+                "only_fans_can_comment": 0,
+            }
+        ],
+        url=f"https://mp.weixin.qq.com/s/emu{n}",
+        create_time=int(time.time()),
+    )
+    st.articles[article.article_id] = article
+    return web.json_response({"platform_id": article.article_id, "url": article.url})
+
+
+async def _console_edit(request: web.Request) -> web.Response:
+    """Edit a published article from the console (its first news item)."""
+    st = _state(request)
+    body = await _console_body(request)
+    article = _console_article(st, body)
+    first = dict(article.articles[0])
+    for key in ("title", "content"):
+        if key in body:
+            first[key] = str(body[key])
+    article.articles = [first, *article.articles[1:]]
+    article.update_time = int(time.time())
+    return web.json_response({"platform_id": article.article_id, "url": article.url})
+
+
+async def _console_delete(request: web.Request) -> web.Response:
+    st = _state(request)
+    article = _console_article(st, await _console_body(request))
+    article.deleted = True
+    return web.json_response({"platform_id": article.article_id, "deleted": True})
 
 
 _CONFIGURABLE = (
@@ -752,6 +826,9 @@ def make_app(
     app.router.add_get("/_emulator/counters", _counters)
     app.router.add_post("/_emulator/revoke_tokens", _revoke)
     app.router.add_post("/_emulator/config", _config)
+    app.router.add_post("/_emulator/console/publish", _console_publish)
+    app.router.add_post("/_emulator/console/edit", _console_edit)
+    app.router.add_post("/_emulator/console/delete", _console_delete)
     return app
 
 

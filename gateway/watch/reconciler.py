@@ -1,0 +1,666 @@
+"""The bypass reconciler (Art. 19, 22; docs/bypass.md): what each account holds on its platform,
+compared with what the gateway published there.
+
+For every **active** account whose connector is a :class:`connectors.base.Lister`, a pass
+
+1. takes the account's lease (``SET NX PX``): one process at a time reconciles an account;
+2. builds the gateway's view from the account's jobs: the live content of every item the
+   gateway published (a ``publish`` job, superseded by its latest published ``update``; a
+   published ``delete`` means the item is expected gone), and the content of jobs that may be on
+   the platform without a known id yet (in flight, ``unconfirmed``, ``needs_reauth``, recently
+   ``failed``);
+3. lists the platform (``recent(since=now - window_s)``) and compares by platform id and
+   :func:`connectors.base.fingerprint`: an unknown id with content no job accounts for is an
+   ``unapproved_publish``, a known id with other content an ``unapproved_edit`` (with a diff);
+4. confirms gateway items of the window that the listing lacks with ``fetch()`` (at most
+   ``max_fetches_per_pass``): gone → ``removed_outside``;
+5. only when every platform call of the pass succeeded, records the findings as alerts
+   (:class:`gateway.watch.alerts.AlertStore`, at most once each across processes), writes an
+   ``alert.raised`` audit record (its ``seq`` is stored on the alert) and queues an Art. 8 notice
+   for Brand-PR. A listing fault (:class:`~connectors.base.DeliveryOutcome`, a timeout) ends the
+   pass with no alert; the next interval tries again.
+
+Passes run in the background (:meth:`Reconciler.start`) in processes with delivery workers, and
+on demand through ``POST /v1/accounts/{account}/reconcile`` (:meth:`Reconciler.run_pass`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import difflib
+import json
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from connectors.base import (
+    AccountRef,
+    Connector,
+    DeliveryOutcome,
+    Lister,
+    NeedsReauthorisation,
+    RemoteItem,
+    RetryLater,
+    fingerprint,
+)
+from gateway.accounts import Account
+from gateway.audit import SYSTEM
+from gateway.delivery import VaultTokenCache
+from gateway.errors import NotFound
+from gateway.jobs import ACTIVE_STATES, Job
+from gateway.keys import text
+from gateway.notify.notice import Notice, NoticeSink, Recipient
+from gateway.postmodel import post_from_stored
+from gateway.services import Services
+from gateway.vault import Vault
+from gateway.watch.alerts import Alert, AlertKind, AlertStore, dedupe_key, new_alert_id
+
+log = logging.getLogger(__name__)
+
+#: Job states whose content may be on the platform although no platform id is known for it.
+MAYBE_LIVE_STATES = frozenset({*ACTIVE_STATES, "unconfirmed", "needs_reauth", "failed"})
+#: States of an update/delete job that mean "the gateway is changing this item".
+CHANGING_STATES = frozenset({*ACTIVE_STATES, "unconfirmed", "needs_reauth"})
+KIND_WORDS = {
+    "unapproved_publish": "未经审核发布",
+    "unapproved_edit": "发布后被修改",
+    "removed_outside": "在平台上被删除",
+}
+EXCERPT_CHARS = 200
+DIFF_MAX_CHARS = 20_000
+_SCAN_CHUNK = 500
+_CACHE_SIZE = 20_000
+_RELEASE_LUA = (
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) "
+    "else return 0 end"
+)
+
+
+class ListingContext:
+    """The :class:`connectors.base.PublishContext` of a listing call: the account's credentials
+    from the vault and the shared token cache, no job and no checkpoints (listing changes
+    nothing)."""
+
+    def __init__(self, account: AccountRef, vault: Vault, tokens: VaultTokenCache) -> None:
+        self._account = account
+        self._vault = vault
+        self._tokens = tokens
+        self._state: Mapping[str, Any] = MappingProxyType({})
+
+    @property
+    def job_id(self) -> str:
+        return f"watch:{self._account.id}"
+
+    @property
+    def account(self) -> AccountRef:
+        return self._account
+
+    @property
+    def state(self) -> Mapping[str, Any]:
+        return self._state
+
+    @property
+    def tokens(self) -> VaultTokenCache:
+        return self._tokens
+
+    async def credentials(self) -> Mapping[str, str]:
+        return await self._vault.open(self._account.id)
+
+    async def checkpoint(self, **updates: Any) -> None:
+        raise RuntimeError("a listing call must not checkpoint: it changes nothing")
+
+    def __repr__(self) -> str:
+        return f"ListingContext(account={self._account.id!r})"
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One item the gateway published, as it should be on the platform now."""
+
+    origin: str  # the publish job
+    job: str  # the job whose content is live (the origin or its latest published update)
+    platform_id: str
+    title: str
+    text: str
+    fingerprint: str
+    published_at: float
+    url: str = ""
+    gone: bool = False  # deleted through the gateway
+    changing: bool = False  # an update or delete of it is in flight or unresolved
+
+
+@dataclass
+class View:
+    """The gateway's view of one account."""
+
+    items: dict[str, Expected] = field(default_factory=dict)  # live items by platform id
+    superseded: dict[str, Expected] = field(default_factory=dict)  # earlier versions' ids
+    maybe_live: set[str] = field(default_factory=set)  # fingerprints without a known id
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: AlertKind
+    platform_id: str
+    dedupe_fingerprint: str = ""
+    title: str = ""
+    url: str = ""
+    job: str = ""
+    diff: str = ""
+    excerpt: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PassReport:
+    """What one pass over one account found (the answer of the reconcile route)."""
+
+    account: str
+    platform: str
+    listed: bool = False
+    result: str = "ok"  # ok | busy | unavailable | needs_reauth | error
+    reason: str = ""
+    items_seen: int = 0
+    fetched: int = 0
+    alerts: list[Alert] = field(default_factory=list)
+    at: float = field(default_factory=time.time)
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "account": self.account,
+            "platform": self.platform,
+            "listed": self.listed,
+            "result": self.result,
+            "reason": self.reason,
+            "items_seen": self.items_seen,
+            "fetched": self.fetched,
+            "alerts": [a.public() for a in self.alerts],
+            "at": self.at,
+        }
+
+
+class ListingFailed(Exception):
+    def __init__(self, result: str, reason: str) -> None:
+        super().__init__(reason)
+        self.result = result
+        self.reason = reason
+
+
+def unified_diff(approved: tuple[str, str], now: tuple[str, str]) -> str:
+    """Approved → platform, line by line (title first), bounded."""
+    before = [approved[0], *approved[1].splitlines()]
+    after = [now[0], *now[1].splitlines()]
+    lines = difflib.unified_diff(before, after, "approved", "platform", lineterm="")
+    diff = "\n".join(lines)
+    return diff if len(diff) <= DIFF_MAX_CHARS else diff[:DIFF_MAX_CHARS] + "\n…"
+
+
+class Reconciler:
+    """Bypass detection for every active, listable account (docs/bypass.md)."""
+
+    def __init__(
+        self,
+        services: Services,
+        connectors: Mapping[str, Connector],
+        notices: NoticeSink | None = None,
+    ) -> None:
+        self.svc = services
+        self.connectors = connectors
+        self.notices = notices
+        self.alerts = AlertStore(services.redis, services.keys)
+        self.settings = services.settings.watch
+        self.owner = f"watch-{secrets.token_hex(6)}"
+        self._release = services.redis.register_script(_RELEASE_LUA)
+        self._expected: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        # how often the loop looks for due accounts (tests shorten the interval itself)
+        self.tick_s = min(5.0, max(0.05, self.settings.interval_s / 4))
+
+    # --- the background loop -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="watch-reconciler")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except RedisError as exc:
+                log.warning("watch: store unavailable (%s); retrying", type(exc).__name__)
+            except Exception:
+                log.exception("watch: reconciler loop error")
+            await asyncio.sleep(self.tick_s)
+
+    def listable(self, account: Account) -> Lister | None:
+        connector = self.connectors.get(account.platform)
+        return connector if isinstance(connector, Lister) else None
+
+    async def tick(self, now: float | None = None) -> list[PassReport]:
+        """One look at every active listable account: pass over those that are due. An account
+        seen for the first time is due one interval later."""
+        now = time.time() if now is None else now
+        reports = []
+        for account in await self.svc.accounts.list_all(state="active"):
+            if self._stopping:
+                break
+            if self.listable(account) is None:
+                continue
+            key = self.svc.keys.watch_state(account.id)
+            due = await self.svc.redis.hget(key, "next_at")
+            if due is None:
+                first = now + self.settings.interval_for(account.platform)
+                await self.svc.redis.hsetnx(key, "next_at", repr(first))
+                continue
+            if now < float(text(due)):
+                continue
+            reports.append(await self.run_pass(account, scheduled=True))
+        return reports
+
+    # --- one pass ----------------------------------------------------------------------------
+
+    async def run_pass(self, account: Account, *, scheduled: bool = False) -> PassReport:
+        """Reconcile ``account`` once under its lease; ``result="busy"`` if another process
+        holds it (or, for a scheduled pass, has just done it)."""
+        report = PassReport(account.id, account.platform)
+        lister = self.listable(account)
+        if lister is None:
+            report.result, report.reason = "error", f"{account.platform} cannot list items"
+            return report
+        redis, keys = self.svc.redis, self.svc.keys
+        lease = keys.watch_lease(account.id)
+        token = f"{self.owner}:{secrets.token_hex(4)}"
+        lease_ms = int(self.settings.lease_s * 1000)
+        if not await redis.set(lease, token, nx=True, px=lease_ms):
+            report.result, report.reason = "busy", "another process is reconciling this account"
+            self.svc.metrics.watch_passes.inc(account.platform, "busy")
+            return report
+        try:
+            state_key = keys.watch_state(account.id)
+            if scheduled:
+                due = await redis.hget(state_key, "next_at")
+                if due is not None and time.time() < float(text(due)):
+                    report.result, report.reason = "busy", "another process has just done it"
+                    return report
+            await self._announce_pending(account)
+            await self._reconcile(account, lister, report)
+            interval = self.settings.interval_for(account.platform)
+            await redis.hset(
+                state_key,
+                mapping={
+                    "next_at": repr(time.time() + interval),
+                    "last_pass_at": repr(report.at),
+                    "last_result": report.result,
+                    "last_reason": report.reason,
+                    "last_items_seen": report.items_seen,
+                    "last_alerts": len(report.alerts),
+                },
+            )
+            if report.result == "ok":
+                await redis.hset(state_key, "last_listed_at", repr(report.at))
+        finally:
+            with contextlib.suppress(RedisError):
+                await self._release(keys=[lease], args=[token])
+        self.svc.metrics.watch_passes.inc(account.platform, report.result)
+        return report
+
+    async def _reconcile(self, account: Account, lister: Lister, report: PassReport) -> None:
+        vault = self.svc.vault_
+        if vault is None:
+            report.result = "unavailable"
+            report.reason = f"the credential vault is unavailable: {self.svc.vault_problem}"
+            log.warning("watch: %s not listed: %s", account.id, report.reason)
+            return
+        ref = AccountRef(account.id, account.platform, account.name, account.settings)
+        ctx = ListingContext(
+            ref, vault, VaultTokenCache(self.svc.redis, self.svc.keys, vault, account.id)
+        )
+        now = time.time()
+        since = now - self.settings.window_s
+        view = await self.view(account, lister)
+        try:
+            async with asyncio.timeout(self.settings.lease_s * 0.8):
+                findings = await self._compare(ctx, account, lister, view, since, report)
+        except ListingFailed as exc:
+            report.result, report.reason = exc.result, exc.reason
+            log.warning("watch: %s not listed (%s): %s", account.id, exc.result, exc.reason)
+            return
+        except TimeoutError:
+            report.result, report.reason = "unavailable", "the listing took too long"
+            log.warning("watch: %s not listed: %s", account.id, report.reason)
+            return
+        report.listed = True
+        for finding in findings:
+            alert = await self._raise(account, finding)
+            if alert is not None:
+                report.alerts.append(alert)
+
+    async def _call(self, what: str, call: Any) -> Any:
+        """A platform call of the pass: any outcome or error ends the pass without alerts."""
+        try:
+            return await call
+        except NeedsReauthorisation as exc:
+            raise ListingFailed("needs_reauth", f"{what}: {exc.reason}") from None
+        except RetryLater as exc:
+            raise ListingFailed("unavailable", f"{what}: {exc.reason}") from None
+        except DeliveryOutcome as exc:
+            raise ListingFailed("error", f"{what}: {exc.reason}") from None
+        except (TimeoutError, OSError) as exc:
+            raise ListingFailed("unavailable", f"{what}: {type(exc).__name__}") from None
+        except Exception as exc:  # a connector bug must not become a 500 or stop the loop
+            log.exception("watch: %s failed", what)
+            raise ListingFailed("error", f"{what}: {type(exc).__name__}") from None
+
+    async def _compare(
+        self,
+        ctx: ListingContext,
+        account: Account,
+        lister: Lister,
+        view: View,
+        since: float,
+        report: PassReport,
+    ) -> list[Finding]:
+        limit = self.settings.list_limit
+        remote = list(await self._call("listing", lister.recent(ctx, since=since, limit=limit)))
+        report.items_seen = len(remote)
+        findings: list[Finding] = []
+        seen_ids = set()
+        for item in remote:
+            seen_ids.add(item.platform_id)
+            finding = self._judge(account, item, view)
+            if finding is not None:
+                findings.append(finding)
+        # Gateway items of the window the listing lacks: confirm one by one, newest first.
+        floor = since
+        if len(remote) >= limit:  # a full listing may have cut older items off
+            floor = max(floor, min((r.published_at for r in remote), default=since))
+        missing = sorted(
+            (
+                e
+                for e in view.items.values()
+                if e.platform_id not in seen_ids
+                and not e.gone
+                and not e.changing
+                and e.published_at >= floor
+            ),
+            key=lambda e: e.published_at,
+            reverse=True,
+        )
+        for expected in missing:
+            if report.fetched >= self.settings.max_fetches_per_pass:
+                break
+            dedupe = dedupe_key("removed_outside", account.id, expected.platform_id)
+            if await self.alerts.seen(dedupe):
+                continue  # already reported: no quota spent on it again
+            report.fetched += 1
+            now = await self._call(
+                f"fetch {expected.platform_id}", lister.fetch(ctx, expected.platform_id)
+            )
+            if now is None:
+                findings.append(
+                    Finding(
+                        "removed_outside",
+                        expected.platform_id,
+                        title=expected.title,
+                        url=expected.url,
+                        job=expected.job,
+                        details={"approved_fingerprint": expected.fingerprint},
+                    )
+                )
+            else:
+                finding = self._judge(account, now, view)
+                if finding is not None:
+                    findings.append(finding)
+        return findings
+
+    def _judge(self, account: Account, item: RemoteItem, view: View) -> Finding | None:
+        """What one platform item means: ``None`` when the gateway accounts for it."""
+        fp = item.fingerprint
+        expected = view.items.get(item.platform_id) or view.superseded.get(item.platform_id)
+        if expected is not None:
+            if expected.gone or fp == expected.fingerprint or fp in view.maybe_live:
+                return None  # untouched, being changed by the gateway, or deleted by it
+            return Finding(
+                "unapproved_edit",
+                item.platform_id,
+                dedupe_fingerprint=fp,
+                title=item.title,
+                url=item.url or expected.url,
+                job=expected.job,
+                diff=unified_diff((expected.title, expected.text), (item.title, item.text)),
+                excerpt=item.text[:EXCERPT_CHARS],
+                details={
+                    "approved_fingerprint": expected.fingerprint,
+                    "platform_fingerprint": fp,
+                    "updated_at": item.updated_at,
+                },
+            )
+        if fp in view.maybe_live:
+            return None  # a job still settling (in flight, unconfirmed, failed) carries it
+        return Finding(
+            "unapproved_publish",
+            item.platform_id,
+            title=item.title,
+            url=item.url,
+            excerpt=item.text[:EXCERPT_CHARS],
+            details={"platform_fingerprint": fp, "published_at": item.published_at},
+        )
+
+    # --- the gateway's view ------------------------------------------------------------------
+
+    async def account_jobs(self, account_id: str) -> list[Job]:
+        """Every job of the account (a scan of the job index; no per-account index exists)."""
+        redis, keys = self.svc.redis, self.svc.keys
+        needle = f'"account": "{account_id}"'.encode()
+        found: list[Job] = []
+        start = 0
+        while True:
+            ids: list[Any] = await redis.zrange(keys.jobs_all(), start, start + _SCAN_CHUNK - 1)
+            if not ids:
+                return found
+            raws = await redis.mget([keys.job(text(i)) for i in ids])
+            for raw in raws:
+                if raw and needle in raw:
+                    job = Job.from_json(raw)
+                    if job.account == account_id:
+                        found.append(job)
+            start += _SCAN_CHUNK
+
+    async def _approved(self, job: Job, lister: Lister) -> tuple[str, str] | None:
+        """``(title, text)`` the platform should show for ``job``'s content (cached)."""
+        cache_key = f"{job.id}:{job.content_sha256}"
+        cached = self._expected.get(cache_key)
+        if cached is not None:
+            self._expected.move_to_end(cache_key)
+            return cached
+        try:
+            stored = await self.svc.redis.get(self.svc.keys.job_post(job.id))
+            if stored is None:
+                raise NotFound(job.id)
+            post = post_from_stored(json.loads(stored)).outbound(job.content_sha256)
+        except (NotFound, ValueError, KeyError) as exc:
+            log.warning("watch: content of %s unreadable (%s)", job.id, type(exc).__name__)
+            return None
+        expected = lister.expected(post)
+        self._expected[cache_key] = expected
+        if len(self._expected) > _CACHE_SIZE:
+            self._expected.popitem(last=False)
+        return expected
+
+    async def view(self, account: Account, lister: Lister) -> View:
+        jobs = await self.account_jobs(account.id)
+        since_failed = time.time() - self.settings.window_s
+        changes: dict[str, list[Job]] = {}
+        view = View()
+        for job in jobs:
+            if job.kind != "publish" and job.origin:
+                changes.setdefault(job.origin, []).append(job)
+        for job in jobs:
+            maybe_live = job.state in MAYBE_LIVE_STATES and (
+                job.state != "failed" or job.updated_at >= since_failed
+            )
+            if maybe_live and job.kind != "delete":
+                approved = await self._approved(job, lister)
+                if approved is not None:
+                    view.maybe_live.add(fingerprint(*approved))
+            if job.kind != "publish" or job.state not in ("published", "deleted"):
+                continue
+            if not job.platform_id:
+                continue
+            of_item = changes.get(job.id, [])
+            updates = sorted(
+                (u for u in of_item if u.kind == "update" and u.state == "published"),
+                key=lambda u: u.updated_at,
+            )
+            gone = job.state == "deleted" or any(
+                d.kind == "delete" and d.state == "deleted" for d in of_item
+            )
+            changing = any(c.state in CHANGING_STATES for c in of_item)
+            versions = [job, *updates]
+            entries = []
+            for version in versions:
+                approved = await self._approved(version, lister)
+                if approved is None:
+                    break
+                entries.append(
+                    Expected(
+                        origin=job.id,
+                        job=version.id,
+                        platform_id=version.platform_id or job.platform_id,
+                        title=approved[0],
+                        text=approved[1],
+                        fingerprint=fingerprint(*approved),
+                        published_at=version.updated_at,
+                        url=version.url or job.url,
+                        gone=gone,
+                        changing=changing,
+                    )
+                )
+            if not entries:
+                continue
+            live = entries[-1]
+            for older in entries[:-1]:
+                if older.platform_id != live.platform_id:
+                    view.superseded[older.platform_id] = older
+            view.items[live.platform_id] = live
+        return view
+
+    # --- alerts ------------------------------------------------------------------------------
+
+    async def _raise(self, account: Account, finding: Finding) -> Alert | None:
+        alert = Alert(
+            id=new_alert_id(),
+            kind=finding.kind,
+            account=account.id,
+            platform=account.platform,
+            unit=account.unit,
+            platform_id=finding.platform_id,
+            detected_at=time.time(),
+            title=finding.title,
+            url=finding.url,
+            job=finding.job,
+            diff=finding.diff,
+            excerpt=finding.excerpt,
+            details=dict(finding.details),
+        )
+        dedupe = dedupe_key(
+            finding.kind, account.id, finding.platform_id, finding.dedupe_fingerprint
+        )
+        stored = await self.alerts.raise_once(alert, dedupe)
+        if stored is None:
+            return None
+        self.svc.metrics.watch_alerts.inc(account.platform, stored.kind)
+        log.warning(
+            "watch: %s on %s: %s %s", stored.id, account.id, stored.kind, stored.platform_id
+        )
+        await self._notify(stored)
+        return await self._audit(stored)
+
+    async def _audit(self, alert: Alert) -> Alert:
+        """``alert.raised`` (actor SYSTEM), its seq stored on the alert. If the audit log cannot
+        be written the alert stays with ``audit_seq`` 0 and the next pass writes it."""
+        try:
+            record = await self.svc.audit.append(
+                actor=SYSTEM,
+                action="alert.raised",
+                target=alert.id,
+                result=alert.kind,
+                reasons=[f"{KIND_WORDS[alert.kind]}: {alert.platform} {alert.platform_id}"],
+                details={
+                    "account": alert.account,
+                    "platform": alert.platform,
+                    "unit": alert.unit,
+                    "kind": alert.kind,
+                    "platform_id": alert.platform_id,
+                    "job": alert.job,
+                    "url": alert.url,
+                    "title": alert.title[:200],
+                    "detected_at": alert.detected_at,
+                    **{k: v for k, v in alert.details.items() if k.endswith("fingerprint")},
+                },
+            )
+        except Exception as exc:
+            self.svc.metrics.audit_failures.inc()
+            log.error("watch: audit of %s deferred (%s)", alert.id, type(exc).__name__)
+            return alert
+        return await self.alerts.update(alert.id, audit_seq=int(record["seq"]))
+
+    async def _announce_pending(self, account: Account) -> None:
+        """Write the audit records that an earlier pass could not write."""
+        for alert in await self.alerts.list(account=account.id, state="open", limit=1000):
+            if alert.audit_seq == 0:
+                await self._audit(alert)
+
+    async def _notify(self, alert: Alert) -> None:
+        """The Art. 8 notice to Brand-PR, queued at once; a notice never fails the pass."""
+        if self.notices is None:
+            return
+        word = KIND_WORDS[alert.kind]
+        lines = [
+            f"### 绕过告警：{word}",
+            f"- 账号：{alert.account}（{alert.platform}）",
+            f"- 平台条目：{alert.platform_id}",
+        ]
+        if alert.title:
+            lines.append(f"- 标题：{alert.title}")
+        if alert.url:
+            lines.append(f"- 链接：{alert.url}")
+        if alert.job:
+            lines.append(f"- 网关发布任务：{alert.job}")
+        notice = Notice(
+            event="alert",
+            title=f"绕过告警：{word}（{alert.account}）",
+            text="\n".join(lines) + "\n",
+            recipients=(Recipient(role="brand_pr"),),
+            link=f"/console/alerts/{alert.id}",
+            data={
+                "kind": alert.kind,
+                "alert": alert.id,
+                "account": alert.account,
+                "platform": alert.platform,
+                "platform_id": alert.platform_id,
+                "url": alert.url,
+            },
+        )
+        try:
+            await self.notices.enqueue(notice)
+        except Exception:
+            log.exception("watch: notice of %s could not be queued", alert.id)

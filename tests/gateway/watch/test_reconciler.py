@@ -1,0 +1,296 @@
+"""The bypass reconciler end to end (docs/bypass.md): the real gateway, the platform's emulator
+and the real store. A person publishes, edits or deletes on the platform's own console; the
+reconciler raises the right alert within two intervals, exactly once, audited, with a notice to
+Brand-PR. What the gateway published never alerts, not even while its job is still settling;
+a listing fault raises nothing and the next pass recovers. Every test runs for every row of
+:data:`tests.gateway.watch.conftest.PLATFORMS`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from connectors.base import Lister
+from gateway.appkeys import SERVICES, WATCH
+from gateway.watch.alerts import Alert
+from gateway.watch.reconciler import PassReport
+from tests.gateway.watch.conftest import (
+    ACCOUNT,
+    INTERVAL_S,
+    PLATFORMS,
+    Platform,
+    StartWatched,
+    Watched,
+    eventually,
+    platform_ids,
+)
+
+pytestmark = pytest.mark.parametrize("platform", PLATFORMS, ids=platform_ids())
+
+# Two intervals, plus the loop's tick and a slow shared machine's scheduling.
+WITHIN_S = 2 * INTERVAL_S + 2.0
+
+
+async def _alert(w: Watched, kind: str, platform_id: str, timeout_s: float = WITHIN_S) -> Alert:
+    async def found() -> Alert | None:
+        for alert in await w.alerts(kind):
+            if alert.platform_id == platform_id:
+                return alert
+        return None
+
+    alert: Alert = await eventually(found, timeout_s)
+    return alert
+
+
+async def _settle(w: Watched, passes: int = 3) -> None:
+    """Let the background reconciler make a few more passes."""
+    before = await w.redis.hget(w.app[SERVICES].keys.watch_state(ACCOUNT), "last_pass_at")
+
+    async def moved() -> bool:
+        now = await w.redis.hget(w.app[SERVICES].keys.watch_state(ACCOUNT), "last_pass_at")
+        return now is not None and now != before
+
+    for _ in range(passes):
+        await eventually(moved, WITHIN_S)
+        before = await w.redis.hget(w.app[SERVICES].keys.watch_state(ACCOUNT), "last_pass_at")
+
+
+async def test_console_publish_edit_and_delete_alert_once_each(
+    platform: Platform, start_watched: StartWatched
+) -> None:
+    w = await start_watched(platform)
+    kept, edited, removed = await w.publish(1), await w.publish(2), await w.publish(3)
+    assert {kept["state"], edited["state"], removed["state"]} == {"published"}
+    await _settle(w)
+    assert await w.alerts() == []  # what the gateway published never alerts
+
+    started = time.monotonic()
+    outside = await platform.console_publish(
+        w.emulator_url, "未经审核的稿件", "<p>绕过网关发布的内容。</p>"
+    )
+    published = await _alert(w, "unapproved_publish", outside)
+    assert time.monotonic() - started <= WITHIN_S
+    assert published.title == "未经审核的稿件" and "绕过网关" in published.excerpt
+    assert published.job == ""
+
+    await platform.console_edit(
+        w.emulator_url, edited["platform_id"], "<p>正文第一段，编号2。</p><p>后来加上的一句话。</p>"
+    )
+    edit = await _alert(w, "unapproved_edit", edited["platform_id"])
+    assert edit.job == edited["id"]
+    assert "+后来加上的一句话。" in edit.diff and "-结束。" in edit.diff
+    assert edit.diff.startswith("--- approved\n+++ platform")
+
+    await platform.console_delete(w.emulator_url, removed["platform_id"])
+    gone = await _alert(w, "removed_outside", removed["platform_id"])
+    assert gone.job == removed["id"] and gone.title
+
+    await _settle(w)
+    alerts = await w.alerts()
+    assert sorted(a.kind for a in alerts) == [
+        "removed_outside",
+        "unapproved_edit",
+        "unapproved_publish",
+    ]  # exactly once each over further passes
+    assert not any(a.platform_id == kept["platform_id"] for a in alerts)
+
+    # audited by the gateway itself, the record's seq kept on the alert, no secret in it
+    records = await w.audit_records("alert.raised")
+    assert sorted(r["target"] for r in records) == sorted(a.id for a in alerts)
+    for alert in alerts:
+        record = next(r for r in records if r["target"] == alert.id)
+        assert record["actor"]["id"] == "system"
+        assert record["seq"] == alert.audit_seq > 0
+        assert record["result"] == alert.kind
+        assert record["details"]["platform_id"] == alert.platform_id
+    dumped = json.dumps(records, ensure_ascii=False)
+    for secret in platform.vault_fields.values():
+        if len(secret) > 12:  # ids (an AppID) may appear; secrets may not
+            assert secret not in dumped
+
+    # one notice each, to Brand-PR's channel, linking the console page
+    for alert in alerts:
+        notices = await w.notices_of(alert.id)
+        assert len(notices) == 1
+        assert notices[0]["event"] == "alert"
+        assert notices[0]["link"] == f"https://gateway.example.com/console/alerts/{alert.id}"
+        assert notices[0]["data"]["kind"] == alert.kind
+
+    # a second, different edit is a new finding; the first is not raised again
+    await platform.console_edit(w.emulator_url, edited["platform_id"], "<p>又改了一次。</p>")
+
+    async def two_edits() -> list[Alert] | None:
+        edits = await w.alerts("unapproved_edit")
+        return edits if len(edits) == 2 else None
+
+    edits = await eventually(two_edits, WITHIN_S)
+    assert len({a.details["platform_fingerprint"] for a in edits}) == 2
+    await _settle(w, passes=2)
+    assert len(await w.alerts()) == 4
+
+
+async def test_items_in_flight_or_unconfirmed_never_alert(
+    platform: Platform, start_watched: StartWatched
+) -> None:
+    """The item is on the platform while its job is not published yet (the platform's answer
+    hangs, or the connection drops after the platform applied the call): no alert, during or
+    after."""
+    w = await start_watched(platform, enabled=False, max_attempts=3)
+    seen_unsettled = 0
+    for i, fault in enumerate(platform.settle_faults):
+        await w.fault(**fault)
+        job = await w.api.publish(ACCOUNT, platform.post(f"f{i}"))
+        while True:
+            state = (await w.api.job(job["id"]))["state"]
+            report = await w.run_pass()
+            assert report.listed and report.alerts == [], report
+            if report.items_seen > i and state not in ("published", "unconfirmed", "failed"):
+                seen_unsettled += 1  # the pass saw the item while the job was settling
+            if state in ("published", "unconfirmed", "failed"):
+                break
+            await asyncio.sleep(0.1)
+        await w.clear_faults()
+        final = await w.api.wait_final(job["id"])
+        assert final["state"] in ("published", "unconfirmed"), final
+        for _ in range(2):
+            report = await w.run_pass()
+            assert report.listed and report.alerts == [], report
+    assert seen_unsettled > 0
+    assert await w.alerts() == []
+
+
+async def test_listing_faults_raise_nothing_and_the_next_pass_recovers(
+    platform: Platform, start_watched: StartWatched
+) -> None:
+    w = await start_watched(platform, enabled=False)
+    gateway_item = await w.publish(1)
+    assert (await w.run_pass()).alerts == []
+    outside = await platform.console_publish(
+        w.emulator_url, "控制台发布", "<p>控制台直接发布。</p>"
+    )
+    await platform.console_delete(w.emulator_url, gateway_item["platform_id"])
+    metrics = w.app[SERVICES].metrics
+
+    for fault in ({"status": 502}, {"hang": True}):
+        await w.fault(path=platform.list_path, times=1, **fault)
+        report = await w.run_pass()
+        assert (report.listed, report.result, report.alerts) == (False, "unavailable", [])
+        assert platform.list_path.rsplit("/", 1)[-1] in report.reason
+    # the listing works but confirming the missing item fails: still nothing (no partial pass)
+    await w.fault(path=platform.fetch_path, times=1, status=503)
+    report = await w.run_pass()
+    assert (report.listed, report.result, report.alerts) == (False, "unavailable", [])
+    assert await w.alerts() == []
+    state = await w.redis.hgetall(w.app[SERVICES].keys.watch_state(ACCOUNT))
+    assert state[b"last_result"] == b"unavailable"
+    rendered = metrics.render()
+    assert (
+        f'mediagate_watch_passes_total{{platform="{platform.name}",result="unavailable"}} 3.0'
+        in (rendered)
+    )
+
+    if platform.revoke is not None:  # tokens revoked: the connector's usual refresh
+        await platform.revoke(w.emulator_url)
+    report = await w.run_pass()
+    assert report.listed and report.result == "ok", report
+    assert sorted((a.kind, a.platform_id) for a in report.alerts) == sorted(
+        [("unapproved_publish", outside), ("removed_outside", gateway_item["platform_id"])]
+    )
+    assert (await w.run_pass()).alerts == []
+
+
+async def test_two_gateways_on_one_store_raise_one_alert(
+    platform: Platform, start_watched: StartWatched
+) -> None:
+    w = await start_watched(platform, apps=2)
+    other = w.extra_apps[0]
+    await w.publish(1)
+    outside = await platform.console_publish(w.emulator_url, "两个进程", "<p>只应告警一次。</p>")
+    await _alert(w, "unapproved_publish", outside)
+    await _settle(w)
+    assert len(await w.alerts()) == 1
+    assert len(await w.audit_records("alert.raised")) == 1
+
+    # Even without the lease (two passes at once), the store's dedupe records one alert.
+    second = await platform.console_publish(w.emulator_url, "并发", "<p>两个进程同时发现。</p>")
+    await w.app[WATCH].stop()
+    await other[WATCH].stop()
+    account = await w.app[SERVICES].accounts.require(ACCOUNT)
+    found = await asyncio.gather(
+        *(
+            app[WATCH]._reconcile(account, app[WATCH].listable(account), _report())  # type: ignore[arg-type]
+            for app in (w.app, other, w.app, other)
+        )
+    )
+    assert found == [None] * 4
+    raised = [a for a in await w.alerts() if a.platform_id == second]
+    assert len(raised) == 1
+    assert len(await w.audit_records("alert.raised")) == 2
+    assert len(await w.notices_of(raised[0].id)) == 1
+
+
+def _report() -> PassReport:
+    return PassReport(ACCOUNT, "")
+
+
+async def test_reconcile_route_answers_what_it_found(
+    platform: Platform, start_watched: StartWatched
+) -> None:
+    w = await start_watched(platform, enabled=False)
+    path = f"/v1/accounts/{ACCOUNT}/reconcile"
+    status, answer = await w.api.call("POST", path, "brand_pr")
+    assert status == 200, answer
+    assert answer["listed"] is True and answer["alerts"] == [] and answer["result"] == "ok"
+
+    outside = await platform.console_publish(w.emulator_url, "路由", "<p>立即对账。</p>")
+    await w.fault(path=platform.list_path, times=1, status=500)
+    status, answer = await w.api.call("POST", path, "admin")
+    assert status == 200 and answer["listed"] is False and answer["result"] == "unavailable"
+    assert answer["reason"]
+
+    status, answer = await w.api.call("POST", path, "brand_pr")
+    assert status == 200 and answer["items_seen"] >= 1
+    assert [(a["kind"], a["platform_id"]) for a in answer["alerts"]] == [
+        ("unapproved_publish", outside)
+    ]
+    assert answer["alerts"][0]["audit_seq"] > 0
+    records = await w.audit_records("watch.reconcile")
+    assert [r["result"] for r in records] == ["ok", "unavailable", "ok"]
+    assert records[-1]["details"]["alerts"] == [answer["alerts"][0]["id"]]
+
+    for who in ("editor", "unit_head", "auditor"):
+        status, answer = await w.api.call("POST", path, who)
+        assert status == 403, answer
+
+    status, answer = await w.api.call("POST", "/v1/accounts/no-such-account/reconcile", "admin")
+    assert status == 404, answer
+    # a pending account is not reconciled
+    status, answer = await w.api.call(
+        "POST",
+        "/v1/accounts",
+        "unit_head",
+        {"id": "east-pending", "platform": platform.name, "name": "待批", "unit": "sub_east"},
+    )
+    assert status == 201, answer
+    status, answer = await w.api.call("POST", "/v1/accounts/east-pending/reconcile", "admin")
+    assert status == 409 and answer["reason"] == "not_active", answer
+
+
+async def test_an_account_whose_connector_cannot_list_is_refused(
+    platform: Platform, start_watched: StartWatched
+) -> None:
+    w = await start_watched(platform, enabled=False)
+    reconciler = w.app[WATCH]
+    connectors = reconciler.connectors
+    assert isinstance(connectors[platform.name], Lister)
+    reconciler.connectors = {platform.name: object()}  # type: ignore[dict-item]
+    status, answer = await w.api.call("POST", f"/v1/accounts/{ACCOUNT}/reconcile", "admin")
+    assert status == 409 and answer["reason"] == "not_listable", answer
+    account = await w.app[SERVICES].accounts.require(ACCOUNT)
+    assert (await reconciler.run_pass(account)).result == "error"
+    reconciler.connectors = connectors
+    status, answer = await w.api.call("POST", f"/v1/accounts/{ACCOUNT}/reconcile", "admin")
+    assert status == 200 and answer["listed"], answer
