@@ -384,11 +384,11 @@ class WebhookConnector:
         seen: set[str] = set()
         cursors: set[str] = set()
         for _page in range(_MAX_LIST_PAGES):
-            answer = await self._read(ctx, "/posts", params, "listing items")
+            answer = await self._read(ctx, "/posts", params, "GET /posts (listing)")
             body = answer.body if isinstance(answer.body, dict) else {}
             page = body.get("items")
             if answer.status != 200 or not isinstance(page, list):
-                self._read_refused(answer, ctx.account, "listing items")
+                self._read_refused(answer, ctx.account, "GET /posts (listing)")
             if "next_cursor" not in body:
                 raise RetryLater(
                     "the CMS answered the listing without 'next_cursor': it does not implement "
@@ -418,7 +418,7 @@ class WebhookConnector:
 
     async def fetch(self, ctx: PublishContext, platform_id: str) -> RemoteItem | None:
         """The item as the CMS holds it now; ``None`` when the CMS answers 404."""
-        what = f"reading item {platform_id}"
+        what = f"GET /posts/{platform_id}"
         answer = await self._read(ctx, f"/posts/{quote(platform_id, safe='')}", None, what)
         if answer.status == 404:
             return None

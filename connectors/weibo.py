@@ -35,10 +35,11 @@ Bypass detection (:class:`connectors.base.Lister`, docs/bypass.md): :meth:`recen
 account's own ``statuses/user_timeline`` newest first with ``count`` (at most 100) and ``max_id``
 (stable while new statuses arrive), stopping at the first status created before ``since``;
 :meth:`fetch` is ``statuses/show`` (20101 or a ``deleted`` status → gone). Both compare text in
-:func:`listed_text` form, links removed, because Weibo rewrites them to t.cn; a status has no
-title. A status edited on weibo.com keeps its ``created_at`` (``edit_at`` is its update time) and
-so is found by :meth:`fetch`, not by a later :meth:`recent`. In ``"repost"`` mode an update
-replaces the status: the job's platform id becomes the new status's id.
+:func:`listed_item` form: links removed, because Weibo rewrites them to t.cn, and a leading
+``【title】`` taken as the title (a status has no title of its own). A status edited on weibo.com
+keeps its ``created_at`` (``edit_at`` is its update time) and so is found by :meth:`fetch`, not
+by a later :meth:`recent`. In ``"repost"`` mode an update replaces the status: the job's
+platform id becomes the new status's id.
 
 Config section keys: ``base_url``, ``timeout_s``, ``max_chars``, ``reconcile_count``,
 ``resend_grace_s``, ``update_mode``, ``permalink``. Account settings: ``link`` (required, on the
@@ -89,6 +90,8 @@ _NOT_FOUND = 20101
 _PROXY_GAVE_UP = frozenset({502, 504})  # answered by a proxy after the request went upstream
 _TOPIC_RE = re.compile(r"#[^#\s]+#")
 LINK_ROOM = 64  # characters kept for the link when the article text is shortened
+_TIMELINE = "/2/statuses/user_timeline.json"
+_SHOW = "/2/statuses/show.json"
 _URL_RE = re.compile(r"https?://[^\s<>\"']+")
 _BLOCK_TAGS = frozenset(
     {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section"}
@@ -163,6 +166,18 @@ def listed_text(text: str) -> str:
     """A status text as the bypass reconciler compares it: links removed (Weibo stores every
     link as a t.cn short link), then :func:`connectors.base.visible_text`."""
     return visible_text(_URL_RE.sub("", text))
+
+
+def listed_item(text: str) -> tuple[str, str]:
+    """``(title, text)`` of a status as the reconciler compares it: a leading ``【title】`` (how
+    the gateway composes a status, and how Chinese newsrooms title one) is taken as the title,
+    the rest in :func:`listed_text` form is the text."""
+    shown = listed_text(text)
+    if shown.startswith("【") and "】" in shown:
+        title, _, rest = shown[1:].partition("】")
+        if title.strip():
+            return title.strip(), rest.strip()
+    return "", shown
 
 
 def _weibo_time(value: Any) -> float:
@@ -574,18 +589,20 @@ class WeiboConnector:
     # -- listing (bypass detection) --------------------------------------------------------
 
     def expected(self, post: OutboundPost, account: AccountRef | None = None) -> tuple[str, str]:
-        """``("", text)`` Weibo shows for ``post``: the composed status in :func:`listed_text`
-        form (links removed). Without a digest the article text is shortened to leave room for
-        a link of :data:`LINK_ROOM` characters, so the account is needed only when its link is
-        longer than that."""
+        """``(title, text)`` Weibo shows for ``post``: the composed status in :func:`listed_item`
+        form (``【title】`` split off, links removed). Without a digest the article text is
+        shortened to leave room for a link of :data:`LINK_ROOM` characters, so the account is
+        needed only when its link is longer than that."""
         acct = account or AccountRef(id="", platform=self.platform, name="")
-        return "", listed_text(self.compose(post, acct))
+        return listed_item(self.compose(post, acct))
 
     def _remote(self, status: Mapping[str, Any]) -> RemoteItem:
         published = _weibo_time(status.get("created_at"))
+        title, text = listed_item(str(status.get("text") or ""))
         return RemoteItem(
             platform_id=str(status.get("idstr") or status.get("id")),
-            text=listed_text(str(status.get("text") or "")),
+            title=title,
+            text=text,
             url=self._permalink_of(status),
             published_at=published,
             updated_at=_weibo_time(status.get("edit_at")) or published,
@@ -625,11 +642,9 @@ class WeiboConnector:
             params = {"count": str(per_page)}
             if max_id:
                 params["max_id"] = str(max_id)
-            body, error = await self._read(
-                ctx, token, "/2/statuses/user_timeline.json", params, "listing the timeline"
-            )
+            body, error = await self._read(ctx, token, _TIMELINE, params, f"GET {_TIMELINE}")
             if error is not None:
-                self._listing_outcome(error, ctx.account, "listing the timeline")
+                self._listing_outcome(error, ctx.account, f"GET {_TIMELINE}")
             statuses = [s for s in (body or {}).get("statuses") or [] if isinstance(s, dict)]
             for status in statuses:
                 item = self._remote(status)
@@ -649,13 +664,12 @@ class WeiboConnector:
     async def fetch(self, ctx: PublishContext, platform_id: str) -> RemoteItem | None:
         """The status as Weibo shows it now, ``None`` when Weibo says it is gone."""
         token = await self._token(ctx)
-        body, error = await self._read(
-            ctx, token, "/2/statuses/show.json", {"id": platform_id}, "reading a status"
-        )
+        what = f"GET {_SHOW} of {platform_id}"
+        body, error = await self._read(ctx, token, _SHOW, {"id": platform_id}, what)
         if error is not None:
             if error[0] == _NOT_FOUND:
                 return None
-            self._listing_outcome(error, ctx.account, "reading a status")
+            self._listing_outcome(error, ctx.account, what)
         assert body is not None
         if str(body.get("deleted", "")) in ("1", "true", "True"):
             return None  # Weibo answers some deleted statuses with a stub marked "deleted"
@@ -676,4 +690,4 @@ class WeiboConnector:
             return False
 
 
-__all__ = ["WeiboConnector", "html_to_text", "listed_text"]
+__all__ = ["WeiboConnector", "html_to_text", "listed_item", "listed_text"]

@@ -1,8 +1,10 @@
 """Fault switches shared by every emulator.
 
-A fault applies to requests whose path ends with ``path`` (or to all when ``path`` is ``"*"``)
-and fires ``times`` times (``None`` = until cleared), after letting the first ``skip`` matching
-requests through untouched (e.g. ``skip=1``: the second page of a listing fails):
+A fault applies to requests whose path ends with ``path`` (or to all when ``path`` is ``"*"``;
+a ``path`` with another ``*`` is a glob over the whole path, e.g. ``"/wp-json/wp/v2/posts/*"``)
+and whose method is ``method`` (``"*"`` = any), and fires ``times`` times (``None`` = until
+cleared), after letting the first ``skip`` matching requests through untouched (e.g.
+``skip=1``: the second page of a listing fails):
 
 * ``latency_s`` -- sleep before handling;
 * ``hang`` -- never answer (the client times out) and do **not** apply the request; a hung
@@ -10,7 +12,9 @@ requests through untouched (e.g. ``skip=1``: the second page of a listing fails)
   servers close promptly;
 * ``status`` -- answer this HTTP status (e.g. 502) without applying the request;
 * ``drop_after_apply`` -- apply the request, then drop the connection without an answer
-  (the platform did it, the caller cannot know).
+  (the platform did it, the caller cannot know);
+* ``after_apply_s`` -- apply the request, then wait before answering (the platform has done it
+  while the caller still waits).
 
 Set them in-process with :meth:`Faults.add` or over HTTP:
 ``POST /_emulator/faults`` ``{"path": "/cgi-bin/freepublish/submit", "drop_after_apply": true,
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fnmatch
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -39,9 +44,17 @@ class Fault:
     drop_after_apply: bool = False
     times: int | None = None
     skip: int = 0
+    method: str = "*"
+    after_apply_s: float = 0.0
 
-    def matches(self, path: str) -> bool:
-        return self.path == "*" or path.endswith(self.path)
+    def matches(self, path: str, method: str = "") -> bool:
+        if self.method != "*" and method and self.method.upper() != method.upper():
+            return False
+        if self.path == "*":
+            return True
+        if "*" in self.path:
+            return fnmatch.fnmatchcase(path, self.path)
+        return path.endswith(self.path)
 
 
 class Faults:
@@ -67,10 +80,10 @@ class Faults:
     def clear(self) -> None:
         self._faults.clear()
 
-    def take(self, path: str) -> Fault | None:
+    def take(self, path: str, method: str = "") -> Fault | None:
         """The first matching fault, consuming one of its ``times``."""
         for fault in self._faults:
-            if fault.matches(path):
+            if fault.matches(path, method):
                 if fault.skip > 0:
                     fault.skip -= 1
                     return None
@@ -93,7 +106,7 @@ FAULTS_KEY = web.AppKey("emulator_faults", Faults)
 async def fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith("/_emulator/"):
         return await handler(request)
-    fault = request.app[FAULTS_KEY].take(request.path)
+    fault = request.app[FAULTS_KEY].take(request.path, request.method)
     if fault is None:
         return await handler(request)
     if fault.latency_s:
@@ -111,6 +124,10 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
         if transport is not None:
             transport.abort()
         raise asyncio.CancelledError()
+    if fault.after_apply_s:
+        response = await handler(request)
+        await asyncio.sleep(fault.after_apply_s)
+        return response
     return await handler(request)
 
 

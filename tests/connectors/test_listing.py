@@ -44,7 +44,7 @@ from connectors.emulators import webhook_cms as webhook_emulator
 from connectors.emulators import weibo as weibo_emulator
 from connectors.emulators import wordpress as wordpress_emulator
 from connectors.webhook import WebhookConnector
-from connectors.weibo import WeiboConnector, listed_text
+from connectors.weibo import WeiboConnector, listed_item, listed_text
 from connectors.wordpress import WordPressConnector
 from tests.connectors.support import RedisPublishContext, emulator_get, emulator_post
 
@@ -108,7 +108,7 @@ def _titled_fingerprint(title: str, content: str) -> str:
 
 
 def _weibo_fingerprint(title: str, content: str) -> str:
-    return fingerprint("", listed_text((f"【{title}】" if title.strip() else "") + content))
+    return fingerprint(*listed_item((f"【{title}】" if title.strip() else "") + content))
 
 
 PLATFORMS = [
@@ -477,11 +477,11 @@ async def test_weibo_expected_is_the_composed_text_without_links(
     conn = platform.connector(server, session)
     account = platform.account(server)
     with_digest = dataclasses.replace(make_post("标题", "<p>正文</p>"), digest="摘要\u3000一句话")
-    assert conn.expected(with_digest, account) == ("", "【标题】摘要 一句话")
+    assert conn.expected(with_digest, account) == ("标题", "摘要 一句话")
     long_body = make_post("长文", "<p>" + "很长的正文内容。" * 30 + "</p>")
     title, text = conn.expected(long_body, account)
-    assert title == "" and text.endswith("…") and "http" not in text
-    assert text == listed_text(conn.compose(long_body, account))
+    assert title == "长文" and text.endswith("…") and "http" not in text
+    assert listed_text(conn.compose(long_body, account)) == f"【长文】{text}"
     # the shortened text does not depend on the account's link (up to LINK_ROOM characters)
     assert conn.expected(long_body) == (title, text)
     short_link = AccountRef("a", "weibo", "n", {"link": "https://example.com/a", "rip": "1.1.1.1"})

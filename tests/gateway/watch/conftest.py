@@ -21,6 +21,7 @@ import redis.asyncio as aredis
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from connectors.emulators import webhook_cms, weibo, wordpress
 from gateway.app import Runtime, create_app
 from gateway.appkeys import NOTIFY, SERVICES, WATCH, WORKER
 from gateway.settings import (
@@ -34,6 +35,11 @@ from gateway.settings import (
 from gateway.watch.alerts import Alert, AlertStore
 from gateway.watch.reconciler import PassReport, Reconciler
 from tests.delivery.conftest import (  # noqa: F401 - fixtures
+    HOOK_SECRET,
+    SAFE_LINK,
+    WEIBO_TOKEN,
+    WP_PASSWORD,
+    WP_USER,
     WX_APPS,
     Api,
     control,
@@ -121,6 +127,88 @@ PLATFORMS: list[Platform] = [
     ),
 ]
 assert WX_APPS  # the emulator's accounts (tests/delivery/conftest.py)
+
+
+# The other platforms speak the same console calls (docs/connectors.md §6).
+_console_publish = _wechat_console_publish
+_console_edit = _wechat_console_edit
+_console_delete = _wechat_console_delete
+
+
+def _weibo_post(n: int | str) -> dict[str, Any]:
+    """Weibo shows the digest (``【title】digest link``): a two-line digest, so an edit's diff
+    has lines to show."""
+    return {**make_post(n), "digest": f"正文第一段，编号{n}。\n结束。"}
+
+
+# A connector's timeout: under the pass's own limit (0.8 × lease_s = 4 s), so a hung listing ends
+# with the connector's reason; over the slow answer below.
+_TIMEOUT_S = 3.6
+
+
+def _applied_then_slow(path: str, method: str = "*") -> Mapping[str, Any]:
+    """The platform applies the create and answers only later -- after ``POST /v1/posts`` has
+    stopped waiting (3 s) and before the connector gives up: the item is listed while its job is
+    still dispatching."""
+    return {"path": path, "method": method, "after_apply_s": 3.3, "times": 1}
+
+
+PLATFORMS += [
+    Platform(
+        name="weibo",
+        emulator=lambda: weibo.make_app(
+            tokens={WEIBO_TOKEN: "1404376560"}, safe_domains=("example.com",), shorten_links=True
+        ),
+        section=lambda url: {"base_url": url, "timeout_s": _TIMEOUT_S, "resend_grace_s": 1.0},
+        account_settings=lambda url: {
+            "link": SAFE_LINK,
+            "rip": "211.156.0.1",
+            "safe_domains": ["example.com"],
+        },
+        vault_fields={"access_token": WEIBO_TOKEN},
+        console_publish=_console_publish,
+        console_edit=_console_edit,
+        console_delete=_console_delete,
+        post=_weibo_post,
+        list_path="/2/statuses/user_timeline.json",
+        fetch_path="/2/statuses/show.json",
+        settle_faults=(_applied_then_slow("/2/statuses/share.json"),),
+    ),
+    Platform(
+        name="wordpress",
+        # a site in Asia/Shanghai: its local times are not GMT
+        emulator=lambda: wordpress.make_app(users={WP_USER: [WP_PASSWORD]}, utc_offset_h=8),
+        section=lambda url: {
+            "base_url": url,
+            "timeout_s": _TIMEOUT_S,
+            "reconcile_grace_s": 1.5,
+            "duplicate_watch_s": 1.0,
+        },
+        account_settings=lambda url: {"base_url": url},
+        vault_fields={"username": WP_USER, "app_password": WP_PASSWORD},
+        console_publish=_console_publish,
+        console_edit=_console_edit,
+        console_delete=_console_delete,
+        post=lambda n: make_post(n, images=1),
+        list_path="/wp-json/wp/v2/posts",
+        fetch_path="/wp-json/wp/v2/posts/*",
+        settle_faults=(_applied_then_slow("/wp-json/wp/v2/posts", "POST"),),
+    ),
+    Platform(
+        name="webhook",
+        emulator=lambda: webhook_cms.make_app(secret=HOOK_SECRET),
+        section=lambda url: {"base_url": url, "timeout_s": _TIMEOUT_S},
+        account_settings=lambda url: {"base_url": url},
+        vault_fields={"secret": HOOK_SECRET},
+        console_publish=_console_publish,
+        console_edit=_console_edit,
+        console_delete=_console_delete,
+        post=lambda n: make_post(n, images=1),
+        list_path="/posts",
+        fetch_path="/posts/*",
+        settle_faults=(_applied_then_slow("/posts", "POST"),),
+    ),
+]
 
 ACCOUNT = "east-watched"
 INTERVAL_S = 0.3
