@@ -395,9 +395,9 @@ class WebhookConnector:
                     "the listing contract (docs/platforms/website-webhook.md)",
                     3600.0,
                 )
+            if not all(isinstance(raw, dict) and raw.get("id") for raw in page):
+                raise RetryLater("the CMS listed an item without an id", 60.0)
             for raw in page:
-                if not isinstance(raw, dict) or "id" not in raw:
-                    continue
                 item = self._remote(raw)
                 if str(raw.get("status", "published")) not in _LISTED_STATUSES:
                     continue

@@ -645,7 +645,11 @@ class WeiboConnector:
             body, error = await self._read(ctx, token, _TIMELINE, params, f"GET {_TIMELINE}")
             if error is not None:
                 self._listing_outcome(error, ctx.account, f"GET {_TIMELINE}")
-            statuses = [s for s in (body or {}).get("statuses") or [] if isinstance(s, dict)]
+            statuses = (body or {}).get("statuses") or []
+            if not isinstance(statuses, list) or not all(
+                isinstance(s, dict) and (s.get("idstr") or s.get("id")) for s in statuses
+            ):
+                raise RetryLater(f"Weibo GET {_TIMELINE} answered a status without an id", 60.0)
             for status in statuses:
                 item = self._remote(status)
                 if item.published_at and item.published_at < floor_s:
@@ -655,10 +659,10 @@ class WeiboConnector:
                     return items
             if len(statuses) < per_page:
                 return items
-            ids = [int(s.get("idstr") or s.get("id") or 0) for s in statuses]
-            if min(ids) <= 1:
-                raise RetryLater("Weibo timeline page without status ids", 60.0)
-            max_id = min(ids) - 1
+            try:
+                max_id = min(int(s.get("idstr") or s.get("id")) for s in statuses) - 1
+            except ValueError:
+                raise RetryLater(f"Weibo GET {_TIMELINE} answered a non-numeric id", 60.0) from None
         raise RetryLater("Weibo timeline did not end within its pages; listing again later", 60.0)
 
     async def fetch(self, ctx: PublishContext, platform_id: str) -> RemoteItem | None:

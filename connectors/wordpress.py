@@ -929,9 +929,9 @@ class WordPressConnector:
                     "listing again later",
                     5.0,
                 )
+            if not all(isinstance(post, dict) and "id" in post for post in answer.body):
+                raise RetryLater("WordPress listed a post without an id", 60.0)
             for post in answer.body:
-                if not isinstance(post, dict) or "id" not in post:
-                    continue
                 item = self._remote(post)
                 if item.platform_id in seen or (item.updated_at and item.updated_at < floor_s):
                     continue

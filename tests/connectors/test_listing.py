@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -510,7 +510,7 @@ async def test_a_long_article_without_digest_fingerprints_as_expected(
 
 
 @pytest.mark.parametrize("platform", [BY_NAME["weibo"]], ids=["weibo"])
-async def test_weibo_rate_limit_and_deleted_stub(
+async def test_weibo_rate_limit_is_retry_later_until_the_next_window(
     platform: Platform, aiohttp_server: Any, session: Any, redis: Any
 ) -> None:
     server = await aiohttp_server(weibo_emulator.make_app(tokens={WB_TOKEN: UID}, calls_per_hour=1))
@@ -520,6 +520,36 @@ async def test_weibo_rate_limit_and_deleted_stub(
     with pytest.raises(RetryLater) as info:
         await conn.recent(ctx, since=time.time() - 60, limit=5)
     assert "10023" in info.value.reason and info.value.after_s >= 60
+
+
+@pytest.mark.parametrize("platform", [BY_NAME["weibo"]], ids=["weibo"])
+async def test_weibo_deleted_stub_is_gone_and_odd_answers_are_retry_later(
+    platform: Platform, aiohttp_server: Any, session: Any, redis: Any
+) -> None:
+    """Weibo answers some deleted statuses with a stub marked ``deleted``; a 200 that is not a
+    status, or a timeline page without ids, is never taken as an answer."""
+    answers = {
+        "1": {"deleted": "1", "id": 1, "idstr": "1", "text": "此微博已被作者删除。"},
+        "2": {"statuses": []},
+    }
+
+    async def show(request: web.Request) -> web.Response:
+        return web.json_response(answers[request.query["id"]])
+
+    async def timeline(request: web.Request) -> web.Response:
+        return web.json_response({"statuses": [{"text": "没有编号"}] * int(request.query["count"])})
+
+    app = web.Application()
+    app.router.add_get("/2/statuses/show.json", show)
+    app.router.add_get("/2/statuses/user_timeline.json", timeline)
+    server = await aiohttp_server(app)
+    conn = platform.connector(server, session)
+    ctx = await new_ctx(redis, platform, server)
+    assert await conn.fetch(ctx, "1") is None
+    with pytest.raises(RetryLater):
+        await conn.fetch(ctx, "2")
+    with pytest.raises(RetryLater):
+        await conn.recent(ctx, since=0, limit=3)
 
 
 # -- WordPress ---------------------------------------------------------------------------
@@ -591,6 +621,33 @@ async def test_wordpress_modified_after_is_asked_with_an_offset(
     assert (local - gmt).total_seconds() == offset_h * 3600
 
 
+@pytest.mark.parametrize("platform", [BY_NAME["wordpress"]], ids=["wordpress"])
+async def test_wordpress_listing_that_shrinks_while_paging_is_retry_later(
+    platform: Platform, aiohttp_server: Any, session: Any, redis: Any
+) -> None:
+    """A post left the listing between two pages: the next page's items moved up by one, so one
+    may have been skipped; the listing is not returned as complete."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+    async def posts(request: web.Request) -> web.Response:
+        page = int(request.query["page"])
+        per_page = int(request.query["per_page"])
+        total = 150 if page == 1 else 149
+        items = [
+            {"id": page * 1000 + i, "modified_gmt": now, "date_gmt": now,
+             "title": {"raw": "t"}, "content": {"raw": "c"}}
+            for i in range(per_page if page == 1 else 49)
+        ]  # fmt: skip
+        return web.json_response(items, headers={"X-WP-Total": str(total), "X-WP-TotalPages": "2"})
+
+    app = web.Application()
+    app.router.add_get("/wp-json/wp/v2/posts", posts)
+    server = await aiohttp_server(app)
+    conn = platform.connector(server, session)
+    with pytest.raises(RetryLater, match="shrank"):
+        await conn.recent(await new_ctx(redis, platform, server), since=0, limit=500)
+
+
 # -- webhook CMS -------------------------------------------------------------------------
 
 
@@ -623,12 +680,29 @@ async def test_webhook_cms_without_the_listing_call_is_retry_later(
 ) -> None:
     """An older CMS answers ``GET /posts`` without ``next_cursor``: not a complete listing."""
 
-    async def old_list(request: web.Request) -> web.Response:
-        return web.json_response({"items": [{"id": "1", "title": "t", "status": "published"}]})
+    item = {"id": "1", "title": "t", "status": "published", "created_at": 1.0, "updated_at": 2.0}
+    answers = {
+        "no cursor": {"items": [item]},
+        "no times": {"items": [{"id": "1", "title": "t"}], "next_cursor": None},
+        "a cursor again": {"items": [item], "next_cursor": "same"},
+        "no id": {"items": [{**item, "id": ""}], "next_cursor": None},
+    }
+    asked = {"case": ""}
+
+    async def listing(request: web.Request) -> web.Response:
+        return web.json_response(answers[asked["case"]])
 
     app = web.Application()
-    app.router.add_get("/posts", old_list)
+    app.router.add_get("/posts", listing)
     server = await aiohttp_server(app)
     conn = platform.connector(server, session)
-    with pytest.raises(RetryLater, match="listing contract"):
-        await conn.recent(await new_ctx(redis, platform, server), since=0, limit=5)
+    ctx = await new_ctx(redis, platform, server)
+    for case, needle in [
+        ("no cursor", "listing contract"),
+        ("no times", "listing contract"),
+        ("a cursor again", "repeated a cursor"),
+        ("no id", "without an id"),
+    ]:
+        asked["case"] = case
+        with pytest.raises(RetryLater, match=needle):
+            await conn.recent(ctx, since=0, limit=5)
