@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Walk through the demo gateway: first the review desk as people use it (submit, the
 approvers' inboxes, approve, published; a rejection and its reason), then the same gate as a
-program drives it (screen, get refused, get approved, publish, read it back).
+program drives it (screen, get refused, get approved, publish, read it back), then a publish
+made around the gateway on the WeChat console and the reconciler catching it.
 
 Start the demo first (``mediagate demo``), then::
 
@@ -155,6 +156,34 @@ def desk_walk(demo: Demo, emulators: dict[str, str]) -> bool:
     return sub["state"] == "published" and not tokens_seen
 
 
+def bypass_walk(demo: Demo, emulators: dict[str, str]) -> bool:
+    """Someone publishes on the platform's own console; the reconciler finds it (docs/bypass.md)."""
+    print("8. Someone publishes on the WeChat console, outside the gateway; Brand-PR reconciles")
+    console = {"title": "未经审核的活动通知", "content": "<p>本周日集团举办开放日，欢迎参加。</p>"}
+    req = urllib.request.Request(
+        emulators["wechat"] + "/_emulator/console/publish",
+        method="POST",
+        data=json.dumps(console).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        outside = json.loads(resp.read())
+    print(f"  console publish -> {outside['platform_id']} (no approval, no job)")
+    status, report = demo.call("POST", "/v1/accounts/hq-wechat/reconcile", "brand_pr")
+    if status != 200:
+        print(f"  {status} {report.get('detail')}")
+        return False
+    print(f"  {status} listed={report['listed']} items_seen={report['items_seen']}")
+    for alert in report["alerts"]:
+        print(
+            f"  alert {alert['kind']} {alert['platform_id']} 「{alert['title']}」 "
+            f"audited={alert['audit_seq'] > 0}"
+        )
+    status, again = demo.call("POST", "/v1/accounts/hq-wechat/reconcile", "brand_pr")
+    print(f"  again: {status} new alerts={len(again['alerts'])}")
+    return bool(report["alerts"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", default="demo-data")
@@ -258,7 +287,10 @@ def main() -> int:
         f"  later: state={job['state']} platform_id={job.get('platform_id')} url={job.get('url')}"
     )
 
-    print("8. The audit chain is intact")
+    if not bypass_walk(demo, emulators):
+        return 1
+
+    print("9. The audit chain is intact")
     _, verify = demo.call("GET", "/admin/audit/verify", "auditor")
     print(f"  ok={verify['ok']} records={verify['records']}")
     return 0

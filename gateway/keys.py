@@ -205,6 +205,9 @@ class Keys:
     def watch_lease(self, account_id: str) -> str:
         return self._k("watch", account_id, "lease")  # the process reconciling the account
 
+    def watch_jobs(self, account_id: str) -> str:
+        return self._k("watch", account_id, "jobs")  # zset: the account's job ids by creation
+
     # the drop-in platform proxy (gateway/proxy, docs/proxy.md)
     def proxy_client(self, appid: str) -> str:
         return self._k("proxy", "client", appid)  # JSON of gateway.proxy.clients.ProxyClient

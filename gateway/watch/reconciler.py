@@ -34,7 +34,7 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -77,6 +77,8 @@ KIND_WORDS = {
 EXCERPT_CHARS = 200
 DIFF_MAX_CHARS = 20_000
 _SCAN_CHUNK = 500
+_SCAN_OVERLAP_S = 300.0  # jobs are indexed by creation time as each process's clock saw it
+_FULL_SCAN_S = 6 * 3600.0  # the whole job index is read again this often (self-healing)
 _CACHE_SIZE = 20_000
 _RELEASE_LUA = (
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) "
@@ -123,14 +125,11 @@ class ListingContext:
 
 @dataclass(frozen=True)
 class Expected:
-    """One item the gateway published, as it should be on the platform now."""
+    """One item the gateway published (or one earlier version of it, for WeChat updates)."""
 
     origin: str  # the publish job
-    job: str  # the job whose content is live (the origin or its latest published update)
+    job: Job  # the job whose approved content the item should show
     platform_id: str
-    title: str
-    text: str
-    fingerprint: str
     published_at: float
     url: str = ""
     gone: bool = False  # deleted through the gateway
@@ -139,11 +138,15 @@ class Expected:
 
 @dataclass
 class View:
-    """The gateway's view of one account."""
+    """The gateway's view of one account. Approved contents are read lazily, for the items a
+    pass actually compares."""
 
     items: dict[str, Expected] = field(default_factory=dict)  # live items by platform id
     superseded: dict[str, Expected] = field(default_factory=dict)  # earlier versions' ids
     maybe_live: set[str] = field(default_factory=set)  # fingerprints without a known id
+
+    def known(self, platform_id: str) -> Expected | None:
+        return self.items.get(platform_id) or self.superseded.get(platform_id)
 
 
 @dataclass(frozen=True)
@@ -272,14 +275,14 @@ class Reconciler:
                 continue
             if now < float(text(due)):
                 continue
-            reports.append(await self.run_pass(account, scheduled=True))
+            reports.append(await self.run_pass(account, scheduled_at=now))
         return reports
 
     # --- one pass ----------------------------------------------------------------------------
 
-    async def run_pass(self, account: Account, *, scheduled: bool = False) -> PassReport:
+    async def run_pass(self, account: Account, *, scheduled_at: float | None = None) -> PassReport:
         """Reconcile ``account`` once under its lease; ``result="busy"`` if another process
-        holds it (or, for a scheduled pass, has just done it)."""
+        holds it (or, for a pass scheduled at ``scheduled_at``, has just done it)."""
         report = PassReport(account.id, account.platform)
         lister = self.listable(account)
         if lister is None:
@@ -295,18 +298,21 @@ class Reconciler:
             return report
         try:
             state_key = keys.watch_state(account.id)
-            if scheduled:
+            if scheduled_at is not None:
                 due = await redis.hget(state_key, "next_at")
-                if due is not None and time.time() < float(text(due)):
+                if due is not None and scheduled_at < float(text(due)):
                     report.result, report.reason = "busy", "another process has just done it"
+                    self.svc.metrics.watch_passes.inc(account.platform, "busy")
                     return report
+            # The next pass is scheduled first: a pass that fails half-way (the store, a bug)
+            # is not repeated before its interval, so it cannot spend the platform's quota.
+            interval = self.settings.interval_for(account.platform)
+            await redis.hset(state_key, "next_at", repr(time.time() + interval))
             await self._announce_pending(account)
             await self._reconcile(account, lister, report)
-            interval = self.settings.interval_for(account.platform)
             await redis.hset(
                 state_key,
                 mapping={
-                    "next_at": repr(time.time() + interval),
                     "last_pass_at": repr(report.at),
                     "last_result": report.result,
                     "last_reason": report.reason,
@@ -381,11 +387,13 @@ class Reconciler:
         limit = self.settings.list_limit
         remote = list(await self._call("listing", lister.recent(ctx, since=since, limit=limit)))
         report.items_seen = len(remote)
+        known = [e.job for r in remote if (e := view.known(r.platform_id)) is not None]
+        approved = await self._approved(known, lister)
         findings: list[Finding] = []
         seen_ids = set()
         for item in remote:
             seen_ids.add(item.platform_id)
-            finding = self._judge(account, item, view)
+            finding = self._judge(item, view, approved)
             if finding is not None:
                 findings.append(finding)
         # Gateway items of the window the listing lacks: confirm one by one, newest first.
@@ -419,24 +427,30 @@ class Reconciler:
                     Finding(
                         "removed_outside",
                         expected.platform_id,
-                        title=expected.title,
+                        title=expected.job.title,
                         url=expected.url,
-                        job=expected.job,
-                        details={"approved_fingerprint": expected.fingerprint},
+                        job=expected.job.id,
                     )
                 )
             else:
-                finding = self._judge(account, now, view)
+                approved.update(await self._approved([expected.job], lister))
+                finding = self._judge(now, view, approved)
                 if finding is not None:
                     findings.append(finding)
         return findings
 
-    def _judge(self, account: Account, item: RemoteItem, view: View) -> Finding | None:
+    def _judge(
+        self, item: RemoteItem, view: View, approved: Mapping[str, tuple[str, str]]
+    ) -> Finding | None:
         """What one platform item means: ``None`` when the gateway accounts for it."""
         fp = item.fingerprint
-        expected = view.items.get(item.platform_id) or view.superseded.get(item.platform_id)
+        expected = view.known(item.platform_id)
         if expected is not None:
-            if expected.gone or fp == expected.fingerprint or fp in view.maybe_live:
+            content = approved.get(expected.job.id)
+            if content is None:
+                return None  # the job's content is unreadable (logged): nothing to compare
+            approved_fp = fingerprint(*content)
+            if expected.gone or fp == approved_fp or fp in view.maybe_live:
                 return None  # untouched, being changed by the gateway, or deleted by it
             return Finding(
                 "unapproved_edit",
@@ -444,11 +458,11 @@ class Reconciler:
                 dedupe_fingerprint=fp,
                 title=item.title,
                 url=item.url or expected.url,
-                job=expected.job,
-                diff=unified_diff((expected.title, expected.text), (item.title, item.text)),
+                job=expected.job.id,
+                diff=unified_diff(content, (item.title, item.text)),
                 excerpt=item.text[:EXCERPT_CHARS],
                 details={
-                    "approved_fingerprint": expected.fingerprint,
+                    "approved_fingerprint": approved_fp,
                     "platform_fingerprint": fp,
                     "updated_at": item.updated_at,
                 },
@@ -467,43 +481,83 @@ class Reconciler:
     # --- the gateway's view ------------------------------------------------------------------
 
     async def account_jobs(self, account_id: str) -> list[Job]:
-        """Every job of the account (a scan of the job index; no per-account index exists)."""
+        """Every job of the account, through the reconciler's own per-account index of the job
+        ids (``keys.watch_jobs``), kept up to date from the job index by creation time."""
         redis, keys = self.svc.redis, self.svc.keys
-        needle = f'"account": "{account_id}"'.encode()
+        await self._index_jobs(account_id)
+        members: list[Any] = await redis.zrange(keys.watch_jobs(account_id), 0, -1)
+        ids = [text(i) for i in members]
         found: list[Job] = []
-        start = 0
-        while True:
-            ids: list[Any] = await redis.zrange(keys.jobs_all(), start, start + _SCAN_CHUNK - 1)
-            if not ids:
-                return found
-            raws = await redis.mget([keys.job(text(i)) for i in ids])
-            for raw in raws:
-                if raw and needle in raw:
-                    job = Job.from_json(raw)
-                    if job.account == account_id:
-                        found.append(job)
-            start += _SCAN_CHUNK
+        for start in range(0, len(ids), _SCAN_CHUNK):
+            chunk = ids[start : start + _SCAN_CHUNK]
+            raws = await redis.mget([keys.job(i) for i in chunk])
+            found.extend(Job.from_json(raw) for raw in raws if raw)
+        return found
 
-    async def _approved(self, job: Job, lister: Lister) -> tuple[str, str] | None:
-        """``(title, text)`` the platform should show for ``job``'s content (cached)."""
-        cache_key = f"{job.id}:{job.content_sha256}"
-        cached = self._expected.get(cache_key)
-        if cached is not None:
-            self._expected.move_to_end(cache_key)
-            return cached
-        try:
-            stored = await self.svc.redis.get(self.svc.keys.job_post(job.id))
-            if stored is None:
-                raise NotFound(job.id)
-            post = post_from_stored(json.loads(stored)).outbound(job.content_sha256)
-        except (NotFound, ValueError, KeyError) as exc:
-            log.warning("watch: content of %s unreadable (%s)", job.id, type(exc).__name__)
-            return None
-        expected = lister.expected(post)
-        self._expected[cache_key] = expected
-        if len(self._expected) > _CACHE_SIZE:
-            self._expected.popitem(last=False)
-        return expected
+    async def _index_jobs(self, account_id: str) -> None:
+        """Add the account's jobs created since the last scan (with an overlap, for processes
+        whose clocks differ) to its index; every ``_FULL_SCAN_S`` the whole job index is read
+        again. Jobs are never removed from the store, so the index only grows."""
+        redis, keys = self.svc.redis, self.svc.keys
+        state_key = keys.watch_state(account_id)
+        raw_to, raw_full = await redis.hmget(state_key, ["jobs_scanned_to", "jobs_full_scan_at"])
+        now = time.time()
+        scanned_to = float(text(raw_to)) if raw_to is not None else None
+        full_at = float(text(raw_full)) if raw_full is not None else 0.0
+        full = scanned_to is None or now - full_at > _FULL_SCAN_S
+        low = "-inf" if full or scanned_to is None else repr(scanned_to - _SCAN_OVERLAP_S)
+        top = scanned_to or 0.0
+        needle = f'"account": "{account_id}"'.encode()
+        offset = 0
+        while True:
+            chunk: list[Any] = await redis.zrangebyscore(
+                keys.jobs_all(), low, "+inf", start=offset, num=_SCAN_CHUNK, withscores=True
+            )
+            if not chunk:
+                break
+            raws = await redis.mget([keys.job(text(member)) for member, _ in chunk])
+            mine: dict[str, float] = {}
+            for (member, score), raw in zip(chunk, raws, strict=True):
+                top = max(top, float(score))
+                if raw and needle in raw and Job.from_json(raw).account == account_id:
+                    mine[text(member)] = float(score)
+            if mine:
+                await redis.zadd(keys.watch_jobs(account_id), mine)
+            offset += len(chunk)
+        await redis.hset(state_key, "jobs_scanned_to", repr(top))
+        if full:
+            await redis.hset(state_key, "jobs_full_scan_at", repr(now))
+
+    async def _approved(self, jobs: Sequence[Job], lister: Lister) -> dict[str, tuple[str, str]]:
+        """``{job id: (title, text)}`` the platform should show for each job's content, read
+        from the store once per job and process (content never changes); unreadable ones are
+        left out (and logged)."""
+        out: dict[str, tuple[str, str]] = {}
+        wanted: dict[str, Job] = {}
+        for job in jobs:
+            cached = self._expected.get(job.id)
+            if cached is not None:
+                self._expected.move_to_end(job.id)
+                out[job.id] = cached
+            else:
+                wanted[job.id] = job
+        ids = list(wanted)
+        for start in range(0, len(ids), _SCAN_CHUNK):
+            chunk = ids[start : start + _SCAN_CHUNK]
+            raws = await self.svc.redis.mget([self.svc.keys.job_post(i) for i in chunk])
+            for job_id, raw in zip(chunk, raws, strict=True):
+                job = wanted[job_id]
+                try:
+                    if raw is None:
+                        raise NotFound(job_id)
+                    post = post_from_stored(json.loads(raw)).outbound(job.content_sha256)
+                except (NotFound, ValueError, KeyError, TypeError) as exc:
+                    log.warning("watch: content of %s unreadable (%s)", job_id, type(exc).__name__)
+                    continue
+                out[job_id] = self._expected[job_id] = lister.expected(post)
+                if len(self._expected) > _CACHE_SIZE:
+                    self._expected.popitem(last=False)
+        return out
 
     async def view(self, account: Account, lister: Lister) -> View:
         jobs = await self.account_jobs(account.id)
@@ -513,14 +567,16 @@ class Reconciler:
         for job in jobs:
             if job.kind != "publish" and job.origin:
                 changes.setdefault(job.origin, []).append(job)
+        maybe_live = [
+            job
+            for job in jobs
+            if job.kind != "delete"
+            and job.state in MAYBE_LIVE_STATES
+            and (job.state != "failed" or job.updated_at >= since_failed)
+        ]
+        contents = await self._approved(maybe_live, lister)
+        view.maybe_live = {fingerprint(*content) for content in contents.values()}
         for job in jobs:
-            maybe_live = job.state in MAYBE_LIVE_STATES and (
-                job.state != "failed" or job.updated_at >= since_failed
-            )
-            if maybe_live and job.kind != "delete":
-                approved = await self._approved(job, lister)
-                if approved is not None:
-                    view.maybe_live.add(fingerprint(*approved))
             if job.kind != "publish" or job.state not in ("published", "deleted"):
                 continue
             if not job.platform_id:
@@ -534,28 +590,18 @@ class Reconciler:
                 d.kind == "delete" and d.state == "deleted" for d in of_item
             )
             changing = any(c.state in CHANGING_STATES for c in of_item)
-            versions = [job, *updates]
-            entries = []
-            for version in versions:
-                approved = await self._approved(version, lister)
-                if approved is None:
-                    break
-                entries.append(
-                    Expected(
-                        origin=job.id,
-                        job=version.id,
-                        platform_id=version.platform_id or job.platform_id,
-                        title=approved[0],
-                        text=approved[1],
-                        fingerprint=fingerprint(*approved),
-                        published_at=version.updated_at,
-                        url=version.url or job.url,
-                        gone=gone,
-                        changing=changing,
-                    )
+            entries = [
+                Expected(
+                    origin=job.id,
+                    job=version,
+                    platform_id=version.platform_id or job.platform_id,
+                    published_at=version.updated_at,
+                    url=version.url or job.url,
+                    gone=gone,
+                    changing=changing,
                 )
-            if not entries:
-                continue
+                for version in (job, *updates)
+            ]
             live = entries[-1]
             for older in entries[:-1]:
                 if older.platform_id != live.platform_id:

@@ -87,7 +87,8 @@ class Platform:
     post: Callable[[int | str], dict[str, Any]]  # a post the platform accepts
     list_path: str  # the listing call (fault switches match the path's end)
     fetch_path: str  # the one-item call
-    # fault switches that leave the item on the platform while its job is not published yet
+    # fault switches that leave the item on the platform while its job is not published yet;
+    # at least one of them must leave its job ``unconfirmed``
     settle_faults: tuple[Mapping[str, Any], ...] = ()
     revoke: Callable[[str], Awaitable[None]] | None = None  # invalidate the API tokens
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import Any
 
 import pytest
 
 from connectors.base import Lister
 from gateway.appkeys import SERVICES, WATCH
+from gateway.errors import ServiceUnavailable
 from gateway.watch.alerts import Alert
 from gateway.watch.reconciler import PassReport
 from tests.gateway.watch.conftest import (
@@ -140,6 +142,7 @@ async def test_items_in_flight_or_unconfirmed_never_alert(
     after."""
     w = await start_watched(platform, enabled=False, max_attempts=3)
     seen_unsettled = 0
+    finals = []
     for i, fault in enumerate(platform.settle_faults):
         await w.fault(**fault)
         job = await w.api.publish(ACCOUNT, platform.post(f"f{i}"))
@@ -155,10 +158,12 @@ async def test_items_in_flight_or_unconfirmed_never_alert(
         await w.clear_faults()
         final = await w.api.wait_final(job["id"])
         assert final["state"] in ("published", "unconfirmed"), final
+        finals.append(final["state"])
         for _ in range(2):
             report = await w.run_pass()
             assert report.listed and report.alerts == [], report
     assert seen_unsettled > 0
+    assert "unconfirmed" in finals  # a row's settle_faults leave at least one job unconfirmed
     assert await w.alerts() == []
 
 
@@ -294,3 +299,142 @@ async def test_an_account_whose_connector_cannot_list_is_refused(
     reconciler.connectors = connectors
     status, answer = await w.api.call("POST", f"/v1/accounts/{ACCOUNT}/reconcile", "admin")
     assert status == 200 and answer["listed"], answer
+
+
+async def test_edits_and_deletions_through_the_gateway_never_alert(
+    platform: Platform, start_watched: StartWatched
+) -> None:
+    w = await start_watched(platform)
+    first, second = await w.publish(1), await w.publish(2)
+    new = platform.post("1v2")
+    tokens = await w.api.approvals(ACCOUNT, new)
+    status, edit = await w.api.call(
+        "PATCH", f"/v1/posts/{first['id']}", "editor", {"post": new, "approvals": tokens}
+    )
+    assert status in (201, 202), edit
+    edit = await w.api.wait_final(edit["id"])
+    assert edit["state"] == "published", edit
+    status, delete = await w.api.call(
+        "DELETE", f"/v1/posts/{second['id']}", "brand_pr", {"reason": "撤稿"}
+    )
+    assert status in (201, 202), delete
+    assert (await w.api.wait_final(delete["id"]))["state"] == "deleted"
+    await _settle(w)
+    assert await w.alerts() == []
+
+    # the reconciler compares the item with its *new* approved content
+    live_id = edit["platform_id"] or first["platform_id"]
+    await platform.console_edit(w.emulator_url, live_id, "<p>控制台改回了旧稿。</p>")
+    alert = await _alert(w, "unapproved_edit", live_id)
+    assert alert.job == edit["id"]
+    assert "-正文第一段，编号1v2。" in alert.diff
+
+
+# Console edits of a gateway item, as Chinese newsrooms' tools and adversaries make them: what a
+# reader sees decides. (content with {n} for the post's number, alert expected?)
+_REST = "<p>第1张图：</p><p>结束。</p>"
+EDIT_VARIANTS: list[tuple[str, str, bool]] = [
+    (
+        "re-wrapped paragraphs",
+        "<div>正文第一段，编号{n}。</div>\n\n<p>第1张图：</p>\n<p>结束。</p>",
+        False,
+    ),
+    (
+        "full-width space, nbsp",
+        "<p>正文第一段，\u3000编号{n}。&nbsp;</p><p>第1张图：</p><p> 结束。</p>",
+        False,
+    ),
+    (
+        "numeric entities",
+        "<p>&#27491;文第一段，编号{n}&#12290;</p><p>第1张图：</p><p>结束&#x3002;</p>",
+        False,
+    ),
+    (
+        "comment and style",
+        "<p>正文第一段，<!-- 备注 -->编号{n}。</p><style>p{}</style>" + _REST,
+        False,
+    ),
+    ("traditional character", "<p>正文第一段，編号{n}。</p>" + _REST, True),
+    ("zero-width space", "<p>正文第一段，编\u200b号{n}。</p>" + _REST, True),
+    ("ascii full stop", "<p>正文第一段，编号{n}.</p>" + _REST, True),
+    ("negation inserted", "<p>正文第一段，编号{n}。</p><p>第1张图：</p><p>不结束。</p>", True),
+    ("full-width digit", "<p>正文第一段，编号{N}。</p>" + _REST, True),
+    ("sentence appended", "<p>正文第一段，编号{n}。</p>" + _REST + "<p>补充一句。</p>", True),
+    (
+        "back to the approved",
+        '<p>正文第一段，编号{n}。</p><p>第1张图：<img src="x"></p><p>结束。</p>',
+        False,
+    ),
+]
+
+
+async def test_chinese_console_edits_alert_only_when_the_visible_text_changes(
+    platform: Platform, start_watched: StartWatched
+) -> None:
+    w = await start_watched(platform, enabled=False)
+    item = await w.publish(7)
+    assert (await w.run_pass()).alerts == []
+    for name, template, alerts in EDIT_VARIANTS:
+        content = template.replace("{n}", "7").replace("{N}", "７")
+        await platform.console_edit(w.emulator_url, item["platform_id"], content)
+        report = await w.run_pass()
+        assert report.listed, (name, report)
+        assert [a.kind for a in report.alerts] == (["unapproved_edit"] if alerts else []), name
+    assert len(await w.alerts()) == sum(1 for *_, alerts in EDIT_VARIANTS if alerts)
+
+
+async def test_accounts_are_scheduled_and_one_process_holds_an_account(
+    platform: Platform, start_watched: StartWatched
+) -> None:
+    w = await start_watched(platform, enabled=False)
+    reconciler, svc = w.reconciler, w.app[SERVICES]
+    state_key = svc.keys.watch_state(ACCOUNT)
+    now = time.time()
+    assert await reconciler.tick(now) == []  # first seen: due one interval later
+    next_at = float(await w.redis.hget(state_key, "next_at"))
+    assert next_at == pytest.approx(now + INTERVAL_S)
+    assert await reconciler.tick(next_at - 0.01) == []
+    [report] = await reconciler.tick(next_at + 0.01)
+    assert report.listed and report.result == "ok"
+    assert float(await w.redis.hget(state_key, "next_at")) > next_at
+
+    # another process holds the account: this one neither lists nor raises anything
+    await platform.console_publish(w.emulator_url, "租约", "<p>另一个进程正在对账。</p>")
+    await w.redis.set(svc.keys.watch_lease(ACCOUNT), "another-process", px=5000)
+    report = await w.run_pass()
+    assert (report.result, report.listed, report.alerts) == ("busy", False, [])
+    status, answer = await w.api.call("POST", f"/v1/accounts/{ACCOUNT}/reconcile", "brand_pr")
+    assert status == 409 and answer["reason"] == "busy", answer
+    assert await w.redis.get(svc.keys.watch_lease(ACCOUNT)) == b"another-process"
+    await w.redis.delete(svc.keys.watch_lease(ACCOUNT))
+    report = await w.run_pass()
+    assert [a.kind for a in report.alerts] == ["unapproved_publish"]
+    assert await w.redis.get(svc.keys.watch_lease(ACCOUNT)) is None  # released after the pass
+
+
+async def test_an_alert_whose_audit_failed_is_audited_by_the_next_pass(
+    platform: Platform, start_watched: StartWatched
+) -> None:
+    w = await start_watched(platform, enabled=False)
+    audit = w.app[SERVICES].audit
+    real_append = audit.append
+    failures = []
+
+    async def append_once_unavailable(**kw: Any) -> dict[str, Any]:
+        if kw.get("action") == "alert.raised" and not failures:
+            failures.append(kw["target"])
+            raise ServiceUnavailable("audit log unavailable", reason="audit_unavailable")
+        return await real_append(**kw)
+
+    audit.append = append_once_unavailable  # type: ignore[method-assign]
+    outside = await platform.console_publish(w.emulator_url, "审计", "<p>审计暂时不可用。</p>")
+    [alert] = (await w.run_pass()).alerts
+    assert alert.platform_id == outside and alert.audit_seq == 0 and failures == [alert.id]
+    assert len(await w.notices_of(alert.id)) == 1  # Brand-PR is told regardless
+    assert (await w.run_pass()).alerts == []
+    [record] = await w.audit_records("alert.raised")
+    assert record["target"] == alert.id
+    stored = await w.store.require(alert.id)
+    assert stored.audit_seq == record["seq"]
+    await w.run_pass()
+    assert len(await w.audit_records("alert.raised")) == 1
