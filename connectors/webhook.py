@@ -21,7 +21,8 @@ updated first, ``next_cursor`` until the end); drafts are left out. :meth:`fetch
 ``GET /posts/{id}`` (404 → gone). Both compare the CMS's ``title`` and ``content_html`` in
 ``visible_text`` form; the CMS's rewritten image URLs are markup and drop out.
 
-Config section keys: ``base_url`` (default CMS), ``timeout_s``, ``status`` (``"publish"`` |
+Config section keys: ``base_url`` (default CMS), ``timeout_s``, ``poll_interval_s`` (5; how long
+after a ``202 pending`` the item is looked at again), ``status`` (``"publish"`` |
 ``"draft"``). Account settings: ``base_url``, ``status``, ``categories``, ``tags`` (lists of
 names), ``canonical_url``. Credentials: ``secret`` (HMAC key, required), ``token`` (optional
 bearer token sent as ``Authorization``).
@@ -63,7 +64,7 @@ from connectors.base import (
 
 logger = logging.getLogger(__name__)
 
-_SECTION_KEYS = frozenset({"base_url", "timeout_s", "status"})
+_SECTION_KEYS = frozenset({"base_url", "timeout_s", "status", "poll_interval_s"})
 # what readers can see (or will): a draft is not listed for bypass detection
 _LISTED_STATUSES = frozenset({"published", "scheduled", "pending"})
 _MAX_LIST_PAGES = 100
@@ -116,6 +117,7 @@ class WebhookConnector:
         base_url: str = "",
         timeout_s: float = 20.0,
         status: str = "publish",
+        poll_interval_s: float = 5.0,
     ) -> None:
         if status not in ("publish", "draft"):
             raise ValueError(f"webhook: status must be 'publish' or 'draft', not {status!r}")
@@ -123,6 +125,7 @@ class WebhookConnector:
         self._base_url = base_url.rstrip("/")
         self._timeout_s = timeout_s
         self._status = status
+        self._poll_interval_s = poll_interval_s
 
     @classmethod
     def from_config(
@@ -231,7 +234,7 @@ class WebhookConnector:
         if status == "failed":
             raise PermanentFailure(f"the CMS reports item {item_id} as failed")
         if status == "pending":
-            return Pending(item_id, 5.0, {"how": how})
+            return Pending(item_id, self._poll_interval_s, {"how": how})
         return Published(item_id, url, {"how": how, "status": status})
 
     async def _lookup(self, ctx: PublishContext) -> Mapping[str, Any] | None:

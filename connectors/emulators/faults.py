@@ -2,7 +2,8 @@
 
 A fault applies to requests whose path ends with ``path`` (or to all when ``path`` is ``"*"``;
 a ``path`` with another ``*`` is a glob over the whole path, e.g. ``"/wp-json/wp/v2/posts/*"``)
-and whose method is ``method`` (``"*"`` = any), and fires ``times`` times (``None`` = until
+and whose method is ``method`` (``"*"`` = any) and query has every value of ``query`` (e.g.
+``{"status": "any"}``), and fires ``times`` times (``None`` = until
 cleared), after letting the first ``skip`` matching requests through untouched (e.g.
 ``skip=1``: the second page of a listing fails):
 
@@ -16,6 +17,9 @@ cleared), after letting the first ``skip`` matching requests through untouched (
 * ``after_apply_s`` -- apply the request, then wait before answering (the platform has done it
   while the caller still waits).
 
+Several faults may be added in one call: ``{"faults": [{...}, {...}]}`` (a step that needs two
+at once, e.g. a create applied and dropped *and* the lookup that would find it failing).
+
 Set them in-process with :meth:`Faults.add` or over HTTP:
 ``POST /_emulator/faults`` ``{"path": "/cgi-bin/freepublish/submit", "drop_after_apply": true,
 "times": 1}``; ``DELETE /_emulator/faults`` clears them; ``GET /_emulator/faults`` lists them.
@@ -26,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -46,9 +50,12 @@ class Fault:
     skip: int = 0
     method: str = "*"
     after_apply_s: float = 0.0
+    query: dict[str, str] | None = None
 
-    def matches(self, path: str, method: str = "") -> bool:
+    def matches(self, path: str, method: str = "", query: Mapping[str, str] | None = None) -> bool:
         if self.method != "*" and method and self.method.upper() != method.upper():
+            return False
+        if self.query and any((query or {}).get(k) != str(v) for k, v in self.query.items()):
             return False
         if self.path == "*":
             return True
@@ -80,10 +87,12 @@ class Faults:
     def clear(self) -> None:
         self._faults.clear()
 
-    def take(self, path: str, method: str = "") -> Fault | None:
+    def take(
+        self, path: str, method: str = "", query: Mapping[str, str] | None = None
+    ) -> Fault | None:
         """The first matching fault, consuming one of its ``times``."""
         for fault in self._faults:
-            if fault.matches(path, method):
+            if fault.matches(path, method, query):
                 if fault.skip > 0:
                     fault.skip -= 1
                     return None
@@ -106,7 +115,7 @@ FAULTS_KEY = web.AppKey("emulator_faults", Faults)
 async def fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith("/_emulator/"):
         return await handler(request)
-    fault = request.app[FAULTS_KEY].take(request.path, request.method)
+    fault = request.app[FAULTS_KEY].take(request.path, request.method, request.query)
     if fault is None:
         return await handler(request)
     if fault.latency_s:
@@ -137,11 +146,19 @@ async def _get_faults(request: web.Request) -> web.Response:
 
 async def _add_fault(request: web.Request) -> web.Response:
     body = await request.json()
+    batch = body.get("faults") if isinstance(body, dict) and "faults" in body else None
+    specs = batch if isinstance(batch, list) else [body]
+    if not all(isinstance(spec, dict) for spec in specs):
+        return web.json_response({"error": "a fault is a JSON object"}, status=400)
+    faults = request.app[FAULTS_KEY]
     try:
-        fault = request.app[FAULTS_KEY].add(**body)
+        added = [Fault(**spec) for spec in specs]
     except TypeError as exc:
         return web.json_response({"error": str(exc)}, status=400)
-    return web.json_response(asdict(fault), status=201)
+    for fault in added:
+        faults.add(**asdict(fault))
+    answer: Any = [asdict(f) for f in added] if batch is not None else asdict(added[0])
+    return web.json_response(answer, status=201)
 
 
 async def _clear_faults(request: web.Request) -> web.Response:

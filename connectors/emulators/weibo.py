@@ -32,8 +32,8 @@ apply to them:
   "url"}`` -- a new status (``【title】content`` when a title is given; the first user's when no
   ``uid``);
 * ``POST /_emulator/console/edit`` ``{"platform_id", "title"?, "content"?}`` -- Weibo's member
-  edit ("已编辑"): the text changes, ``edit_count`` and ``edit_at`` appear, ``created_at`` and
-  the id stay;
+  edit ("已编辑"): the text changes (a leading ``【title】`` is the title: kept when only the
+  content is edited), ``edit_count`` and ``edit_at`` appear, ``created_at`` and the id stay;
 * ``POST /_emulator/console/delete`` ``{"platform_id"}`` -- the status is deleted.
 
 ``user_timeline`` pages with ``page``/``count`` (at most 100) and, like Weibo, takes ``since_id``
@@ -495,8 +495,14 @@ async def _console_edit(request: web.Request) -> web.Response:
     body = await _console_body(request, "platform_id")
     status = _console_status(state, body["platform_id"])
     if "content" in body or "title" in body:
-        content = body.get("content", status.text)
-        status.text = _shorten(state, _console_text({**body, "content": content}))
+        shown_title, rest = "", status.text
+        if status.text.startswith("【") and "】" in status.text:
+            shown_title, _, rest = status.text[1:].partition("】")
+        edited = {
+            "title": body.get("title", shown_title),
+            "content": body.get("content", rest),
+        }
+        status.text = _shorten(state, _console_text(edited))
     status.edit_count += 1
     status.edit_at = time.time()
     state.counters["console.edit"] += 1

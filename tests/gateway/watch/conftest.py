@@ -137,14 +137,28 @@ _console_delete = _wechat_console_delete
 
 
 def _weibo_post(n: int | str) -> dict[str, Any]:
-    """Weibo shows the digest (``【title】digest link``): a two-line digest, so an edit's diff
-    has lines to show."""
-    return {**make_post(n), "digest": f"正文第一段，编号{n}。\n结束。"}
+    """Weibo shows ``【title】digest link``: a digest with the lines a reader sees of the other
+    platforms' content (``make_post``), so the console edits here read the same everywhere."""
+    return {**make_post(n), "digest": f"正文第一段，编号{n}。\n第1张图：\n结束。"}
 
 
 # A connector's timeout: under the pass's own limit (0.8 × lease_s = 4 s), so a hung listing ends
 # with the connector's reason; over the slow answer below.
 _TIMEOUT_S = 3.6
+
+
+def _applied_lookup_failing(
+    create: str, lookup: str, create_method: str = "*", **lookup_query: str
+) -> Mapping[str, Any]:
+    """The platform applies the create and the answer is lost; the connector's lookup for it
+    (told from the reconciler's listing by its query) keeps failing: the job ends
+    ``unconfirmed`` with its item on the platform."""
+    return {
+        "faults": [
+            {"path": create, "method": create_method, "drop_after_apply": True, "times": 1},
+            {"path": lookup, "method": "GET", "query": lookup_query, "status": 502},
+        ]
+    }
 
 
 def _applied_then_slow(path: str, method: str = "*") -> Mapping[str, Any]:
@@ -160,7 +174,12 @@ PLATFORMS += [
         emulator=lambda: weibo.make_app(
             tokens={WEIBO_TOKEN: "1404376560"}, safe_domains=("example.com",), shorten_links=True
         ),
-        section=lambda url: {"base_url": url, "timeout_s": _TIMEOUT_S, "resend_grace_s": 1.0},
+        section=lambda url: {
+            "base_url": url,
+            "timeout_s": _TIMEOUT_S,
+            "resend_grace_s": 1.0,
+            "update_mode": "repost",  # Weibo cannot edit: an update replaces the status
+        },
         account_settings=lambda url: {
             "link": SAFE_LINK,
             "rip": "211.156.0.1",
@@ -173,7 +192,13 @@ PLATFORMS += [
         post=_weibo_post,
         list_path="/2/statuses/user_timeline.json",
         fetch_path="/2/statuses/show.json",
-        settle_faults=(_applied_then_slow("/2/statuses/share.json"),),
+        settle_faults=(
+            _applied_then_slow("/2/statuses/share.json"),
+            # the connector looks with count=50 (reconcile_count), the listing with count=100
+            _applied_lookup_failing(
+                "/2/statuses/share.json", "/2/statuses/user_timeline.json", count="50"
+            ),
+        ),
     ),
     Platform(
         name="wordpress",
@@ -193,12 +218,20 @@ PLATFORMS += [
         post=lambda n: make_post(n, images=1),
         list_path="/wp-json/wp/v2/posts",
         fetch_path="/wp-json/wp/v2/posts/*",
-        settle_faults=(_applied_then_slow("/wp-json/wp/v2/posts", "POST"),),
+        settle_faults=(
+            _applied_then_slow("/wp-json/wp/v2/posts", "POST"),
+            # the connector searches for its marker with status=any, the listing does not
+            _applied_lookup_failing(
+                "/wp-json/wp/v2/posts", "/wp-json/wp/v2/posts", "POST", status="any"
+            ),
+        ),
     ),
     Platform(
         name="webhook",
-        emulator=lambda: webhook_cms.make_app(secret=HOOK_SECRET),
-        section=lambda url: {"base_url": url, "timeout_s": _TIMEOUT_S},
+        # an asynchronous CMS (202 pending, published on the first look): the only way a
+        # create of this contract is left unconfirmed (a lost answer is repeated safely)
+        emulator=lambda: webhook_cms.make_app(secret=HOOK_SECRET, pending_polls=1),
+        section=lambda url: {"base_url": url, "timeout_s": _TIMEOUT_S, "poll_interval_s": 0.1},
         account_settings=lambda url: {"base_url": url},
         vault_fields={"secret": HOOK_SECRET},
         console_publish=_console_publish,
@@ -207,7 +240,10 @@ PLATFORMS += [
         post=lambda n: make_post(n, images=1),
         list_path="/posts",
         fetch_path="/posts/*",
-        settle_faults=(_applied_then_slow("/posts", "POST"),),
+        settle_faults=(
+            _applied_then_slow("/posts", "POST"),
+            {"path": "/posts/*", "method": "GET", "status": 502},  # pending, never looked at
+        ),
     ),
 ]
 
