@@ -387,12 +387,14 @@ class Reconciler:
         limit = self.settings.list_limit
         remote = list(await self._call("listing", lister.recent(ctx, since=since, limit=limit)))
         report.items_seen = len(remote)
+        seen_ids = {r.platform_id for r in remote}
+        rematched = await self._rematch(remote, view, seen_ids, since, lister)
         known = [e.job for r in remote if (e := view.known(r.platform_id)) is not None]
         approved = await self._approved(known, lister)
         findings: list[Finding] = []
-        seen_ids = set()
         for item in remote:
-            seen_ids.add(item.platform_id)
+            if item.platform_id in rematched:
+                continue
             finding = self._judge(item, view, approved)
             if finding is not None:
                 findings.append(finding)
@@ -438,6 +440,44 @@ class Reconciler:
                 if finding is not None:
                     findings.append(finding)
         return findings
+
+    async def _rematch(
+        self,
+        remote: Sequence[RemoteItem],
+        view: View,
+        seen_ids: set[str],
+        since: float,
+        lister: Lister,
+    ) -> set[str]:
+        """Unknown platform items that show the approved content of a gateway item of the window
+        the listing lacks: the same item under another id than the job records (a job settled
+        by hand with the id of the platform's publish job, not of the article). Neither an
+        ``unapproved_publish`` nor a ``removed_outside``; their ids are added to ``seen_ids``."""
+        unknown = [r for r in remote if view.known(r.platform_id) is None]
+        unmatched = [
+            e
+            for e in view.items.values()
+            if e.platform_id not in seen_ids and not e.gone and e.published_at >= since
+        ]
+        if not unknown or not unmatched:
+            return set()
+        contents = await self._approved([e.job for e in unmatched], lister)
+        by_fingerprint = {
+            fingerprint(*contents[e.job.id]): e for e in unmatched if e.job.id in contents
+        }
+        rematched = set()
+        for item in unknown:
+            expected = by_fingerprint.pop(item.fingerprint, None)
+            if expected is not None:
+                log.info(
+                    "watch: %s shows the content of job %s, recorded as %s",
+                    item.platform_id,
+                    expected.job.id,
+                    expected.platform_id,
+                )
+                rematched.add(item.platform_id)
+                seen_ids.add(expected.platform_id)
+        return rematched
 
     def _judge(
         self, item: RemoteItem, view: View, approved: Mapping[str, tuple[str, str]]
@@ -571,8 +611,14 @@ class Reconciler:
             job
             for job in jobs
             if job.kind != "delete"
-            and job.state in MAYBE_LIVE_STATES
-            and (job.state != "failed" or job.updated_at >= since_failed)
+            and (
+                (
+                    job.state in MAYBE_LIVE_STATES
+                    and (job.state != "failed" or job.updated_at >= since_failed)
+                )
+                # settled as published by Brand-PR without the platform's id (POST .../resolve)
+                or (job.state == "published" and not job.platform_id)
+            )
         ]
         contents = await self._approved(maybe_live, lister)
         view.maybe_live = {fingerprint(*content) for content in contents.values()}

@@ -87,10 +87,12 @@ class Platform:
     post: Callable[[int | str], dict[str, Any]]  # a post the platform accepts
     list_path: str  # the listing call (fault switches match the path's end)
     fetch_path: str  # the one-item call
+    delete_path: str  # the connector's delete call
     # fault switches that leave the item on the platform while its job is not published yet;
     # at least one of them must leave its job ``unconfirmed``
     settle_faults: tuple[Mapping[str, Any], ...] = ()
     revoke: Callable[[str], Awaitable[None]] | None = None  # invalidate the API tokens
+    bad_vault_fields: Mapping[str, str] | None = None  # credentials the platform refuses
 
 
 async def _wechat_revoke(base_url: str) -> None:
@@ -120,11 +122,13 @@ PLATFORMS: list[Platform] = [
         post=lambda n: make_post(n, images=1),
         list_path="/cgi-bin/freepublish/batchget",
         fetch_path="/cgi-bin/freepublish/getarticle",
+        delete_path="/cgi-bin/freepublish/delete",
         settle_faults=(
             {"path": "/cgi-bin/freepublish/get", "hang": True},  # polled in vain → unconfirmed
             {"path": "/cgi-bin/freepublish/submit", "drop_after_apply": True, "times": 1},
         ),
         revoke=_wechat_revoke,
+        bad_vault_fields={"app_id": "wx_east_app", "app_secret": "not-the-app-secret"},
     ),
 ]
 assert WX_APPS  # the emulator's accounts (tests/delivery/conftest.py)

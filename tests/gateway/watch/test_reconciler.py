@@ -166,6 +166,21 @@ async def test_items_in_flight_or_unconfirmed_never_alert(
     assert "unconfirmed" in finals  # a row's settle_faults leave at least one job unconfirmed
     assert await w.alerts() == []
 
+    # Brand-PR settles the unconfirmed jobs as published without the platform's item id (the
+    # job keeps whatever id it had, e.g. WeChat's publish_id): still the same items, no alert.
+    for job in await w.api.listing("unconfirmed"):
+        status, resolved = await w.api.call(
+            "POST",
+            f"/v1/posts/{job['id']}/resolve",
+            "brand_pr",
+            {"resolution": "published", "reason": "平台上已发布，核对无误"},
+        )
+        assert status == 200 and resolved["state"] == "published", resolved
+    for _ in range(2):
+        report = await w.run_pass()
+        assert report.listed and report.alerts == [], report
+    assert await w.alerts() == []
+
 
 async def test_listing_faults_raise_nothing_and_the_next_pass_recovers(
     platform: Platform, start_watched: StartWatched
@@ -197,6 +212,17 @@ async def test_listing_faults_raise_nothing_and_the_next_pass_recovers(
         in (rendered)
     )
 
+    if platform.bad_vault_fields is not None:  # credentials refused: needs_reauth, no alert
+        vault = f"/admin/vault/{ACCOUNT}"
+        status, _ = await w.api.call("PUT", vault, "admin", {"fields": platform.bad_vault_fields})
+        assert status == 200
+        if platform.revoke is not None:
+            await platform.revoke(w.emulator_url)
+        report = await w.run_pass()
+        assert (report.listed, report.result, report.alerts) == (False, "needs_reauth", [])
+        assert "not-the-app-secret" not in json.dumps(report.public(), ensure_ascii=False)
+        fields = dict(platform.vault_fields)
+        assert (await w.api.call("PUT", vault, "admin", {"fields": fields}))[0] == 200
     if platform.revoke is not None:  # tokens revoked: the connector's usual refresh
         await platform.revoke(w.emulator_url)
     report = await w.run_pass()
@@ -204,7 +230,8 @@ async def test_listing_faults_raise_nothing_and_the_next_pass_recovers(
     assert sorted((a.kind, a.platform_id) for a in report.alerts) == sorted(
         [("unapproved_publish", outside), ("removed_outside", gateway_item["platform_id"])]
     )
-    assert (await w.run_pass()).alerts == []
+    report = await w.run_pass()
+    assert report.alerts == [] and report.fetched == 0  # a reported removal is not fetched again
 
 
 async def test_two_gateways_on_one_store_raise_one_alert(
@@ -438,3 +465,27 @@ async def test_an_alert_whose_audit_failed_is_audited_by_the_next_pass(
     assert stored.audit_seq == record["seq"]
     await w.run_pass()
     assert len(await w.audit_records("alert.raised")) == 1
+
+
+async def test_an_item_the_gateway_is_deleting_never_alerts_as_removed(
+    platform: Platform, start_watched: StartWatched
+) -> None:
+    """The platform applied the gateway's delete but the answer never came back (the job keeps
+    retrying): the item is gone, and that is the gateway's doing."""
+    w = await start_watched(platform, enabled=False)
+    item = await w.publish(1)
+    await w.fault(path=platform.delete_path, hang=True)
+    status, delete = await w.api.call(
+        "DELETE", f"/v1/posts/{item['id']}", "brand_pr", {"reason": "撤稿"}
+    )
+    assert status in (201, 202), delete
+    await platform.console_delete(w.emulator_url, item["platform_id"])  # as if applied
+    for _ in range(2):
+        report = await w.run_pass()
+        assert report.listed and report.alerts == [] and report.fetched == 0, report
+        assert (await w.api.job(delete["id"]))["state"] not in ("deleted", "failed")
+    await w.clear_faults()
+    assert (await w.api.wait_final(delete["id"]))["state"] == "deleted"
+    report = await w.run_pass()
+    assert report.listed and report.alerts == [], report
+    assert await w.alerts() == []
