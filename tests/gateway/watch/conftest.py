@@ -196,6 +196,8 @@ PLATFORMS += [
         post=_weibo_post,
         list_path="/2/statuses/user_timeline.json",
         fetch_path="/2/statuses/show.json",
+        delete_path="/2/statuses/destroy.json",
+        bad_vault_fields={"access_token": "not-the-app-secret"},
         settle_faults=(
             _applied_then_slow("/2/statuses/share.json"),
             # the connector looks with count=50 (reconcile_count), the listing with count=100
@@ -222,6 +224,8 @@ PLATFORMS += [
         post=lambda n: make_post(n, images=1),
         list_path="/wp-json/wp/v2/posts",
         fetch_path="/wp-json/wp/v2/posts/*",
+        delete_path="/wp-json/wp/v2/posts/*",
+        bad_vault_fields={"username": WP_USER, "app_password": "not-the-app-secret"},
         settle_faults=(
             _applied_then_slow("/wp-json/wp/v2/posts", "POST"),
             # the connector searches for its marker with status=any, the listing does not
@@ -244,6 +248,8 @@ PLATFORMS += [
         post=lambda n: make_post(n, images=1),
         list_path="/posts",
         fetch_path="/posts/*",
+        delete_path="/posts/*",
+        bad_vault_fields={"secret": "not-the-app-secret"},
         settle_faults=(
             _applied_then_slow("/posts", "POST"),
             {"path": "/posts/*", "method": "GET", "status": 502},  # pending, never looked at
