@@ -664,3 +664,37 @@ async def test_a_post_kses_changed_on_save_is_not_taken_for_untouched(
     assert item is not None and "隐藏" in item.text
     assert conn.expected(post) == ("脚本", "正文")
     assert item.fingerprint != fingerprint(*conn.expected(post))
+
+
+async def test_listing_pages_through_the_real_site(
+    site: WordPressSite, session: aiohttp.ClientSession, redis: aredis.Redis
+) -> None:
+    """More than one page (X-WP-TotalPages), most recently modified first, published and
+    private posts listed, drafts and trashed posts not."""
+    marker_title = f"分页{time.time_ns()}"
+    rows = [("publish", n) for n in range(103)] + [("private", 103), ("draft", 104), ("trash", 105)]
+    values = ", ".join(
+        f"(1, UTC_TIMESTAMP(), UTC_TIMESTAMP(), '<p>第{n}篇正文</p>', '{marker_title}-{n}', '', "
+        f"'{status}', 'page-{marker_title}-{n}', UTC_TIMESTAMP() - INTERVAL {200 - n} SECOND, "
+        f"UTC_TIMESTAMP() - INTERVAL {200 - n} SECOND, 'post', '', '', '', '')"
+        for status, n in rows
+    )
+    await asyncio.to_thread(
+        site.sql,
+        "INSERT INTO wp_posts (post_author, post_date, post_date_gmt, post_content, post_title, "
+        "post_excerpt, post_status, post_name, post_modified, post_modified_gmt, post_type, "
+        f"to_ping, pinged, post_content_filtered, guid) VALUES {values}",
+        "wordpress",
+    )
+    account = AccountRef("real-pages", "wordpress", "站点", {"base_url": site.url})
+    creds = {"username": ADMIN_USER, "app_password": site.passwords[ADMIN_USER]}
+    conn = WordPressConnector(session=session, timeout_s=30.0)
+    ctx = await RedisPublishContext.create(redis, account=account, credentials=creds)
+    listed = [
+        i for i in await conn.recent(ctx, since=time.time() - 600, limit=500)
+        if i.title.startswith(marker_title)
+    ]  # fmt: skip
+    assert [i.title for i in listed] == [f"{marker_title}-{n}" for n in range(103, -1, -1)]
+    assert listed[0].text == "第103篇正文"
+    newest = await conn.recent(ctx, since=time.time() - 600, limit=5)
+    assert len(newest) == 5
