@@ -505,14 +505,17 @@ class WeChatConnector:
         """Published articles created or updated at or after ``since``, newest first.
 
         ``freepublish/batchget`` pages of 20 (each page one call of the 100/day quota); paging
-        stops at ``limit`` items, at the end of the list, or at a page whose last article was
-        created before ``since`` (the list is ordered by publication, newest first). Any fault
-        raises: a partial listing is never returned as complete.
+        stops at ``limit`` items, at the end of the list, at a page whose last article was
+        created before ``since`` (the list is ordered by publication, newest first), or after
+        ``ceil(limit / 20) + 1`` pages. Any fault raises: a partial listing is never returned
+        as complete.
         """
         creds = await self._creds(ctx)
         found: list[RemoteItem] = []
         offset = 0
-        while len(found) < limit:
+        pages = -(-limit // _PAGE) + 1  # quota bound, even if many listed articles are deleted
+        while len(found) < limit and pages > 0:
+            pages -= 1
             body = {"offset": offset, "count": _PAGE, "no_content": 0}
             data = await self._call(ctx, creds, "freepublish/batchget", body=body)
             page = data.get("item") or []

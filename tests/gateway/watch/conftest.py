@@ -82,9 +82,12 @@ class Platform:
     account_settings: Callable[[str], dict[str, Any]]
     vault_fields: Mapping[str, str]
     console_publish: Callable[[str, str, str], Awaitable[str]]  # (url, title, html) → id
-    console_edit: Callable[[str, str, str], Awaitable[None]]  # (url, id, new html)
+    # (url, id, new html); None when the platform's own console cannot edit a published item
+    console_edit: Callable[[str, str, str], Awaitable[None]] | None
     console_delete: Callable[[str, str], Awaitable[None]]  # (url, id)
-    post: Callable[[int | str], dict[str, Any]]  # a post the platform accepts
+    # a post the platform accepts; its content has "编号<n>", a "，", a "。" and "结束" (the
+    # Chinese edit table rewrites it), like tests/delivery/conftest.make_post
+    post: Callable[[int | str], dict[str, Any]]
     list_path: str  # the listing call (fault switches match the path's end)
     fetch_path: str  # the one-item call
     delete_path: str  # the connector's delete call

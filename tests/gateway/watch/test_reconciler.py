@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -78,13 +79,15 @@ async def test_console_publish_edit_and_delete_alert_once_each(
     assert published.title == "未经审核的稿件" and "绕过网关" in published.excerpt
     assert published.job == ""
 
-    await platform.console_edit(
-        w.emulator_url, edited["platform_id"], "<p>正文第一段，编号2。</p><p>后来加上的一句话。</p>"
-    )
-    edit = await _alert(w, "unapproved_edit", edited["platform_id"])
-    assert edit.job == edited["id"]
-    assert "+后来加上的一句话。" in edit.diff and "-结束。" in edit.diff
-    assert edit.diff.startswith("--- approved\n+++ platform")
+    kinds = ["removed_outside", "unapproved_publish"]
+    if platform.console_edit is not None:
+        changed = platform.post(2)["content"] + "<p>后来加上的一句话。</p>"
+        await platform.console_edit(w.emulator_url, edited["platform_id"], changed)
+        edit = await _alert(w, "unapproved_edit", edited["platform_id"])
+        assert edit.job == edited["id"]
+        assert edit.diff.startswith("--- approved\n+++ platform")
+        assert "\n+后来加上的一句话。" in edit.diff
+        kinds.append("unapproved_edit")
 
     await platform.console_delete(w.emulator_url, removed["platform_id"])
     gone = await _alert(w, "removed_outside", removed["platform_id"])
@@ -92,11 +95,7 @@ async def test_console_publish_edit_and_delete_alert_once_each(
 
     await _settle(w)
     alerts = await w.alerts()
-    assert sorted(a.kind for a in alerts) == [
-        "removed_outside",
-        "unapproved_edit",
-        "unapproved_publish",
-    ]  # exactly once each over further passes
+    assert sorted(a.kind for a in alerts) == sorted(kinds)  # once each over further passes
     assert not any(a.platform_id == kept["platform_id"] for a in alerts)
 
     # audited by the gateway itself, the record's seq kept on the alert, no secret in it
@@ -122,6 +121,8 @@ async def test_console_publish_edit_and_delete_alert_once_each(
         assert notices[0]["data"]["kind"] == alert.kind
 
     # a second, different edit is a new finding; the first is not raised again
+    if platform.console_edit is None:
+        return
     await platform.console_edit(w.emulator_url, edited["platform_id"], "<p>又改了一次。</p>")
 
     async def two_edits() -> list[Alert] | None:
@@ -350,60 +351,69 @@ async def test_edits_and_deletions_through_the_gateway_never_alert(
     assert await w.alerts() == []
 
     # the reconciler compares the item with its *new* approved content
+    if platform.console_edit is None:
+        return
     live_id = edit["platform_id"] or first["platform_id"]
     await platform.console_edit(w.emulator_url, live_id, "<p>控制台改回了旧稿。</p>")
     alert = await _alert(w, "unapproved_edit", live_id)
     assert alert.job == edit["id"]
-    assert "-正文第一段，编号1v2。" in alert.diff
+    removed_lines = [line for line in alert.diff.splitlines()[2:] if line.startswith("-")]
+    assert any("1v2" in line for line in removed_lines), alert.diff
 
 
 # Console edits of a gateway item, as Chinese newsrooms' tools and adversaries make them: what a
-# reader sees decides. (content with {n} for the post's number, alert expected?)
-_REST = "<p>第1张图：</p><p>结束。</p>"
-EDIT_VARIANTS: list[tuple[str, str, bool]] = [
+# reader sees decides. Each variant rewrites the approved HTML of ``platform.post(7)`` (which has
+# a "，", a "。", "编号7" and "结束", like tests/delivery/conftest.make_post); alert expected?
+EditVariant = tuple[str, Callable[[str], str], bool]
+
+
+def _first(old: str, new: str) -> Callable[[str], str]:
+    def edit(html: str) -> str:
+        assert old in html, (old, html)
+        return html.replace(old, new, 1)
+
+    return edit
+
+
+EDIT_VARIANTS: list[EditVariant] = [
     (
         "re-wrapped paragraphs",
-        "<div>正文第一段，编号{n}。</div>\n\n<p>第1张图：</p>\n<p>结束。</p>",
+        lambda h: h.replace("<p>", "<div>").replace("</p>", "</div>\n\n"),
         False,
     ),
     (
         "full-width space, nbsp",
-        "<p>正文第一段，\u3000编号{n}。&nbsp;</p><p>第1张图：</p><p> 结束。</p>",
+        lambda h: _first("，", "，\u3000")(h).replace("</p>", "&nbsp;</p>", 1),
         False,
     ),
-    (
-        "numeric entities",
-        "<p>&#27491;文第一段，编号{n}&#12290;</p><p>第1张图：</p><p>结束&#x3002;</p>",
-        False,
-    ),
+    ("numeric entities", lambda h: _first("编", "&#32534;")(h).replace("。", "&#12290;"), False),
     (
         "comment and style",
-        "<p>正文第一段，<!-- 备注 -->编号{n}。</p><style>p{}</style>" + _REST,
+        lambda h: _first("，", "，<!-- 备注 -->")(h) + "<style>p{}</style>",
         False,
     ),
-    ("traditional character", "<p>正文第一段，編号{n}。</p>" + _REST, True),
-    ("zero-width space", "<p>正文第一段，编\u200b号{n}。</p>" + _REST, True),
-    ("ascii full stop", "<p>正文第一段，编号{n}.</p>" + _REST, True),
-    ("negation inserted", "<p>正文第一段，编号{n}。</p><p>第1张图：</p><p>不结束。</p>", True),
-    ("full-width digit", "<p>正文第一段，编号{N}。</p>" + _REST, True),
-    ("sentence appended", "<p>正文第一段，编号{n}。</p>" + _REST + "<p>补充一句。</p>", True),
-    (
-        "back to the approved",
-        '<p>正文第一段，编号{n}。</p><p>第1张图：<img src="x"></p><p>结束。</p>',
-        False,
-    ),
+    ("an image's address", lambda h: h + '<p><img src="https://example.com/x.png"></p>', False),
+    ("traditional character", _first("编号", "編号"), True),
+    ("zero-width space", _first("编号", "编\u200b号"), True),
+    ("ascii full stop", _first("。", "."), True),
+    ("negation inserted", _first("结束", "不结束"), True),
+    ("full-width digit", _first("编号7", "编号７"), True),
+    ("sentence appended", lambda h: h + "<p>补充一句。</p>", True),
+    ("back to the approved", lambda h: h, False),
 ]
 
 
 async def test_chinese_console_edits_alert_only_when_the_visible_text_changes(
     platform: Platform, start_watched: StartWatched
 ) -> None:
+    if platform.console_edit is None:
+        pytest.skip(f"{platform.name} has no edit on its console")
     w = await start_watched(platform, enabled=False)
+    post = platform.post(7)
     item = await w.publish(7)
     assert (await w.run_pass()).alerts == []
-    for name, template, alerts in EDIT_VARIANTS:
-        content = template.replace("{n}", "7").replace("{N}", "７")
-        await platform.console_edit(w.emulator_url, item["platform_id"], content)
+    for name, rewrite, alerts in EDIT_VARIANTS:
+        await platform.console_edit(w.emulator_url, item["platform_id"], rewrite(post["content"]))
         report = await w.run_pass()
         assert report.listed, (name, report)
         assert [a.kind for a in report.alerts] == (["unapproved_edit"] if alerts else []), name
