@@ -149,30 +149,23 @@ def _weibo_post(n: int | str) -> dict[str, Any]:
     return {**make_post(n), "digest": f"正文第一段，编号{n}。\n第1张图：\n结束。"}
 
 
-# A connector's timeout: under the pass's own limit (0.8 × lease_s = 4 s), so a hung listing ends
-# with the connector's reason; over the slow answer below.
-_TIMEOUT_S = 3.6
+# A connector's timeout, well under the pass's own limit (0.8 × lease_s = 4 s): a hung listing ends
+# with the connector's reason.
+_TIMEOUT_S = 2.0
 
 
 def _applied_lookup_failing(
     create: str, lookup: str, create_method: str = "*", **lookup_query: str
 ) -> Mapping[str, Any]:
     """The platform applies the create and the answer is lost; the connector's lookup for it
-    (told from the reconciler's listing by its query) keeps failing: the job ends
-    ``unconfirmed`` with its item on the platform."""
+    (told from the reconciler's listing by its query) keeps failing: the job stays in flight,
+    its item listed, and ends ``unconfirmed``."""
     return {
         "faults": [
             {"path": create, "method": create_method, "drop_after_apply": True, "times": 1},
             {"path": lookup, "method": "GET", "query": lookup_query, "status": 502},
         ]
     }
-
-
-def _applied_then_slow(path: str, method: str = "*") -> Mapping[str, Any]:
-    """The platform applies the create and answers only later -- after ``POST /v1/posts`` has
-    stopped waiting (3 s) and before the connector gives up: the item is listed while its job is
-    still dispatching."""
-    return {"path": path, "method": method, "after_apply_s": 3.3, "times": 1}
 
 
 PLATFORMS += [
@@ -202,7 +195,6 @@ PLATFORMS += [
         delete_path="/2/statuses/destroy.json",
         bad_vault_fields={"access_token": "not-the-app-secret"},
         settle_faults=(
-            _applied_then_slow("/2/statuses/share.json"),
             # the connector looks with count=50 (reconcile_count), the listing with count=100
             _applied_lookup_failing(
                 "/2/statuses/share.json", "/2/statuses/user_timeline.json", count="50"
@@ -230,7 +222,6 @@ PLATFORMS += [
         delete_path="/wp-json/wp/v2/posts/*",
         bad_vault_fields={"username": WP_USER, "app_password": "not-the-app-secret"},
         settle_faults=(
-            _applied_then_slow("/wp-json/wp/v2/posts", "POST"),
             # the connector searches for its marker with status=any, the listing does not
             _applied_lookup_failing(
                 "/wp-json/wp/v2/posts", "/wp-json/wp/v2/posts", "POST", status="any"
@@ -254,7 +245,6 @@ PLATFORMS += [
         delete_path="/posts/*",
         bad_vault_fields={"secret": "not-the-app-secret"},
         settle_faults=(
-            _applied_then_slow("/posts", "POST"),
             {"path": "/posts/*", "method": "GET", "status": 502},  # pending, never looked at
         ),
     ),
