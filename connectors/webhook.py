@@ -15,7 +15,14 @@ before each repeat also covers a CMS that forgot the key (after its retention pe
 Images travel inline (base64 with their sha256); in-article images stay ``<img src="image:N">`` and
 the CMS rewrites them to where it stores ``images[N]``.
 
-Config section keys: ``base_url`` (default CMS), ``timeout_s``, ``status`` (``"publish"`` |
+Bypass detection (:class:`connectors.base.Lister`, docs/bypass.md): :meth:`recent` pages
+``GET /posts?since=<epoch s>&limit=<n>[&cursor=]`` (the contract's listing call, most recently
+updated first, ``next_cursor`` until the end); drafts are left out. :meth:`fetch` is
+``GET /posts/{id}`` (404 → gone). Both compare the CMS's ``title`` and ``content_html`` in
+``visible_text`` form; the CMS's rewritten image URLs are markup and drop out.
+
+Config section keys: ``base_url`` (default CMS), ``timeout_s``, ``poll_interval_s`` (5; how long
+after a ``202 pending`` the item is looked at again), ``status`` (``"publish"`` |
 ``"draft"``). Account settings: ``base_url``, ``status``, ``categories``, ``tags`` (lists of
 names), ``canonical_url``. Credentials: ``secret`` (HMAC key, required), ``token`` (optional
 bearer token sent as ``Authorization``).
@@ -28,9 +35,11 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
+from urllib.parse import quote
 
 import aiohttp
 
@@ -45,15 +54,20 @@ from connectors.base import (
     PermanentFailure,
     PublishContext,
     Published,
+    RemoteItem,
     Result,
     RetryLater,
     Unconfirmed,
     reject_unknown_keys,
+    visible_text,
 )
 
 logger = logging.getLogger(__name__)
 
-_SECTION_KEYS = frozenset({"base_url", "timeout_s", "status"})
+_SECTION_KEYS = frozenset({"base_url", "timeout_s", "status", "poll_interval_s"})
+# what readers can see (or will): a draft is not listed for bypass detection
+_LISTED_STATUSES = frozenset({"published", "scheduled", "pending"})
+_MAX_LIST_PAGES = 100
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -103,6 +117,7 @@ class WebhookConnector:
         base_url: str = "",
         timeout_s: float = 20.0,
         status: str = "publish",
+        poll_interval_s: float = 5.0,
     ) -> None:
         if status not in ("publish", "draft"):
             raise ValueError(f"webhook: status must be 'publish' or 'draft', not {status!r}")
@@ -110,6 +125,7 @@ class WebhookConnector:
         self._base_url = base_url.rstrip("/")
         self._timeout_s = timeout_s
         self._status = status
+        self._poll_interval_s = poll_interval_s
 
     @classmethod
     def from_config(
@@ -218,7 +234,7 @@ class WebhookConnector:
         if status == "failed":
             raise PermanentFailure(f"the CMS reports item {item_id} as failed")
         if status == "pending":
-            return Pending(item_id, 5.0, {"how": how})
+            return Pending(item_id, self._poll_interval_s, {"how": how})
         return Published(item_id, url, {"how": how, "status": status})
 
     async def _lookup(self, ctx: PublishContext) -> Mapping[str, Any] | None:
@@ -321,6 +337,97 @@ class WebhookConnector:
             self._raise_for(answer, ctx.account, f"deleting item {item_id}")
         await ctx.checkpoint(webhook_deleted=True)
         return Deleted(item_id)
+
+    # -- listing (bypass detection) --------------------------------------------------------
+
+    def expected(self, post: OutboundPost, account: AccountRef | None = None) -> tuple[str, str]:
+        """``(title, text)`` of the approved post in ``visible_text`` form."""
+        return visible_text(post.title), visible_text(post.content)
+
+    @staticmethod
+    def _remote(item: Mapping[str, Any]) -> RemoteItem:
+        def _time(key: str) -> float:
+            value = item.get(key)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise RetryLater(
+                    f"the CMS item {item.get('id')!r} has no numeric {key!r}: the CMS does not "
+                    "implement the listing contract (docs/platforms/website-webhook.md)",
+                    3600.0,
+                )
+            return float(value)
+
+        return RemoteItem(
+            platform_id=str(item["id"]),
+            title=visible_text(str(item.get("title") or "")),
+            text=visible_text(str(item.get("content_html") or "")),
+            url=str(item.get("url") or ""),
+            published_at=_time("created_at"),
+            updated_at=_time("updated_at"),
+        )
+
+    def _read_refused(self, answer: _Answer, account: AccountRef, what: str) -> NoReturn:
+        if answer.status in (401, 403):
+            self._raise_for(answer, account, what)
+        raise RetryLater(f"the CMS answered {answer.describe()} on {what}", 30.0)
+
+    async def _read(
+        self, ctx: PublishContext, path: str, params: Mapping[str, str] | None, what: str
+    ) -> _Answer:
+        try:
+            return await self._send(ctx, "GET", path, params=params)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise RetryLater(f"the CMS {what} failed ({type(exc).__name__})", 30.0) from None
+
+    async def recent(self, ctx: PublishContext, *, since: float, limit: int) -> list[RemoteItem]:
+        """Items (not drafts) updated at or after ``since``, most recent first, at most
+        ``limit``; a page that fails fails the whole listing (never a partial list)."""
+        floor_s = math.floor(since)
+        params = {"since": str(floor_s), "limit": str(min(100, max(1, limit)))}
+        items: list[RemoteItem] = []
+        seen: set[str] = set()
+        cursors: set[str] = set()
+        for _page in range(_MAX_LIST_PAGES):
+            answer = await self._read(ctx, "/posts", params, "GET /posts (listing)")
+            body = answer.body if isinstance(answer.body, dict) else {}
+            page = body.get("items")
+            if answer.status != 200 or not isinstance(page, list):
+                self._read_refused(answer, ctx.account, "GET /posts (listing)")
+            if "next_cursor" not in body:
+                raise RetryLater(
+                    "the CMS answered the listing without 'next_cursor': it does not implement "
+                    "the listing contract (docs/platforms/website-webhook.md)",
+                    3600.0,
+                )
+            if not all(isinstance(raw, dict) and raw.get("id") for raw in page):
+                raise RetryLater("the CMS listed an item without an id", 60.0)
+            for raw in page:
+                item = self._remote(raw)
+                if str(raw.get("status", "published")) not in _LISTED_STATUSES:
+                    continue
+                if item.platform_id in seen or item.updated_at < floor_s:
+                    continue
+                seen.add(item.platform_id)
+                items.append(item)
+                if len(items) >= limit:
+                    return items
+            cursor = body.get("next_cursor")
+            if not cursor:
+                return items
+            if not isinstance(cursor, str) or cursor in cursors:
+                raise RetryLater("the CMS listing repeated a cursor; listing again later", 60.0)
+            cursors.add(cursor)
+            params = {**params, "cursor": cursor}
+        raise RetryLater(f"the CMS listing did not end within {_MAX_LIST_PAGES} pages", 60.0)
+
+    async def fetch(self, ctx: PublishContext, platform_id: str) -> RemoteItem | None:
+        """The item as the CMS holds it now; ``None`` when the CMS answers 404."""
+        what = f"GET /posts/{platform_id}"
+        answer = await self._read(ctx, f"/posts/{quote(platform_id, safe='')}", None, what)
+        if answer.status == 404:
+            return None
+        if answer.status != 200 or not isinstance(answer.body, dict) or "id" not in answer.body:
+            self._read_refused(answer, ctx.account, what)
+        return self._remote(answer.body)
 
     async def ping(self) -> bool:
         """True if the default CMS endpoint answers (True when no default is configured)."""

@@ -1,7 +1,8 @@
 """Weibo connector: one ``statuses/share`` call per post, reconciled through the user timeline.
 
 The status text is composed from the approved post -- ``【title】`` + the digest (or, without a
-digest, the article text shortened with "…") + the account's safe-domain ``link`` -- and checked
+digest, the article text shortened with "…", leaving room for a link of at least
+:data:`LINK_ROOM` characters) + the account's safe-domain ``link`` -- and checked
 against ``max_chars`` in :meth:`WeiboConnector.validate`, counting every character as one (Weibo
 counts half-width characters as half, so a text that passes here passes there). The cover (or,
 without one, the first in-article image) is sent as ``pic``; Weibo statuses carry one picture.
@@ -30,6 +31,16 @@ Weibo cannot edit a status: ``update_mode = "refuse"`` (default) answers
 :class:`PermanentFailure`; ``"repost"`` destroys the old status and shares the new text (comments
 and reposts of the old status are lost, which is why it is not the default).
 
+Bypass detection (:class:`connectors.base.Lister`, docs/bypass.md): :meth:`recent` pages the
+account's own ``statuses/user_timeline`` newest first with ``count`` (at most 100) and ``max_id``
+(stable while new statuses arrive), stopping at the first status created before ``since``;
+:meth:`fetch` is ``statuses/show`` (20101 or a ``deleted`` status → gone). Both compare text in
+:func:`listed_item` form: links removed, because Weibo rewrites them to t.cn, and a leading
+``【title】`` taken as the title (a status has no title of its own). A status edited on weibo.com
+keeps its ``created_at`` (``edit_at`` is its update time) and so is found by :meth:`fetch`, not
+by a later :meth:`recent`. In ``"repost"`` mode an update replaces the status: the job's
+platform id becomes the new status's id.
+
 Config section keys: ``base_url``, ``timeout_s``, ``max_chars``, ``reconcile_count``,
 ``resend_grace_s``, ``update_mode``, ``permalink``. Account settings: ``link`` (required, on the
 app's safe domain), ``rip`` (required, the end-user IP Weibo wants), ``safe_domains`` (optional
@@ -39,11 +50,13 @@ list, checked in validate). Credentials: ``access_token``.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from html.parser import HTMLParser
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -60,10 +73,12 @@ from connectors.base import (
     PermanentFailure,
     PublishContext,
     Published,
+    RemoteItem,
     Result,
     RetryLater,
     Unconfirmed,
     reject_unknown_keys,
+    visible_text,
 )
 
 logger = logging.getLogger(__name__)
@@ -76,6 +91,9 @@ _SLOW_SUCCESS = 20032
 _NOT_FOUND = 20101
 _PROXY_GAVE_UP = frozenset({502, 504})  # answered by a proxy after the request went upstream
 _TOPIC_RE = re.compile(r"#[^#\s]+#")
+LINK_ROOM = 64  # characters kept for the link when the article text is shortened
+_TIMELINE = "/2/statuses/user_timeline.json"
+_SHOW = "/2/statuses/show.json"
 _URL_RE = re.compile(r"https?://[^\s<>\"']+")
 _BLOCK_TAGS = frozenset(
     {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section"}
@@ -146,6 +164,32 @@ def _comparable(text: str) -> str:
     return re.sub(r"\s+", "", _URL_RE.sub("", text))
 
 
+def listed_text(text: str) -> str:
+    """A status text as the bypass reconciler compares it: links removed (Weibo stores every
+    link as a t.cn short link), then :func:`connectors.base.visible_text`."""
+    return visible_text(_URL_RE.sub("", text))
+
+
+def listed_item(text: str) -> tuple[str, str]:
+    """``(title, text)`` of a status as the reconciler compares it: a leading ``【title】`` (how
+    the gateway composes a status, and how Chinese newsrooms title one) is taken as the title,
+    the rest in :func:`listed_text` form is the text."""
+    shown = listed_text(text)
+    if shown.startswith("【") and "】" in shown:
+        title, _, rest = shown[1:].partition("】")
+        if title.strip():
+            return title.strip(), rest.strip()
+    return "", shown
+
+
+def _weibo_time(value: Any) -> float:
+    """Epoch seconds of Weibo's ``created_at`` (``Tue May 31 17:46:55 +0800 2011``); 0 if not."""
+    try:
+        return datetime.strptime(str(value), "%a %b %d %H:%M:%S %z %Y").timestamp()
+    except ValueError:
+        return 0.0
+
+
 def _next_window_s() -> float:
     return max(60.0, 3600.0 - time.time() % 3600.0)
 
@@ -204,7 +248,10 @@ class WeiboConnector:
         if post.digest.strip():
             return f"{head}{post.digest.strip()}{tail}"
         body = html_to_text(post.content).replace("\n", " ")
-        room = self.max_chars - len(head) - len(tail)
+        # room for a link of up to LINK_ROOM characters is kept whatever the account's link, so
+        # the shortened text does not depend on the account (the bypass listing compares it
+        # with expected(post), which knows no account)
+        room = self.max_chars - len(head) - max(len(tail), 1 + LINK_ROOM)
         if len(body) > room:
             body = body[: max(0, room - 1)].rstrip() + "…"
         return f"{head}{body}{tail}"
@@ -550,6 +597,100 @@ class WeiboConnector:
 
     async def interact(self, interaction: Interaction, ctx: PublishContext) -> Published:
         return await weibo_interact.interact(self, interaction, ctx)
+    # -- listing (bypass detection) --------------------------------------------------------
+
+    def expected(self, post: OutboundPost, account: AccountRef | None = None) -> tuple[str, str]:
+        """``(title, text)`` Weibo shows for ``post``: the composed status in :func:`listed_item`
+        form (``【title】`` split off, links removed). Without a digest the article text is
+        shortened to leave room for a link of :data:`LINK_ROOM` characters, so the account is
+        needed only when its link is longer than that."""
+        acct = account or AccountRef(id="", platform=self.platform, name="")
+        return listed_item(self.compose(post, acct))
+
+    def _remote(self, status: Mapping[str, Any]) -> RemoteItem:
+        published = _weibo_time(status.get("created_at"))
+        title, text = listed_item(str(status.get("text") or ""))
+        return RemoteItem(
+            platform_id=str(status.get("idstr") or status.get("id")),
+            title=title,
+            text=text,
+            url=self._permalink_of(status),
+            published_at=published,
+            updated_at=_weibo_time(status.get("edit_at")) or published,
+        )
+
+    def _listing_outcome(self, error: tuple[int, str], account: AccountRef, what: str) -> NoReturn:
+        """A Weibo error on a read: token → NeedsReauthorisation, anything else RetryLater."""
+        code, message = error
+        if code in _TOKEN_CODES or code in _RATE_CODES:
+            self._raise_for(code, message, account, what)
+        raise RetryLater(f"Weibo answered {code} {message} on {what}", 60.0)
+
+    async def _read(
+        self, ctx: PublishContext, token: str, path: str, params: dict[str, str], what: str
+    ) -> tuple[Mapping[str, Any] | None, tuple[int, str] | None]:
+        """(body, None) of a successful read, (None, error) of a Weibo error envelope."""
+        try:
+            http_status, body = await self._get(path, token, params)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise RetryLater(f"Weibo {what} failed ({type(exc).__name__})", 30.0) from None
+        error = _weibo_error(body)
+        if error is not None:
+            return None, error
+        if http_status != 200 or not isinstance(body, dict):
+            raise RetryLater(f"Weibo {what} answered HTTP {http_status}", 30.0)
+        return body, None
+
+    async def recent(self, ctx: PublishContext, *, since: float, limit: int) -> list[RemoteItem]:
+        """The account's statuses created at or after ``since``, newest first, at most
+        ``limit``; a page that fails fails the whole listing (never a partial list)."""
+        token = await self._token(ctx)
+        per_page = min(100, max(1, limit))
+        floor_s = math.floor(since)  # created_at has whole seconds
+        items: list[RemoteItem] = []
+        max_id = 0
+        for _page in range(math.ceil(limit / per_page) + 1):
+            params = {"count": str(per_page)}
+            if max_id:
+                params["max_id"] = str(max_id)
+            body, error = await self._read(ctx, token, _TIMELINE, params, f"GET {_TIMELINE}")
+            if error is not None:
+                self._listing_outcome(error, ctx.account, f"GET {_TIMELINE}")
+            statuses = (body or {}).get("statuses") or []
+            if not isinstance(statuses, list) or not all(
+                isinstance(s, dict) and (s.get("idstr") or s.get("id")) for s in statuses
+            ):
+                raise RetryLater(f"Weibo GET {_TIMELINE} answered a status without an id", 60.0)
+            for status in statuses:
+                item = self._remote(status)
+                if item.published_at and item.published_at < floor_s:
+                    return items
+                items.append(item)
+                if len(items) >= limit:
+                    return items
+            if len(statuses) < per_page:
+                return items
+            try:
+                max_id = min(int(s.get("idstr") or s.get("id")) for s in statuses) - 1
+            except ValueError:
+                raise RetryLater(f"Weibo GET {_TIMELINE} answered a non-numeric id", 60.0) from None
+        raise RetryLater("Weibo timeline did not end within its pages; listing again later", 60.0)
+
+    async def fetch(self, ctx: PublishContext, platform_id: str) -> RemoteItem | None:
+        """The status as Weibo shows it now, ``None`` when Weibo says it is gone."""
+        token = await self._token(ctx)
+        what = f"GET {_SHOW} of {platform_id}"
+        body, error = await self._read(ctx, token, _SHOW, {"id": platform_id}, what)
+        if error is not None:
+            if error[0] == _NOT_FOUND:
+                return None
+            self._listing_outcome(error, ctx.account, what)
+        assert body is not None
+        if str(body.get("deleted", "")) in ("1", "true", "True"):
+            return None  # Weibo answers some deleted statuses with a stub marked "deleted"
+        if not (body.get("idstr") or body.get("id")):
+            raise RetryLater("Weibo statuses/show answered without a status", 30.0)
+        return self._remote(body)
 
     async def ping(self) -> bool:
         """True if the Weibo API answers at all (no token is used)."""
@@ -564,4 +705,4 @@ class WeiboConnector:
             return False
 
 
-__all__ = ["WeiboConnector", "html_to_text"]
+__all__ = ["WeiboConnector", "html_to_text", "listed_item", "listed_text"]

@@ -47,6 +47,18 @@ allowed image) are permanent, not retried.
 process has seen): healthy only when it answers WordPress JSON; an HTML 404 (Debian's shipped
 ``.htaccess`` has every rewrite rule commented out) is not healthy.
 
+Bypass detection (:class:`connectors.base.Lister`, docs/bypass.md): :meth:`recent` lists
+``GET /posts?modified_after=<since - 1 s, with +00:00>&orderby=modified&order=desc&context=edit
+&status=publish,future,private`` page by page (``X-WP-TotalPages``; ``WP_Date_Query`` converts
+the offset to the site's time zone, ``after`` is exclusive, so the second before ``since`` is asked
+for and ``modified_gmt`` filters exactly); :meth:`fetch` is ``GET /posts/{id}?context=edit`` (a
+WordPress 404 or ``status: trash`` → gone). Both read the **raw** title and content (what the
+author stored; the rendered ones pass through ``wpautop``, ``wptexturize``, shortcodes and
+plugins that change them without anyone touching the post) in ``visible_text`` form, so the job
+marker (an HTML comment) and the rewritten image tags drop out and :meth:`expected` is simply the
+approved title and content in that form. A listing whose ``X-WP-Total`` shrinks while it pages
+(a post left the listing, so one may have been skipped) answers :class:`RetryLater`.
+
 Config section keys: ``base_url`` (default site), ``timeout_s``, ``reconcile_grace_s``,
 ``duplicate_watch_s``, ``delete`` (``"trash"`` | ``"force"``), ``status``. Account settings
 (override the section): ``base_url``, ``delete``, ``status``, ``categories`` (list of term ids).
@@ -59,9 +71,12 @@ import asyncio
 import base64
 import json
 import logging
+import math
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, ClassVar, NoReturn
+from urllib.parse import quote
 
 import aiohttp
 
@@ -79,10 +94,12 @@ from connectors.base import (
     PermanentFailure,
     PublishContext,
     Published,
+    RemoteItem,
     Result,
     RetryLater,
     Unconfirmed,
     reject_unknown_keys,
+    visible_text,
 )
 from connectors.wordpress_content import (
     image_refs,
@@ -135,6 +152,14 @@ class _Answer:
         if self.body is None:
             return f"HTTP {self.status} (not JSON: {self.content_type or 'no content type'})"
         return f"HTTP {self.status} {self.code} {self.message}".strip()
+
+
+def _gmt_time(value: Any) -> float:
+    """Epoch seconds of a WordPress ``*_gmt`` time (``2026-12-06T09:00:00``); 0 if not one."""
+    try:
+        return datetime.fromisoformat(str(value)).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return 0.0
 
 
 class WordPressConnector:
@@ -812,6 +837,132 @@ class WordPressConnector:
             await self._raise_for(answer, ctx.account, f"deleting post {post_id}")
         await ctx.checkpoint(wp_deleted=mode)
         return Deleted(post_id)
+
+    # -- listing (bypass detection) --------------------------------------------------------
+
+    def expected(self, post: OutboundPost, account: AccountRef | None = None) -> tuple[str, str]:
+        """``(title, text)`` of the approved post in ``visible_text`` form: what the raw post
+        holds once the job marker and the image URLs (markup only) are dropped."""
+        return visible_text(post.title), visible_text(post.content)
+
+    def _remote(self, item: Mapping[str, Any]) -> RemoteItem:
+        def _raw(key: str) -> str:
+            value = item.get(key)
+            if isinstance(value, dict):
+                raw = value.get("raw")
+                return str(raw if raw is not None else value.get("rendered") or "")
+            return str(value or "")
+
+        return RemoteItem(
+            platform_id=str(item.get("id")),
+            title=visible_text(_raw("title")),
+            text=visible_text(_raw("content")),
+            url=str(item.get("link") or ""),
+            published_at=_gmt_time(item.get("date_gmt")),
+            updated_at=_gmt_time(item.get("modified_gmt")),
+        )
+
+    async def _read_refused(self, answer: _Answer, account: AccountRef, what: str) -> NoReturn:
+        """A read that did not answer what was asked: refused credentials (401/403, or a
+        ``status`` refused to a visitor) → :class:`NeedsReauthorisation`; else RetryLater."""
+        if answer.status in (401, 403):
+            hint = await self._visitor_hint(account) if answer.status == 401 else ""
+            raise NeedsReauthorisation(
+                f"WordPress refused the credentials of account {account.id!r} on {what}: "
+                f"{answer.describe()}{hint}"
+            )
+        if answer.status == 400 and answer.code == "rest_invalid_param":
+            params_info = (answer.body.get("data") or {}).get("params") or {}
+            if "status" in params_info:
+                raise NeedsReauthorisation(
+                    f"WordPress refused the credentials of account {account.id!r} on {what}: "
+                    f"{answer.describe()}" + await self._visitor_hint(account)
+                )
+        after_s = 30.0
+        if answer.status == 429:
+            try:
+                after_s = float(answer.headers.get("Retry-After", "30") or 30)
+            except ValueError:
+                after_s = 30.0
+        raise RetryLater(f"WordPress answered {answer.describe()} on {what}", after_s)
+
+    async def _read(
+        self, ctx: PublishContext, url: str, auth: str, params: Mapping[str, str], what: str
+    ) -> _Answer:
+        try:
+            return await self._call("GET", url, auth, params=params)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise RetryLater(f"WordPress {what} failed ({type(exc).__name__})", 30.0) from None
+
+    async def recent(self, ctx: PublishContext, *, since: float, limit: int) -> list[RemoteItem]:
+        """Posts (published, scheduled, private) modified at or after ``since``, most recently
+        modified first, at most ``limit``; a page that fails fails the whole listing."""
+        site, auth = self._site(ctx.account), await self._auth(ctx)
+        if not site:
+            raise RetryLater(f"WordPress account {ctx.account.id!r} has no 'base_url'", 3600.0)
+        floor_s = math.floor(since)
+        params = {
+            "modified_after": datetime.fromtimestamp(floor_s - 1, UTC).isoformat(),
+            "orderby": "modified",
+            "order": "desc",
+            "context": "edit",
+            "status": "publish,future,private",
+            "per_page": str(min(100, max(1, limit))),
+        }
+        items: list[RemoteItem] = []
+        seen: set[str] = set()
+        page, pages, first_total = 1, 1, -1
+        while page <= pages:
+            answer = await self._read(
+                ctx, f"{site}{_API}/posts", auth, {**params, "page": str(page)}, "listing posts"
+            )
+            if answer.status != 200 or not isinstance(answer.body, list):
+                await self._read_refused(answer, ctx.account, "listing posts")
+            try:
+                pages = int(answer.headers.get("X-WP-TotalPages", "1"))
+                total = int(answer.headers.get("X-WP-Total", "0"))
+            except ValueError:
+                raise RetryLater("WordPress listing without readable X-WP-Total(Pages)") from None
+            if first_total < 0:
+                first_total = total
+            elif total < first_total:
+                raise RetryLater(
+                    "WordPress listing shrank while paging (a post may have been skipped); "
+                    "listing again later",
+                    5.0,
+                )
+            if not all(isinstance(post, dict) and "id" in post for post in answer.body):
+                raise RetryLater("WordPress listed a post without an id", 60.0)
+            for post in answer.body:
+                item = self._remote(post)
+                if item.platform_id in seen or (item.updated_at and item.updated_at < floor_s):
+                    continue
+                seen.add(item.platform_id)
+                items.append(item)
+                if len(items) >= limit:
+                    return items
+            page += 1
+        return items
+
+    async def fetch(self, ctx: PublishContext, platform_id: str) -> RemoteItem | None:
+        """The post as the site holds it now; ``None`` for a WordPress 404 or a trashed post."""
+        site, auth = self._site(ctx.account), await self._auth(ctx)
+        if not site:
+            raise RetryLater(f"WordPress account {ctx.account.id!r} has no 'base_url'", 3600.0)
+        answer = await self._read(
+            ctx,
+            f"{site}{_API}/posts/{quote(platform_id, safe='')}",
+            auth,
+            {"context": "edit"},
+            f"reading post {platform_id}",
+        )
+        if answer.status in (404, 410) and answer.code:
+            return None  # WordPress's own answer (an HTML 404 is a site problem, not "gone")
+        if answer.status != 200 or not isinstance(answer.body, dict) or "id" not in answer.body:
+            await self._read_refused(answer, ctx.account, f"reading post {platform_id}")
+        if answer.body.get("status") == "trash":
+            return None
+        return self._remote(answer.body)
 
     async def _site_answers(self, site: str) -> bool:
         try:

@@ -1,7 +1,11 @@
 """Fault switches shared by every emulator.
 
-A fault applies to requests whose path ends with ``path`` (or to all when ``path`` is ``"*"``)
-and fires ``times`` times (``None`` = until cleared):
+A fault applies to requests whose path ends with ``path`` (or to all when ``path`` is ``"*"``;
+a ``path`` with another ``*`` is a glob over the whole path, e.g. ``"/wp-json/wp/v2/posts/*"``)
+and whose method is ``method`` (``"*"`` = any) and query has every value of ``query`` (e.g.
+``{"status": "any"}``), and fires ``times`` times (``None`` = until
+cleared), after letting the first ``skip`` matching requests through untouched (e.g.
+``skip=1``: the second page of a listing fails):
 
 * ``latency_s`` -- sleep before handling;
 * ``hang`` -- never answer (the client times out) and do **not** apply the request; a hung
@@ -9,7 +13,12 @@ and fires ``times`` times (``None`` = until cleared):
   servers close promptly;
 * ``status`` -- answer this HTTP status (e.g. 502) without applying the request;
 * ``drop_after_apply`` -- apply the request, then drop the connection without an answer
-  (the platform did it, the caller cannot know).
+  (the platform did it, the caller cannot know);
+* ``after_apply_s`` -- apply the request, then wait before answering (the platform has done it
+  while the caller still waits).
+
+Several faults may be added in one call: ``{"faults": [{...}, {...}]}`` (a step that needs two
+at once, e.g. a create applied and dropped *and* the lookup that would find it failing).
 
 Set them in-process with :meth:`Faults.add` or over HTTP:
 ``POST /_emulator/faults`` ``{"path": "/cgi-bin/freepublish/submit", "drop_after_apply": true,
@@ -20,7 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+import fnmatch
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -37,9 +47,21 @@ class Fault:
     status: int | None = None
     drop_after_apply: bool = False
     times: int | None = None
+    skip: int = 0
+    method: str = "*"
+    after_apply_s: float = 0.0
+    query: dict[str, str] | None = None
 
-    def matches(self, path: str) -> bool:
-        return self.path == "*" or path.endswith(self.path)
+    def matches(self, path: str, method: str = "", query: Mapping[str, str] | None = None) -> bool:
+        if self.method != "*" and method and self.method.upper() != method.upper():
+            return False
+        if self.query and any((query or {}).get(k) != str(v) for k, v in self.query.items()):
+            return False
+        if self.path == "*":
+            return True
+        if "*" in self.path:
+            return fnmatch.fnmatchcase(path, self.path)
+        return path.endswith(self.path)
 
 
 class Faults:
@@ -65,10 +87,15 @@ class Faults:
     def clear(self) -> None:
         self._faults.clear()
 
-    def take(self, path: str) -> Fault | None:
+    def take(
+        self, path: str, method: str = "", query: Mapping[str, str] | None = None
+    ) -> Fault | None:
         """The first matching fault, consuming one of its ``times``."""
         for fault in self._faults:
-            if fault.matches(path):
+            if fault.matches(path, method, query):
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    return None
                 if fault.times is not None:
                     fault.times -= 1
                     if fault.times <= 0:
@@ -88,7 +115,7 @@ FAULTS_KEY = web.AppKey("emulator_faults", Faults)
 async def fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith("/_emulator/"):
         return await handler(request)
-    fault = request.app[FAULTS_KEY].take(request.path)
+    fault = request.app[FAULTS_KEY].take(request.path, request.method, request.query)
     if fault is None:
         return await handler(request)
     if fault.latency_s:
@@ -106,6 +133,10 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
         if transport is not None:
             transport.abort()
         raise asyncio.CancelledError()
+    if fault.after_apply_s:
+        response = await handler(request)
+        await asyncio.sleep(fault.after_apply_s)
+        return response
     return await handler(request)
 
 
@@ -115,11 +146,19 @@ async def _get_faults(request: web.Request) -> web.Response:
 
 async def _add_fault(request: web.Request) -> web.Response:
     body = await request.json()
+    batch = body.get("faults") if isinstance(body, dict) and "faults" in body else None
+    specs = batch if isinstance(batch, list) else [body]
+    if not all(isinstance(spec, dict) for spec in specs):
+        return web.json_response({"error": "a fault is a JSON object"}, status=400)
+    faults = request.app[FAULTS_KEY]
     try:
-        fault = request.app[FAULTS_KEY].add(**body)
+        added = [Fault(**spec) for spec in specs]
     except TypeError as exc:
         return web.json_response({"error": str(exc)}, status=400)
-    return web.json_response(asdict(fault), status=201)
+    for fault in added:
+        faults.add(**asdict(fault))
+    answer: Any = [asdict(f) for f in added] if batch is not None else asdict(added[0])
+    return web.json_response(answer, status=201)
 
 
 async def _clear_faults(request: web.Request) -> web.Response:

@@ -7,6 +7,18 @@ body is the same and 409 ``idempotency_conflict`` when it differs. Images travel
 (base64) and in-article ``<img src="image:N">`` references are rewritten to where the CMS stores
 ``images[N]``.
 
+``GET /posts?since=<epoch s>&limit=<1..100>[&cursor=]`` lists the articles updated at or after
+``since``, most recently updated first, ``{"items": [...], "next_cursor": "…" | null}`` (the
+cursor is opaque: the last item's update time and sequence number, so paging is stable while
+articles change).
+
+Console calls -- what an editor does in the CMS itself, not through the gateway (bypass
+detection, docs/bypass.md); unsigned, and the fault switches do not apply to them:
+
+* ``POST /_emulator/console/publish`` ``{"title"?, "content"}`` -> ``{"platform_id", "url"}``;
+* ``POST /_emulator/console/edit`` ``{"platform_id", "title"?, "content"?}``;
+* ``POST /_emulator/console/delete`` ``{"platform_id"}``.
+
 Control routes (besides :mod:`connectors.emulators.faults`):
 
 * ``GET /_emulator/items`` -- every article, deleted included;
@@ -49,6 +61,9 @@ class Article:
     images: list[str] = field(default_factory=list)
     cover: str | None = None
     polls_left: int = 0
+    seq: int = 0
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +75,8 @@ class Article:
             "content_html": self.body.get("content_html", ""),
             "cover_image": self.cover,
             "images": self.images,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
         }
 
 
@@ -170,6 +187,7 @@ async def _create(request: web.Request) -> web.Response:
             body={},
             url=f"{request.scheme}://{request.host}/articles/{article_id}",
             status="draft" if body.get("status") == "draft" else "published",
+            seq=len(state.articles) + 1,
         )
         if state.pending_polls and article.status == "published":
             article.status, article.polls_left = "pending", state.pending_polls
@@ -211,13 +229,47 @@ async def _list(request: web.Request) -> web.Response:
     raw = await _verified(request)
     if isinstance(raw, web.Response):
         return raw
-    wanted = request.query.get("external_id")
+    q = request.query
+    if "since" in q or "limit" in q or "cursor" in q:
+        return _listing(state, q)
+    wanted = q.get("external_id")
     found = [
         a.as_json()
         for a in state.articles.values()
         if not a.deleted and (wanted is None or a.external_id == wanted)
     ]
     return web.json_response({"items": found})
+
+
+def _listing(state: WebhookState, q: Any) -> web.Response:
+    """``since``/``limit``/``cursor`` listing, most recently updated first."""
+    try:
+        since = float(q.get("since", "0"))
+        limit = int(q.get("limit", "50"))
+        if not (since >= 0 and 1 <= limit <= 100):
+            raise ValueError
+    except ValueError:
+        return _error(400, "invalid_param", "since must be >= 0 and limit 1..100")
+    after: tuple[float, int] | None = None
+    if q.get("cursor"):
+        try:
+            stamp, _, seq = base64.urlsafe_b64decode(q["cursor"]).decode().partition(":")
+            after = (float(stamp), int(seq))
+        except (ValueError, binascii.Error):
+            return _error(400, "invalid_param", "cursor is not one this CMS gave out")
+    ordered = sorted(
+        (a for a in state.articles.values() if not a.deleted and a.updated_at >= since),
+        key=lambda a: (a.updated_at, a.seq),
+        reverse=True,
+    )
+    if after is not None:
+        ordered = [a for a in ordered if (a.updated_at, a.seq) < after]
+    chunk = ordered[:limit]
+    next_cursor = None
+    if len(ordered) > limit:
+        last = chunk[-1]
+        next_cursor = base64.urlsafe_b64encode(f"{last.updated_at!r}:{last.seq}".encode()).decode()
+    return web.json_response({"items": [a.as_json() for a in chunk], "next_cursor": next_cursor})
 
 
 async def _replace(request: web.Request) -> web.Response:
@@ -232,6 +284,7 @@ async def _replace(request: web.Request) -> web.Response:
         _materialise(request, article, _parse(raw))
     except (ValueError, binascii.Error) as exc:
         return _error(400, "invalid_body", str(exc))
+    article.updated_at = time.time()
     return web.json_response({"id": article.id, "url": article.url, "status": article.status})
 
 
@@ -270,6 +323,67 @@ async def _revoke(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+async def _console_body(request: web.Request, *required: str) -> dict[str, Any]:
+    """The JSON object of a console call; 400 naming what is missing or wrong."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text="body must be JSON") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="body must be a JSON object")
+    for key in required:
+        if not isinstance(body.get(key), str) or not body[key].strip():
+            raise web.HTTPBadRequest(text=f"{key!r} is required (a non-empty string)")
+    for key in ("title", "content"):
+        if key in body and not isinstance(body[key], str):
+            raise web.HTTPBadRequest(text=f"{key!r} must be a string")
+    return body
+
+
+def _console_article(state: WebhookState, raw_id: str) -> Article:
+    article = state.articles.get(raw_id)
+    if article is None or article.deleted:
+        raise web.HTTPNotFound(text=f"no article {raw_id}")
+    return article
+
+
+async def _console_publish(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    body = await _console_body(request, "content")
+    article_id = f"cms-{len(state.articles) + 1}"
+    article = Article(
+        id=article_id,
+        external_id="",
+        body={"title": str(body.get("title") or ""), "content_html": body["content"]},
+        url=f"{request.scheme}://{request.host}/articles/{article_id}",
+        seq=len(state.articles) + 1,
+    )
+    state.articles[article_id] = article
+    state.counters["console.publish"] += 1
+    return web.json_response({"platform_id": article_id, "url": article.url}, status=201)
+
+
+async def _console_edit(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    body = await _console_body(request, "platform_id")
+    article = _console_article(state, body["platform_id"])
+    if "title" in body:
+        article.body = {**article.body, "title": body["title"]}
+    if "content" in body:
+        article.body = {**article.body, "content_html": body["content"]}
+    article.updated_at = time.time()
+    state.counters["console.edit"] += 1
+    return web.json_response({"platform_id": article.id, "updated_at": article.updated_at})
+
+
+async def _console_delete(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    body = await _console_body(request, "platform_id")
+    _console_article(state, body["platform_id"]).deleted = True
+    state.counters["console.delete"] += 1
+    return web.json_response({"platform_id": body["platform_id"], "deleted": True})
+
+
 async def _health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
@@ -298,6 +412,9 @@ def make_app(
     r.add_get("/_emulator/items", _items)
     r.add_get("/_emulator/counters", _counters)
     r.add_post("/_emulator/revoke", _revoke)
+    r.add_post("/_emulator/console/publish", _console_publish)
+    r.add_post("/_emulator/console/edit", _console_edit)
+    r.add_post("/_emulator/console/delete", _console_delete)
     return app
 
 

@@ -23,6 +23,22 @@ Control routes (besides the shared fault switches of :mod:`connectors.emulators.
   this Weibo error code; 20032 ("update success, server slow") *does* create the status;
 * ``POST /_emulator/timeline`` ``{"hidden": bool}`` -- hide new statuses from
   ``user_timeline``/``show`` (the lag Weibo warns about with 20032).
+
+Console calls -- what a person does on weibo.com itself, not through the API (bypass detection,
+docs/bypass.md); no token, no rate limit, no safe-domain rule, and the fault switches do not
+apply to them:
+
+* ``POST /_emulator/console/publish`` ``{"title"?, "content", "uid"?}`` -> ``{"platform_id",
+  "url"}`` -- a new status (``【title】content`` when a title is given; the first user's when no
+  ``uid``);
+* ``POST /_emulator/console/edit`` ``{"platform_id", "title"?, "content"?}`` -- Weibo's member
+  edit ("已编辑"): the text changes (a leading ``【title】`` is the title: kept when only the
+  content is edited), ``edit_count`` and ``edit_at`` appear, ``created_at`` and the id stay;
+* ``POST /_emulator/console/delete`` ``{"platform_id"}`` -- the status is deleted.
+
+``user_timeline`` pages with ``page``/``count`` (at most 100) and, like Weibo, takes ``since_id``
+(only newer statuses) and ``max_id`` (this id and older). With ``shorten_links=True`` every URL in
+a stored text becomes a ``http://t.cn/...`` short link, as Weibo does.
 """
 
 from __future__ import annotations
@@ -99,6 +115,8 @@ class Status:
     rip: str = ""
     deleted: bool = False
     hidden: bool = False
+    edit_count: int = 0
+    edit_at: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
         created = datetime.fromtimestamp(self.created_at, UTC).astimezone()
@@ -115,6 +133,10 @@ class Status:
             "comments_count": 0,
             "user": {"id": int(self.uid), "idstr": self.uid},
         }
+        if self.edit_count:
+            edited = datetime.fromtimestamp(self.edit_at, UTC).astimezone()
+            body["edit_count"] = self.edit_count
+            body["edit_at"] = edited.strftime("%a %b %d %H:%M:%S %z %Y")
         if self.pic_sha256:
             body["original_pic"] = f"https://wx1.sinaimg.cn/large/{self.pic_sha256[:32]}.jpg"
             body["thumbnail_pic"] = body["original_pic"].replace("/large/", "/thumbnail/")
@@ -140,6 +162,7 @@ class WeiboState:
     posts: dict[str, list[float]] = field(default_factory=dict)
     injected: list[int] = field(default_factory=list)
     timeline_hidden: bool = False
+    shorten_links: bool = False
 
 
 STATE_KEY = web.AppKey("weibo_state", WeiboState)
@@ -163,6 +186,18 @@ def _normalise(text: str) -> str:
     """What the "similar content" check compares: no URLs, spaces or punctuation."""
     text = _URL_RE.sub("", text)
     return "".join(ch for ch in text if unicodedata.category(ch)[0] in "LN")
+
+
+def _shorten(state: WeiboState, text: str) -> str:
+    """Weibo stores every link as a t.cn short link (when ``shorten_links`` is on)."""
+    if not state.shorten_links:
+        return text
+
+    def _short(match: re.Match[str]) -> str:
+        digest = hashlib.sha256(match.group(0).encode()).hexdigest()
+        return f"http://t.cn/{digest[:7]}"
+
+    return _URL_RE.sub(_short, text)
 
 
 def _envelope(request: web.Request, err: _WeiboError) -> web.Response:
@@ -226,7 +261,7 @@ def _check_text(state: WeiboState, text: str) -> None:
 def _check_duplicate(state: WeiboState, uid: str, text: str) -> None:
     recent = [s for s in state.statuses if s.uid == uid and not s.deleted]
     recent = recent[-state.duplicate_window :]
-    if any(s.text == text for s in recent):
+    if any(s.text == _shorten(state, text) for s in recent):
         raise _WeiboError(20019)
     if any(_normalise(s.text) == _normalise(text) for s in recent):
         raise _WeiboError(20017)
@@ -274,7 +309,7 @@ def _share_form(request: web.Request, state: WeiboState, form: Any) -> web.Respo
         status = Status(
             id=_ID_BASE + len(state.statuses) + 1,
             uid=info.uid,
-            text=text,
+            text=_shorten(state, text),
             created_at=now,
             pic_sha256=pic_sha,
             rip=rip,
@@ -315,7 +350,13 @@ async def _user_timeline(request: web.Request) -> web.Response:
         info = _authorise(state, _token_of(request, request.query), request.remote)
         count = min(max(int(request.query.get("count", "20")), 1), 100)
         page = max(int(request.query.get("page", "1")), 1)
-        mine = list(reversed(_visible(state, info.uid)))
+        since_id = int(request.query.get("since_id", "0") or 0)
+        max_id = int(request.query.get("max_id", "0") or 0)
+        mine = [
+            s
+            for s in reversed(_visible(state, info.uid))
+            if s.id > since_id and (not max_id or s.id <= max_id)
+        ]
         chunk = mine[(page - 1) * count : page * count]
         return web.json_response(
             {"statuses": [s.as_json() for s in chunk], "total_number": len(mine)}
@@ -403,6 +444,79 @@ async def _timeline_switch(request: web.Request) -> web.Response:
     return web.json_response({"hidden": state.timeline_hidden})
 
 
+async def _console_body(request: web.Request, *required: str) -> dict[str, Any]:
+    """The JSON object of a console call; 400 naming what is missing or wrong."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text="body must be JSON") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="body must be a JSON object")
+    for key in required:
+        if not isinstance(body.get(key), str) or not body[key].strip():
+            raise web.HTTPBadRequest(text=f"{key!r} is required (a non-empty string)")
+    for key in ("title", "content", "uid"):
+        if key in body and not isinstance(body[key], str):
+            raise web.HTTPBadRequest(text=f"{key!r} must be a string")
+    return body
+
+
+def _console_text(body: dict[str, Any]) -> str:
+    title = str(body.get("title") or "").strip()
+    return (f"【{title}】" if title else "") + str(body.get("content") or "")
+
+
+def _console_status(state: WeiboState, raw_id: str) -> Status:
+    for s in state.statuses:
+        if str(s.id) == raw_id and not s.deleted:
+            return s
+    raise web.HTTPNotFound(text=f"no status {raw_id}")
+
+
+async def _console_publish(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    body = await _console_body(request, "content")
+    uid = str(body.get("uid") or next(iter(state.tokens.values())).uid)
+    status = Status(
+        id=_ID_BASE + len(state.statuses) + 1,
+        uid=uid,
+        text=_shorten(state, _console_text(body)),
+        created_at=time.time(),
+        rip="console",
+    )
+    state.statuses.append(status)
+    state.counters["console.publish"] += 1
+    url = f"https://weibo.com/{uid}/{status.id}"
+    return web.json_response({"platform_id": str(status.id), "url": url}, status=201)
+
+
+async def _console_edit(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    body = await _console_body(request, "platform_id")
+    status = _console_status(state, body["platform_id"])
+    if "content" in body or "title" in body:
+        shown_title, rest = "", status.text
+        if status.text.startswith("【") and "】" in status.text:
+            shown_title, _, rest = status.text[1:].partition("】")
+        edited = {
+            "title": body.get("title", shown_title),
+            "content": body.get("content", rest),
+        }
+        status.text = _shorten(state, _console_text(edited))
+    status.edit_count += 1
+    status.edit_at = time.time()
+    state.counters["console.edit"] += 1
+    return web.json_response({"platform_id": str(status.id), "text": status.text})
+
+
+async def _console_delete(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    body = await _console_body(request, "platform_id")
+    _console_status(state, body["platform_id"]).deleted = True
+    state.counters["console.delete"] += 1
+    return web.json_response({"platform_id": body["platform_id"], "deleted": True})
+
+
 def make_app(
     *,
     tokens: dict[str, str] | None = None,
@@ -413,8 +527,10 @@ def make_app(
     ip_calls_per_hour: int = 10000,
     duplicate_window: int = 20,
     token_ttl_s: float | None = None,
+    shorten_links: bool = False,
 ) -> web.Application:
-    """A Weibo emulator; ``tokens`` maps access token → uid (default: ``"weibo-token"``)."""
+    """A Weibo emulator; ``tokens`` maps access token → uid (default: ``"weibo-token"``);
+    ``shorten_links`` stores links as t.cn short links, as Weibo does."""
     state = WeiboState(
         safe_domains=tuple(d.lower() for d in safe_domains),
         max_chars=max_chars,
@@ -422,6 +538,7 @@ def make_app(
         calls_per_hour=calls_per_hour,
         ip_calls_per_hour=ip_calls_per_hour,
         duplicate_window=duplicate_window,
+        shorten_links=shorten_links,
     )
     expires_at = None if token_ttl_s is None else time.time() + token_ttl_s
     for token, uid in (tokens or {"weibo-token": "1404376560"}).items():
@@ -444,6 +561,9 @@ def make_app(
     from connectors.emulators import weibo_comments
 
     weibo_comments.install(app)
+    app.router.add_post("/_emulator/console/publish", _console_publish)
+    app.router.add_post("/_emulator/console/edit", _console_edit)
+    app.router.add_post("/_emulator/console/delete", _console_delete)
     return app
 
 

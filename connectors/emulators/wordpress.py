@@ -13,7 +13,12 @@ differ, what a real WordPress 6.1 (Debian's package, Apache + mod_php, MariaDB) 
   title, content and excerpt are all empty, EDITABLE verbs (POST/PUT/PATCH); an update with a
   ``status`` brings a trashed post back (slug restored), one without leaves it in the trash;
 * trash and ``force=true`` delete (410 ``rest_already_trashed``, 404 after force, 501 when trash
-  is off); list with ``search``/``slug``/``status``/``per_page``/``page`` and ``X-WP-Total``;
+  is off); list with ``search``/``slug``/``status`` (comma list)/``per_page``/``page``,
+  ``modified_after`` (exclusive, like ``WP_Date_Query``: an ISO 8601 time with an offset is
+  converted to the site's time zone, one without is taken as site time), ``orderby``
+  (``date``/``id``/``modified``/``title``), ``order``, and ``X-WP-Total``/``X-WP-TotalPages``;
+* ``date``/``modified`` in the site's time zone (``utc_offset_h``), ``date_gmt``/``modified_gmt``
+  in GMT, both without an offset, as WordPress writes them;
 * ``content.rendered`` passed through a ``wpautop``-like filter: a comment standing alone after
   the last block becomes ``<p><!-- … --></p>``;
 * media upload as a raw body with ``Content-Disposition`` (``filename=`` only: ``filename*=`` is
@@ -32,6 +37,14 @@ when the client has long gone (mod_php does not stop such a request);
 ``.htaccess`` has every rewrite rule commented out);
 ``{"app_passwords": false}`` -- Application Passwords unavailable (plain HTTP on a site that is
 not ``local``): Basic credentials are ignored and the REST index lists no authentication.
+
+Console calls -- what a person does in wp-admin, not through the REST API (bypass detection,
+docs/bypass.md); no credentials, and the fault switches do not apply to them:
+
+* ``POST /_emulator/console/publish`` ``{"title"?, "content"}`` -> ``{"platform_id", "url"}``;
+* ``POST /_emulator/console/edit`` ``{"platform_id", "title"?, "content"?}`` (``modified`` moves);
+* ``POST /_emulator/console/delete`` ``{"platform_id", "force"?: false}`` -- to the trash, or
+  deleted for good with ``force``.
 
 Control routes (besides :mod:`connectors.emulators.faults`):
 
@@ -53,7 +66,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -95,6 +108,7 @@ class WordPressState:
     app_passwords: bool = True
     pretty_permalinks: bool = True
     notices: int = 0
+    utc_offset_h: float = 0.0
     late_insert_s: float = 0.0
     next_id: int = 1
     posts: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -129,8 +143,35 @@ async def _wp_errors(request: web.Request, handler: faults.Handler) -> web.Strea
         return _error_response(err)
 
 
+_WP_TIME = "%Y-%m-%dT%H:%M:%S"
+
+
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    """GMT now, as WordPress writes ``*_gmt`` fields (stored times are GMT)."""
+    return datetime.now(UTC).strftime(_WP_TIME)
+
+
+def _local(state: WordPressState, gmt: str) -> str:
+    """A stored GMT time in the site's time zone (``date``/``modified``)."""
+    moment = datetime.strptime(gmt, _WP_TIME) + timedelta(hours=state.utc_offset_h)
+    return moment.strftime(_WP_TIME)
+
+
+def _after_gmt(state: WordPressState, raw: str, param: str) -> datetime:
+    """``modified_after`` as a naive GMT time (WP_Date_Query: an offset is honoured, a time
+    without one is the site's)."""
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise _WPError(
+            400,
+            "rest_invalid_param",
+            f"Invalid parameter(s): {param}",
+            params={param: "Invalid date."},
+        ) from None
+    if moment.tzinfo is None:
+        return moment - timedelta(hours=state.utc_offset_h)
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _user(request: web.Request) -> str | None:
@@ -195,11 +236,13 @@ def autop(text: str) -> str:
 
 def _render(request: web.Request, post: dict[str, Any], context: str) -> dict[str, Any]:
     base = f"{request.scheme}://{request.host}"
+    state = request.app[STATE_KEY]
     body: dict[str, Any] = {
         "id": post["id"],
-        "date": post["date"],
+        "date": _local(state, post["date"]),
         "date_gmt": post["date"],
-        "modified": post["modified"],
+        "modified": _local(state, post["modified"]),
+        "modified_gmt": post["modified"],
         "slug": post["slug"],
         "status": post["status"],
         "type": "post",
@@ -402,7 +445,20 @@ async def _list_posts(request: web.Request) -> web.Response:
         posts = [
             p for p in posts if any(needle in p[k].lower() for k in ("title", "content", "excerpt"))
         ]
-    posts.sort(key=lambda p: p["id"], reverse=True)
+    if q.get("modified_after"):
+        after = _after_gmt(state, q["modified_after"], "modified_after")
+        posts = [p for p in posts if datetime.strptime(p["modified"], _WP_TIME) > after]
+    orderby = q.get("orderby", "date")
+    keys = {
+        "id": lambda p: (p["id"],),
+        "date": lambda p: (p["date"], p["id"]),
+        "modified": lambda p: (p["modified"], p["id"]),
+        "title": lambda p: (p["title"], p["id"]),
+    }
+    if orderby not in keys or q.get("order", "desc") not in ("asc", "desc"):
+        bad = "orderby" if orderby not in keys else "order"
+        raise _WPError(400, "rest_invalid_param", f"Invalid parameter(s): {bad}")
+    posts.sort(key=keys[orderby], reverse=q.get("order", "desc") == "desc")
     total = len(posts)
     pages = max(1, math.ceil(total / per_page))
     if page > pages and total:
@@ -458,6 +514,7 @@ async def _delete_post(request: web.Request) -> web.Response:
     post["_desired_slug"] = post["slug"]
     post["status"] = "trash"
     post["slug"] = f"{post['slug']}__trashed"
+    post["modified"] = _now()  # wp_trash_post() saves the post
     return web.json_response(_render(request, post, "edit"))
 
 
@@ -725,6 +782,74 @@ async def _counters(request: web.Request) -> web.Response:
     return web.json_response(dict(request.app[STATE_KEY].counters))
 
 
+async def _console_body(request: web.Request, *required: str) -> dict[str, Any]:
+    """The JSON object of a console call; 400 naming what is missing or wrong."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text="body must be JSON") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="body must be a JSON object")
+    for key in required:
+        if not isinstance(body.get(key), str) or not body[key].strip():
+            raise web.HTTPBadRequest(text=f"{key!r} is required (a non-empty string)")
+    for key in ("title", "content"):
+        if key in body and not isinstance(body[key], str):
+            raise web.HTTPBadRequest(text=f"{key!r} must be a string")
+    return body
+
+
+def _console_post(state: WordPressState, raw_id: str) -> dict[str, Any]:
+    try:
+        return _get(state, raw_id)
+    except _WPError:
+        raise web.HTTPNotFound(text=f"no post {raw_id}") from None
+
+
+async def _console_publish(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    body = await _console_body(request, "content")
+    post_id = state.next_id
+    state.next_id += 1
+    post: dict[str, Any] = {
+        "id": post_id, "date": _now(), "modified": _now(), "slug": "", "status": "publish",
+        "title": str(body.get("title") or ""), "content": body["content"], "excerpt": "",
+        "author": 1, "featured_media": 0, "categories": [1], "tags": [], "meta": {},
+    }  # fmt: skip
+    post["slug"] = _unique_slug(state, _slugify(post["title"]), post_id) or str(post_id)
+    _insert(state, post)
+    state.counters["console.publish"] += 1
+    url = _render(request, post, "view")["link"]
+    return web.json_response({"platform_id": str(post_id), "url": url}, status=201)
+
+
+async def _console_edit(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    body = await _console_body(request, "platform_id")
+    post = _console_post(state, body["platform_id"])
+    for key in ("title", "content"):
+        if key in body:
+            post[key] = body[key]
+    post["modified"] = _now()
+    state.counters["console.edit"] += 1
+    return web.json_response({"platform_id": str(post["id"]), "modified": post["modified"]})
+
+
+async def _console_delete(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    body = await _console_body(request, "platform_id")
+    post = _console_post(state, body["platform_id"])
+    if body.get("force") is True:
+        post["_deleted"] = True
+    elif post["status"] != "trash":
+        post["_desired_slug"] = post["slug"]
+        post["status"] = "trash"
+        post["slug"] = f"{post['slug']}__trashed"
+        post["modified"] = _now()
+    state.counters["console.delete"] += 1
+    return web.json_response({"platform_id": str(post["id"]), "status": post["status"]})
+
+
 async def _revoke(request: web.Request) -> web.Response:
     body = await request.json() if request.can_read_body else {}
     state = request.app[STATE_KEY]
@@ -748,9 +873,11 @@ def make_app(
     tags: dict[int, str] | None = None,
     trash_enabled: bool = True,
     strip_auth: bool = False,
+    utc_offset_h: float = 0.0,
 ) -> web.Application:
     """A WordPress emulator; ``users`` maps username → application passwords; ``contributors``
-    may write but not publish (403 ``rest_cannot_publish``)."""
+    may write but not publish (403 ``rest_cannot_publish``); ``utc_offset_h`` is the site's time
+    zone (e.g. 8 for Asia/Shanghai)."""
     state = WordPressState(
         users={
             u: list(p) for u, p in (users or {"editor": ["abcd EFGH 1234 ijkl MNOP 5678"]}).items()
@@ -760,6 +887,7 @@ def make_app(
         tags=dict(tags or {}),
         trash_enabled=trash_enabled,
         strip_auth=strip_auth,
+        utc_offset_h=utc_offset_h,
     )
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app[STATE_KEY] = state
@@ -792,6 +920,9 @@ def make_app(
     from connectors.emulators import wordpress_comments
 
     wordpress_comments.install(app)
+    r.add_post("/_emulator/console/publish", _console_publish)
+    r.add_post("/_emulator/console/edit", _console_edit)
+    r.add_post("/_emulator/console/delete", _console_delete)
     return app
 
 

@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import os
 import struct
+import time
 import zlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -30,7 +31,15 @@ import pytest
 import redis.asyncio as aredis
 from aiohttp.test_utils import TestServer
 
-from connectors.base import AccountRef, Image, NeedsReauthorisation, OutboundPost, PermanentFailure
+from connectors.base import (
+    AccountRef,
+    Image,
+    NeedsReauthorisation,
+    OutboundPost,
+    PermanentFailure,
+    fingerprint,
+    visible_text,
+)
 from connectors.emulators.wordpress import make_app as make_emulator
 from connectors.wordpress import WordPressConnector, marker
 from gateway.app import create_app
@@ -38,7 +47,7 @@ from gateway.appkeys import WORKER
 from gateway.runtime import Runtime
 from gateway.settings import Settings, load_settings
 from tests.connectors.support import RedisPublishContext
-from tests.connectors.wordpress_site import PACKAGES, WordPressSite, missing
+from tests.connectors.wordpress_site import ADMIN_USER, PACKAGES, WordPressSite, missing
 from tests.delivery.conftest import Api, create_callers, runtime  # noqa: F401 - fixture
 from tests.gateway.conftest import screener  # noqa: F401 - fixture
 
@@ -490,3 +499,202 @@ async def test_the_emulator_renders_content_like_this_site(
                 assert resp.status == 201
                 rendered.append((await resp.json())["content"]["rendered"])
         assert rendered[0] == rendered[1], content
+
+
+# -- bypass detection: the listing against the real site ------------------------------------
+
+LISTED_POSTS = {
+    "entities": (
+        "新品&amp;发布",
+        "<p>第一段&amp;第二段 &lt;注意&gt; &#x4E2D;&#25991;</p><p>&nbsp;结束「引号」</p>",
+    ),
+    "full-width spaces": (
+        "\u3000全角\u3000空格标题\u3000",
+        "<p>\u3000\u3000段首全角空格，中间\u3000空格。</p>\n\n第二段没有标签\n\n<p>第三段\u3000</p>",
+    ),
+    "html": (
+        "结构化内容",
+        "<h2>小标题</h2><ul><li>一</li><li>二</li></ul>"
+        '<p>含<strong>加粗</strong>和<a href="https://www.example.com/x">链接</a></p>'
+        "<!-- 编辑备注 --><blockquote>引用</blockquote>",
+    ),
+    "image, emoji, decomposed accent": (
+        "发布会🎉",
+        '<p>发布会🎉现场 cafe\u0301</p><p><img src="image:0" alt="现场图">图片说明</p>',
+    ),
+}
+
+
+def listed_post(title: str, content: str) -> OutboundPost:
+    images = (png(60, 40, 9),) if "image:0" in content else ()
+    return OutboundPost(
+        title=title,
+        digest="",
+        author="品牌部",
+        content=content,
+        source="本公司",
+        category="company",
+        content_sha256=hashlib.sha256(content.encode()).hexdigest(),
+        images=tuple(
+            Image(f"图{i}.png", "image/png", data, hashlib.sha256(data).hexdigest())
+            for i, data in enumerate(images)
+        ),
+    )
+
+
+async def test_listing_fingerprints_of_untouched_and_edited_posts(
+    site: WordPressSite, session: aiohttp.ClientSession, redis: aredis.Redis
+) -> None:
+    """An author's post (kses filters it on save; wpautop renders it) fingerprints as
+    ``expected``; an edit in wp-admin changes the fingerprint, the trash makes it gone."""
+    account = AccountRef("real-listing", "wordpress", "站点", {"base_url": site.url})
+    creds = {"username": "author", "app_password": site.passwords["author"]}
+    conn = WordPressConnector(session=session, timeout_s=30.0)
+    since = time.time() - 2
+    published: dict[str, OutboundPost] = {}
+    for title, content in LISTED_POSTS.values():
+        post = listed_post(title, content)
+        ctx = await RedisPublishContext.create(redis, account=account, credentials=creds)
+        result = await conn.publish(post, ctx)
+        published[result.platform_id] = post
+    ctx = await RedisPublishContext.create(redis, account=account, credentials=creds)
+    listed = {i.platform_id: i for i in await conn.recent(ctx, since=since, limit=50)}
+    assert set(published) <= set(listed)
+    for platform_id, post in published.items():
+        want = fingerprint(*conn.expected(post))
+        assert listed[platform_id].fingerprint == want, (listed[platform_id], post.title)
+        fetched = await conn.fetch(ctx, platform_id)
+        assert fetched is not None and fetched.fingerprint == want
+        # what readers get (wpautop, wptexturize: no ASCII quotes in these texts) agrees too
+        status, _, shown = await asyncio.to_thread(
+            site.request, "GET", f"/wp-json/wp/v2/posts/{platform_id}"
+        )
+        assert status == 200
+        rendered = fingerprint(
+            visible_text(shown["title"]["rendered"]), visible_text(shown["content"]["rendered"])
+        )
+        assert rendered == want, shown["content"]["rendered"]
+
+    edited_id, trashed_id = list(published)[:2]
+    status, _, _ = await asyncio.to_thread(
+        site.request,
+        "POST",
+        f"/wp-json/wp/v2/posts/{edited_id}",
+        user=ADMIN_USER,
+        body={"content": "<p>有人在后台改了正文</p>"},
+    )
+    assert status == 200
+    edited = await conn.fetch(ctx, edited_id)
+    assert edited is not None
+    assert edited.fingerprint != fingerprint(*conn.expected(published[edited_id]))
+    assert edited.text == "有人在后台改了正文" and edited.updated_at >= since
+    status, _, _ = await asyncio.to_thread(
+        site.request, "DELETE", f"/wp-json/wp/v2/posts/{trashed_id}", user=ADMIN_USER
+    )
+    assert status == 200
+    assert await conn.fetch(ctx, trashed_id) is None
+    assert await conn.fetch(ctx, "987654") is None
+    relisted = {i.platform_id for i in await conn.recent(ctx, since=since, limit=50)}
+    assert edited_id in relisted and trashed_id not in relisted
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York"])
+async def test_listing_since_holds_in_the_site_time_zone(
+    zone: str, site: WordPressSite, session: aiohttp.ClientSession, redis: aredis.Redis
+) -> None:
+    """``modified_after`` carries +00:00, which WP_Date_Query converts to the site's zone."""
+    account = AccountRef("real-tz", "wordpress", "站点", {"base_url": site.url})
+    creds = {"username": "author", "app_password": site.passwords["author"]}
+    conn = WordPressConnector(session=session, timeout_s=30.0)
+    await asyncio.to_thread(
+        site.sql,
+        f"UPDATE wp_options SET option_value = '{zone}' WHERE option_name = 'timezone_string'",
+        "wordpress",
+    )
+    try:
+        ctx = await RedisPublishContext.create(redis, account=account, credentials=creds)
+        result = await conn.publish(listed_post(f"时区{zone}", "<p>时区测试</p>"), ctx)
+        # an item modified three hours ago (in GMT, and in the site's zone)
+        await asyncio.to_thread(
+            site.sql,
+            "UPDATE wp_posts SET post_modified_gmt = UTC_TIMESTAMP() - INTERVAL 3 HOUR, "
+            "post_modified = post_modified - INTERVAL 3 HOUR "
+            f"WHERE ID = {int(result.platform_id)}",
+            "wordpress",
+        )
+        recent = await conn.recent(ctx, since=time.time() - 2 * 3600, limit=100)
+        assert result.platform_id not in {i.platform_id for i in recent}
+        older = await conn.recent(ctx, since=time.time() - 4 * 3600, limit=100)
+        [item] = [i for i in older if i.platform_id == result.platform_id]
+        assert abs(item.updated_at - (time.time() - 3 * 3600)) < 120
+    finally:
+        await asyncio.to_thread(
+            site.sql,
+            "UPDATE wp_options SET option_value = '' WHERE option_name = 'timezone_string'",
+            "wordpress",
+        )
+
+
+async def test_listing_with_revoked_credentials_needs_reauthorisation(
+    site: WordPressSite, session: aiohttp.ClientSession, redis: aredis.Redis
+) -> None:
+    account = AccountRef("real-revoked", "wordpress", "站点", {"base_url": site.url})
+    creds = {"username": "author", "app_password": "wrong pass word 1234 5678 abcd"}
+    conn = WordPressConnector(session=session, timeout_s=30.0)
+    ctx = await RedisPublishContext.create(redis, account=account, credentials=creds)
+    with pytest.raises(NeedsReauthorisation):
+        await conn.recent(ctx, since=time.time() - 60, limit=5)
+    with pytest.raises(NeedsReauthorisation):
+        await conn.fetch(ctx, "1")
+
+
+async def test_a_post_kses_changed_on_save_is_not_taken_for_untouched(
+    site: WordPressSite, session: aiohttp.ClientSession, redis: aredis.Redis
+) -> None:
+    """An author lacks ``unfiltered_html``: kses drops the ``<script>``/``<style>`` tags on save
+    and keeps their text, which readers then see and screening never saw (it skips script
+    text). The listing shows the difference instead of hiding it."""
+    account = AccountRef("real-kses", "wordpress", "站点", {"base_url": site.url})
+    creds = {"username": "author", "app_password": site.passwords["author"]}
+    conn = WordPressConnector(session=session, timeout_s=30.0)
+    post = listed_post("脚本", "<p>正文</p><script>var 隐藏 = 1;</script><style>p{}</style>")
+    ctx = await RedisPublishContext.create(redis, account=account, credentials=creds)
+    result = await conn.publish(post, ctx)
+    item = await conn.fetch(ctx, result.platform_id)
+    assert item is not None and "隐藏" in item.text
+    assert conn.expected(post) == ("脚本", "正文")
+    assert item.fingerprint != fingerprint(*conn.expected(post))
+
+
+async def test_listing_pages_through_the_real_site(
+    site: WordPressSite, session: aiohttp.ClientSession, redis: aredis.Redis
+) -> None:
+    """More than one page (X-WP-TotalPages), most recently modified first, published and
+    private posts listed, drafts and trashed posts not."""
+    marker_title = f"分页{time.time_ns()}"
+    rows = [("publish", n) for n in range(103)] + [("private", 103), ("draft", 104), ("trash", 105)]
+    values = ", ".join(
+        f"(1, UTC_TIMESTAMP(), UTC_TIMESTAMP(), '<p>第{n}篇正文</p>', '{marker_title}-{n}', '', "
+        f"'{status}', 'page-{marker_title}-{n}', UTC_TIMESTAMP() - INTERVAL {200 - n} SECOND, "
+        f"UTC_TIMESTAMP() - INTERVAL {200 - n} SECOND, 'post', '', '', '', '')"
+        for status, n in rows
+    )
+    await asyncio.to_thread(
+        site.sql,
+        "INSERT INTO wp_posts (post_author, post_date, post_date_gmt, post_content, post_title, "
+        "post_excerpt, post_status, post_name, post_modified, post_modified_gmt, post_type, "
+        f"to_ping, pinged, post_content_filtered, guid) VALUES {values}",
+        "wordpress",
+    )
+    account = AccountRef("real-pages", "wordpress", "站点", {"base_url": site.url})
+    creds = {"username": ADMIN_USER, "app_password": site.passwords[ADMIN_USER]}
+    conn = WordPressConnector(session=session, timeout_s=30.0)
+    ctx = await RedisPublishContext.create(redis, account=account, credentials=creds)
+    listed = [
+        i for i in await conn.recent(ctx, since=time.time() - 600, limit=500)
+        if i.title.startswith(marker_title)
+    ]  # fmt: skip
+    assert [i.title for i in listed] == [f"{marker_title}-{n}" for n in range(103, -1, -1)]
+    assert listed[0].text == "第103篇正文"
+    newest = await conn.recent(ctx, since=time.time() - 600, limit=5)
+    assert len(newest) == 5

@@ -21,6 +21,7 @@ import redis.asyncio as aredis
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from connectors.emulators import webhook_cms, weibo, wordpress
 from gateway.app import Runtime, create_app
 from gateway.appkeys import NOTIFY, SERVICES, WATCH, WORKER
 from gateway.settings import (
@@ -34,6 +35,11 @@ from gateway.settings import (
 from gateway.watch.alerts import Alert, AlertStore
 from gateway.watch.reconciler import PassReport, Reconciler
 from tests.delivery.conftest import (  # noqa: F401 - fixtures
+    HOOK_SECRET,
+    SAFE_LINK,
+    WEIBO_TOKEN,
+    WP_PASSWORD,
+    WP_USER,
     WX_APPS,
     Api,
     control,
@@ -129,6 +135,120 @@ PLATFORMS: list[Platform] = [
     ),
 ]
 assert WX_APPS  # the emulator's accounts (tests/delivery/conftest.py)
+
+
+# The other platforms speak the same console calls (docs/connectors.md §6).
+_console_publish = _wechat_console_publish
+_console_edit = _wechat_console_edit
+_console_delete = _wechat_console_delete
+
+
+def _weibo_post(n: int | str) -> dict[str, Any]:
+    """Weibo shows ``【title】digest link``: a digest with the lines a reader sees of the other
+    platforms' content (``make_post``), so the console edits here read the same everywhere."""
+    return {**make_post(n), "digest": f"正文第一段，编号{n}。\n第1张图：\n结束。"}
+
+
+# A connector's timeout, well under the pass's own limit (0.8 × lease_s = 4 s): a hung listing ends
+# with the connector's reason.
+_TIMEOUT_S = 2.0
+
+
+def _applied_lookup_failing(
+    create: str, lookup: str, create_method: str = "*", **lookup_query: str
+) -> Mapping[str, Any]:
+    """The platform applies the create and the answer is lost; the connector's lookup for it
+    (told from the reconciler's listing by its query) keeps failing: the job stays in flight,
+    its item listed, and ends ``unconfirmed``."""
+    return {
+        "faults": [
+            {"path": create, "method": create_method, "drop_after_apply": True, "times": 1},
+            {"path": lookup, "method": "GET", "query": lookup_query, "status": 502},
+        ]
+    }
+
+
+PLATFORMS += [
+    Platform(
+        name="weibo",
+        emulator=lambda: weibo.make_app(
+            tokens={WEIBO_TOKEN: "1404376560"}, safe_domains=("example.com",), shorten_links=True
+        ),
+        section=lambda url: {
+            "base_url": url,
+            "timeout_s": _TIMEOUT_S,
+            "resend_grace_s": 1.0,
+            "update_mode": "repost",  # Weibo cannot edit: an update replaces the status
+        },
+        account_settings=lambda url: {
+            "link": SAFE_LINK,
+            "rip": "211.156.0.1",
+            "safe_domains": ["example.com"],
+        },
+        vault_fields={"access_token": WEIBO_TOKEN},
+        console_publish=_console_publish,
+        console_edit=_console_edit,
+        console_delete=_console_delete,
+        post=_weibo_post,
+        list_path="/2/statuses/user_timeline.json",
+        fetch_path="/2/statuses/show.json",
+        delete_path="/2/statuses/destroy.json",
+        bad_vault_fields={"access_token": "not-the-app-secret"},
+        settle_faults=(
+            # the connector looks with count=50 (reconcile_count), the listing with count=100
+            _applied_lookup_failing(
+                "/2/statuses/share.json", "/2/statuses/user_timeline.json", count="50"
+            ),
+        ),
+    ),
+    Platform(
+        name="wordpress",
+        # a site in Asia/Shanghai: its local times are not GMT
+        emulator=lambda: wordpress.make_app(users={WP_USER: [WP_PASSWORD]}, utc_offset_h=8),
+        section=lambda url: {
+            "base_url": url,
+            "timeout_s": _TIMEOUT_S,
+            "reconcile_grace_s": 1.5,
+            "duplicate_watch_s": 1.0,
+        },
+        account_settings=lambda url: {"base_url": url},
+        vault_fields={"username": WP_USER, "app_password": WP_PASSWORD},
+        console_publish=_console_publish,
+        console_edit=_console_edit,
+        console_delete=_console_delete,
+        post=lambda n: make_post(n, images=1),
+        list_path="/wp-json/wp/v2/posts",
+        fetch_path="/wp-json/wp/v2/posts/*",
+        delete_path="/wp-json/wp/v2/posts/*",
+        bad_vault_fields={"username": WP_USER, "app_password": "not-the-app-secret"},
+        settle_faults=(
+            # the connector searches for its marker with status=any, the listing does not
+            _applied_lookup_failing(
+                "/wp-json/wp/v2/posts", "/wp-json/wp/v2/posts", "POST", status="any"
+            ),
+        ),
+    ),
+    Platform(
+        name="webhook",
+        # an asynchronous CMS (202 pending, published on the first look): the only way a
+        # create of this contract is left unconfirmed (a lost answer is repeated safely)
+        emulator=lambda: webhook_cms.make_app(secret=HOOK_SECRET, pending_polls=1),
+        section=lambda url: {"base_url": url, "timeout_s": _TIMEOUT_S, "poll_interval_s": 0.1},
+        account_settings=lambda url: {"base_url": url},
+        vault_fields={"secret": HOOK_SECRET},
+        console_publish=_console_publish,
+        console_edit=_console_edit,
+        console_delete=_console_delete,
+        post=lambda n: make_post(n, images=1),
+        list_path="/posts",
+        fetch_path="/posts/*",
+        delete_path="/posts/*",
+        bad_vault_fields={"secret": "not-the-app-secret"},
+        settle_faults=(
+            {"path": "/posts/*", "method": "GET", "status": 502},  # pending, never looked at
+        ),
+    ),
+]
 
 ACCOUNT = "east-watched"
 INTERVAL_S = 0.3
