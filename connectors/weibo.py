@@ -597,6 +597,7 @@ class WeiboConnector:
 
     async def interact(self, interaction: Interaction, ctx: PublishContext) -> Published:
         return await weibo_interact.interact(self, interaction, ctx)
+
     # -- listing (bypass detection) --------------------------------------------------------
 
     def expected(self, post: OutboundPost, account: AccountRef | None = None) -> tuple[str, str]:

@@ -31,6 +31,7 @@ import contextlib
 import difflib
 import json
 import logging
+import re
 import secrets
 import time
 from collections import OrderedDict
@@ -75,6 +76,17 @@ KIND_WORDS = {
     "removed_outside": "在平台上被删除",
 }
 EXCERPT_CHARS = 200
+_LINK = re.compile(r"https?://\S+")
+_LOOSE_DROP = str.maketrans("", "", "【】")
+
+
+def loose_text(*parts: str) -> str:
+    """A repost's words as a timeline shows them: no links (Weibo rewrites them), no brackets
+    around a title (the listing splits a leading 【title】 off), no whitespace."""
+    joined = _LINK.sub("", "".join(parts)).translate(_LOOSE_DROP)
+    return "".join(joined.split())
+
+
 DIFF_MAX_CHARS = 20_000
 _SCAN_CHUNK = 500
 _SCAN_OVERLAP_S = 300.0  # jobs are indexed by creation time as each process's clock saw it
@@ -144,6 +156,16 @@ class View:
     items: dict[str, Expected] = field(default_factory=dict)  # live items by platform id
     superseded: dict[str, Expected] = field(default_factory=dict)  # earlier versions' ids
     maybe_live: set[str] = field(default_factory=set)  # fingerprints without a known id
+    # reposts through the gateway (interaction jobs, docs/interactions.md) are new items of the
+    # account too: the ids of delivered ones, the loose texts of those still settling
+    reposts: set[str] = field(default_factory=set)
+    reposts_settling: list[str] = field(default_factory=list)
+
+    def is_repost(self, item: RemoteItem) -> bool:
+        if item.platform_id in self.reposts:
+            return True
+        shown = loose_text(item.title, item.text)
+        return any(t and shown.startswith(t) for t in self.reposts_settling)
 
     def known(self, platform_id: str) -> Expected | None:
         return self.items.get(platform_id) or self.superseded.get(platform_id)
@@ -509,6 +531,8 @@ class Reconciler:
             )
         if fp in view.maybe_live:
             return None  # a job still settling (in flight, unconfirmed, failed) carries it
+        if view.is_repost(item):
+            return None  # a repost made through the gateway (delivered or still settling)
         return Finding(
             "unapproved_publish",
             item.platform_id,
@@ -599,6 +623,29 @@ class Reconciler:
                     self._expected.popitem(last=False)
         return out
 
+    async def _reposts(self, jobs: Sequence[Job], since_failed: float, view: View) -> None:
+        """Fill ``view.reposts`` / ``view.reposts_settling`` from the account's repost jobs."""
+        settling: list[str] = []
+        for job in jobs:
+            if job.kind != "interaction" or job.details.get("interaction") != "repost":
+                continue
+            if job.state == "published" and job.platform_id:
+                view.reposts.add(job.platform_id)
+            elif job.state in MAYBE_LIVE_STATES and (
+                job.state != "failed" or job.updated_at >= since_failed
+            ):
+                settling.append(job.id)
+        if not settling:
+            return
+        raws = await self.svc.redis.mget([self.svc.keys.job_post(i) for i in settling])
+        for raw in raws:
+            try:
+                said = json.loads(raw)["interaction"]["text"] if raw else ""
+            except (ValueError, KeyError, TypeError):
+                said = ""
+            if said:
+                view.reposts_settling.append(loose_text(said))
+
     async def view(self, account: Account, lister: Lister) -> View:
         jobs = await self.account_jobs(account.id)
         since_failed = time.time() - self.settings.window_s
@@ -607,10 +654,11 @@ class Reconciler:
         for job in jobs:
             if job.kind != "publish" and job.origin:
                 changes.setdefault(job.origin, []).append(job)
+        await self._reposts(jobs, since_failed, view)
         maybe_live = [
             job
             for job in jobs
-            if job.kind != "delete"
+            if job.kind in ("publish", "update")
             and (
                 (
                     job.state in MAYBE_LIVE_STATES

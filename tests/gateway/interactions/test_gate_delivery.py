@@ -160,6 +160,25 @@ async def test_repost_needs_the_unit_head_even_for_an_operator(
     assert len(reposts) == 1 and reposts[0]["text"] == "转发：新品发布。", reposts
 
 
+async def test_a_repost_through_the_gate_is_no_bypass_alert(gw: Gateway, targets: Targets) -> None:
+    """A repost is a new status on the account's timeline; the reconciler knows it is ours."""
+    post = await targets.post("weibo")
+    request = {
+        "account": EAST["weibo"],
+        "kind": "repost",
+        "target": {"post": post},
+        "text": "转发【新品】：详见 https://example.com/a 。",
+    }
+    status, job, _ = await submit(gw, {**request, "approvals": await tokens_for(gw, request)})
+    assert status in (201, 202), job
+    assert (await wait_final(gw, job["id"]))["state"] == "published"
+    status, report = await gw.api.call(
+        "POST", f"/v1/accounts/{EAST['weibo']}/reconcile", "brand_pr", {}
+    )
+    assert status == 200 and report["listed"], report
+    assert report["items_seen"] == 2 and report["alerts"] == [], report
+
+
 async def test_weibo_reply_to_a_reader(gw: Gateway, targets: Targets) -> None:
     post = await targets.post("weibo")
     status_id = (await gw.api.job(post))["platform_id"]
