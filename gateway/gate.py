@@ -263,7 +263,15 @@ class PublishGate:
                 content_hash,
                 [f"{f.category}:{f.rule}" for f in blocking],
             )
-        rejections = await self.approvals.rejections(content_hash, account.id)
+        # rejections, the tokens' approvers and their replay marks: one round trip
+        review = await self.approvals.review(
+            tokens,
+            required=assessment.required,
+            content_sha256=content_hash,
+            account=account,
+            submitter=principal,
+        )
+        rejections = review.rejections
         if rejections:
             rejected = Forbidden(
                 "an approver rejected this content: "
@@ -275,13 +283,7 @@ class PublishGate:
                 content_sha256=content_hash,
             )
             raise await self._refuse(actor, request_id, action, account_id, rejected, content_hash)
-        check = await self.approvals.check(
-            tokens,
-            required=assessment.required,
-            content_sha256=content_hash,
-            account=account,
-            submitter=principal,
-        )
+        check = review.check
         if not check.ok:
             self.svc.metrics.decisions.inc("missing_approvals")
             raise await self._refuse(
@@ -294,7 +296,7 @@ class PublishGate:
                 [f"missing {r.label()}" for r in check.missing]
                 + [f"token {p.index}: {p.code}" for p in check.problems],
             )
-        replayed = await self.approvals.replayed(account.id, check.accepted)
+        replayed = review.replayed
         if replayed:
             error = TokenReplayed(
                 f"approval token {replayed} was already used for account {account.id}",

@@ -12,6 +12,7 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import redis.asyncio as aredis
@@ -36,6 +37,15 @@ _RELEASE_NAME_LUA = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return 0
 """
+
+
+def principal_from_record(raw: bytes | str | None) -> Principal | None:
+    """The principal a stored key record describes (its secret hash left out); None for none."""
+    if raw is None:
+        return None
+    record = json.loads(raw)
+    record.pop("secret_sha256", None)
+    return Principal(**record)
 
 
 class NameTaken(Conflict):
@@ -153,12 +163,14 @@ class PrincipalStore:
         return None if principal.revoked else principal
 
     async def get(self, key_id: str) -> Principal | None:
-        raw = await self._redis.get(self._keys.api_key(key_id))
-        if raw is None:
-            return None
-        record = json.loads(raw)
-        record.pop("secret_sha256", None)
-        return Principal(**record)
+        return principal_from_record(await self._redis.get(self._keys.api_key(key_id)))
+
+    async def get_many(self, key_ids: Sequence[str]) -> dict[str, Principal | None]:
+        """:meth:`get` for several key ids in one round trip."""
+        if not key_ids:
+            return {}
+        raws = await self._redis.mget([self._keys.api_key(k) for k in key_ids])
+        return {k: principal_from_record(r) for k, r in zip(key_ids, raws, strict=True)}
 
     async def revoke(self, key_id: str) -> Principal | None:
         key = self._keys.api_key(key_id)
