@@ -669,6 +669,15 @@ class TextClassifier:
             _sigmoid(bias + sum(wi * _logit(p) for wi, p in zip(w, ps, strict=True))) for ps in rows
         ]
 
+    def _with_bert_at(self, p_bert: float, ngram: Sequence[float]) -> list[float]:
+        """``combine({"bert": [p_bert] * len(ngram), "ngram_lr": ngram})`` with the BERT's
+        term computed once: the same operations in the same order, so the same floats."""
+        if self._stack is None:
+            return [(p_bert + p) / 2 for p in ngram]
+        bias, weights = float(self._stack["intercept"]), self._stack["weights"]
+        bert_term, w = float(weights["bert"]) * _logit(p_bert), float(weights["ngram_lr"])
+        return [_sigmoid(bias + (bert_term + w * _logit(p))) for p in ngram]
+
     def part_probas(self, texts: Sequence[str], *, prepare: bool = True) -> dict[str, list[float]]:
         """Each part's P(offensive) for short texts: {"bert": [...], "ngram_lr": [...]}."""
         cut = [(_prepare(t) if prepare else t)[: self.max_chars] for t in texts]
@@ -697,14 +706,11 @@ class TextClassifier:
             return self.predict_proba(pieces, prepare=False)
         cut = [t[: self.max_chars] for t in pieces]
         ngram = self._ngram.probas(cut)
-        extremes = (_sigmoid(bound + BOUND_MARGIN), _sigmoid(-bound - BOUND_MARGIN))
-        upper = [
-            max(ps)
-            for ps in zip(
-                *(self.combine({"bert": [p] * len(cut), "ngram_lr": ngram}) for p in extremes),
-                strict=True,
-            )
-        ]
+        high, low = (
+            self._with_bert_at(p, ngram)
+            for p in (_sigmoid(bound + BOUND_MARGIN), _sigmoid(-bound - BOUND_MARGIN))
+        )
+        upper = [max(a, b) for a, b in zip(high, low, strict=True)]
         need = [i for i, u in enumerate(upper) if u >= self.threshold]
         if need:
             scores = self.combine(

@@ -725,3 +725,19 @@ def test_the_numpy_backend_refuses_a_model_it_cannot_run(tmp_path: Path) -> None
     (model_dir / "config.json").write_text(json.dumps(config), encoding="utf-8")
     with pytest.raises(ClassifierUnavailable, match="hidden_act"):
         TextClassifier.load(model_dir, backend="numpy")
+
+
+@pytest.mark.parametrize("stacked", [True, False])
+def test_the_bound_with_the_bert_fixed_is_combine_to_the_bit(
+    classifier: TextClassifier, stacked: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The skip bound fixes the BERT's probability at its extremes; computing that term once
+    # must give exactly the floats `combine` gives (a changed bit could move a chunk across
+    # the threshold in a different place than `exact=True` scoring).
+    if not stacked:
+        monkeypatch.setattr(classifier, "_stack", None)
+    ngram = [0.0, 1e-300, 1e-6, 0.2, 0.5, 0.93999, 0.94, 1 - 1e-12, 1.0]
+    for p_bert in (0.0, 1e-7, 0.3, 0.5, 0.999, 1.0):
+        assert classifier._with_bert_at(p_bert, ngram) == classifier.combine(
+            {"bert": [p_bert] * len(ngram), "ngram_lr": ngram}
+        )
