@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from connectors.base import AccountRef, Connector
-from gateway.accounts import Account
+from gateway.accounts import Account, required
 from gateway.approvals import ApprovalService, CheckResult
 from gateway.audit import Actor
 from gateway.authz import covers, route_up
@@ -121,7 +121,8 @@ class PublishGate:
 
     # the pieces ----------------------------------------------------------------------------
     async def authorise(self, principal: Principal, account_id: str) -> Account:
-        account = await self.svc.accounts.require(account_id)
+        raw, freeze = await self.svc.freeze.account_and_blocking(account_id)  # one round trip
+        account = required(account_id, raw)
         if not acts_for(self.svc.settings.policy, principal, account.unit):
             raise Forbidden(
                 f"{principal.role} of {principal.unit} may not publish to account "
@@ -136,7 +137,6 @@ class PublishGate:
                 reason="account_not_active",
                 state=account.state,
             )
-        freeze = await self.svc.freeze.blocking(account=account.id, unit=account.unit)
         if freeze:
             raise Locked(
                 f"account {account.id} is frozen ({freeze.scope}): {freeze.reason}",
