@@ -84,6 +84,12 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def key_id_of(api_key: str) -> str | None:
+    """The key id of a well-formed API key (None otherwise); the key is not checked."""
+    parts = _split(api_key)
+    return parts[0] if parts else None
+
+
 def _split(api_key: str) -> tuple[str, str] | None:
     if not api_key.startswith(KEY_PREFIX):
         return None
@@ -146,12 +152,20 @@ class PrincipalStore:
             await pipe.execute()
         return IssuedKey(principal=principal, key=f"{KEY_PREFIX}{key_id}_{secret}")
 
-    async def authenticate(self, api_key: str) -> Principal | None:
+    async def authenticate(
+        self, api_key: str, read: tuple[str, bytes | str | None] | None = None
+    ) -> Principal | None:
+        """The principal ``api_key`` belongs to, None if it is unknown, wrong or revoked.
+        ``read``: (key id, its stored record) when the caller read it already."""
         parts = _split(api_key)
         if parts is None:
             return None
         key_id, secret = parts
-        raw = await self._redis.get(self._keys.api_key(key_id))
+        raw: bytes | str | None
+        if read is not None and read[0] == key_id:
+            raw = read[1]
+        else:
+            raw = await self._redis.get(self._keys.api_key(key_id))
         if raw is None:
             # Spend the same hashing work so timing does not reveal which ids exist.
             hmac.compare_digest(_hash(secret), _hash(""))
