@@ -57,6 +57,13 @@ def _dump(account: Account) -> str:
     return json.dumps(account.public(), ensure_ascii=False, sort_keys=True)
 
 
+def required(account_id: str, raw: bytes | str | None) -> Account:
+    """The account a stored record describes; 404 naming the field when there is none."""
+    if not raw:
+        raise NotFound(f"no account {account_id!r}", field="account")
+    return Account.from_json(raw)
+
+
 class AccountRegistry:
     def __init__(self, redis: aredis.Redis, keys: Keys) -> None:
         self._redis = redis
@@ -67,10 +74,7 @@ class AccountRegistry:
         return Account.from_json(raw) if raw else None
 
     async def require(self, account_id: str) -> Account:
-        account = await self.get(account_id)
-        if account is None:
-            raise NotFound(f"no account {account_id!r}", field="account")
-        return account
+        return required(account_id, await self._redis.get(self._keys.account(account_id)))
 
     async def list_all(self, *, unit: str | None = None, state: str | None = None) -> list[Account]:
         ids = sorted(text(m) for m in await self._redis.smembers(self._keys.accounts()))

@@ -15,7 +15,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -40,7 +40,7 @@ from gateway.jws import (
     verify_approval,
 )
 from gateway.keys import Keys
-from gateway.principals import Principal, PrincipalStore
+from gateway.principals import Principal, PrincipalStore, principal_from_record
 from gateway.requirements import Requirement
 from gateway.settings import Settings
 
@@ -116,6 +116,16 @@ class CheckResult:
             )
             for c in self.accepted
         )
+
+
+@dataclass(frozen=True)
+class Review:
+    """:meth:`ApprovalService.review`: rejections of the content for the account, the token
+    check, and the id of the first accepted token already consumed ('' if none)."""
+
+    rejections: list[dict[str, Any]]
+    check: CheckResult
+    replayed: str
 
 
 class ApprovalService:
@@ -198,6 +208,31 @@ class ApprovalService:
                 return c.jti
         return ""
 
+    def _verify(self, tokens: Sequence[str], now: float) -> list[ApprovalClaims | TokenError]:
+        """Each token's claims, or why its signature, key, type or time does not verify."""
+        verified: list[ApprovalClaims | TokenError] = []
+        for token in tokens:
+            try:
+                verified.append(
+                    verify_approval(
+                        token,
+                        self.ring,
+                        now=now,
+                        leeway_s=self._settings.approvals.clock_skew_s,
+                        max_lifetime_s=max(self._settings.approvals.token_ttl_s, 7 * 24 * 3600),
+                    )
+                )
+            except TokenError as exc:
+                verified.append(exc)
+        return verified
+
+    def _own_approvers(self, verified: Sequence[ApprovalClaims | TokenError]) -> list[str]:
+        """Key ids of the approvers of this gateway's own tokens (looked up in the store)."""
+        issuer = self._settings.approvals.issuer
+        return sorted(
+            {c.sub for c in verified if isinstance(c, ApprovalClaims) and c.iss == issuer}
+        )
+
     async def check(
         self,
         tokens: Sequence[str],
@@ -208,20 +243,64 @@ class ApprovalService:
         submitter: Principal,
         now: float | None = None,
     ) -> CheckResult:
-        now = time.time() if now is None else now
+        verified = self._verify(tokens, time.time() if now is None else now)
+        approvers = await self._principals.get_many(self._own_approvers(verified))
+        return self._judge(verified, approvers, required, content_sha256, account, submitter)
+
+    async def review(
+        self,
+        tokens: Sequence[str],
+        *,
+        required: list[Requirement],
+        content_sha256: str,
+        account: Account,
+        submitter: Principal,
+        now: float | None = None,
+    ) -> Review:
+        """What a publish needs to know about its approvals, read in one round trip: the
+        rejections of this content for ``account`` (:meth:`rejections`), the token check
+        (:meth:`check`) and the first accepted token already consumed (:meth:`replayed`)."""
+        verified = self._verify(tokens, time.time() if now is None else now)
+        subs = self._own_approvers(verified)
+        jtis = [c.jti for c in verified if isinstance(c, ApprovalClaims)]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.lrange(self._keys.rejection(content_sha256), 0, -1)
+            if subs:
+                pipe.mget([self._keys.api_key(s) for s in subs])
+            if jtis:
+                pipe.mget([self._keys.jti(account.id, j) for j in jtis])
+            answers = list(await pipe.execute())
+        raws = answers.pop(0)
+        found = [json.loads(r) for r in raws]
+        rejections = [r for r in found if account.id in r.get("accounts", [])]
+        approvers = (
+            {s: principal_from_record(r) for s, r in zip(subs, answers.pop(0), strict=True)}
+            if subs
+            else {}
+        )
+        used = (
+            {j for j, v in zip(jtis, answers.pop(0), strict=True) if v is not None}
+            if jtis
+            else set()
+        )
+        check = self._judge(verified, approvers, required, content_sha256, account, submitter)
+        replayed = next((c.jti for c in check.accepted if c.jti in used), "")
+        return Review(rejections, check, replayed)
+
+    def _judge(
+        self,
+        verified: Sequence[ApprovalClaims | TokenError],
+        approvers: Mapping[str, Principal | None],
+        required: list[Requirement],
+        content_sha256: str,
+        account: Account,
+        submitter: Principal,
+    ) -> CheckResult:
         result = CheckResult(required=required)
         seen: set[tuple[str, str]] = set()
-        for index, token in enumerate(tokens):
-            try:
-                claims = verify_approval(
-                    token,
-                    self.ring,
-                    now=now,
-                    leeway_s=self._settings.approvals.clock_skew_s,
-                    max_lifetime_s=max(self._settings.approvals.token_ttl_s, 7 * 24 * 3600),
-                )
-            except TokenError as exc:
-                result.problems.append(TokenProblem(index, exc.code, exc.message))
+        for index, claims in enumerate(verified):
+            if isinstance(claims, TokenError):
+                result.problems.append(TokenProblem(index, claims.code, claims.message))
                 continue
 
             def bad(
@@ -247,7 +326,7 @@ class ApprovalService:
                 bad("account_not_in_token", f"the token does not cover account {account.id}")
                 continue
             if claims.iss == self._settings.approvals.issuer:
-                approver = await self._principals.get(claims.sub)
+                approver = approvers.get(claims.sub)
                 if approver is None or approver.revoked:
                     bad("approver_unknown", "the approver is unknown or their key was revoked")
                     continue

@@ -40,11 +40,11 @@ log = logging.getLogger(__name__)
 GENESIS = "0" * 64
 _MAX_APPEND_ATTEMPTS = 50
 
+# Appends the record if the head is still ARGV[1]; else writes nothing and returns the head.
 _APPEND_LUA = """
 local head = redis.call('GET', KEYS[1])
-local expected = ARGV[1]
 if head == false then head = '0:' .. ARGV[4] end
-if head ~= expected then return 0 end
+if head ~= ARGV[1] then return head end
 redis.call('XADD', KEYS[2], '*', 'r', ARGV[2])
 redis.call('SET', KEYS[1], ARGV[3])
 return 1
@@ -132,6 +132,9 @@ class AuditLog:
         self._keys = keys
         self._script = redis.register_script(_APPEND_LUA)
         self._local = asyncio.Lock()  # one appender per process; others retry on conflict
+        # The head this process wrote last: the first guess of the next append, which the
+        # script checks (a wrong guess costs one round trip and returns the real head).
+        self._head: str | None = None
 
     async def append(
         self,
@@ -161,25 +164,28 @@ class AuditLog:
         }
         try:
             async with self._local:
-                for _ in range(_MAX_APPEND_ATTEMPTS):
+                head_s, guessed = self._head, True
+                if head_s is None:
                     head = await self._redis.get(self._keys.audit_head())
-                    head_s = text(head) if head else f"0:{GENESIS}"
+                    head_s, guessed = (text(head) if head else f"0:{GENESIS}"), False
+                for _ in range(_MAX_APPEND_ATTEMPTS):
                     seq_s, _, prev = head_s.partition(":")
                     record = {**base, "seq": int(seq_s) + 1, "prev": prev}
                     record["hash"] = chain_hash(prev, record)
+                    written = f"{record['seq']}:{record['hash']}"
                     ok = await self._script(
                         keys=[self._keys.audit_head(), self._keys.audit_stream()],
-                        args=[
-                            head_s,
-                            _canonical(record),
-                            f"{record['seq']}:{record['hash']}",
-                            GENESIS,
-                        ],
+                        args=[head_s, _canonical(record), written, GENESIS],
                     )
                     if ok == 1:
+                        self._head = written
                         return record
-                    await asyncio.sleep(0.001)
+                    head_s = text(ok)  # another process appended: chain onto the real head
+                    if not guessed:
+                        await asyncio.sleep(0.001)
+                    guessed = False
         except RedisError as exc:
+            self._head = None
             log.error("audit log write failed: %s", type(exc).__name__)
             raise ServiceUnavailable(
                 "the audit log cannot be written; nothing was done", reason="audit_unavailable"

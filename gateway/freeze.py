@@ -45,10 +45,29 @@ def _field(scope: str, target: str) -> str:
     return f"{scope}:{target}"
 
 
+# The account record and the freeze that stops publishing to it, in one step: KEYS account
+# record, freezes hash; ARGV the account id. The unit comes from the record itself.
+_ACCOUNT_AND_FREEZE_LUA = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return {false, false} end
+local ok, account = pcall(cjson.decode, raw)
+local unit = ''
+if ok and type(account) == 'table' and type(account['unit']) == 'string' then
+  unit = account['unit']
+end
+local found = redis.call('HMGET', KEYS[2], 'all:*', 'unit:' .. unit, 'account:' .. ARGV[1])
+for i = 1, 3 do
+  if found[i] then return {raw, found[i]} end
+end
+return {raw, false}
+"""
+
+
 class FreezeSwitch:
     def __init__(self, redis: aredis.Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
+        self._account_and_freeze = redis.register_script(_ACCOUNT_AND_FREEZE_LUA)
 
     async def freeze(self, scope: Scope, target: str, *, reason: str, by: str) -> FreezeRecord:
         record = FreezeRecord(scope, target if scope != "all" else "*", reason, by, time.time())
@@ -75,6 +94,14 @@ class FreezeSwitch:
             if value:
                 return FreezeRecord(**json.loads(value))
         return None
+
+    async def account_and_blocking(self, account: str) -> tuple[bytes | None, FreezeRecord | None]:
+        """The stored record of ``account`` (None if there is none) and, read in the same round
+        trip, the freeze that stops a publish to it (:meth:`blocking` for its unit)."""
+        raw, freeze = await self._account_and_freeze(
+            keys=[self._keys.account(account), self._keys.freezes()], args=[account]
+        )
+        return raw, FreezeRecord(**json.loads(freeze)) if freeze else None
 
 
 async def freeze_audited(

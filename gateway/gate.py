@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from connectors.base import AccountRef, Connector
-from gateway.accounts import Account
+from gateway.accounts import Account, required
 from gateway.approvals import ApprovalService, CheckResult
 from gateway.audit import Actor
 from gateway.authz import covers, route_up
@@ -121,7 +121,8 @@ class PublishGate:
 
     # the pieces ----------------------------------------------------------------------------
     async def authorise(self, principal: Principal, account_id: str) -> Account:
-        account = await self.svc.accounts.require(account_id)
+        raw, freeze = await self.svc.freeze.account_and_blocking(account_id)  # one round trip
+        account = required(account_id, raw)
         if not acts_for(self.svc.settings.policy, principal, account.unit):
             raise Forbidden(
                 f"{principal.role} of {principal.unit} may not publish to account "
@@ -136,7 +137,6 @@ class PublishGate:
                 reason="account_not_active",
                 state=account.state,
             )
-        freeze = await self.svc.freeze.blocking(account=account.id, unit=account.unit)
         if freeze:
             raise Locked(
                 f"account {account.id} is frozen ({freeze.scope}): {freeze.reason}",
@@ -263,7 +263,15 @@ class PublishGate:
                 content_hash,
                 [f"{f.category}:{f.rule}" for f in blocking],
             )
-        rejections = await self.approvals.rejections(content_hash, account.id)
+        # rejections, the tokens' approvers and their replay marks: one round trip
+        review = await self.approvals.review(
+            tokens,
+            required=assessment.required,
+            content_sha256=content_hash,
+            account=account,
+            submitter=principal,
+        )
+        rejections = review.rejections
         if rejections:
             rejected = Forbidden(
                 "an approver rejected this content: "
@@ -275,13 +283,7 @@ class PublishGate:
                 content_sha256=content_hash,
             )
             raise await self._refuse(actor, request_id, action, account_id, rejected, content_hash)
-        check = await self.approvals.check(
-            tokens,
-            required=assessment.required,
-            content_sha256=content_hash,
-            account=account,
-            submitter=principal,
-        )
+        check = review.check
         if not check.ok:
             self.svc.metrics.decisions.inc("missing_approvals")
             raise await self._refuse(
@@ -294,7 +296,7 @@ class PublishGate:
                 [f"missing {r.label()}" for r in check.missing]
                 + [f"token {p.index}: {p.code}" for p in check.problems],
             )
-        replayed = await self.approvals.replayed(account.id, check.accepted)
+        replayed = review.replayed
         if replayed:
             error = TokenReplayed(
                 f"approval token {replayed} was already used for account {account.id}",

@@ -19,11 +19,12 @@ crash continues from the last finished step.
 
 from __future__ import annotations
 
+import copy
 import json
 import secrets
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, get_args
 
 import redis.asyncio as aredis
@@ -105,11 +106,19 @@ class Job:
     audit_due: str = ""  # an outcome whose audit record is still to be written
     details: Mapping[str, Any] = field(default_factory=dict)
 
+    def as_dict(self) -> dict[str, Any]:
+        """``dataclasses.asdict(self)``, without its deep copy of every string and number (a
+        job is frozen; only ``details`` is copied)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["approvals"] = tuple(
+            {f.name: getattr(a, f.name) for f in _APPROVAL_FIELDS} for a in self.approvals
+        )
+        data["details"] = copy.deepcopy(dict(self.details))
+        return data
+
     def public(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["approvals"] = [
-            {k: v for k, v in asdict(a).items() if k != "exp"} for a in self.approvals
-        ]
+        data = self.as_dict()
+        data["approvals"] = [{k: v for k, v in a.items() if k != "exp"} for a in data["approvals"]]
         data.pop("audit_due", None)
         return data
 
@@ -121,13 +130,15 @@ class Job:
         return cls(**data)
 
     def dump(self) -> str:
-        data = asdict(self)
-        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+        return json.dumps(self.as_dict(), ensure_ascii=False, sort_keys=True)
 
     @property
     def checkpoint_job(self) -> str:
         """Whose checkpoints this job reads and writes (an edit continues its origin's)."""
         return self.origin or self.id
+
+
+_APPROVAL_FIELDS = fields(ApprovalRef)
 
 
 def new_job_id() -> str:

@@ -569,7 +569,9 @@ def _decode_json_object(segment: str, what: str) -> dict[str, Any]:
         text = raw.decode("utf-8")
         value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
         # Lone surrogates (\ud800 escapes) are valid JSON text but not Unicode; refuse them.
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
+        # Strict UTF-8 decoding let none through, so only a \u escape can make one.
+        if "\\u" in text:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
     except TokenError:
         raise
     except (UnicodeError, ValueError, RecursionError) as exc:

@@ -39,7 +39,7 @@ from gateway.errors import (
     Unauthenticated,
 )
 from gateway.logs import REQUEST_ID_VAR, log_access
-from gateway.principals import Principal
+from gateway.principals import Principal, key_id_of
 from gateway.validation import SURROGATE_RE, invalid_text, printable
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,8 @@ _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
+# (key id, stored record) of the presented API key, read by throttle for auth
+KEY_RECORD: web.RequestKey[tuple[str, bytes | str | None]] = web.RequestKey("key_record", tuple)
 ROUTE_ROLES: web.AppKey[dict[tuple[str, str], frozenset[str] | None]] = web.AppKey("route_roles")
 
 
@@ -245,10 +247,23 @@ def _check_path_params(request: web.Request) -> None:
 
 @web.middleware
 async def throttle(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Per-address limit, before authentication (bounds key guessing); public routes are free."""
+    """Per-address limit, before authentication (bounds key guessing); public routes are free.
+    The record of the presented API key is read in the same round trip, for :func:`auth`."""
     if request.app[ROUTE_ROLES].get((request.method, _route_template(request))) is not None:
-        await request.app[SERVICES].limiter.hit_ip(request.remote or "unknown")
+        svc = request.app[SERVICES]
+        address = request.remote or "unknown"
+        key_id = _presented_key_id(request)
+        if key_id is None:
+            await svc.limiter.hit_ip(address)
+        else:
+            record = await svc.limiter.hit_ip_reading(address, svc.keys.api_key(key_id))
+            request[KEY_RECORD] = (key_id, record)
     return await handler(request)
+
+
+def _presented_key_id(request: web.Request) -> str | None:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return key_id_of(value.strip()) if scheme.lower() == "bearer" else None
 
 
 def bearer_key(request: web.Request) -> str:
@@ -267,7 +282,7 @@ async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         _check_path_params(request)
         return await handler(request)
     principal: Principal | None = await request.app[SERVICES].principals.authenticate(
-        bearer_key(request)
+        bearer_key(request), request.get(KEY_RECORD)
     )
     if principal is None:
         raise Unauthenticated("the API key is unknown or revoked", reason="bad_key")

@@ -12,6 +12,7 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import redis.asyncio as aredis
@@ -36,6 +37,15 @@ _RELEASE_NAME_LUA = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return 0
 """
+
+
+def principal_from_record(raw: bytes | str | None) -> Principal | None:
+    """The principal a stored key record describes (its secret hash left out); None for none."""
+    if raw is None:
+        return None
+    record = json.loads(raw)
+    record.pop("secret_sha256", None)
+    return Principal(**record)
 
 
 class NameTaken(Conflict):
@@ -72,6 +82,12 @@ class IssuedKey:
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def key_id_of(api_key: str) -> str | None:
+    """The key id of a well-formed API key (None otherwise); the key is not checked."""
+    parts = _split(api_key)
+    return parts[0] if parts else None
 
 
 def _split(api_key: str) -> tuple[str, str] | None:
@@ -136,12 +152,20 @@ class PrincipalStore:
             await pipe.execute()
         return IssuedKey(principal=principal, key=f"{KEY_PREFIX}{key_id}_{secret}")
 
-    async def authenticate(self, api_key: str) -> Principal | None:
+    async def authenticate(
+        self, api_key: str, read: tuple[str, bytes | str | None] | None = None
+    ) -> Principal | None:
+        """The principal ``api_key`` belongs to, None if it is unknown, wrong or revoked.
+        ``read``: (key id, its stored record) when the caller read it already."""
         parts = _split(api_key)
         if parts is None:
             return None
         key_id, secret = parts
-        raw = await self._redis.get(self._keys.api_key(key_id))
+        raw: bytes | str | None
+        if read is not None and read[0] == key_id:
+            raw = read[1]
+        else:
+            raw = await self._redis.get(self._keys.api_key(key_id))
         if raw is None:
             # Spend the same hashing work so timing does not reveal which ids exist.
             hmac.compare_digest(_hash(secret), _hash(""))
@@ -153,12 +177,14 @@ class PrincipalStore:
         return None if principal.revoked else principal
 
     async def get(self, key_id: str) -> Principal | None:
-        raw = await self._redis.get(self._keys.api_key(key_id))
-        if raw is None:
-            return None
-        record = json.loads(raw)
-        record.pop("secret_sha256", None)
-        return Principal(**record)
+        return principal_from_record(await self._redis.get(self._keys.api_key(key_id)))
+
+    async def get_many(self, key_ids: Sequence[str]) -> dict[str, Principal | None]:
+        """:meth:`get` for several key ids in one round trip."""
+        if not key_ids:
+            return {}
+        raws = await self._redis.mget([self._keys.api_key(k) for k in key_ids])
+        return {k: principal_from_record(r) for k, r in zip(key_ids, raws, strict=True)}
 
     async def revoke(self, key_id: str) -> Principal | None:
         key = self._keys.api_key(key_id)

@@ -258,10 +258,9 @@ class ScreeningService:
             )
         loop = asyncio.get_running_loop()
         try:
-            return await asyncio.wait_for(
-                loop.run_in_executor(self._executor, screener.screen, dict(fields)),
-                self._settings.screening.screen_timeout_s,
-            )
+            # asyncio.timeout, not wait_for: on 3.11 wait_for wraps the future in one more task
+            async with asyncio.timeout(self._settings.screening.screen_timeout_s):
+                return await loop.run_in_executor(self._executor, screener.screen, dict(fields))
         except TextTooLong as exc:
             raise PayloadTooLarge(
                 str(exc),

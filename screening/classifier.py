@@ -197,6 +197,7 @@ class NgramLinear:
         self._coef = coef
         self.intercept = intercept
         self.ngram_range = ngram_range
+        self._index = _code_index(table, ngram_range)
 
     def __len__(self) -> int:
         return len(self._table)
@@ -250,26 +251,24 @@ class NgramLinear:
         return self.probas([text])[0]
 
     def probas(self, texts: Sequence[str]) -> list[float]:
-        """P(offensive) for each (prepared) text, the arithmetic vectorised over all of them.
+        """P(offensive) for each (prepared) text, vectorised over all of them.
 
-        Python only maps each text's n-grams to table rows; counting, tf-idf, norms and dot
-        products are numpy over every (text, n-gram) pair at once.
+        Each n-gram is looked up as an integer code (:func:`_code_index`) in numpy, so Python
+        touches neither the n-grams nor the table per text; counting, tf-idf, norms and dot
+        products are numpy over every (text, n-gram) pair at once. The (text, row) pairs are
+        exactly those of looking every n-gram of :func:`char_ngrams` up in the table, so the
+        result is the same to the bit.
         """
         import numpy as np
 
         if not texts:
             return []
-        get, width = self._table.get, len(self._table)
-        keys: list[int] = []
-        for doc, text in enumerate(texts):
-            base = doc * width
-            keys += [
-                base + j for j in map(get, char_ngrams(text, *self.ngram_range)) if j is not None
-            ]
-        if not keys:
+        width = len(self._table)
+        keys = self._keys(texts) if self._index is not None else self._keys_by_dict(texts)
+        if not len(keys):
             z = np.zeros(len(texts))
         else:
-            pairs, counts = np.unique(np.array(keys, dtype=np.int64), return_counts=True)
+            pairs, counts = np.unique(keys, return_counts=True)
             docs, rows = np.divmod(pairs, width)
             value = (1.0 + np.log(counts)) * np.frombuffer(self._idf, dtype=np.float64)[rows]
             coef = np.frombuffer(self._coef, dtype=np.float64)[rows]
@@ -277,6 +276,132 @@ class NgramLinear:
             norm = np.sqrt(np.bincount(docs, weights=value * value, minlength=len(texts)))
             z = np.divide(dot, norm, out=np.zeros(len(texts)), where=norm > 0)
         return [_sigmoid(self.intercept + float(v)) for v in z]
+
+    def _keys(self, texts: Sequence[str]) -> Any:
+        """``text index * table size + table row`` of every n-gram of every text found in the
+        table (an n-gram occurring twice gives its key twice), from the integer codes."""
+        import numpy as np
+
+        index = self._index
+        assert index is not None
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        points = _code_points("".join(texts))
+        doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        codes, owners = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+        low, high = self.ngram_range
+        for n in range(low, high + 1):
+            m = len(points) - n + 1
+            if m <= 0:
+                continue
+            code = points[:m].copy()
+            for k in range(1, n):
+                code = (code << _CODE_BITS) | points[k : k + m]
+            inside = doc[:m] == doc[n - 1 : n - 1 + m]  # the n-gram does not span two texts
+            codes.append(code[inside])
+            owners.append(doc[:m][inside])
+        rows = index.rows(np.concatenate(codes))
+        hit = rows >= 0
+        return np.concatenate(owners)[hit] * len(self._table) + rows[hit]
+
+    def _keys_by_dict(self, texts: Sequence[str]) -> Any:
+        """:meth:`_keys` by looking every n-gram string up (n-grams too long for a code)."""
+        import numpy as np
+
+        get, width = self._table.get, len(self._table)
+        keys: list[int] = []
+        for doc, text in enumerate(texts):
+            base = doc * width
+            keys += [
+                base + j for j in map(get, char_ngrams(text, *self.ngram_range)) if j is not None
+            ]
+        return np.array(keys, dtype=np.int64)
+
+
+# An n-gram of code points as one integer: each code point plus one (so 0 is never a digit and
+# "a" differs from "\\0a") in 21 bits; up to three characters fit a signed 64-bit integer.
+_CODE_BITS = 21
+_MAX_CODED_CHARS = 63 // _CODE_BITS
+_HASH_MULTIPLIER = 0x9E3779B97F4A7C15  # Fibonacci hashing: the odd 64-bit constant nearest 2^64/phi
+
+
+def _code_points(text: str) -> Any:
+    """The code points of ``text`` plus one, as int64 (lone surrogates included)."""
+    import numpy as np
+
+    raw = text.encode("utf-32-le", "surrogatepass")
+    return np.frombuffer(raw, dtype="<u4").astype(np.int64) + 1
+
+
+class _CodeIndex:
+    """Integer n-gram code -> table row, looked up for a whole array of codes at once.
+
+    A hash table in numpy arrays: codes are grouped by bucket (``starts[b]:starts[b + 1]`` in
+    ``codes``/``rows``), at most two codes per bucket on average; a lookup reads each query's
+    bucket in at most ``depth`` vectorised steps (a binary search over 200,000 sorted codes was
+    five times slower: it misses the cache at every step).
+    """
+
+    def __init__(self, codes: Any, rows: Any) -> None:
+        import numpy as np
+
+        self._bits = max(1, len(codes).bit_length())
+        buckets = self._bucket(codes)
+        order = np.argsort(buckets, kind="stable")
+        self._codes, self._rows = codes[order], rows[order]
+        counts = np.bincount(buckets, minlength=1 << self._bits)
+        self._starts = np.zeros((1 << self._bits) + 1, dtype=np.int64)
+        np.cumsum(counts, out=self._starts[1:])
+        self._depth = int(counts.max()) if len(codes) else 0
+
+    def _bucket(self, codes: Any) -> Any:
+        import numpy as np
+
+        shift = np.uint64(64 - self._bits)
+        return ((codes.astype(np.uint64) * np.uint64(_HASH_MULTIPLIER)) >> shift).astype(np.int64)
+
+    def rows(self, codes: Any) -> Any:
+        """The table row of each code, -1 where the code is not in the table."""
+        import numpy as np
+
+        found = np.full(len(codes), -1, dtype=np.int64)
+        buckets = self._bucket(codes)
+        start = self._starts[buckets]
+        size = self._starts[buckets + 1] - start
+        which = np.arange(len(codes))
+        for k in range(self._depth):
+            live = size > k
+            which, start, size = which[live], start[live], size[live]
+            if not len(which):
+                break
+            match = self._codes[start + k] == codes[which]
+            found[which[match]] = self._rows[start[match] + k]
+        return found
+
+
+def _code_index(table: dict[str, int], ngram_range: tuple[int, int]) -> _CodeIndex | None:
+    """The table's n-grams as a :class:`_CodeIndex`, or None when the range holds n-grams too
+    long to code. N-grams outside the range never match and are left out."""
+    import numpy as np
+
+    low, high = ngram_range
+    if low < 1 or high > _MAX_CODED_CHARS:
+        return None
+    by_length: dict[int, tuple[list[str], list[int]]] = {}
+    for gram, row in table.items():
+        if low <= len(gram) <= high:
+            grams, rows = by_length.setdefault(len(gram), ([], []))
+            grams.append(gram)
+            rows.append(row)
+    codes = [np.zeros(0, dtype=np.int64)]
+    table_rows = [np.zeros(0, dtype=np.int64)]
+    for n, (grams, rows) in by_length.items():
+        points = _code_points("".join(grams)).reshape(-1, n)
+        code = points[:, 0].copy()
+        for k in range(1, n):
+            code = (code << _CODE_BITS) | points[:, k]
+        codes.append(code)
+        table_rows.append(np.array(rows, dtype=np.int64))
+    return _CodeIndex(np.concatenate(codes), np.concatenate(table_rows))
 
 
 def _chunks(text: str, size: int, stride: int) -> list[str]:
@@ -544,6 +669,15 @@ class TextClassifier:
             _sigmoid(bias + sum(wi * _logit(p) for wi, p in zip(w, ps, strict=True))) for ps in rows
         ]
 
+    def _with_bert_at(self, p_bert: float, ngram: Sequence[float]) -> list[float]:
+        """``combine({"bert": [p_bert] * len(ngram), "ngram_lr": ngram})`` with the BERT's
+        term computed once: the same operations in the same order, so the same floats."""
+        if self._stack is None:
+            return [(p_bert + p) / 2 for p in ngram]
+        bias, weights = float(self._stack["intercept"]), self._stack["weights"]
+        bert_term, w = float(weights["bert"]) * _logit(p_bert), float(weights["ngram_lr"])
+        return [_sigmoid(bias + (bert_term + w * _logit(p))) for p in ngram]
+
     def part_probas(self, texts: Sequence[str], *, prepare: bool = True) -> dict[str, list[float]]:
         """Each part's P(offensive) for short texts: {"bert": [...], "ngram_lr": [...]}."""
         cut = [(_prepare(t) if prepare else t)[: self.max_chars] for t in texts]
@@ -572,14 +706,11 @@ class TextClassifier:
             return self.predict_proba(pieces, prepare=False)
         cut = [t[: self.max_chars] for t in pieces]
         ngram = self._ngram.probas(cut)
-        extremes = (_sigmoid(bound + BOUND_MARGIN), _sigmoid(-bound - BOUND_MARGIN))
-        upper = [
-            max(ps)
-            for ps in zip(
-                *(self.combine({"bert": [p] * len(cut), "ngram_lr": ngram}) for p in extremes),
-                strict=True,
-            )
-        ]
+        high, low = (
+            self._with_bert_at(p, ngram)
+            for p in (_sigmoid(bound + BOUND_MARGIN), _sigmoid(-bound - BOUND_MARGIN))
+        )
+        upper = [max(a, b) for a, b in zip(high, low, strict=True)]
         need = [i for i, u in enumerate(upper) if u >= self.threshold]
         if need:
             scores = self.combine(

@@ -36,10 +36,10 @@ def strip_html(source: str) -> tuple[str, list[int], list[int]]:
     ends: list[int] = []
     pos = 0
     for m in _TOKEN_RE.finditer(source):
-        for i in range(pos, m.start()):
-            out.append(source[i])
-            starts.append(i)
-            ends.append(i + 1)
+        # the text before the token, one plain character per source character
+        out.append(source[pos : m.start()])
+        starts.extend(range(pos, m.start()))
+        ends.extend(range(pos + 1, m.start() + 1))
         tok = m.group()
         if tok.startswith("&"):
             decoded = html.unescape(tok)
@@ -52,8 +52,7 @@ def strip_html(source: str) -> tuple[str, list[int], list[int]]:
             starts.append(m.start())
             ends.append(m.start())
         pos = m.end()
-    for i in range(pos, len(source)):
-        out.append(source[i])
-        starts.append(i)
-        ends.append(i + 1)
+    out.append(source[pos:])
+    starts.extend(range(pos, len(source)))
+    ends.extend(range(pos + 1, len(source) + 1))
     return "".join(out), starts, ends

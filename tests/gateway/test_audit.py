@@ -76,6 +76,35 @@ async def test_concurrent_appends_from_two_logs_keep_one_chain(redis: aredis.Red
     assert result.ok and result.records == 80
 
 
+async def test_an_append_after_another_process_wrote_chains_onto_the_real_head(
+    redis: aredis.Redis,
+) -> None:
+    # Each log guesses the head it wrote last; the script refuses a stale guess and answers
+    # the real head, so the next record still chains onto it (no fork, no lost record).
+    one, two = AuditLog(redis, Keys()), AuditLog(redis, Keys())
+    await one.append(actor=SYSTEM, action="a1")
+    await two.append(actor=SYSTEM, action="b1")
+    await two.append(actor=SYSTEM, action="b2")
+    third = await one.append(actor=SYSTEM, action="a2")  # its guess is seq 1: stale
+    assert third["seq"] == 4
+    records = await _records(redis)
+    assert [r["action"] for r in records] == ["a1", "b1", "b2", "a2"]
+    assert third["prev"] == records[2]["hash"]
+    assert (await one.verify()).ok
+
+
+async def test_an_uncontended_append_is_one_round_trip(redis: aredis.Redis) -> None:
+    log = AuditLog(redis, Keys())
+    await log.append(actor=SYSTEM, action="first")  # reads the head once
+    await redis.config_resetstat()
+    for i in range(5):
+        await log.append(actor=SYSTEM, action=f"next{i}")
+    stats = await redis.info("commandstats")
+    assert stats["cmdstat_evalsha"]["calls"] == 5
+    assert stats["cmdstat_get"]["calls"] == 5  # the scripts' own reads: no separate GET
+    assert (await log.verify()).ok
+
+
 async def test_verify_names_the_first_altered_record(redis: aredis.Redis) -> None:
     log = AuditLog(redis, Keys())
     for i in range(5):

@@ -399,6 +399,9 @@ def test_non_string_token_rejected() -> None:
         (None, '{"exp": Infinity}'),
         (None, '{"sub":"a","sub":"b"}'),
         (None, '{"sub":"\\ud800"}'),
+        (None, '{"sub":"\\uDFFF"}'),  # upper-case escape, low surrogate
+        (None, '{"\\ud83d":"key"}'),  # in a key
+        (None, '{"attest":["ok","\\u0041\\ud800"]}'),  # nested, after a harmless escape
         (None, '{"sub":"a"'),
         (None, "[" * 2000 + "]" * 2000),
     ],
@@ -409,9 +412,11 @@ def test_malformed_json(header: str | None, payload: str | None) -> None:
     _reject(_forge(h, p), "malformed")
 
 
-def test_payload_not_utf8_is_malformed() -> None:
+@pytest.mark.parametrize("raw", [b'{"sub":"\xff"}', b'{"sub":"\xed\xa0\x80"}'])
+def test_payload_not_utf8_is_malformed(raw: bytes) -> None:
+    # \xed\xa0\x80 is a surrogate encoded as if it were a character: not UTF-8 either
     h = _b64(json.dumps(_header()).encode())
-    p = _b64(b'{"sub":"\xff"}')
+    p = _b64(raw)
     sig = CURRENT.private_key.sign(f"{h}.{p}".encode())
     _reject(f"{h}.{p}.{_b64(sig)}", "malformed")
 

@@ -84,6 +84,32 @@ async def test_an_address_guessing_keys_is_limited_before_authentication(
     assert (await _get(client, callers["admin"]))[0] == 429
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer {key}",
+        "bearer   {key}  ",
+        "Bearer {id_only}_wrong-secret",  # a real key id with a wrong secret
+        "Bearer mg_{other}_{secret}",  # a well-formed key of an id that does not exist
+        "Basic {key}",
+        "Bearer mg_华东_secret",
+        "Bearer",
+    ],
+)
+async def test_the_key_record_read_with_the_address_limit_authenticates_the_same(
+    make_client: MakeClient, settings: Settings, callers: dict[str, Caller], header: str
+) -> None:
+    # The per-address window and the presented key's record are one round trip; what is
+    # authenticated, and who is counted against which limit, does not change.
+    client = await make_client(_limited(settings, per_ip_per_window=100, window_s=30))
+    key = callers["editor"].key
+    key_id, _, secret = key.removeprefix("mg_").partition("_")
+    value = header.format(key=key, id_only=f"mg_{key_id}", other="f" * 16, secret=secret)
+    resp = await client.get("/v1/accounts", headers={"Authorization": value})
+    good = value.split(maxsplit=1)[0].lower() == "bearer" and value.strip().endswith(key)
+    assert resp.status == (200 if good else 401), await resp.text()
+
+
 async def test_off_means_off(
     make_client: MakeClient, settings: Settings, callers: dict[str, Caller]
 ) -> None:

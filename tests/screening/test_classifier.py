@@ -502,6 +502,51 @@ def test_ngram_part_scores_a_batch_as_each_text_alone(classifier: TextClassifier
     assert part.probas([""])[0] == pytest.approx(1 / (1 + math.exp(-part.intercept)))
 
 
+@pytest.mark.parametrize(
+    "texts",
+    [
+        [_prepare(t) for t in SAMPLES],
+        ["", "a", "ab", "abc", "", "aab"],
+        ["\ud800x\udfff", "😀😀😀", "𠀀𠀁𠀀", "\U0010ffff\U0010ffffa", "\x00a\x00"],
+        ["ab" * 40, "ba" * 40, "a"],  # n-grams that would join across two texts
+    ],
+)
+def test_ngram_codes_find_exactly_what_the_string_table_finds(
+    tmp_path: Path, texts: list[str]
+) -> None:
+    # The integer-coded lookup must give the same (text, row) pairs as the string dict, so the
+    # scores are identical to the bit: astral characters, lone surrogates, NUL, n-grams that
+    # straddle two texts of a batch, table entries longer than the n-gram range.
+    path = tmp_path / NGRAM_FILE
+    rows = [
+        ("a", 1, 2.0),
+        ("b", 1, 0.5),
+        ("ab", 2, -1.0),
+        ("ba", 1, 0.25),
+        ("aab", 1, 3.0),
+        ("abab", 1, 9.0),  # outside the (1, 3) range: never matches
+        ("😀", 1, 1.5),
+        ("😀😀", 1, -0.5),
+        ("\U0010ffff\U0010ffff", 1, 4.0),
+        ("𠀀𠀁", 1, 0.75),
+        ("\x00a", 2, 0.1),
+    ]
+    NgramLinear.write(path, rows, documents=3, intercept=0.5, ngram_range=(1, 3))
+    part = NgramLinear.load(path)
+    assert sorted(part._keys(texts).tolist()) == sorted(part._keys_by_dict(texts).tolist())
+    coded = part.probas(texts)
+    part._index = None  # the string lookup
+    assert part.probas(texts) == coded
+
+
+def test_the_shipped_ngram_table_scores_identically_either_way() -> None:
+    part = NgramLinear.load(MODEL_DIR / NGRAM_FILE)
+    texts = [_prepare(t) for t in SAMPLES] + _prose_windows()
+    coded = part.probas(texts)
+    part._index = None
+    assert part.probas(texts) == coded
+
+
 def test_ngram_table_refuses_what_it_cannot_store(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="tabs or line breaks"):
         NgramLinear.write(
@@ -680,3 +725,19 @@ def test_the_numpy_backend_refuses_a_model_it_cannot_run(tmp_path: Path) -> None
     (model_dir / "config.json").write_text(json.dumps(config), encoding="utf-8")
     with pytest.raises(ClassifierUnavailable, match="hidden_act"):
         TextClassifier.load(model_dir, backend="numpy")
+
+
+@pytest.mark.parametrize("stacked", [True, False])
+def test_the_bound_with_the_bert_fixed_is_combine_to_the_bit(
+    classifier: TextClassifier, stacked: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The skip bound fixes the BERT's probability at its extremes; computing that term once
+    # must give exactly the floats `combine` gives (a changed bit could move a chunk across
+    # the threshold in a different place than `exact=True` scoring).
+    if not stacked:
+        monkeypatch.setattr(classifier, "_stack", None)
+    ngram = [0.0, 1e-300, 1e-6, 0.2, 0.5, 0.93999, 0.94, 1 - 1e-12, 1.0]
+    for p_bert in (0.0, 1e-7, 0.3, 0.5, 0.999, 1.0):
+        assert classifier._with_bert_at(p_bert, ngram) == classifier.combine(
+            {"bert": [p_bert] * len(ngram), "ngram_lr": ngram}
+        )
