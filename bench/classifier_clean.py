@@ -12,7 +12,10 @@ whose review rate on the odd lines (0-based odd indices of the non-empty lines: 
 half) stays at or under `--target` per 100k on every corpus; then the rates on the even lines
 (the report half, never used to choose) and the offensive class's recall, precision and F1 on
 COLD dev are printed at that threshold and at the decision threshold, with the
-`operating_threshold` entry for calibration.json.
+`operating_threshold` entry for calibration.json. `--holdout-every N` leaves the lines a training
+run kept out of pre-training (`screening.train --clean-holdout-every N`: lines N-1, 2N-1, ...,
+all odd when N is even) out of the selection half, so that `--every N --offset N-1` then measures
+lines that neither the model nor the choice of threshold has seen.
 
 Run: ``.venv/bin/python bench/classifier_clean.py [--model DIR] [--every 10 --offset 9]``
 or ``.venv/bin/python bench/classifier_clean.py --choose [--target 7]``
@@ -83,12 +86,18 @@ def choose(args: argparse.Namespace) -> int:
     clf = TextClassifier.load(args.model, threshold=decision)
     print(f"model {clf.name} {clf.version}, decision threshold {decision}")
     cjk: dict[str, list[int]] = {}
+    skip = args.holdout_every
+
+    def in_half(i: int, half: int) -> bool:
+        # The selection half leaves out the lines `--clean-holdout-every` kept out of training.
+        return i % 2 == half and not (half == 1 and skip > 0 and i % skip == skip - 1)
+
     scored: dict[str, list[tuple[int, float, int]]] = {}
     for path in sorted(args.clean.glob("*/text.txt")):
         lines = _lines(path)
         name = path.parent.name
         cjk[name] = [
-            sum(_is_han(ch) for i, ln in enumerate(lines) if i % 2 == half for ch in ln)
+            sum(_is_han(ch) for i, ln in enumerate(lines) if in_half(i, half) for ch in ln)
             for half in (0, 1)
         ]
         started = time.process_time()
@@ -100,7 +109,7 @@ def choose(args: argparse.Namespace) -> int:
         )
 
     def rate(name: str, half: int, t: float, min_han: int = 0) -> float:
-        n = sum(1 for i, p, h in scored[name] if i % 2 == half and p >= t and h >= min_han)
+        n = sum(1 for i, p, h in scored[name] if in_half(i, half) and p >= t and h >= min_han)
         return n * 100_000 / max(1, cjk[name][half])
 
     grid = [round(decision + GRID_STEP * k, 2) for k in range(int((1 - decision) / GRID_STEP))]
@@ -152,7 +161,14 @@ def choose(args: argparse.Namespace) -> int:
             f"lowest threshold on a {GRID_STEP} grid from {decision} whose classifier review rate "
             f"on the odd lines of every clean corpus is <= {args.target} per 100k CJK characters "
             f"(limit {LIMIT_PER_100K}); reported on the even lines (bench/classifier_clean.py "
-            "--choose)"
+            "--choose"
+            + (
+                f" --holdout-every {skip}: lines i % {skip} == {skip - 1}, never trained on, "
+                "left out of the selection"
+                if skip > 0
+                else ""
+            )
+            + ")"
         ),
     }
     print(json.dumps(entry, ensure_ascii=False, indent=2))
@@ -174,6 +190,13 @@ def main() -> int:
         type=float,
         default=None,
         help="--choose: decision threshold (default calibration.json's)",
+    )
+    parser.add_argument(
+        "--holdout-every",
+        type=int,
+        default=0,
+        help="--choose: leave lines i %% N == N-1 (the training run's --clean-holdout-every N "
+        "lines) out of the selection half, so --every N --offset N-1 measures unseen lines",
     )
     parser.add_argument(
         "--min-han",

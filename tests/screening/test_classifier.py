@@ -139,7 +139,7 @@ def test_the_default_threshold_is_the_operating_one(classifier: TextClassifier) 
     assert classifier.threshold > classifier.decision_threshold
     assert "odd lines" in calibration["operating_threshold_chosen"]
     overridden = TextClassifier.load(MODEL_DIR, threshold=0.6)
-    assert (overridden.threshold, overridden.decision_threshold) == (0.6, 0.53)
+    assert (overridden.threshold, overridden.decision_threshold) == (0.6, calibration["threshold"])
 
 
 def test_without_an_operating_threshold_the_decision_threshold_raises_findings(
@@ -443,7 +443,9 @@ def test_skipping_the_bert_keeps_every_decision(
             assert (p_fast >= classifier.threshold) == (p_exact >= classifier.threshold)
             if p_exact >= classifier.threshold:
                 flagged += 1
-                assert p_fast == pytest.approx(p_exact, abs=1e-12)
+                # The same chunks in a different batch (other rows, other padding): float32 BLAS
+                # sums may differ in the last bits (measured 1e-9 with the 2026-12-06 model).
+                assert p_fast == pytest.approx(p_exact, abs=1e-6)
             else:
                 assert p_fast >= p_exact - 1e-12
     assert flagged >= 3  # the test has windows on both sides of the threshold
@@ -637,7 +639,7 @@ def test_offensive_sentence_inside_neutral_prose_is_flagged(
     classifier: TextClassifier, at_decision: TextClassifier
 ) -> None:
     # One short offensive sentence in the middle of a 500-character window of neutral prose:
-    # flagged at the decision threshold, **missed at the operating threshold** (0.61 < 0.94), the
+    # flagged at the decision threshold, **missed at the operating threshold** (0.60 < 0.93), the
     # measured cost of the operating threshold (docs/classifier.md). Alone, it is flagged.
     prose = (BENIGN * 12)[:240]
     text = prose + OFFENSIVE + (BENIGN * 12)[: 500 - 240 - len(OFFENSIVE)]
