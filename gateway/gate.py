@@ -242,69 +242,17 @@ class PublishGate:
                 actor, request_id, action, account_id, exc, content_hash
             ) from None
         assessment = await self.assess(principal, account, post, content_hash)
-        if assessment.screen.decision == "block":
-            blocking = [f for f in assessment.screen.findings if f.action == "block"]
-            blocked = ContentBlocked(
-                "the content may not be published whatever approvals are presented "
-                "(Art. 18, 21): "
-                + "; ".join(f"{f.category} '{f.text}' in {f.field}" for f in blocking[:5]),
-                findings=[f.to_json() for f in assessment.screen.findings],
-                content_sha256=content_hash,
-            )
-            self.svc.metrics.decisions.inc("block")
-            if self.on_blocked is not None:
-                await self.on_blocked(principal, account, blocking, content_hash)
-            raise await self._refuse(
-                actor,
-                request_id,
-                action,
-                account_id,
-                blocked,
-                content_hash,
-                [f"{f.category}:{f.rule}" for f in blocking],
-            )
-        # rejections, the tokens' approvers and their replay marks: one round trip
-        review = await self.approvals.review(
+        check = await self.decide(
+            principal,
+            assessment,
             tokens,
-            required=assessment.required,
-            content_sha256=content_hash,
-            account=account,
-            submitter=principal,
+            action=action,
+            target=account_id,
+            request_id=request_id,
+            blocked="the content may not be published whatever approvals are presented "
+            "(Art. 18, 21)",
+            noun="content",
         )
-        rejections = review.rejections
-        if rejections:
-            rejected = Forbidden(
-                "an approver rejected this content: "
-                + "; ".join(
-                    f"{r['role']} {r['name'] or r['by']}: {r['reason']}" for r in rejections
-                ),
-                reason="rejected",
-                rejections=rejections,
-                content_sha256=content_hash,
-            )
-            raise await self._refuse(actor, request_id, action, account_id, rejected, content_hash)
-        check = review.check
-        if not check.ok:
-            self.svc.metrics.decisions.inc("missing_approvals")
-            raise await self._refuse(
-                actor,
-                request_id,
-                action,
-                account_id,
-                self._missing(assessment, check),
-                content_hash,
-                [f"missing {r.label()}" for r in check.missing]
-                + [f"token {p.index}: {p.code}" for p in check.problems],
-            )
-        replayed = review.replayed
-        if replayed:
-            error = TokenReplayed(
-                f"approval token {replayed} was already used for account {account.id}",
-                jti=replayed,
-                account=account.id,
-            )
-            raise await self._refuse(actor, request_id, action, account_id, error, content_hash)
-
         now = time.time()
         job = Job(
             id=new_job_id(),
@@ -323,27 +271,126 @@ class PublishGate:
             approvals=check.refs(),
             required_roles=tuple(r.label() for r in assessment.required),
         )
-        # Audit first (fail closed), then record the job and consume the tokens atomically.
+        return await self.record(
+            principal,
+            job,
+            post_to_stored(post),
+            action=action,
+            target=account_id,
+            request_id=request_id,
+            reasons=[f"{label}: {c.name or c.sub}" for label, c in check.satisfied.items()],
+            details={"findings": len(assessment.screen.findings)},
+        )
+
+    async def decide(
+        self,
+        principal: Principal,
+        assessment: Assessment,
+        tokens: Sequence[str],
+        *,
+        action: str,
+        target: str,
+        request_id: str,
+        blocked: str,
+        noun: str,
+    ) -> CheckResult:
+        """Blocked content → rejections → missing approvals → a replayed token: each refusal is
+        audited (action ``action`` on ``target``) and raised; otherwise the accepted check.
+        ``blocked`` opens the block's detail, ``noun`` names what an approver rejected."""
+        actor, account = actor_of(principal), assessment.account
+        content_hash = assessment.content_sha256
+        if assessment.screen.decision == "block":
+            blocking = [f for f in assessment.screen.findings if f.action == "block"]
+            error = ContentBlocked(
+                f"{blocked}: "
+                + "; ".join(f"{f.category} '{f.text}' in {f.field}" for f in blocking[:5]),
+                findings=[f.to_json() for f in assessment.screen.findings],
+                content_sha256=content_hash,
+            )
+            self.svc.metrics.decisions.inc("block")
+            if self.on_blocked is not None:
+                await self.on_blocked(principal, account, blocking, content_hash)
+            raise await self._refuse(
+                actor,
+                request_id,
+                action,
+                target,
+                error,
+                content_hash,
+                [f"{f.category}:{f.rule}" for f in blocking],
+            )
+        # rejections, the tokens' approvers and their replay marks: one round trip
+        review = await self.approvals.review(
+            tokens,
+            required=assessment.required,
+            content_sha256=content_hash,
+            account=account,
+            submitter=principal,
+        )
+        if review.rejections:
+            rejected = Forbidden(
+                f"an approver rejected this {noun}: "
+                + "; ".join(
+                    f"{r['role']} {r['name'] or r['by']}: {r['reason']}" for r in review.rejections
+                ),
+                reason="rejected",
+                rejections=review.rejections,
+                content_sha256=content_hash,
+            )
+            raise await self._refuse(actor, request_id, action, target, rejected, content_hash)
+        check = review.check
+        if not check.ok:
+            self.svc.metrics.decisions.inc("missing_approvals")
+            raise await self._refuse(
+                actor,
+                request_id,
+                action,
+                target,
+                self._missing(assessment, check),
+                content_hash,
+                [f"missing {r.label()}" for r in check.missing]
+                + [f"token {p.index}: {p.code}" for p in check.problems],
+            )
+        if review.replayed:
+            replayed = TokenReplayed(
+                f"approval token {review.replayed} was already used for account {account.id}",
+                jti=review.replayed,
+                account=account.id,
+            )
+            raise await self._refuse(actor, request_id, action, target, replayed, content_hash)
+        return check
+
+    async def record(
+        self,
+        principal: Principal,
+        job: Job,
+        stored: Mapping[str, Any],
+        *,
+        action: str,
+        target: str,
+        request_id: str,
+        reasons: Sequence[str],
+        details: Mapping[str, Any],
+    ) -> Job:
+        """Audit the approval first (fail closed), then record ``job`` with its stored body and
+        consume its tokens atomically; a lost race is audited as a refusal voiding the first."""
+        actor = actor_of(principal)
         decided = await self.svc.audit.append(
             actor=actor,
             action=action,
-            target=account.id,
+            target=job.account,
             result="ok",
             decision="approved",
-            reasons=[f"{label}: {c.name or c.sub}" for label, c in check.satisfied.items()],
-            content_sha256=content_hash,
+            reasons=list(reasons),
+            content_sha256=job.content_sha256,
             request_id=request_id,
-            details={
-                "job": job.id,
-                "approvals": [a.jti for a in job.approvals],
-                "findings": len(assessment.screen.findings),
-            },
+            details={"job": job.id, "approvals": [a.jti for a in job.approvals], **details},
         )
         try:
-            await self.jobs.create(job, post_to_stored(post), now=now)
+            await self.jobs.create(job, stored, now=job.created_at)
         except GatewayError as exc:
             raise await self._refuse(
-                actor, request_id, action, account_id, exc, content_hash, voids=decided["seq"]
+                actor, request_id, action, target, exc, job.content_sha256, voids=decided["seq"]
             ) from None
         self.svc.metrics.decisions.inc("approved")
         return job

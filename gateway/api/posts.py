@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from aiohttp import web
@@ -70,7 +71,7 @@ async def approve(request: web.Request) -> web.Response:
     return json_response(signed.public(), status=201)
 
 
-async def _wait_for_outcome(request: web.Request, job: Job) -> Job:
+async def wait_for_outcome(request: web.Request, job: Job) -> Job:
     worker = request.app.get(WORKER)
     if worker is None:
         return job
@@ -92,14 +93,23 @@ def _job_answer(job: Job) -> tuple[int, dict[str, Any]]:
     return status, {**job.public(), "post_url": f"/v1/posts/{job.id}"}
 
 
-async def publish(request: web.Request) -> web.Response:
-    svc, principal, gate = services(request), principal_of(request), request.app[GATE]
+async def idempotent(
+    request: web.Request,
+    run: Callable[[Any], Awaitable[tuple[int, dict[str, Any]]]],
+    *,
+    scope: str = "",
+) -> web.Response:
+    """Run a creating request under its ``Idempotency-Key`` (docs/delivery.md): the same key and
+    body answer the first answer again (``Idempotent-Replayed: true``), the same key with another
+    body is 422. ``run`` gets the parsed body and answers ``(status, answer)``; ``scope`` keeps
+    the request hashes of different routes apart."""
+    svc, principal = services(request), principal_of(request)
     raw = await body(request)
     key = request.headers.get("Idempotency-Key")
     if key is not None:
         IDEMPOTENCY_KEY.parse(key, "Idempotency-Key")
     idem = Idempotency(svc.redis, svc.keys, svc.settings.delivery.idempotency_ttl_s)
-    req_hash = request_hash(raw)
+    req_hash = request_hash({scope: raw} if scope else raw)
     if key is not None:
         stored = await idem.begin(principal.id, key, req_hash)
         if stored is not None:
@@ -110,16 +120,7 @@ async def publish(request: web.Request) -> web.Response:
                 replay.content_type = PROBLEM_JSON
             return replay
     try:
-        data = parse_body(request, raw)
-        job = await gate.submit(
-            principal,
-            account_id=data["account"],
-            post=data["post"],
-            tokens=data["approvals"] or [],
-            request_id=request.get(REQUEST_ID, ""),
-        )
-        job = await _wait_for_outcome(request, job)
-        status, answer = _job_answer(job)
+        status, answer = await run(parse_body(request, raw))
     except Exception as exc:
         if key is not None:
             if isinstance(exc, GatewayError) and exc.status < 500:
@@ -132,6 +133,22 @@ async def publish(request: web.Request) -> web.Response:
     if key is not None:
         await idem.finish(principal.id, key, req_hash, status, answer)
     return json_response(answer, status=status)
+
+
+async def publish(request: web.Request) -> web.Response:
+    principal, gate = principal_of(request), request.app[GATE]
+
+    async def run(data: Any) -> tuple[int, dict[str, Any]]:
+        job = await gate.submit(
+            principal,
+            account_id=data["account"],
+            post=data["post"],
+            tokens=data["approvals"] or [],
+            request_id=request.get(REQUEST_ID, ""),
+        )
+        return _job_answer(await wait_for_outcome(request, job))
+
+    return await idempotent(request, run)
 
 
 async def _visible_job(request: web.Request, job_id: str) -> Job:
@@ -168,7 +185,7 @@ async def edit_post(request: web.Request) -> web.Response:
     job = await gate.edit(
         principal, request.match_info["post_id"], post, tokens, request.get(REQUEST_ID, "")
     )
-    job = await _wait_for_outcome(request, job)
+    job = await wait_for_outcome(request, job)
     status, answer = _job_answer(job)
     return json_response(answer, status=status)
 
@@ -180,7 +197,7 @@ async def delete_post(request: web.Request) -> web.Response:
     job = await gate.delete(
         principal, request.match_info["post_id"], reason, request.get(REQUEST_ID, "")
     )
-    job = await _wait_for_outcome(request, job)
+    job = await wait_for_outcome(request, job)
     status, answer = _job_answer(job)
     return json_response(answer, status=status)
 

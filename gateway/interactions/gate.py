@@ -23,7 +23,6 @@ from gateway.errors import (
     Forbidden,
     GatewayError,
     NotFound,
-    TokenReplayed,
     ValidationFailed,
     field_error,
 )
@@ -151,66 +150,17 @@ class InteractionGate:
         except GatewayError as exc:
             raise await gate._refuse(actor, request_id, action, target, exc, content_hash) from None
         assessment = await self._assessment(principal, account, request)
-        if assessment.screen.decision == "block":
-            blocking = [f for f in assessment.screen.findings if f.action == "block"]
-            blocked = ContentBlocked(
-                f"the {request.kind} may not be sent whatever approvals are presented "
-                "(Art. 18, 21, 22): "
-                + "; ".join(f"{f.category} '{f.text}' in {f.field}" for f in blocking[:5]),
-                findings=[f.to_json() for f in assessment.screen.findings],
-                content_sha256=content_hash,
-            )
-            self.svc.metrics.decisions.inc("block")
-            if gate.on_blocked is not None:
-                await gate.on_blocked(principal, account, blocking, content_hash)
-            raise await gate._refuse(
-                actor,
-                request_id,
-                action,
-                target,
-                blocked,
-                content_hash,
-                [f"{f.category}:{f.rule}" for f in blocking],
-            )
-        rejections = await gate.approvals.rejections(content_hash, account.id)
-        if rejections:
-            rejected = Forbidden(
-                "an approver rejected this interaction: "
-                + "; ".join(
-                    f"{r['role']} {r['name'] or r['by']}: {r['reason']}" for r in rejections
-                ),
-                reason="rejected",
-                rejections=rejections,
-                content_sha256=content_hash,
-            )
-            raise await gate._refuse(actor, request_id, action, target, rejected, content_hash)
-        check = await gate.approvals.check(
+        check = await gate.decide(
+            principal,
+            assessment,
             tokens,
-            required=assessment.required,
-            content_sha256=content_hash,
-            account=account,
-            submitter=principal,
+            action=action,
+            target=target,
+            request_id=request_id,
+            blocked=f"the {request.kind} may not be sent whatever approvals are presented "
+            "(Art. 18, 21, 22)",
+            noun="interaction",
         )
-        if not check.ok:
-            self.svc.metrics.decisions.inc("missing_approvals")
-            raise await gate._refuse(
-                actor,
-                request_id,
-                action,
-                target,
-                gate._missing(assessment, check),
-                content_hash,
-                [f"missing {r.label()}" for r in check.missing]
-                + [f"token {p.index}: {p.code}" for p in check.problems],
-            )
-        replayed = await gate.approvals.replayed(account.id, check.accepted)
-        if replayed:
-            error = TokenReplayed(
-                f"approval token {replayed} was already used for account {account.id}",
-                jti=replayed,
-                account=account.id,
-            )
-            raise await gate._refuse(actor, request_id, action, target, error, content_hash)
         now = time.time()
         job = Job(
             id=new_job_id(),
@@ -232,32 +182,21 @@ class InteractionGate:
                 "target_post": resolved.origin,
             },
         )
-        decided = await self.svc.audit.append(
-            actor=actor,
+        return await gate.record(
+            principal,
+            job,
+            resolved.stored(),
             action=action,
-            target=account.id,
-            result="ok",
-            decision="approved",
+            target=target,
+            request_id=request_id,
             reasons=[f"{label}: {c.name or c.sub}" for label, c in check.satisfied.items()]
             or ["no approval required by the [interactions] policy"],
-            content_sha256=content_hash,
-            request_id=request_id,
             details={
-                "job": job.id,
                 "kind": request.kind,
                 "target": request.target.canonical(),
-                "approvals": [a.jti for a in job.approvals],
                 "findings": len(assessment.screen.findings),
             },
         )
-        try:
-            await gate.jobs.create(job, resolved.stored(), now=now)
-        except GatewayError as exc:
-            raise await gate._refuse(
-                actor, request_id, action, target, exc, content_hash, voids=decided["seq"]
-            ) from None
-        self.svc.metrics.decisions.inc("approved")
-        return job
 
     async def sign(
         self,
