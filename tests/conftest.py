@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis.asyncio as aredis
@@ -24,12 +25,23 @@ from gateway.embedded import EmbeddedValkey
 _EMBEDDED_TEST_DB = 3
 
 
+def _worker_db(url: str) -> str:
+    """Under pytest-xdist each worker flushes a database of its own: the URL's database number
+    plus the worker's index (``gw0`` keeps it, ``gw1`` takes the next one)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{base + int(worker[2:])}"))
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """URL of the Redis/Valkey server the suite runs against."""
     external = os.environ.get("REDIS_URL")
     if external:
-        yield external
+        yield _worker_db(external)
         return
     data_dir = Path(tempfile.mkdtemp(prefix="mediagate-test-"))
     server = EmbeddedValkey(data_dir)

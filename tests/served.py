@@ -140,8 +140,18 @@ class Served:
         return code
 
 
+#: socket paths seen per data directory: a deep data directory's server listens on a socket in
+#: a short private directory (AF_UNIX's path limit), and valkey retitles itself with the socket
+_SOCKETS: dict[str, set[bytes]] = {}
+
+
 def valkey_pids(data_dir: Path) -> list[int]:
-    """Live ``valkey-server`` processes whose command line names ``data_dir``."""
+    """Live ``valkey-server`` processes whose command line names ``data_dir`` or the socket a
+    ``valkey.socket-path`` note under it named (now or at an earlier call)."""
+    names = _SOCKETS.setdefault(str(data_dir), {os.fsencode(str(data_dir))})
+    with contextlib.suppress(OSError):
+        for note in data_dir.rglob("valkey.socket-path"):  # data_dir itself or its store/
+            names.add(os.fsencode(note.read_text().strip() or str(data_dir)))
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -151,7 +161,7 @@ def valkey_pids(data_dir: Path) -> list[int]:
             status = (entry / "status").read_text()
         except OSError:
             continue
-        named = b"valkey-server" in cmdline and str(data_dir).encode() in cmdline
+        named = b"valkey-server" in cmdline and any(n in cmdline for n in names)
         if named and "State:\tZ" not in status:
             found.append(int(entry.name))
     return found

@@ -27,6 +27,7 @@ from gateway.cli import build_parser, main
 from gateway.keys import Keys
 from gateway.principals import PrincipalStore
 from gateway.settings import CONFIG_DIR
+from tests.served import valkey_pids
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_PY = ROOT / "run.py"
@@ -176,7 +177,7 @@ def test_audit_verify_and_export_over_the_embedded_store(
     code, _, err = _main(capsys, "audit", "--data-dir", data, "export", "-o", str(exported))
     assert code == 0 and "exported 1 records" in err
     assert '"key.create"' in exported.read_text() and key not in exported.read_text()
-    assert not _valkey_pids(tmp_path / "data")
+    assert not valkey_pids(tmp_path / "data")
 
 
 # --- one CLI: mediagate, --version, --data-dir before or after (issue #11) ---------------------
@@ -233,7 +234,7 @@ def test_the_documented_audit_verify_data_dir_order_runs(
     assert code == 0, err
     assert "audit chain intact: 0 records" in out
     assert (tmp_path / "demo-data" / "store" / "appendonly").is_dir()
-    assert not _valkey_pids(tmp_path / "demo-data")
+    assert not valkey_pids(tmp_path / "demo-data")
 
 
 def test_screen_with_a_copied_config_still_blocks(
@@ -272,22 +273,6 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def _valkey_pids(data_dir: Path) -> list[int]:
-    """Processes whose command line mentions a socket in ``data_dir`` (the embedded server)."""
-    needle = str(data_dir).encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if needle in cmdline and b"valkey.sock" in cmdline:
-            found.append(int(entry.name))
-    return found
 
 
 class _Server:
@@ -345,7 +330,7 @@ class _Server:
 def serve_dir(tmp_path: Path) -> Iterator[Path]:
     data = tmp_path / "d"
     yield data
-    for pid in _valkey_pids(data):  # never leave a server behind, even when a test fails
+    for pid in valkey_pids(data):  # never leave a server behind, even when a test fails
         os.kill(pid, signal.SIGKILL)
 
 
@@ -357,13 +342,13 @@ async def test_serve_on_the_embedded_store_stops_cleanly_and_keeps_data(serve_di
     )  # fmt: skip
     assert created.returncode == 0, created.stderr
     headers = {"Authorization": f"Bearer {_key_from(created.stdout)}"}
-    assert not _valkey_pids(serve_dir), "keys create left its store running"
+    assert not valkey_pids(serve_dir), "keys create left its store running"
 
     first = _Server(serve_dir)
     try:
         health = await first.ready()
         assert health["parts"]["redis"]["ok"] and health["parts"]["vault"]["ok"]
-        assert _valkey_pids(serve_dir), "no embedded valkey while serving"
+        assert valkey_pids(serve_dir), "no embedded valkey while serving"
         filing = {"id": "east-site", "platform": "webhook", "name": "官网", "unit": "sub_east"}
         async with (
             aiohttp.ClientSession(headers=headers) as session,
@@ -373,7 +358,7 @@ async def test_serve_on_the_embedded_store_stops_cleanly_and_keeps_data(serve_di
     finally:
         code = first.terminate()
     assert code == 0, first.output()
-    assert not _valkey_pids(serve_dir), "embedded valkey outlived the gateway"
+    assert not valkey_pids(serve_dir), "embedded valkey outlived the gateway"
     # issue #11: start-up and shutdown used to be silent for seconds
     said = first.output()
     for line in (
@@ -401,7 +386,7 @@ async def test_serve_on_the_embedded_store_stops_cleanly_and_keeps_data(serve_di
     finally:
         code = second.terminate()
     assert code == 0, second.output()
-    assert not _valkey_pids(serve_dir)
+    assert not valkey_pids(serve_dir)
 
 
 async def test_a_port_in_use_is_reported_at_once_and_nothing_starts(serve_dir: Path) -> None:
