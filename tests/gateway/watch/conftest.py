@@ -83,7 +83,7 @@ class Platform:
     vault_fields: Mapping[str, str]
     console_publish: Callable[[str, str, str], Awaitable[str]]  # (url, title, html) → id
     # (url, id, new html); None when the platform's own console cannot edit a published item
-    console_edit: Callable[[str, str, str], Awaitable[None]] | None
+    console_edit: Callable[[str, str, str], Awaitable[None]]
     console_delete: Callable[[str, str], Awaitable[None]]  # (url, id)
     # a post the platform accepts; its content has "编号<n>", a "，", a "。" and "结束" (the
     # Chinese edit table rewrites it), like tests/delivery/conftest.make_post

@@ -79,15 +79,13 @@ async def test_console_publish_edit_and_delete_alert_once_each(
     assert published.title == "未经审核的稿件" and "绕过网关" in published.excerpt
     assert published.job == ""
 
-    kinds = ["removed_outside", "unapproved_publish"]
-    if platform.console_edit is not None:
-        changed = platform.post(2)["content"] + "<p>后来加上的一句话。</p>"
-        await platform.console_edit(w.emulator_url, edited["platform_id"], changed)
-        edit = await _alert(w, "unapproved_edit", edited["platform_id"])
-        assert edit.job == edited["id"]
-        assert edit.diff.startswith("--- approved\n+++ platform")
-        assert "\n+后来加上的一句话。" in edit.diff
-        kinds.append("unapproved_edit")
+    changed = platform.post(2)["content"] + "<p>后来加上的一句话。</p>"
+    await platform.console_edit(w.emulator_url, edited["platform_id"], changed)
+    edit = await _alert(w, "unapproved_edit", edited["platform_id"])
+    assert edit.job == edited["id"]
+    assert edit.diff.startswith("--- approved\n+++ platform")
+    assert "\n+后来加上的一句话。" in edit.diff
+    kinds = ["removed_outside", "unapproved_publish", "unapproved_edit"]
 
     await platform.console_delete(w.emulator_url, removed["platform_id"])
     gone = await _alert(w, "removed_outside", removed["platform_id"])
@@ -121,8 +119,6 @@ async def test_console_publish_edit_and_delete_alert_once_each(
         assert notices[0]["data"]["kind"] == alert.kind
 
     # a second, different edit is a new finding; the first is not raised again
-    if platform.console_edit is None:
-        return
     await platform.console_edit(w.emulator_url, edited["platform_id"], "<p>又改了一次。</p>")
 
     async def two_edits() -> list[Alert] | None:
@@ -351,8 +347,6 @@ async def test_edits_and_deletions_through_the_gateway_never_alert(
     assert await w.alerts() == []
 
     # the reconciler compares the item with its *new* approved content
-    if platform.console_edit is None:
-        return
     live_id = edit["platform_id"] or first["platform_id"]
     await platform.console_edit(w.emulator_url, live_id, "<p>控制台改回了旧稿。</p>")
     alert = await _alert(w, "unapproved_edit", live_id)
@@ -406,8 +400,6 @@ EDIT_VARIANTS: list[EditVariant] = [
 async def test_chinese_console_edits_alert_only_when_the_visible_text_changes(
     platform: Platform, start_watched: StartWatched
 ) -> None:
-    if platform.console_edit is None:
-        pytest.skip(f"{platform.name} has no edit on its console")
     w = await start_watched(platform, enabled=False)
     post = platform.post(7)
     item = await w.publish(7)
