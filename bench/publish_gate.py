@@ -17,14 +17,19 @@ atomically (Lua).
 
 Phases: ``--requests`` sequential requests (latency without queueing), then ``--concurrent``
 requests with ``--concurrency`` in flight (throughput). ``--runs`` repeats both on a fresh store
-and prints the median of each figure. By default the load generator shares the process and event
-loop with the gateway, so the figures are a conservative bound for one process: CPU per request
-is the gateway's and the load generator's together. ``--load-process`` sends the same requests
-from a second process instead; CPU per request is then the gateway process's alone, and the
-load generator's own is printed beside it.
+and prints the median of each figure.
+
+The gateway runs as ``mediagate serve`` with ``server.processes = --processes`` runs it: by
+default one process per CPU core (``0``), forked workers accepting on one socket
+(gateway/processes.py), and the load generator in a process of its own; CPU per request is the
+gateway workers' together (read from ``/proc``, Linux), the load generator's printed beside it.
+``--processes 1`` runs the app in this process as before: by default the load generator then
+shares its event loop (CPU per request is both together, a conservative bound), or with
+``--load-process`` sends from a second process (CPU per request is the gateway's alone).
+Valkey's own CPU is in no figure.
 
 Run: ``.venv/bin/python bench/publish_gate.py [--requests 300] [--concurrent 800]
-[--concurrency 8] [--runs 3] [--load-process]``
+[--concurrency 8] [--runs 3] [--processes 0] [--load-process]``
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -53,12 +59,15 @@ from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
 from gateway.app import Runtime, create_app  # noqa: E402
-from gateway.appkeys import GATE  # noqa: E402
+from gateway.approvals import ApprovalService, build_key_ring  # noqa: E402
+from gateway.cli import serving_worker  # noqa: E402
 from gateway.embedded import EmbeddedValkey  # noqa: E402
 from gateway.gate import post_hash  # noqa: E402
 from gateway.keys import Keys  # noqa: E402
 from gateway.postmodel import parse_post  # noqa: E402
 from gateway.principals import Principal, PrincipalStore  # noqa: E402
+from gateway.processes import Workers, process_count, share_metrics  # noqa: E402
+from gateway.server import bind  # noqa: E402
 from gateway.settings import Settings, load_settings  # noqa: E402
 from gateway.vault import MasterKey  # noqa: E402
 
@@ -124,6 +133,8 @@ def _bench_settings(screening_workers: int | None) -> Settings:
         base,
         screening=screening,
         delivery=replace(base.delivery, workers=0),
+        # one editor key sends every request: more than the default 1,200 a minute
+        rate_limits=replace(base.rate_limits, per_key_per_window=1_000_000),
         connectors=replace(
             base.connectors,
             allow=("wechat",),
@@ -132,45 +143,131 @@ def _bench_settings(screening_workers: int | None) -> Settings:
     )
 
 
-async def _one_run(args: argparse.Namespace, run_no: int) -> tuple[Phase, Phase]:
+@dataclass
+class _People:
+    editor: str  # the editor's API key
+    head: str
+    brand_pr: str
+    approvers: list[Principal]
+
+
+async def _people(url: str, settings: Settings) -> _People:
+    redis = aredis.Redis.from_url(url)
+    try:
+        principals = PrincipalStore(redis, Keys(settings.store.key_prefix))
+        editor = await principals.create(name="bench editor", role="editor", unit="sub_east")
+        head = await principals.create(name="华东负责人", role="unit_head", unit="sub_east")
+        brand_pr = await principals.create(name="品牌公关", role="brand_pr", unit="brand_pr")
+    finally:
+        await redis.aclose()
+    return _People(editor.key, head.key, brand_pr.key, [head.principal, brand_pr.principal])
+
+
+def _runtime(url: str) -> Runtime:
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return Runtime(url, master_key=MasterKey.from_bytes(os.urandom(32)), signing_key_pem=pem)
+
+
+def _one_run(args: argparse.Namespace, run_no: int) -> tuple[Phase, Phase]:
     data_dir = Path(tempfile.mkdtemp(prefix="mediagate-bench-gate-"))
     store = EmbeddedValkey(data_dir / "store", appendfsync=args.appendfsync)
     url = store.start()
     try:
         settings = _bench_settings(args.screening_workers)
-        redis = aredis.Redis.from_url(url)
-        principals = PrincipalStore(redis, Keys(settings.store.key_prefix))
-        editor = await principals.create(name="bench editor", role="editor", unit="sub_east")
-        head = await principals.create(name="华东负责人", role="unit_head", unit="sub_east")
-        brand_pr = await principals.create(name="品牌公关", role="brand_pr", unit="brand_pr")
-        await redis.aclose()
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        runtime = Runtime(url, master_key=MasterKey.from_bytes(os.urandom(32)), signing_key_pem=pem)
-        app = create_app(settings, runtime)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-        try:
-            connector = aiohttp.TCPConnector(limit=args.concurrency)
-            async with aiohttp.ClientSession(connector=connector) as session:
-                await _file_account(session, base, head.key, brand_pr.key)
-                total = args.warmup + args.requests + args.concurrent
-                bodies = _presign(app, settings, [head.principal, brand_pr.principal], total)
-                if run_no == 0:
-                    await _check_shape(session, base, editor.key, bodies[0]["post"])
-                if args.load_process:
-                    return await _measure_from_process(base, editor.key, bodies, args)
-                return await _measure(session, base, editor.key, bodies, args)
-        finally:
-            await runner.cleanup()
+        people = asyncio.run(_people(url, settings))
+        runtime = _runtime(url)
+        if args.processes == 1:
+            return asyncio.run(_in_process(args, run_no, settings, runtime, people))
+        return _forked(args, run_no, settings, runtime, people, data_dir)
     finally:
         store.stop()
+
+
+async def _in_process(
+    args: argparse.Namespace, run_no: int, settings: Settings, runtime: Runtime, people: _People
+) -> tuple[Phase, Phase]:
+    """``--processes 1``: the app in this process (and, by default, the load generator too)."""
+    app = create_app(settings, runtime)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        connector = aiohttp.TCPConnector(limit=args.concurrency)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            bodies = await _prepare(session, base, settings, runtime, people, args, run_no)
+            if args.load_process:
+                return await _measure_from_process(base, people.editor, bodies, args)
+            return await _measure(session, base, people.editor, bodies, args)
+    finally:
+        await runner.cleanup()
+
+
+def _forked(
+    args: argparse.Namespace,
+    run_no: int,
+    settings: Settings,
+    runtime: Runtime,
+    people: _People,
+    data_dir: Path,
+) -> tuple[Phase, Phase]:
+    """The gateway as ``mediagate serve`` runs it with ``server.processes`` > 1: forked workers
+    on one socket (forked before this process starts an event loop), the load generator in a
+    process of its own."""
+    sock = bind("127.0.0.1", 0)
+    share_metrics(data_dir / "metrics")
+    workers = Workers(args.processes, serving_worker(settings, runtime, sock))
+    workers.start()
+    try:
+        workers.wait_ready(300)
+        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+        async def drive() -> tuple[Phase, Phase]:
+            async with aiohttp.ClientSession() as session:
+                bodies = await _prepare(session, base, settings, runtime, people, args, run_no)
+            return await _measure_from_process(
+                base, people.editor, bodies, args, cpu=lambda: _cpu_s(workers.pids)
+            )
+
+        return asyncio.run(drive())
+    finally:
+        workers.stop()
+        workers.close()
+        sock.close()
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes so far (Linux ``/proc``)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
+    return total / ticks
+
+
+async def _prepare(
+    session: aiohttp.ClientSession,
+    base: str,
+    settings: Settings,
+    runtime: Runtime,
+    people: _People,
+    args: argparse.Namespace,
+    run_no: int,
+) -> list[dict[str, Any]]:
+    """File and approve the account, sign every request's tokens, say what a request is."""
+    await _file_account(session, base, people.head, people.brand_pr)
+    total = args.warmup + args.requests + args.concurrent
+    bodies = await _presign(settings, runtime, people.approvers, total)
+    if run_no == 0:
+        await _check_shape(session, base, people.editor, bodies[0]["post"])
+    return bodies
 
 
 async def _file_account(session: aiohttp.ClientSession, base: str, head: str, pr: str) -> None:
@@ -185,11 +282,16 @@ async def _file_account(session: aiohttp.ClientSession, base: str, head: str, pr
         assert resp.status == 200, await resp.text()
 
 
-def _presign(
-    app: web.Application, settings: Settings, approvers: list[Principal], n: int
+async def _presign(
+    settings: Settings, runtime: Runtime, approvers: list[Principal], n: int
 ) -> list[dict[str, Any]]:
-    """``n`` publish bodies, each a distinct post with its two fresh tokens (signed now)."""
-    approvals = app[GATE].approvals
+    """``n`` publish bodies, each a distinct post with its two fresh tokens (signed now, with
+    the gateway's signing key)."""
+    redis = aredis.Redis.from_url(runtime.redis_url)
+    keys = Keys(settings.store.key_prefix)
+    ring, can_issue = build_key_ring(settings, runtime.signing_key_pem)
+    approvals = ApprovalService(settings, redis, keys, PrincipalStore(redis, keys), ring, can_issue)
+    await redis.aclose()
     bodies = []
     for i in range(n):
         post = _post(i)
@@ -282,10 +384,15 @@ async def _measure(
 
 
 async def _measure_from_process(
-    base: str, editor: str, bodies: list[dict[str, Any]], args: argparse.Namespace
+    base: str,
+    editor: str,
+    bodies: list[dict[str, Any]],
+    args: argparse.Namespace,
+    cpu: Callable[[], float] = time.process_time,
 ) -> tuple[Phase, Phase]:
     """:func:`_measure` with the requests sent by a second process (:func:`_load_process`);
-    this process's CPU time is counted between the phase marks that process sends."""
+    the gateway's CPU time (``cpu``: this process's, or the forked workers') is counted between
+    the phase marks that process sends."""
     ctx = multiprocessing.get_context("spawn")
     ours, theirs = ctx.Pipe()
     options = {k: getattr(args, k) for k in ("warmup", "requests", "concurrent", "concurrency")}
@@ -293,14 +400,14 @@ async def _measure_from_process(
     proc.start()
     loop = asyncio.get_running_loop()
     phases: list[Phase] = []
-    cpu0 = time.process_time()
+    cpu0 = cpu()
     try:
         while len(phases) < 2:
             message = await loop.run_in_executor(None, ours.recv)
             if message[0] == "error":
                 raise SystemExit(message[1])
             if message[0] == "start":
-                cpu0 = time.process_time()
+                cpu0 = cpu()
                 continue
             _, latencies, wall_s, load_cpu_s = message
             n = len(latencies)
@@ -309,7 +416,7 @@ async def _measure_from_process(
                     _pct_ms(latencies, 0.5),
                     _pct_ms(latencies, 0.99),
                     n / wall_s,
-                    (time.process_time() - cpu0) * 1000 / n,
+                    (cpu() - cpu0) * 1000 / n,
                     load_cpu_s * 1000 / n,
                 )
             )
@@ -378,23 +485,36 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--appendfsync", choices=("everysec", "always"), default="everysec")
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        help="gateway processes (server.processes; default 0: one per CPU core); 1: the app "
+        "in this process",
+    )
+    parser.add_argument(
         "--load-process",
         action="store_true",
-        help="send the requests from a second process (CPU/req is then the gateway's alone)",
+        help="with --processes 1: send the requests from a second process (CPU/req is then "
+        "the gateway's alone); always so with more processes",
     )
     args = parser.parse_args(argv)
+    args.processes = process_count(args.processes)
+    args.load_process = args.load_process or args.processes > 1
 
-    results = [asyncio.run(_one_run(args, i)) for i in range(args.runs)]
+    results = [_one_run(args, i) for i in range(args.runs)]
     workers = args.screening_workers or load_settings(environ={}).screening.workers
     print(
         f"POST /v1/posts, connector excluded; embedded Valkey appendfsync={args.appendfsync}; "
-        f"screening workers {workers}; "
+        f"{args.processes} gateway process(es), screening threads {workers} each; "
         f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; {args.runs} run(s)"
     )
     header = f"{'phase':<28} {'p50':>10} {'p99':>10} {'req/s':>8} {'CPU/req':>11}"
     if args.load_process:
         header += f" {'load CPU/req':>11}"
-        print("load generator in a second process: CPU/req is the gateway process's alone")
+        print(
+            "load generator in a process of its own: CPU/req is the gateway's "
+            f"({args.processes} process(es) together) alone"
+        )
     else:
         print("load generator in the gateway's process: CPU/req is both together")
     print(header)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,6 +67,9 @@ class Runtime:
     # Resolves notification channels' secret references (None: the process environment).
     environ: Mapping[str, str] | None = None
     extra_contexts: Sequence[CleanupCtx] = ()
+    # Which of the gateway's processes this is (server.processes); the audit anchors are
+    # written by worker 0 only.
+    worker: int = 0
 
 
 def _store_ctx(runtime: Runtime) -> CleanupCtx:
@@ -96,6 +100,12 @@ def _store_ctx(runtime: Runtime) -> CleanupCtx:
             vault_=vault,
             vault_problem="" if vault else runtime.vault_problem,
         )
+        # which of the gateway's processes answered (server.processes > 1 shares the port)
+        app[SERVICES].health.info["process"] = lambda: {
+            "ok": True,
+            "pid": os.getpid(),
+            "worker": runtime.worker,
+        }
         try:
             yield
         finally:
@@ -104,21 +114,25 @@ def _store_ctx(runtime: Runtime) -> CleanupCtx:
     return ctx
 
 
-async def _anchor_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Writes audit anchors (:func:`gateway.audit.anchor_loop`) while the app runs."""
-    settings = app[SETTINGS]
-    interval = settings.audit.anchor_interval_s
-    task = None
-    if interval > 0:
-        loop = anchor_loop(app[SERVICES].audit, anchor_path(settings), interval)
-        task = asyncio.create_task(loop, name="audit-anchors")
-    try:
-        yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+def _anchor_ctx(runtime: Runtime) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        """Writes audit anchors (:func:`gateway.audit.anchor_loop`) while the app runs, in
+        one process of the gateway."""
+        settings = app[SETTINGS]
+        interval = settings.audit.anchor_interval_s
+        task = None
+        if interval > 0 and runtime.worker == 0:
+            loop = anchor_loop(app[SERVICES].audit, anchor_path(settings), interval)
+            task = asyncio.create_task(loop, name="audit-anchors")
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    return ctx
 
 
 async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -251,7 +265,7 @@ def create_app(settings: Settings, runtime: Runtime) -> web.Application:
 
     add_console(app, settings)
     app.cleanup_ctx.append(_store_ctx(runtime))
-    app.cleanup_ctx.append(_anchor_ctx)
+    app.cleanup_ctx.append(_anchor_ctx(runtime))
     app.cleanup_ctx.append(_http_ctx)
     app.cleanup_ctx.append(_publish_ctx(runtime))
     app.cleanup_ctx.append(desk_ctx(runtime.environ))

@@ -26,18 +26,29 @@ from typing import Any, TypeVar
 import redis.asyncio as aredis
 from aiohttp import web
 
-from gateway.app import StartupError
+from gateway.app import Runtime, StartupError
 from gateway.audit import Anchor, AuditLog, read_anchor_file
 from gateway.embedded import EmbeddedStoreError
 from gateway.keys import Keys
 from gateway.logs import setup_logging
 from gateway.principals import PrincipalStore
+from gateway.processes import (
+    STARTUP_FAILED,
+    Stopped,
+    WorkerFailed,
+    Workers,
+    process_count,
+    share_metrics,
+)
 from gateway.runtime import resolve_runtime, store_url
 from gateway.server import PortInUse, ServeHooks, bind, serve
 from gateway.settings import ROLES, Settings, SettingsError, anchor_path, load_settings
 from gateway.vault import Vault, generate_master_key
 
 T = TypeVar("T")
+
+#: How long the workers of ``server.processes`` > 1 may take to build their screeners and listen.
+WORKERS_READY_TIMEOUT_S = 300.0
 
 
 PROG = "mediagate"
@@ -62,6 +73,10 @@ def _settings(args: argparse.Namespace, *, default_data_dir: str | None = None) 
         changes["port"] = args.port
     if getattr(args, "host", None):
         changes["host"] = args.host
+    if getattr(args, "processes", None) is not None:
+        if args.processes < 0:
+            raise SettingsError("--processes: must be 0 (one per core) or positive")
+        changes["processes"] = args.processes
     if changes:
         settings = dataclasses.replace(
             settings, server=dataclasses.replace(settings.server, **changes)
@@ -120,9 +135,10 @@ class _Progress:
         self._started_at = time.perf_counter()
         _progress("building screening automata, loading the classifier and connectors…")
 
-    def started(self, url: str) -> None:
+    def started(self, url: str, processes: int = 1) -> None:
         _progress(f"ready in {time.perf_counter() - self._started_at:.1f} s")
-        _progress(f"mediagate listening on {url} (GET /healthz; Ctrl-C stops)")
+        many = f"; {processes} processes" if processes > 1 else ""
+        _progress(f"mediagate listening on {url} (GET /healthz{many}; Ctrl-C stops)")
 
     def stopping(self, reason: str) -> None:
         self._stopping_at = time.perf_counter()
@@ -140,13 +156,63 @@ def cmd_serve(args: argparse.Namespace) -> int:
     setup_logging(settings.logging.level, settings.logging.format)
     _progress(f"mediagate {_version()}: data dir {settings.server.data_dir}")
     progress = _Progress()
+    processes = process_count(settings.server.processes)
+    code = 0
     with _listen(settings) as sock, _store(settings) as (url, embedded):
         runtime = resolve_runtime(settings, url, embedded=embedded)
-        app = create_app(settings, runtime)
-        app.on_startup.append(_freeze_heap)
-        asyncio.run(serve(app, sock, hooks=progress.hooks()))
+        if processes == 1:
+            app = create_app(settings, runtime)
+            app.on_startup.append(_freeze_heap)
+            asyncio.run(serve(app, sock, hooks=progress.hooks()))
+        else:
+            code = _serve_processes(settings, runtime, sock, processes, progress)
     progress.stopped()
-    return 0
+    return code
+
+
+def _serve_processes(
+    settings: Settings, runtime: Runtime, sock: socket.socket, count: int, progress: _Progress
+) -> int:
+    """``server.processes`` > 1: fork the workers (:mod:`gateway.processes`), say when all
+    listen, and supervise them until a stop signal or a worker's end."""
+    share_metrics(settings.server.data_dir / "metrics")
+    workers = Workers(count, serving_worker(settings, runtime, sock))
+    progress.starting()
+    workers.start()
+    try:
+        try:
+            workers.wait_ready(WORKERS_READY_TIMEOUT_S)
+        except WorkerFailed as exc:
+            _progress(f"error: {exc}")
+            return 2 if exc.code == STARTUP_FAILED else 1
+        except Stopped as exc:
+            progress.stopping(exc.signal)
+            return 130 if exc.signal == "SIGINT" else 0
+        host, port = sock.getsockname()[:2]
+        progress.started(f"http://{f'[{host}]' if ':' in host else host}:{port}", count)
+        return workers.supervise(progress.stopping)
+    finally:
+        workers.close()
+
+
+def serving_worker(
+    settings: Settings, runtime: Runtime, sock: socket.socket
+) -> Callable[[int, Callable[[], None]], None]:
+    """What each forked worker of ``server.processes`` runs (also used by
+    ``bench/publish_gate.py``): its own app on the shared socket until SIGTERM."""
+    from gateway.app import create_app
+
+    def work(index: int, ready: Callable[[], None]) -> None:
+        app = create_app(settings, dataclasses.replace(runtime, worker=index))
+        app.on_startup.append(_freeze_heap)
+        hooks = ServeHooks(started=lambda _url: ready())
+        try:
+            asyncio.run(serve(app, sock, hooks=hooks, share=True))
+        except StartupError as exc:
+            print(f"start-up failed: {exc}", file=sys.stderr)
+            raise SystemExit(STARTUP_FAILED) from None
+
+    return work
 
 
 async def _freeze_heap(app: web.Application) -> None:
@@ -363,6 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = command("serve", help="run the gateway (default)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int, help="0: any free port (printed)")
+    serve.add_argument(
+        "--processes", type=int, help="processes on the port (server.processes; 0: one per core)"
+    )
     serve.set_defaults(func=cmd_serve)
 
     demo = command("demo", help="run the gateway with a demo organisation and emulators")

@@ -2,15 +2,20 @@
 
 Each app has its own :class:`~prometheus_client.CollectorRegistry` (tests run many apps in one
 process), holding the process collector (CPU, memory, open files), the Python platform
-collector, ``mediagate_build_info`` and the gateway's own metrics. Durations are in seconds and
-their names end in ``_duration_seconds``. The small adapters keep the call sites
+collector, ``mediagate_build_info`` and the gateway's own metrics. A gateway of several
+processes (``server.processes``, :mod:`gateway.processes`) keeps its values in prometheus-client's
+multi-process files and sums them over the processes when rendering; the process collector is
+then left out (its figures would be those of whichever process answered). Durations are in
+seconds and their names end in ``_duration_seconds``. The small adapters keep the call sites
 (``metrics.requests.inc(method, route, status)``) independent of the client library.
 """
 
 from __future__ import annotations
 
+import os
 import platform
 from collections.abc import Sequence
+from typing import Literal
 
 from prometheus_client import (
     CollectorRegistry,
@@ -18,6 +23,7 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
     generate_latest,
+    multiprocess,
 )
 from prometheus_client import Counter as _PCounter
 from prometheus_client import Gauge as _PGauge
@@ -43,9 +49,17 @@ class Counter:
 
 class Gauge:
     def __init__(
-        self, registry: CollectorRegistry, name: str, help_text: str, labels: Sequence[str] = ()
+        self,
+        registry: CollectorRegistry,
+        name: str,
+        help_text: str,
+        labels: Sequence[str] = (),
+        *,
+        across_processes: Literal["livemax", "livemin"] = "livemax",
     ) -> None:
-        self._metric = _PGauge(name, help_text, tuple(labels), registry=registry)
+        self._metric = _PGauge(
+            name, help_text, tuple(labels), registry=registry, multiprocess_mode=across_processes
+        )
         self._labelled = bool(labels)
 
     def set(self, value: float, *label_values: str) -> None:
@@ -72,9 +86,18 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry(auto_describe=True)
-        ProcessCollector(registry=registry)  # process_cpu_seconds_total, resident memory ...
-        PlatformCollector(registry=registry)  # python_info
-        Info("mediagate_build", "Version of the running gateway", registry=registry).info(
+        # several processes: the values live in files there, summed by MultiProcessCollector
+        self._shared: CollectorRegistry | None = None
+        shared_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+        if shared_dir:
+            self._shared = CollectorRegistry()
+            multiprocess.MultiProcessCollector(self._shared, path=shared_dir)
+        else:
+            ProcessCollector(registry=registry)  # process_cpu_seconds_total, resident memory ...
+        # python_info and the build's version: the same in every process, kept in this one
+        self._static = registry if self._shared is None else CollectorRegistry()
+        PlatformCollector(registry=self._static)
+        Info("mediagate_build", "Version of the running gateway", registry=self._static).info(
             {"version": gateway.__version__, "python": platform.python_version()}
         )
         self.requests = Counter(
@@ -117,8 +140,16 @@ class Metrics:
         self.lexicon_version = Gauge(
             registry, "mediagate_lexicon_version", "Applied lexicon version"
         )
-        self.up = Gauge(registry, "mediagate_dependency_up", "1 if a dependency answers", ("part",))
+        self.up = Gauge(
+            registry,
+            "mediagate_dependency_up",
+            "1 if a dependency answers",
+            ("part",),
+            across_processes="livemin",  # several processes: 0 if any of them finds it down
+        )
 
     def render(self) -> str:
         """The text exposition format (version 0.0.4)."""
-        return generate_latest(self.registry).decode()
+        if self._shared is None:
+            return generate_latest(self.registry).decode()
+        return (generate_latest(self._static) + generate_latest(self._shared)).decode()

@@ -35,6 +35,7 @@ from aiohttp.web_protocol import RequestHandler
 from gateway.appkeys import SETTINGS
 from gateway.errors import BadRequest, GatewayError
 from gateway.middleware import PROBLEM_JSON
+from gateway.processes import share_accepts
 
 log = logging.getLogger(__name__)
 
@@ -258,15 +259,22 @@ class ServeHooks:
 
 
 async def serve(
-    app: web.Application, sock: socket.socket, *, hooks: ServeHooks | None = None
+    app: web.Application,
+    sock: socket.socket,
+    *,
+    hooks: ServeHooks | None = None,
+    share: bool = False,
 ) -> None:
-    """Run ``app`` on the bound ``sock`` until SIGINT or SIGTERM, then shut down cleanly."""
+    """Run ``app`` on the bound ``sock`` until SIGINT or SIGTERM, then shut down cleanly.
+    ``share``: other processes accept on ``sock`` too (:func:`gateway.processes.share_accepts`)."""
     hooks = hooks or ServeHooks()
     runner = GatewayRunner(app)
     hooks.starting()
     try:
         await runner.setup()  # the app's start-up: a part that cannot load raises here
-        await web.SockSite(runner, sock).start()
+        await web.SockSite(runner, sock, backlog=1 if share else 128).start()
+        if share:
+            share_accepts(sock)
         host, port = sock.getsockname()[:2]
         hooks.started(f"http://{f'[{host}]' if ':' in host else host}:{port}")
         loop = asyncio.get_running_loop()

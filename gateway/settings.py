@@ -78,6 +78,7 @@ class ServerSettings:
     port: int = 8080
     data_dir: Path = Path("data")
     public_url: str = ""
+    processes: int = 1  # 0: one per CPU core (gateway/processes.py)
 
 
 @dataclass(frozen=True)
@@ -582,6 +583,8 @@ def load_settings(
         raise SettingsError(f"{config}: rate_limits.window_s: must be positive")
     _validate_notify(settings.notify, str(config))
     _validate_watch(settings.watch, str(config))
+    if settings.server.processes < 0:
+        raise SettingsError(f"{config}: server.processes: must be 0 (one per core) or positive")
     if settings.audit.anchor_interval_s < 0:
         raise SettingsError(f"{config}: audit.anchor_interval_s: must be 0 (off) or positive")
     _check_screening_files(settings, config, origins)

@@ -276,14 +276,14 @@ def _free_port() -> int:
 
 
 class _Server:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *extra: str) -> None:
         self.data_dir = data_dir
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = ""
         self.proc = subprocess.Popen(
             [sys.executable, str(RUN_PY), "serve", "--data-dir", str(data_dir),
-             "--port", str(self.port)],
+             "--port", str(self.port), *extra],
             cwd=ROOT,
             env=_env(),
             stdout=subprocess.PIPE,
@@ -401,3 +401,126 @@ async def test_a_port_in_use_is_reported_at_once_and_nothing_starts(serve_dir: P
     assert "Traceback" not in done.stderr
     assert not (serve_dir / "store").exists(), "the store was started before the port was taken"
     assert "building screening automata" not in done.stderr
+
+
+# --- serve with several processes (server.processes) -------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    tasks = Path(f"/proc/{pid}/task")
+    found: list[int] = []
+    for task in tasks.iterdir():
+        children = (task / "children").read_text().split()
+        found += [int(c) for c in children]
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _running(pid: int) -> bool:
+    """``pid`` is still one of the gateway's processes (not gone, not reused by another)."""
+    return "run.py" in _cmdline(pid)
+
+
+def _workers(server: _Server) -> list[int]:
+    """The gateway's forked workers (its children that are not the embedded store)."""
+    return [c for c in _children(server.proc.pid) if "run.py" in _cmdline(c)]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
+async def test_serve_with_two_processes_shares_the_port_metrics_and_stops_cleanly(
+    serve_dir: Path,
+) -> None:
+    server = _Server(serve_dir, "--processes", "2")
+    try:
+        await server.ready()
+        workers = _workers(server)
+        assert len(workers) == 2, (workers, server.proc.pid)
+        answered: dict[int, int] = {}
+        sent = 0
+        deadline = time.monotonic() + SERVE_READY_TIMEOUT_S
+        async with aiohttp.ClientSession() as session:
+            # a new connection each: whichever worker is free accepts it; the second worker
+            # may still be building its screener when the first answers
+            while len(answered) < 2 or sent < 20:
+                assert time.monotonic() < deadline, f"only workers {answered} answered"
+                async with session.get(
+                    f"{server.base}/healthz", headers={"Connection": "close"}
+                ) as resp:
+                    process = (await resp.json())["parts"]["process"]
+                    sent += 1
+                answered[process["worker"]] = process["pid"]
+                if len(answered) < 2:
+                    await asyncio.sleep(0.1)
+            assert sorted(answered.values()) == sorted(workers)
+            async with session.get(f"{server.base}/metrics") as resp:
+                exposition = await resp.text()
+        counted = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in exposition.splitlines()
+            if line.startswith("mediagate_http_requests_total{") and 'route="/healthz"' in line
+        )
+        # the ready() polls count too: at least those sent here, summed over both workers
+        assert counted >= sent, exposition
+        assert "mediagate_build_info{" in exposition
+        files = sorted(p.name for p in (serve_dir / "metrics").glob("counter_*.db"))
+        assert files == sorted(f"counter_{pid}.db" for pid in workers), files
+    finally:
+        code = server.terminate()
+    said = server.output()
+    assert code == 0, said
+    assert "(GET /healthz; 2 processes; Ctrl-C stops)" in said
+    assert "stopping (SIGTERM)" in said and "mediagate stopped in " in said
+    assert not [pid for pid in workers if _running(pid)], "a worker outlived the gateway"
+    assert not valkey_pids(serve_dir), "embedded valkey outlived the gateway"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
+async def test_a_worker_that_dies_stops_the_whole_gateway_with_exit_1(serve_dir: Path) -> None:
+    """Running on with fewer processes than configured would hide the fault: the gateway ends
+    and a service manager starts it again."""
+    server = _Server(serve_dir, "--processes", "2")
+    try:
+        await server.ready()
+        workers = _workers(server)
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGKILL)
+        code = await asyncio.to_thread(server.proc.wait, 30)
+    finally:
+        server.terminate()
+    said = server.output()
+    assert code == 1, said
+    assert f"worker process {workers[0]} ended with code -9" in said
+    assert not _running(workers[1]), "the other worker was not stopped"
+    assert not valkey_pids(serve_dir)
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "said"),
+    [
+        (["--processes", "-1"], {}, "--processes: must be 0 (one per core) or positive"),
+        ([], {"MEDIAGATE_SERVER__PROCESSES": "-2"}, "server.processes: must be 0 (one per core)"),
+        ([], {"MEDIAGATE_SERVER__PROCESSES": "zwei"}, "server.processes"),
+    ],
+)
+def test_a_bad_process_count_is_a_configuration_error(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    env: dict[str, str],
+    said: str,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code, _out, err = _main(capsys, "serve", "--data-dir", str(tmp_path), *argv)
+    assert code == 2, err
+    assert "configuration error" in err and said in err
+    assert not (tmp_path / "store").exists(), "nothing starts on a bad configuration"
