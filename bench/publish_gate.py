@@ -117,6 +117,8 @@ class Phase:
     # --load-process): robust to a busy host
     cpu_ms: float
     load_cpu_ms: float = 0.0  # the load generator's, when it runs in a second process
+    # several gateway processes: the busiest one's share of their CPU time (0.5: even)
+    busiest: float = 0.0
 
 
 def _pct_ms(values: list[float], q: float) -> float:
@@ -241,15 +243,19 @@ def _forked(
         sock.close()
 
 
-def _cpu_s(pids: list[int]) -> float:
-    """User + system CPU seconds of these processes so far (Linux ``/proc``)."""
+def _cpu_s(pids: list[int]) -> list[float]:
+    """User + system CPU seconds of each of these processes so far (Linux ``/proc``)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    seconds = []
     for pid in pids:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             fields = fh.read().rsplit(b")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
-    return total / ticks
+        seconds.append((int(fields[11]) + int(fields[12])) / ticks)  # utime, stime
+    return seconds
+
+
+def _own_cpu_s() -> list[float]:
+    return [time.process_time()]
 
 
 async def _prepare(
@@ -388,7 +394,7 @@ async def _measure_from_process(
     editor: str,
     bodies: list[dict[str, Any]],
     args: argparse.Namespace,
-    cpu: Callable[[], float] = time.process_time,
+    cpu: Callable[[], list[float]] = _own_cpu_s,
 ) -> tuple[Phase, Phase]:
     """:func:`_measure` with the requests sent by a second process (:func:`_load_process`);
     the gateway's CPU time (``cpu``: this process's, or the forked workers') is counted between
@@ -411,13 +417,15 @@ async def _measure_from_process(
                 continue
             _, latencies, wall_s, load_cpu_s = message
             n = len(latencies)
+            spent = [b - a for a, b in zip(cpu0, cpu(), strict=True)]
             phases.append(
                 Phase(
                     _pct_ms(latencies, 0.5),
                     _pct_ms(latencies, 0.99),
                     n / wall_s,
-                    (cpu() - cpu0) * 1000 / n,
+                    sum(spent) * 1000 / n,
                     load_cpu_s * 1000 / n,
+                    max(spent) / sum(spent) if len(spent) > 1 and sum(spent) else 0.0,
                 )
             )
     finally:
@@ -470,7 +478,8 @@ def _load_process(
 
 def _row(name: str, p: Phase) -> str:
     row = f"{name:<28} {p.p50_ms:>7.2f} ms {p.p99_ms:>7.2f} ms {p.rps:>8.1f} {p.cpu_ms:>8.2f} ms"
-    return row + (f" {p.load_cpu_ms:>8.2f} ms" if p.load_cpu_ms else "")
+    row += f" {p.load_cpu_ms:>8.2f} ms" if p.load_cpu_ms else ""
+    return row + (f" {p.busiest * 100:>9.0f} %" if p.busiest else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -511,12 +520,16 @@ def main(argv: list[str] | None = None) -> int:
     header = f"{'phase':<28} {'p50':>10} {'p99':>10} {'req/s':>8} {'CPU/req':>11}"
     if args.load_process:
         header += f" {'load CPU/req':>11}"
+        if args.processes > 1:
+            header += f" {'busiest':>11}"
         print(
             "load generator in a process of its own: CPU/req is the gateway's "
             f"({args.processes} process(es) together) alone"
         )
     else:
         print("load generator in the gateway's process: CPU/req is both together")
+    if args.processes > 1:
+        print("busiest: the busiest gateway process's share of their CPU time (50 %: even)")
     print(header)
     print("-" * len(header))
     for i, (seq, conc) in enumerate(results):
@@ -528,7 +541,10 @@ def main(argv: list[str] | None = None) -> int:
 
     for phase, name in ((0, "median sequential"), (1, f"median {args.concurrency} in flight")):
         medians = Phase(
-            *(med(phase, a) for a in ("p50_ms", "p99_ms", "rps", "cpu_ms", "load_cpu_ms"))
+            *(
+                med(phase, a)
+                for a in ("p50_ms", "p99_ms", "rps", "cpu_ms", "load_cpu_ms", "busiest")
+            )
         )
         print(_row(name, medians))
     return 0

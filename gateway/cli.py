@@ -35,6 +35,7 @@ from gateway.principals import PrincipalStore
 from gateway.processes import (
     STARTUP_FAILED,
     Stopped,
+    Worker,
     WorkerFailed,
     Workers,
     process_count,
@@ -197,17 +198,17 @@ def _serve_processes(
 
 def serving_worker(
     settings: Settings, runtime: Runtime, sock: socket.socket
-) -> Callable[[int, Callable[[], None]], None]:
+) -> Callable[[Worker], None]:
     """What each forked worker of ``server.processes`` runs (also used by
     ``bench/publish_gate.py``): its own app on the shared socket until SIGTERM."""
     from gateway.app import create_app
 
-    def work(index: int, ready: Callable[[], None]) -> None:
-        app = create_app(settings, dataclasses.replace(runtime, worker=index))
+    def work(worker: Worker) -> None:
+        app = create_app(settings, dataclasses.replace(runtime, worker=worker.index))
         app.on_startup.append(_freeze_heap)
-        hooks = ServeHooks(started=lambda _url: ready())
+        hooks = ServeHooks(started=lambda _url: worker.ready())
         try:
-            asyncio.run(serve(app, sock, hooks=hooks, share=True))
+            asyncio.run(serve(app, sock, hooks=hooks, worker=worker))
         except StartupError as exc:
             print(f"start-up failed: {exc}", file=sys.stderr)
             raise SystemExit(STARTUP_FAILED) from None

@@ -19,19 +19,25 @@ multi-process mode, files in ``<data_dir>/metrics``), whichever worker answers `
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import logging
+import mmap
 import os
 import shutil
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+
+from aiohttp import web
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +58,143 @@ def process_count(configured: int) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def share_accepts(sock: socket.socket, backlog: int = 128) -> None:
-    """Call in a worker after its server started on the shared ``sock``.
+class ConnectionBalance:
+    """How many connections each worker holds, in a few bytes of memory the workers share (an
+    anonymous shared mapping made before the fork; each worker writes only its own slot)."""
 
-    asyncio accepts up to the server's ``backlog`` connections each time the listening socket
-    is readable; with several processes on one socket the first to wake would take a whole
-    burst of new connections (and with keep-alive, their requests for good). A worker serves
-    with ``backlog=1`` so it takes one connection per wake-up, and a busy worker leaves new
-    connections to an idle one; this call then sets the kernel's queue back to ``backlog``."""
-    sock.listen(backlog)
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._slots = mmap.mmap(-1, _SLOT.size * count)
+
+    def note(self, worker: int, held: int) -> None:
+        _SLOT.pack_into(self._slots, _SLOT.size * worker, held)
+
+    def fewest_elsewhere(self, worker: int) -> int:
+        held = [_SLOT.unpack_from(self._slots, _SLOT.size * i)[0] for i in range(self.count)]
+        return min(h for i, h in enumerate(held) if i != worker) if self.count > 1 else 1 << 30
+
+
+_SLOT = struct.Struct("=i")
+
+
+@dataclass(frozen=True)
+class Worker:
+    """What a forked worker is told: its number, how to say it listens, the shared balance."""
+
+    index: int
+    ready: Callable[[], None]
+    balance: ConnectionBalance
+
+
+class _Listening(asyncio.AbstractServer):
+    """What aiohttp's site closes on shutdown: the shared socket's reader in this worker."""
+
+    def __init__(self, site: SharedSocketSite) -> None:
+        self._site = site
+
+    def close(self) -> None:
+        self._site.close()
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
+    def is_serving(self) -> bool:
+        return not self._site.closed
+
+    async def start_serving(self) -> None:
+        return None
+
+    async def serve_forever(self) -> None:  # pragma: no cover - not used by aiohttp's runner
+        raise NotImplementedError
+
+    async def wait_closed(self) -> None:
+        return None
+
+
+class SharedSocketSite(web.BaseSite):
+    """An aiohttp site accepting on a listening socket that other workers accept on too.
+
+    asyncio's own server accepts every waiting connection each time the socket is readable, so
+    the first worker to wake takes a whole burst (and, with keep-alive, their requests for good).
+    Here a worker takes one connection per wake-up, and only while it holds no more connections
+    than the worker holding fewest: otherwise it looks again :data:`DEFER_S` later, leaving the
+    connection to that worker, at most :data:`MAX_DEFERS` times in a row (a worker stuck on a
+    long post must not keep new connections waiting). Least connections, as a load balancer
+    would do it."""
+
+    DEFER_S = 0.002
+    MAX_DEFERS = 5
+
+    def __init__(self, runner: web.BaseRunner, sock: socket.socket, worker: Worker) -> None:
+        super().__init__(runner)
+        self._sock = sock
+        self._worker = worker
+        self._deferred = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._pending: set[asyncio.Task[object]] = set()
+        self.closed = False
+
+    @property
+    def name(self) -> str:
+        host, port = self._sock.getsockname()[:2]
+        return f"http://{host}:{port} (worker {self._worker.index})"
+
+    async def start(self) -> None:
+        await super().start()
+        self._sock.setblocking(False)
+        self._sock.listen(128)
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self._sock.fileno(), self._readable)
+        self._server = _Listening(self)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+            self._loop.remove_reader(self._sock.fileno())
+
+    def _held(self) -> int:
+        server = self._runner.server
+        return len(server.connections) if isinstance(server, web.Server) else 0
+
+    def _readable(self) -> None:
+        worker, balance = self._worker, self._worker.balance
+        held = self._held()
+        balance.note(worker.index, held)
+        if held > balance.fewest_elsewhere(worker.index) and self._deferred < self.MAX_DEFERS:
+            self._deferred += 1
+            self._loop.remove_reader(self._sock.fileno())
+            self._timer = self._loop.call_later(self.DEFER_S, self._resume)
+            return
+        try:
+            conn, _address = self._sock.accept()
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            self._deferred = 0  # another worker took it
+            return
+        except OSError as exc:  # out of descriptors or memory: look again in a second
+            log.error("accepting a connection failed: %s", exc.strerror)
+            self._loop.remove_reader(self._sock.fileno())
+            self._timer = self._loop.call_later(1.0, self._resume)
+            return
+        self._deferred = 0
+        balance.note(worker.index, held + 1)
+        conn.setblocking(False)
+        factory = self._runner.server
+        assert factory is not None
+        task = self._loop.create_task(self._loop.connect_accepted_socket(factory, conn))
+        self._pending.add(task)
+        task.add_done_callback(lambda t: self._accepted(t, conn))
+
+    def _accepted(self, task: asyncio.Task[object], conn: socket.socket) -> None:
+        self._pending.discard(task)
+        if task.cancelled() or task.exception() is not None:
+            conn.close()
+
+    def _resume(self) -> None:
+        self._timer = None
+        if not self.closed:
+            self._loop.add_reader(self._sock.fileno(), self._readable)
 
 
 class Stopped(Exception):
@@ -82,14 +216,15 @@ class WorkerFailed(RuntimeError):
 class Workers:
     """Forked worker processes and their supervision (the parent's side).
 
-    ``work(index, ready)`` runs in each child: it serves until told to stop and calls
-    ``ready()`` once it listens. The parent must not run an event loop or other threads when
+    ``work(worker)`` runs in each child: it serves until told to stop and calls
+    ``worker.ready()`` once it listens. The parent must not run an event loop or other threads when
     it forks (the CLI and the benchmark fork before either starts)."""
 
-    def __init__(self, count: int, work: Callable[[int, Callable[[], None]], None]) -> None:
+    def __init__(self, count: int, work: Callable[[Worker], None]) -> None:
         if count < 1:
             raise ValueError("at least one worker")
         self.count = count
+        self.balance = ConnectionBalance(count)
         self._work = work
         self.pids: list[int] = []
         self._exited: dict[int, int] = {}
@@ -218,7 +353,7 @@ class Workers:
                     if exc.errno != errno.EPIPE:
                         raise
 
-            self._work(index, ready)
+            self._work(Worker(index, ready, self.balance))
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
         except KeyboardInterrupt:

@@ -35,7 +35,7 @@ from aiohttp.web_protocol import RequestHandler
 from gateway.appkeys import SETTINGS
 from gateway.errors import BadRequest, GatewayError
 from gateway.middleware import PROBLEM_JSON
-from gateway.processes import share_accepts
+from gateway.processes import SharedSocketSite, Worker
 
 log = logging.getLogger(__name__)
 
@@ -263,18 +263,19 @@ async def serve(
     sock: socket.socket,
     *,
     hooks: ServeHooks | None = None,
-    share: bool = False,
+    worker: Worker | None = None,
 ) -> None:
     """Run ``app`` on the bound ``sock`` until SIGINT or SIGTERM, then shut down cleanly.
-    ``share``: other processes accept on ``sock`` too (:func:`gateway.processes.share_accepts`)."""
+    ``worker``: this is one of several processes accepting on ``sock`` (gateway/processes.py)."""
     hooks = hooks or ServeHooks()
     runner = GatewayRunner(app)
     hooks.starting()
     try:
         await runner.setup()  # the app's start-up: a part that cannot load raises here
-        await web.SockSite(runner, sock, backlog=1 if share else 128).start()
-        if share:
-            share_accepts(sock)
+        site: web.BaseSite = (
+            web.SockSite(runner, sock) if worker is None else SharedSocketSite(runner, sock, worker)
+        )
+        await site.start()
         host, port = sock.getsockname()[:2]
         hooks.started(f"http://{f'[{host}]' if ':' in host else host}:{port}")
         loop = asyncio.get_running_loop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import signal
 import socket
@@ -459,8 +460,19 @@ async def test_serve_with_two_processes_shares_the_port_metrics_and_stops_cleanl
                 if len(answered) < 2:
                     await asyncio.sleep(0.1)
             assert sorted(answered.values()) == sorted(workers)
-            async with session.get(f"{server.base}/metrics") as resp:
-                exposition = await resp.text()
+        # kept-alive connections opened one after another go to the worker holding fewest
+        holders: list[int] = []
+        async with contextlib.AsyncExitStack() as stack:
+            for _ in range(8):
+                kept = await stack.enter_async_context(aiohttp.ClientSession())
+                async with kept.get(f"{server.base}/healthz") as resp:
+                    holders.append((await resp.json())["parts"]["process"]["worker"])
+        assert sorted(holders.count(w) for w in (0, 1)) in ([4, 4], [3, 5]), holders
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{server.base}/metrics") as resp,
+        ):
+            exposition = await resp.text()
         counted = sum(
             float(line.rsplit(" ", 1)[1])
             for line in exposition.splitlines()
