@@ -155,6 +155,11 @@ def shape(skel: View) -> View | None:
     positions are the skeleton's; hits here are capped at review (a look-alike is a guess)."""
     if len(skel.text) < _ARRAY_FROM and _short_sets().shaped.isdisjoint(skel.text):
         return None
+    return _shape_arrays(skel)
+
+
+def _shape_arrays(skel: View) -> View | None:
+    """:func:`shape` without the short-text shortcut."""
     tables = _tables()
     codes = skel.codes
     changed = tables.shaped[codes]

@@ -32,6 +32,11 @@ def squeezed(canon: View) -> View | None:
     short text without a letter, a digit or a look-alike of one)."""
     if len(canon.text) < _ARRAY_FROM and _short_sets().squeezed.isdisjoint(canon.text):
         return None
+    return _squeezed_arrays(canon)
+
+
+def _squeezed_arrays(canon: View) -> View | None:
+    """:func:`squeezed` without the short-text shortcut."""
     tables = _tables()
     codes, starts, ends = canon.arrays()
     fold = tables.latin_fold[codes]
