@@ -102,8 +102,10 @@ _HAN_RANGES = (
     (0x20000, 0x3FFFF),
     (0x3007, 0x3007),
 )
-# A whole noise run made of whitespace only: neither neighbour is noise.
-_SPACE_RUN = re.compile(r"(?<![\W_])\s++(?![\W_])")
+# A whole noise run made of whitespace only: neither neighbour is noise. It starts with the
+# whitespace character itself (so the regex engine skips ahead to the next one in C), then looks
+# behind it: no noise character before (or the start of the text).
+_SPACE_RUN = re.compile(r"\s(?<![\W_]\s)\s*+(?![\W_])")
 # Whitespace other than a plain space (left inside mixed runs such as " * ").
 _OTHER_SPACE = re.compile(r"[^\S ]")
 
@@ -116,11 +118,12 @@ def _invisible_table() -> dict[int, None]:
 
 @functools.cache
 def _han_gap() -> re.Pattern[str]:
-    """A whole noise run between two Han characters. The class is the Han characters that are
-    not noise (the blocks hold unassigned code points, which are): the character before the
-    match is then never noise, so the match starts where a run starts, the possessive `++`
-    takes the run to its end (no backtracking into a shorter run), and the character after it
-    is Han. Built once (~0.05 s)."""
+    """A whole noise run between two Han characters. The match starts with the run's first
+    character (so the regex engine skips ahead to the next noise character in C) and looks
+    behind it for a Han character; the class is the Han characters that are not noise (the
+    blocks hold unassigned code points, which are), so the match starts where a run starts. The
+    possessive `*+` takes the run to its end (no backtracking into a shorter run), and the
+    character after it is Han. Built once (~0.05 s)."""
     ranges: list[tuple[int, int]] = []
     for low, high in _HAN_RANGES:
         for cp in range(low, high + 1):
@@ -130,7 +133,7 @@ def _han_gap() -> re.Pattern[str]:
                 else:
                     ranges.append((cp, cp))
     han = "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
-    return re.compile(rf"(?<=[{han}])[\W_]++(?=[{han}])")
+    return re.compile(rf"[\W_](?<=[{han}][\W_])[\W_]*+(?=[{han}])")
 
 
 @functools.cache
