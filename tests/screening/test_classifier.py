@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from screening.classifier import (
@@ -28,6 +28,7 @@ from screening.classifier import (
     _code_index,
     _code_points,
     _counted,
+    _has_invisible,
     _is_han,
     _is_invisible,
     _is_noise,
@@ -178,6 +179,35 @@ def test_prepare_equals_the_run_by_run_normalisation(text: str) -> None:
     assert _prepare(text) == _prepare_by_runs(text) == _prepare_reference(text)
     if not any(_is_invisible(c) for c in text):
         assert _prepare(text, visible=True) == _prepare(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "中文",
+        "中\n文\t\r",
+        "中\u3000文 \xa0",
+        "中\u200b文",
+        "\ufeff",
+        "a\x00b",
+        "\x85",
+        "\u2028\u2029",
+        "\U000e0001",
+        "\u00ad",
+        "\ud800",
+        "\ue000",
+        "\U0010ffff",
+    ],
+)
+def test_has_invisible_is_the_search(text: str) -> None:
+    assert _has_invisible(text) == any(_is_invisible(c) for c in text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=12))
+def test_has_invisible_is_the_search_generated(text: str) -> None:
+    assert _has_invisible(text) == any(_is_invisible(c) for c in text)
 
 
 _WIDE_ALPHABET = st.sampled_from(
