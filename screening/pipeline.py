@@ -205,7 +205,7 @@ class Screener:
     @staticmethod
     def _views(name: str, text: str) -> Views:
         if name in HTML_FIELDS and html.looks_like_html(text):
-            plain, hs, he = html.strip_html(text)
+            plain, hs, he = html.strip_html_map(text)
             return build_views(plain, source=text, source_map=(hs, he))
         return build_views(text)
 

@@ -29,12 +29,14 @@ three characters, so explicit tables are used and NFKC only seeds the single-let
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from screening.views.canonical import canonical
 from screening.views.chars import (
+    _short_sets,
     _short_tables,
     _skip_set,
     _tables,
@@ -85,7 +87,10 @@ class Views:
 
 
 def build_views(
-    text: str, *, source: str | None = None, source_map: tuple[list[int], list[int]] | None = None
+    text: str,
+    *,
+    source: str | None = None,
+    source_map: tuple[Sequence[int] | np.ndarray, Sequence[int] | np.ndarray] | None = None,
 ) -> Views:
     """Normalise ``text`` once into every view.
 
@@ -116,6 +121,7 @@ def warm_up() -> None:
     """Load the tables now (at start-up) rather than on the first request."""
     _tables()
     _short_tables()
+    _short_sets()
     _skip_set()
     pinyin_table()
     _split_ac()

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -416,6 +417,33 @@ def _short_tables() -> tuple[dict[str, str], frozenset[str]]:
     path (there, deletions too)."""
     one_to_one, deleted, special = _split_char_table()
     return one_to_one, deleted | special
+
+
+class _ShortSets(NamedTuple):
+    """Per view, every character that can make it differ from the view it is built from (or make
+    it exist at all), as sets: for a short text (a title, an author) testing the set beats the
+    array lookups, and a text holding none of them takes the shortcut."""
+
+    skeleton: frozenset[str]  # skipped or folded as a look-alike
+    digits: frozenset[str]  # turned into a digit or dropped
+    squeezed: frozenset[str]  # a letter or digit, or a look-alike of one
+    shaped: frozenset[str]  # folded by the shape view
+
+
+@cache
+def _short_sets() -> _ShortSets:
+    tables = _tables()
+    points = np.arange(_UNICODE)
+
+    def chars(mask: np.ndarray) -> frozenset[str]:
+        return frozenset(map(chr, np.flatnonzero(mask).tolist()))
+
+    return _ShortSets(
+        skeleton=_skip_set() | frozenset(lookalike_table()),
+        digits=chars((tables.digit != points) | tables.digit_sep),
+        squeezed=chars(tables.latin_fold | tables.alnum),
+        shaped=chars(tables.shaped),
+    )
 
 
 @cache

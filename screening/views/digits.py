@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from screening.views.chars import _CN_DIGITS, _DIGIT_SEPARATORS, _tables
+from screening.views.chars import _ARRAY_FROM, _CN_DIGITS, _DIGIT_SEPARATORS, _short_sets, _tables
 from screening.views.view import View, _kept_order, _string
 
 
 def digits(canon: View) -> View:
-    """Chinese/financial numerals → ASCII digits, digit separators removed (PII view)."""
+    """Chinese/financial numerals → ASCII digits, digit separators removed (PII view). A short
+    text with nothing to turn or drop is its own digits view (the same text and spans)."""
+    if len(canon.text) < _ARRAY_FROM and _short_sets().digits.isdisjoint(canon.text):
+        return canon
     tables = _tables()
     codes, starts, ends = canon.arrays()
     kept = np.flatnonzero(~tables.digit_sep[codes])

@@ -14,6 +14,7 @@ import numpy as np
 from screening.views.chars import (
     _ARRAY_FROM,
     _SPLIT,
+    _short_sets,
     _skip_set,
     _tables,
     lookalike_translation,
@@ -31,8 +32,16 @@ def skeleton(canon: View) -> View:
 
     Whole-array operations: a run of equal characters (other than ASCII digits) keeps its first,
     spanning the run in the original. Text with split characters (氵去) takes the reference path
-    (:func:`_skeleton_full`)."""
+    (:func:`_skeleton_full`). A short text with nothing to drop, fold, join or collapse is
+    its own skeleton (copied, as :func:`_skeleton_full` would)."""
     if len(canon.text) < _ARRAY_FROM:
+        text = canon.text
+        if (
+            _short_sets().skeleton.isdisjoint(text)
+            and _REPEAT_RE.search(text) is None
+            and not _split_ac().find_matches_as_indexes(text)
+        ):
+            return View(text, list(canon.starts), list(canon.ends))
         return _skeleton_full(canon)
     return _skeleton_arrays(canon)
 
@@ -144,6 +153,13 @@ def shape(skel: View) -> View | None:
     """The skeleton with rare characters folded into the common ones they look like (形近字:
     笫 → 第, 泠 → 冷), or ``None`` when the text has none. Character for character, so its
     positions are the skeleton's; hits here are capped at review (a look-alike is a guess)."""
+    if len(skel.text) < _ARRAY_FROM and _short_sets().shaped.isdisjoint(skel.text):
+        return None
+    return _shape_arrays(skel)
+
+
+def _shape_arrays(skel: View) -> View | None:
+    """:func:`shape` without the short-text shortcut."""
     tables = _tables()
     codes = skel.codes
     changed = tables.shaped[codes]

@@ -14,7 +14,7 @@ import re
 
 import numpy as np
 
-from screening.views.chars import SQUEEZE_SEPARATORS, _tables
+from screening.views.chars import _ARRAY_FROM, SQUEEZE_SEPARATORS, _short_sets, _tables
 from screening.views.view import View, _kept_order, _string
 
 SEPARATORS = SQUEEZE_SEPARATORS
@@ -28,7 +28,15 @@ _MIN_PIECES = 3
 
 
 def squeezed(canon: View) -> View | None:
-    """The squeezed view of ``canon``, or ``None`` when it would equal ``canon``."""
+    """The squeezed view of ``canon``, or ``None`` when it would equal ``canon`` (at once for a
+    short text without a letter, a digit or a look-alike of one)."""
+    if len(canon.text) < _ARRAY_FROM and _short_sets().squeezed.isdisjoint(canon.text):
+        return None
+    return _squeezed_arrays(canon)
+
+
+def _squeezed_arrays(canon: View) -> View | None:
+    """:func:`squeezed` without the short-text shortcut."""
     tables = _tables()
     codes, starts, ends = canon.arrays()
     fold = tables.latin_fold[codes]

@@ -55,9 +55,9 @@ class View:
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Code points, starts and ends as arrays (for building further views)."""
         if self._starts is None:
-            self._starts = np.asarray(self._starts_seq, dtype=np.int64)
+            self._starts = _array(self._starts_seq)
         if self._ends is None:
-            self._ends = np.asarray(self._ends_seq, dtype=np.int64)
+            self._ends = _array(self._ends_seq)
         return self.codes, self._starts, self._ends
 
     @property
@@ -117,6 +117,13 @@ def _kept_order(view: View) -> int | None:
     """The order of a view made of some of ``view``'s characters in their order (with runs
     merged): non-decreasing maps stay so; anything else is found out when needed."""
     return 1 if view._order == 1 else None
+
+
+def _array(seq: Sequence[int] | None) -> np.ndarray:
+    """``seq`` as int64; a ``range`` (a short canon view's maps) without a Python loop."""
+    if isinstance(seq, range):
+        return np.arange(seq.start, seq.stop, seq.step, dtype=np.int64)
+    return np.asarray(seq, dtype=np.int64)
 
 
 def _codes(text: str) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from screening.classifier import (
@@ -25,11 +25,16 @@ from screening.classifier import (
     ClassifierUnavailable,
     NgramLinear,
     TextClassifier,
+    _code_index,
+    _code_points,
+    _counted,
+    _has_invisible,
     _is_han,
     _is_invisible,
     _is_noise,
     _logit,
     _prepare,
+    _prepare_by_runs,
     char_ngrams,
 )
 from screening.encoder import NumpyBert, gelu, read_safetensors
@@ -124,6 +129,156 @@ _ALPHABET = st.sampled_from(
 @given(st.text(alphabet=_ALPHABET, max_size=40))
 def test_prepare_equals_the_character_loop(text: str) -> None:
     assert _prepare(text) == _prepare_reference(text)
+
+
+# The substitutions of _prepare against the run-by-run decisions they replace: mixed scripts,
+# full width, pinyin, decomposed characters, zero-width and bidi characters, unassigned code
+# points inside the Han blocks (noise, though _is_han), every kind of whitespace.
+_PREPARE_CASES = [
+    "中，国",
+    "中 ，国",
+    "中\u3000国",
+    "中\n\n国 a",
+    "中　  。国",
+    "a，国",
+    "中，a",
+    "，中国，",
+    "  中国  ",
+    "\t\n",
+    "中\u200b国\u200d人",
+    "\u202e国中\u202c",
+    "\ufeff开头",
+    "法lun功",
+    "fa lun gong 法 轮 功",
+    "Ｆａｌｕｎ　功",
+    "ｘｊｐ：习",
+    "中\ufa6e国",  # unassigned, inside the compatibility block
+    "\ufa6e，国",
+    "中，\ufa6e",
+    "中\U0002fffe，国",
+    "〇，一",
+    "e\u0301，中",
+    "中\u0301国",
+    "cafe\u0301 中",
+    "中 * 国",
+    "中\x1c国 a\x1db",
+    "中\x85国 a\xa0b",
+    "x\u2028y\u2029中",
+    "ΣΑΣ，中",
+    "İ中",
+    "①，㈠",
+    "😀中😀国😀",
+    "中_国",
+    "a_b",
+    "\ud800中",
+]
+
+
+@pytest.mark.parametrize("text", _PREPARE_CASES)
+def test_prepare_equals_the_run_by_run_normalisation(text: str) -> None:
+    assert _prepare(text) == _prepare_by_runs(text) == _prepare_reference(text)
+    if not any(_is_invisible(c) for c in text):
+        assert _prepare(text, visible=True) == _prepare(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "中文",
+        "中\n文\t\r",
+        "中\u3000文 \xa0",
+        "中\u200b文",
+        "\ufeff",
+        "a\x00b",
+        "\x85",
+        "\u2028\u2029",
+        "\U000e0001",
+        "\u00ad",
+        "\ud800",
+        "\ue000",
+        "\U0010ffff",
+    ],
+)
+def test_has_invisible_is_the_search(text: str) -> None:
+    assert _has_invisible(text) == any(_is_invisible(c) for c in text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=12))
+def test_has_invisible_is_the_search_generated(text: str) -> None:
+    assert _has_invisible(text) == any(_is_invisible(c) for c in text)
+
+
+_WIDE_ALPHABET = st.sampled_from(
+    [
+        *"中国黑人〇aZe1１２　 \t\n\r\x0b\x0c\x1c\x85\xa0*.,，。_-|ΣİＡａ①",
+        "\u2028",
+        "\u200b",
+        "\u200d",
+        "\u202e",
+        "\u0301",
+        "\ufa6e",
+        "\ufada",
+        "\U00020000",
+        "\U0002fffe",
+        "😀",
+    ]
+)
+
+
+@given(st.text(alphabet=_WIDE_ALPHABET, max_size=60))
+def test_prepare_equals_the_run_by_run_normalisation_generated(text: str) -> None:
+    assert _prepare(text) == _prepare_by_runs(text)
+
+
+def test_code_index_finds_what_the_table_holds(classifier: TextClassifier) -> None:
+    ngram = classifier._ngram
+    assert ngram is not None
+    table = ngram._table
+    index = _code_index(table, ngram.ngram_range)
+    assert index is not None
+    present = [g for g in list(table)[::97] if 1 <= len(g) <= 3]
+    absent = ["\U0010fffd", "\U0010fffdx", "zzq", "\x00", "\U0003ffff中", "中\U0010fffd国"]
+    absent = [g for g in absent if g not in table]
+    grams = present + absent + [g[::-1] for g in present]
+    codes = []
+    for g in grams:
+        code = 0
+        for p in _code_points(g).tolist():
+            code = (code << 21) | p
+        codes.append(code)
+    rows = index.rows(np.array(codes, dtype=np.int64)).tolist()
+    assert rows == [table.get(g, -1) for g in grams]
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [[], [5], [3, 3, 3], [9, 1, 9, 4, 1, 1, 0], list(range(50, 0, -1)) * 3, [2**40, 7, 2**40]],
+)
+def test_counted_is_unique_with_counts(keys: list[int]) -> None:
+    got_keys, got_counts = _counted(np.array(keys, dtype=np.int64))
+    want_keys, want_counts = np.unique(np.array(keys, dtype=np.int64), return_counts=True)
+    assert got_keys.tolist() == want_keys.tolist()
+    assert got_counts.tolist() == want_counts.tolist()
+
+
+def test_upper_bounds_are_the_two_combinations(classifier: TextClassifier) -> None:
+    bound = classifier._bert.logit_bound
+    assert bound is not None
+    ngram = [0.0, 1e-9, 0.01, 0.2, 0.5, 0.93, 0.999999, 1.0]
+    high, low = (
+        classifier._with_bert_at(p, ngram)
+        for p in (_sigmoid_of(bound + 1e-3), _sigmoid_of(-bound - 1e-3))
+    )
+    want = [max(a, b) for a, b in zip(high, low, strict=True)]
+    assert classifier._upper_bounds(ngram, bound) == want
+
+
+def _sigmoid_of(z: float) -> float:
+    from screening.classifier import _sigmoid
+
+    return _sigmoid(z)
 
 
 def test_loads_calibrated_threshold(classifier: TextClassifier) -> None:

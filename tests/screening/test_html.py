@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from screening.html import looks_like_html, strip_html
+from screening.html import looks_like_html, strip_html, strip_html_map
 
 
 @pytest.mark.parametrize(
@@ -61,3 +61,36 @@ def test_every_plain_character_maps_to_its_source(seed: int) -> None:
                 assert ch == "\n" and source[a] == "<"
             else:
                 assert source[a] == "&" and html.unescape(source[a:b]) in (ch, source[a:b])
+
+
+_MAP_CASES = [
+    "",
+    "纯文本",
+    "<p>董事长王建国出席</p><p>颁奖仪式。</p>",
+    "<P>大写</P><BR>换行<Br/>",
+    "a&amp;b&lt;c&gt;&#23494;&#x5BC6;&#128512;",
+    "&NotEqualTilde;两个字符",  # one reference, two characters
+    "&bogus;&#0;&#x110000;&lt",
+    "<script>绝密</script><style>x</style>正文<!-- 注释 -->尾",
+    "<!-- 没有结束",
+    "<div class='a'>\u200b零宽</div>\ud800",
+    "< 不是标签 >",
+    "<b>绝</b>密<i>文</i>件",
+]
+
+
+@pytest.mark.parametrize("source", _MAP_CASES)
+def test_span_arrays_equal_the_character_loop(source: str) -> None:
+    text, starts, ends = strip_html(source)
+    got_text, got_starts, got_ends = strip_html_map(source)
+    assert got_text == text
+    assert got_starts.tolist() == starts
+    assert got_ends.tolist() == ends
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_span_arrays_equal_the_character_loop_generated(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(300):
+        source = "".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 40)))
+        test_span_arrays_equal_the_character_loop(source)

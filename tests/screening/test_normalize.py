@@ -219,3 +219,74 @@ def test_syllable_boundaries_in_run_together_pinyin(run: str, cut: int, ok: bool
     from screening.views.phonetic import syllable_boundary
 
     assert syllable_boundary(run, cut) is ok
+
+
+# Short texts (titles, authors) take shortcuts when they hold nothing a view would change: the
+# skeleton, digits, squeezed and shape views must be what the full paths make, character for
+# character and span for span. Adversarial: mixed scripts, full width, pinyin, decomposed
+# characters, zero-width and bidi characters, repeats, split characters, numerals, spacing.
+_SHORT_CASES = [
+    "",
+    "华东分公司宣传组",
+    "华东分公司年度员工技能大赛圆满落幕",
+    "华东分公司举办员工技能大赛（第12期）",
+    "法轮功",
+    "法法法轮功",
+    "法\u200b轮\u200d功",
+    "习\u202e平近\u202c",
+    "xi近平",
+    "falun功",
+    "ＦＡＬＵＮ功",
+    "f.u.c.k 你",
+    "x j p",
+    "8·9·6·4",
+    "六四",
+    "壹叁捌",
+    "①③⑧",
+    "е\u0301",  # Cyrillic e and a combining acute
+    "cafe\u0301 咖啡",
+    "Ｃａｆé 咖啡",
+    "氵去轮功",
+    "笫一名",
+    "泠静",
+    "木子",
+    "ㄈㄚˇ 轮",
+    "\u3000全角\u3000空格",
+    "哈哈哈哈",
+    "一二三",
+    "😀👍",
+    "а б в",  # Cyrillic
+    "Ⓕⓤⓒⓚ",
+    "\ufeffBOM开头",
+    "abc中文def",
+]
+
+
+@pytest.mark.parametrize("text", _SHORT_CASES)
+def test_short_text_shortcuts_equal_the_full_paths(text: str) -> None:
+    from screening.views import shape, squeezed
+    from screening.views.skeleton import _shape_arrays
+    from screening.views.squeezed import _squeezed_arrays
+
+    canon = canonical(text)
+    skel = skeleton(canon)
+    assert _maps(skel) == _maps(_skeleton_full(canon))
+    assert _maps(digits(canon)) == _maps(_digits_full(canon))
+    got, want = squeezed(canon), _squeezed_arrays(canon)
+    assert (got is None) == (want is None)
+    if got is not None and want is not None:
+        assert _maps(got) == _maps(want)
+    got, want = shape(skel), _shape_arrays(skel)
+    assert (got is None) == (want is None)
+    if got is not None and want is not None:
+        assert _maps(got) == _maps(want)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_ALPHABET | st.sampled_from(list("笫泠fuckxjp8·9·6·4ａＡé\u0301а")), max_size=47).map(
+        "".join
+    )
+)
+def test_short_text_shortcuts_equal_the_full_paths_generated(text: str) -> None:
+    test_short_text_shortcuts_equal_the_full_paths(text)
