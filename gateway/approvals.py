@@ -48,6 +48,17 @@ log = logging.getLogger(__name__)
 
 MAX_TOKENS = 16  # approvals one publish may present
 
+# What :meth:`ApprovalService.review` reads, in one script: KEYS[1] the content's rejections
+# (a list), then ARGV[1] approvers' key records, then one jti key per token. Answers the
+# rejections, the records (nil for none) and one 0/1 per jti (1: already consumed).
+_REVIEW_READS_LUA = """
+local approvers = tonumber(ARGV[1])
+local records, used = {}, {}
+for i = 1, approvers do records[i] = redis.call('GET', KEYS[1 + i]) end
+for i = 2 + approvers, #KEYS do used[#used + 1] = redis.call('EXISTS', KEYS[i]) end
+return {redis.call('LRANGE', KEYS[1], 0, -1), records, used}
+"""
+
 
 def build_key_ring(settings: Settings, signing_key_pem: bytes) -> tuple[KeyRing, bool]:
     """The key ring, and whether the gateway can issue tokens (it has a configured key)."""
@@ -142,6 +153,7 @@ class ApprovalService:
         self._redis = redis
         self._keys = keys
         self._principals = principals
+        self._review_reads = redis.register_script(_REVIEW_READS_LUA)
         self.ring = ring
         self.can_issue = can_issue
 
@@ -263,26 +275,18 @@ class ApprovalService:
         verified = self._verify(tokens, time.time() if now is None else now)
         subs = self._own_approvers(verified)
         jtis = [c.jti for c in verified if isinstance(c, ApprovalClaims)]
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.lrange(self._keys.rejection(content_sha256), 0, -1)
-            if subs:
-                pipe.mget([self._keys.api_key(s) for s in subs])
-            if jtis:
-                pipe.mget([self._keys.jti(account.id, j) for j in jtis])
-            answers = list(await pipe.execute())
-        raws = answers.pop(0)
+        raws, records, marks = await self._review_reads(
+            keys=[
+                self._keys.rejection(content_sha256),
+                *(self._keys.api_key(s) for s in subs),
+                *(self._keys.jti(account.id, j) for j in jtis),
+            ],
+            args=[len(subs)],
+        )
         found = [json.loads(r) for r in raws]
         rejections = [r for r in found if account.id in r.get("accounts", [])]
-        approvers = (
-            {s: principal_from_record(r) for s, r in zip(subs, answers.pop(0), strict=True)}
-            if subs
-            else {}
-        )
-        used = (
-            {j for j, v in zip(jtis, answers.pop(0), strict=True) if v is not None}
-            if jtis
-            else set()
-        )
+        approvers = {s: principal_from_record(r) for s, r in zip(subs, records, strict=True)}
+        used = {j for j, v in zip(jtis, marks, strict=True) if v}
         check = self._judge(verified, approvers, required, content_sha256, account, submitter)
         replayed = next((c.jti for c in check.accepted if c.jti in used), "")
         return Review(rejections, check, replayed)

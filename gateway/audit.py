@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aredis
-from redis.exceptions import RedisError
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError, ResponseError
 
 from gateway.errors import ServiceUnavailable
 from gateway.keys import Keys, text
@@ -49,6 +50,41 @@ redis.call('XADD', KEYS[2], '*', 'r', ARGV[2])
 redis.call('SET', KEYS[1], ARGV[3])
 return 1
 """
+
+
+# _APPEND_LUA, then (once the record is written) a step of the caller's in the same script: the
+# body of a Lua function of its own KEYS and ARGV (those after the append's). Answers the head
+# as _APPEND_LUA does when the guess was wrong (nothing written), else {1, the step's answer},
+# or {0, error} if the step raised an error: the record is written either way.
+_APPEND_THEN_LUA = """
+local function step(KEYS, ARGV)
+%s
+end
+local head = redis.call('GET', KEYS[1])
+if head == false then head = '0:' .. ARGV[4] end
+if head ~= ARGV[1] then return head end
+redis.call('XADD', KEYS[2], '*', 'r', ARGV[2])
+redis.call('SET', KEYS[1], ARGV[3])
+local step_keys, step_args = {}, {}
+for i = 3, #KEYS do step_keys[i - 2] = KEYS[i] end
+for i = 5, #ARGV do step_args[i - 4] = ARGV[i] end
+local ok, answer = pcall(step, step_keys, step_args)
+if ok then return {1, answer} end
+if type(answer) == 'table' and answer.err then answer = answer.err end
+return {0, tostring(answer)}
+"""
+
+
+@dataclass(frozen=True)
+class Then:
+    """What :meth:`AuditLog.append_then` does in the same atomic step, once the record is
+    written: ``lua``, the body of a Lua function of ``(KEYS, ARGV)`` run with ``keys`` and
+    ``args`` (and returning the step's answer). The record comes first: if it cannot be
+    written, the step does not run."""
+
+    lua: str
+    keys: Sequence[str]
+    args: Sequence[str | bytes | int | float]
 
 
 def _canonical(record: Mapping[str, Any]) -> bytes:
@@ -126,11 +162,38 @@ class VerifyResult:
     anchors: int = 0  # how many anchors were checked
 
 
+def _base(
+    actor: Actor,
+    action: str,
+    target: str,
+    result: str,
+    decision: str,
+    reasons: Sequence[str],
+    content_sha256: str,
+    request_id: str,
+    details: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """A record before it is chained (``seq``, ``prev`` and ``hash`` come with the head)."""
+    return {
+        "ts": round(time.time(), 6),
+        "request_id": request_id,
+        "actor": actor.as_dict(),
+        "action": action,
+        "target": target,
+        "content_sha256": content_sha256,
+        "decision": decision,
+        "reasons": list(reasons),
+        "result": result,
+        "details": dict(details or {}),
+    }
+
+
 class AuditLog:
     def __init__(self, redis: aredis.Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
         self._script = redis.register_script(_APPEND_LUA)
+        self._then_scripts: dict[str, AsyncScript] = {}  # by the step's Lua
         self._local = asyncio.Lock()  # one appender per process; others retry on conflict
         # The head this process wrote last: the first guess of the next append, which the
         # script checks (a wrong guess costs one round trip and returns the real head).
@@ -150,18 +213,53 @@ class AuditLog:
         details: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Write one record; raise :class:`ServiceUnavailable` if it cannot be written."""
-        base: dict[str, Any] = {
-            "ts": round(time.time(), 6),
-            "request_id": request_id,
-            "actor": actor.as_dict(),
-            "action": action,
-            "target": target,
-            "content_sha256": content_sha256,
-            "decision": decision,
-            "reasons": list(reasons),
-            "result": result,
-            "details": dict(details or {}),
-        }
+        base = _base(
+            actor, action, target, result, decision, reasons, content_sha256, request_id, details
+        )
+        record, _ = await self._write(base, None)
+        return record
+
+    async def append_then(
+        self,
+        then: Then,
+        *,
+        actor: Actor,
+        action: str,
+        target: str = "",
+        result: str = "ok",
+        decision: str = "",
+        reasons: Sequence[str] = (),
+        content_sha256: str = "",
+        request_id: str = "",
+        details: Mapping[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], Any]:
+        """:meth:`append`, and ``then`` in the same atomic step (one round trip): the record and
+        the step's answer. If the record cannot be written, :class:`ServiceUnavailable` and the
+        step did not run; if the step raised an error, the record is written and that error
+        is raised (a ``ResponseError``), as if the step had run on its own after the append."""
+        base = _base(
+            actor, action, target, result, decision, reasons, content_sha256, request_id, details
+        )
+        record, (ok, answer) = await self._write(base, then)
+        if int(ok) != 1:
+            raise ResponseError(text(answer))
+        return record, answer
+
+    def _script_for(self, then: Then | None) -> AsyncScript:
+        if then is None:
+            return self._script
+        script = self._then_scripts.get(then.lua)
+        if script is None:
+            script = self._redis.register_script(_APPEND_THEN_LUA % then.lua)
+            self._then_scripts[then.lua] = script
+        return script
+
+    async def _write(self, base: dict[str, Any], then: Then | None) -> tuple[dict[str, Any], Any]:
+        """Chain ``base`` onto the head and write it (with ``then``): the record written and
+        the script's answer."""
+        script = self._script_for(then)
+        keys = [self._keys.audit_head(), self._keys.audit_stream(), *(then.keys if then else ())]
+        extra = then.args if then else ()
         try:
             async with self._local:
                 head_s, guessed = self._head, True
@@ -173,14 +271,13 @@ class AuditLog:
                     record = {**base, "seq": int(seq_s) + 1, "prev": prev}
                     record["hash"] = chain_hash(prev, record)
                     written = f"{record['seq']}:{record['hash']}"
-                    ok = await self._script(
-                        keys=[self._keys.audit_head(), self._keys.audit_stream()],
-                        args=[head_s, _canonical(record), written, GENESIS],
+                    answer = await script(
+                        keys=keys, args=[head_s, _canonical(record), written, GENESIS, *extra]
                     )
-                    if ok == 1:
+                    if answer == 1 or isinstance(answer, list):  # else: the real head
                         self._head = written
-                        return record
-                    head_s = text(ok)  # another process appended: chain onto the real head
+                        return record, answer
+                    head_s = text(answer)  # another process appended: chain onto the real head
                     if not guessed:
                         await asyncio.sleep(0.001)
                     guessed = False

@@ -372,10 +372,13 @@ class PublishGate:
         reasons: Sequence[str],
         details: Mapping[str, Any],
     ) -> Job:
-        """Audit the approval first (fail closed), then record ``job`` with its stored body and
-        consume its tokens atomically; a lost race is audited as a refusal voiding the first."""
+        """Audit the approval and, in the same atomic step after it (one round trip), record
+        ``job`` with its stored body and consume its tokens: if the record cannot be written,
+        nothing is (fail closed). A lost race for the tokens leaves the approval's record
+        written, and is audited as a refusal voiding it."""
         actor = actor_of(principal)
-        decided = await self.svc.audit.append(
+        decided, answer = await self.svc.audit.append_then(
+            self.jobs.create_step(job, stored, now=job.created_at),
             actor=actor,
             action=action,
             target=job.account,
@@ -387,7 +390,7 @@ class PublishGate:
             details={"job": job.id, "approvals": [a.jti for a in job.approvals], **details},
         )
         try:
-            await self.jobs.create(job, stored, now=job.created_at)
+            await self.jobs.created(job, answer)
         except GatewayError as exc:
             raise await self._refuse(
                 actor, request_id, action, target, exc, job.content_sha256, voids=decided["seq"]

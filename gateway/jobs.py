@@ -29,6 +29,7 @@ from typing import Any, Literal, get_args
 
 import redis.asyncio as aredis
 
+from gateway.audit import Then
 from gateway.errors import Conflict, NotFound, TokenReplayed
 from gateway.keys import Keys, text
 
@@ -47,7 +48,9 @@ STATES: tuple[str, ...] = get_args(JobState)
 FINAL_STATES = frozenset({"published", "failed", "unconfirmed", "needs_reauth", "deleted"})
 ACTIVE_STATES = frozenset({"approved", "dispatching", "pending"})
 
-_CREATE_LUA = """
+# The body of a Lua function of (KEYS, ARGV): run on its own (_CREATE_LUA) or right after the
+# audit record of the approval, in the same script (gateway.audit.Then).
+_CREATE_STEP = """
 -- KEYS: job, post, all, state-set, queue, history, change lock, then one jti key per token
 -- ARGV: job json, post json, now, job id, history json, take the change lock ('1'/'0'),
 --       then one ttl (s) per token
@@ -67,6 +70,7 @@ redis.call('ZADD', KEYS[5], ARGV[3], ARGV[4])
 redis.call('RPUSH', KEYS[6], ARGV[5])
 return 0
 """
+_CREATE_LUA = f"local function create(KEYS, ARGV)\n{_CREATE_STEP}\nend\nreturn create(KEYS, ARGV)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +174,12 @@ class JobStore:
 
         Raises :class:`TokenReplayed` naming the first token already used for this account.
         """
+        step = self.create_step(job, post, now=now)
+        return await self.created(job, await self._create(keys=step.keys, args=step.args))
+
+    def create_step(self, job: Job, post: Mapping[str, Any], *, now: float | None = None) -> Then:
+        """:meth:`create` as a step of the audit record that approves ``job``
+        (:meth:`gateway.audit.AuditLog.append_then`); :meth:`created` reads its answer."""
         now = time.time() if now is None else now
         jti_keys = [self._keys.jti(job.account, a.jti) for a in job.approvals]
         ttls = [str(max(60, int(a.exp - now) + 120)) for a in job.approvals]
@@ -192,7 +202,13 @@ class JobStore:
             "1" if job.origin else "0",
             *ttls,
         ]
-        replayed = int(await self._create(keys=keys, args=args))
+        return Then(_CREATE_STEP, keys, args)
+
+    async def created(self, job: Job, answer: Any) -> Job:
+        """``job`` if the step of :meth:`create_step` answered that it recorded it; else
+        :class:`Conflict` (another change of its post is in flight) or :class:`TokenReplayed`
+        (naming the first token already used for this account)."""
+        replayed = int(answer)
         if replayed < 0:
             holder = await self._redis.get(self._change_lock(job.origin))
             raise Conflict(

@@ -567,7 +567,7 @@ def _decode_json_object(segment: str, what: str) -> dict[str, Any]:
     raw = _decode_segment(segment, what)
     try:
         text = raw.decode("utf-8")
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        value = _loads(text)
         # Lone surrogates (\ud800 escapes) are valid JSON text but not Unicode; refuse them.
         # Strict UTF-8 decoding let none through, so only a \u escape can make one.
         if "\\u" in text:
@@ -592,6 +592,18 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constants(name: str) -> Any:
     raise TokenError("malformed", f"JSON constant {name} is not allowed")
+
+
+# json.loads with hooks builds a decoder on every call; this one is built once (a token has
+# two JSON segments, a publish presents several tokens). _loads keeps json.loads's BOM check.
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+
+
+def _loads(text: str) -> Any:
+    """``json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)``."""
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
 
 
 def _b64url_encode(raw: bytes) -> str:

@@ -39,7 +39,8 @@ from gateway.errors import (
     Unauthenticated,
 )
 from gateway.logs import REQUEST_ID_VAR, log_access
-from gateway.principals import Principal, key_id_of
+from gateway.principals import Principal, presented
+from gateway.ratelimit import KeyRead
 from gateway.validation import SURROGATE_RE, invalid_text, printable
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,8 @@ _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
-# (key id, stored record) of the presented API key, read by throttle for auth
-KEY_RECORD: web.RequestKey[tuple[str, bytes | str | None]] = web.RequestKey("key_record", tuple)
+# the presented API key's stored record (and its per-key window), read by throttle for auth
+KEY_RECORD: web.RequestKey[KeyRead] = web.RequestKey("key_record", KeyRead)
 ROUTE_ROLES: web.AppKey[dict[tuple[str, str], frozenset[str] | None]] = web.AppKey("route_roles")
 
 
@@ -248,22 +249,25 @@ def _check_path_params(request: web.Request) -> None:
 @web.middleware
 async def throttle(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Per-address limit, before authentication (bounds key guessing); public routes are free.
-    The record of the presented API key is read in the same round trip, for :func:`auth`."""
+    The record of the presented API key is read in the same round trip, for :func:`auth`, and
+    the key's own window is hit there too if that record will authenticate it."""
     if request.app[ROUTE_ROLES].get((request.method, _route_template(request))) is not None:
         svc = request.app[SERVICES]
         address = request.remote or "unknown"
-        key_id = _presented_key_id(request)
-        if key_id is None:
+        key = _presented_key(request)
+        if key is None:
             await svc.limiter.hit_ip(address)
         else:
-            record = await svc.limiter.hit_ip_reading(address, svc.keys.api_key(key_id))
-            request[KEY_RECORD] = (key_id, record)
+            key_id, secret_sha256 = key
+            request[KEY_RECORD] = await svc.limiter.hit_ip_and_key(
+                address, key_id, svc.keys.api_key(key_id), secret_sha256
+            )
     return await handler(request)
 
 
-def _presented_key_id(request: web.Request) -> str | None:
+def _presented_key(request: web.Request) -> tuple[str, str] | None:
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    return key_id_of(value.strip()) if scheme.lower() == "bearer" else None
+    return presented(value.strip()) if scheme.lower() == "bearer" else None
 
 
 def bearer_key(request: web.Request) -> str:
@@ -281,12 +285,17 @@ async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     if roles is None:  # public route, or unmatched (404/405 come from the router)
         _check_path_params(request)
         return await handler(request)
-    principal: Principal | None = await request.app[SERVICES].principals.authenticate(
-        bearer_key(request), request.get(KEY_RECORD)
+    svc = request.app[SERVICES]
+    read = request.get(KEY_RECORD)
+    principal: Principal | None = await svc.principals.authenticate(
+        bearer_key(request), (read.key_id, read.record) if read is not None else None
     )
     if principal is None:
         raise Unauthenticated("the API key is unknown or revoked", reason="bad_key")
-    await request.app[SERVICES].limiter.hit_key(principal.id)
+    if read is not None and read.key_window is not None and read.key_id == principal.id:
+        svc.limiter.judge_key(read.key_window)  # hit with the per-address limit
+    else:
+        await svc.limiter.hit_key(principal.id)
     if principal.role not in roles:
         raise Forbidden(
             f"role {principal.role!r} may not call {request.method} {route}; "

@@ -7,7 +7,7 @@ import binascii
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from connectors.base import Image, OutboundPost
@@ -76,7 +76,7 @@ class ImageType(Type):
 
     max_image_bytes: int
 
-    @property
+    @cached_property  # built once per type (each parse used to build it anew)
     def fields(self) -> Obj:
         return Obj(
             {
@@ -125,7 +125,7 @@ class PostType(Type):
 
     limits: LimitSettings
 
-    @property
+    @cached_property  # built once per type (each parse used to build it anew)
     def fields(self) -> Obj:
         image = Ref("Image", ImageType(self.limits.max_image_bytes))
         return Obj(

@@ -84,10 +84,11 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def key_id_of(api_key: str) -> str | None:
-    """The key id of a well-formed API key (None otherwise); the key is not checked."""
+def presented(api_key: str) -> tuple[str, str] | None:
+    """The key id of a well-formed API key and the SHA-256 of its secret, as its stored record
+    holds it (None if the key is malformed); the key is not checked."""
     parts = _split(api_key)
-    return parts[0] if parts else None
+    return (parts[0], _hash(parts[1])) if parts else None
 
 
 def _split(api_key: str) -> tuple[str, str] | None:

@@ -9,6 +9,7 @@ every other store outage.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import redis.asyncio as aredis
 
@@ -27,17 +28,49 @@ return {n, ttl}
 """
 
 
-# The same window, and the value of KEYS[2] read in the same round trip (the caller's API key
-# record: the per-address limit comes before authentication, which needs that record next).
-_WINDOW_AND_GET_LUA = """
-local n = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+# The per-address window, the presented API key's record (KEYS[2]) and, when that record holds
+# the presented secret's hash (ARGV[3]) and is not revoked, the key's own window (KEYS[3]): one
+# round trip for what the per-address limit, authentication and the per-key limit need. The
+# key is counted only where it would authenticate (ARGV[5]: the key id the record must name),
+# and not once the address is over its limit (ARGV[2]; 0: no per-address limit) - as if the
+# per-key window were hit after authentication. ARGV[4]: the per-key limit (0: not counted).
+_WINDOWS_AND_KEY_LUA = """
+local window = ARGV[1]
+local function hit(key)
+  local n = redis.call('INCR', key)
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then
+    redis.call('PEXPIRE', key, window)
+    ttl = tonumber(window)
+  end
+  return n, ttl
 end
-return {n, ttl, redis.call('GET', KEYS[2])}
+local n, ttl = 0, 0
+if tonumber(ARGV[2]) > 0 then n, ttl = hit(KEYS[1]) end
+local raw = redis.call('GET', KEYS[2])
+if not raw or tonumber(ARGV[4]) <= 0 or (tonumber(ARGV[2]) > 0 and n > tonumber(ARGV[2])) then
+  return {n, ttl, raw}
+end
+local ok, record = pcall(cjson.decode, raw)
+if not ok or type(record) ~= 'table' or record['secret_sha256'] ~= ARGV[3]
+    or record['id'] ~= ARGV[5] then
+  return {n, ttl, raw}
+end
+local revoked = record['revoked']
+if revoked ~= nil and revoked ~= false then return {n, ttl, raw} end
+local key_n, key_ttl = hit(KEYS[3])
+return {n, ttl, raw, key_n, key_ttl}
 """
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRead:
+    """:meth:`RateLimiter.hit_ip_and_key`: the presented key's stored record, and its per-key
+    window (count, ms left) if it was hit in the same round trip (None: not counted yet)."""
+
+    key_id: str
+    record: bytes | str | None
+    key_window: tuple[int, int] | None = None
 
 
 class RateLimiter:
@@ -45,7 +78,7 @@ class RateLimiter:
         self._keys = keys
         self._settings = settings
         self._script = redis.register_script(_WINDOW_LUA)
-        self._script_and_get = redis.register_script(_WINDOW_AND_GET_LUA)
+        self._windows_and_key = redis.register_script(_WINDOWS_AND_KEY_LUA)
         self._redis = redis
 
     @property
@@ -55,21 +88,44 @@ class RateLimiter:
     async def hit_ip(self, address: str) -> None:
         await self._hit("ip", address, self._settings.per_ip_per_window)
 
-    async def hit_ip_reading(self, address: str, key: str) -> bytes | str | None:
-        """:meth:`hit_ip`, and the value stored at ``key`` read in the same round trip."""
-        limit = self._settings.per_ip_per_window
-        if not self._settings.enabled or limit <= 0:
-            value: bytes | str | None = await self._redis.get(key)
-            return value
-        count, ttl_ms, value = await self._script_and_get(
-            keys=[self._keys.rate_limit("ip", address), key],
-            args=[int(self._settings.window_s * 1000)],
+    async def hit_ip_and_key(
+        self, address: str, key_id: str, record_key: str, secret_sha256: str
+    ) -> KeyRead:
+        """:meth:`hit_ip`, and in the same round trip the stored record of API key ``key_id``
+        (at ``record_key``) and :meth:`hit_key` for that key if the record holds ``secret_sha256``
+        and is not revoked (i.e. where authentication will accept it): the caller judges that
+        window with :meth:`judge_key` once it has authenticated the key, or hits it then if
+        it was not counted here."""
+        settings = self._settings
+        if not settings.enabled:
+            return KeyRead(key_id, await self._redis.get(record_key))
+        ip_limit, key_limit = max(0, settings.per_ip_per_window), settings.per_key_per_window
+        found = await self._windows_and_key(
+            keys=[
+                self._keys.rate_limit("ip", address),
+                record_key,
+                self._keys.rate_limit("key", key_id),
+            ],
+            args=[
+                int(settings.window_s * 1000),
+                ip_limit,
+                secret_sha256,
+                max(0, key_limit),
+                key_id,
+            ],
         )
-        self._judge("ip", limit, count, ttl_ms)
-        return value
+        if ip_limit > 0:
+            self._judge("ip", ip_limit, found[0], found[1])
+        window = (int(found[3]), int(found[4])) if len(found) == 5 else None
+        return KeyRead(key_id, found[2], window)
 
     async def hit_key(self, key_id: str) -> None:
         await self._hit("key", key_id, self._settings.per_key_per_window)
+
+    def judge_key(self, window: tuple[int, int]) -> None:
+        """429 if the per-key ``window`` (count, ms left) read by :meth:`hit_ip_and_key` is over
+        the limit."""
+        self._judge("key", self._settings.per_key_per_window, *window)
 
     async def _hit(self, scope: str, ident: str, limit: int) -> None:
         if not self._settings.enabled or limit <= 0:

@@ -74,6 +74,18 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+# json.loads(text, object_pairs_hook=...) builds a decoder (and its scanner) on every call;
+# this one is built once. _loads keeps the one check json.loads makes before decoding.
+_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates)
+
+
+def _loads(text: str) -> Any:
+    """``json.loads(text, object_pairs_hook=_reject_duplicates)``, same errors."""
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
+
+
 def _depth(value: Any, limit: int) -> int:
     """Depth of nested containers, level by level, stopping once ``limit`` is passed."""
     level, depth = [value], 0
@@ -108,7 +120,7 @@ def parse_json_bytes(raw: bytes, *, max_depth: int) -> Any:
         errors=[{"field": "body", "message": "too deep"}],
     )
     try:
-        value = json.loads(text, object_pairs_hook=_reject_duplicates)
+        value = _loads(text)
     except RecursionError:
         raise too_deep from None
     except ValueError as exc:

@@ -109,7 +109,8 @@ async def idempotent(
     if key is not None:
         IDEMPOTENCY_KEY.parse(key, "Idempotency-Key")
     idem = Idempotency(svc.redis, svc.keys, svc.settings.delivery.idempotency_ttl_s)
-    req_hash = request_hash({scope: raw} if scope else raw)
+    # the body's hash is what a repeat of the key is compared with: only needed with a key
+    req_hash = request_hash({scope: raw} if scope else raw) if key is not None else ""
     if key is not None:
         stored = await idem.begin(principal.id, key, req_hash)
         if stored is not None:

@@ -14,16 +14,19 @@ from typing import Any
 import pytest
 import redis.asyncio as aredis
 from aiohttp.test_utils import TestClient
+from redis.exceptions import ResponseError
 
 from gateway.audit import (
     GENESIS,
     SYSTEM,
     Anchor,
     AuditLog,
+    Then,
     anchor_loop,
     chain_hash,
     read_anchor_file,
 )
+from gateway.errors import ServiceUnavailable
 from gateway.keys import Keys
 from tests.gateway.conftest import Caller, file_active_account
 
@@ -118,6 +121,78 @@ async def test_an_uncontended_append_is_one_round_trip(redis: aredis.Redis, redi
         assert (await log.verify()).ok
     finally:
         await counted.aclose()
+
+
+# --- a step in the same script as the record (append_then) -----------------------------------
+
+# Sets KEYS[1] to ARGV[1] and answers how often it ran.
+_STEP = """
+redis.call('SET', KEYS[1], ARGV[1])
+return redis.call('INCR', KEYS[2])
+"""
+
+
+def _step(tag: str = "done") -> Then:
+    return Then(_STEP, ["{mg}:test:step", "{mg}:test:runs"], [tag])
+
+
+async def test_a_step_runs_after_the_record_in_the_same_round_trip(
+    redis: aredis.Redis, redis_url: str
+) -> None:
+    counted = _Counting.from_url(redis_url)
+    try:
+        log = AuditLog(counted, Keys())
+        await log.append(actor=SYSTEM, action="first")  # reads the head once
+        record, answer = await log.append_then(_step("one"), actor=SYSTEM, action="then")
+        assert answer == 1 and await redis.get("{mg}:test:step") == b"one"
+        assert record["seq"] == 2 and (await _records(redis))[-1] == record
+        counted.sent.clear()  # the script is loaded now
+        record, answer = await log.append_then(_step("two"), actor=SYSTEM, action="again")
+        assert counted.sent == ["EVALSHA"]
+        assert answer == 2 and record["seq"] == 3
+        assert (await log.verify()).ok
+    finally:
+        await counted.aclose()
+
+
+async def test_a_stale_head_runs_the_step_once_on_the_real_head(redis: aredis.Redis) -> None:
+    # Two processes append; each one's guess of the head goes stale when the other writes.
+    one, two = AuditLog(redis, Keys()), AuditLog(redis, Keys())
+    await one.append(actor=SYSTEM, action="a1")
+    await two.append(actor=SYSTEM, action="b1")
+    record, answer = await one.append_then(_step(), actor=SYSTEM, action="a2")
+    assert answer == 1  # ran once, after the retry on the real head
+    records = await _records(redis)
+    assert [r["action"] for r in records] == ["a1", "b1", "a2"]
+    assert record == records[-1] and (await one.verify()).ok
+
+
+async def test_when_the_record_cannot_be_written_the_step_does_not_run(
+    redis: aredis.Redis,
+) -> None:
+    log = AuditLog(redis, Keys())
+    await log.append(actor=SYSTEM, action="first")
+    await redis.delete(Keys().audit_stream())
+    await redis.set(Keys().audit_stream(), "not a stream")  # XADD fails
+    with pytest.raises(ServiceUnavailable) as caught:
+        await log.append_then(_step(), actor=SYSTEM, action="then")
+    assert caught.value.extra["reason"] == "audit_unavailable"
+    assert await redis.exists("{mg}:test:step", "{mg}:test:runs") == 0
+    assert (await redis.get(Keys().audit_head()) or b"").startswith(b"1:")
+
+
+async def test_a_step_that_fails_leaves_the_record_and_raises_its_error(
+    redis: aredis.Redis,
+) -> None:
+    # As if the step had run on its own after the append: the record is there, the caller
+    # gets the store's error, and the next record chains onto this one.
+    log = AuditLog(redis, Keys())
+    await redis.rpush("{mg}:test:runs", "a list, not a counter")  # INCR fails
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await log.append_then(_step(), actor=SYSTEM, action="then")
+    await log.append(actor=SYSTEM, action="next")
+    assert [r["action"] for r in await _records(redis)] == ["then", "next"]
+    assert (await log.verify()).ok
 
 
 async def test_verify_names_the_first_altered_record(redis: aredis.Redis) -> None:

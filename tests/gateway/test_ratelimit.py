@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from typing import Any
 
 import pytest
+import redis.asyncio as aredis
 from aiohttp.test_utils import TestClient
 
+from gateway.keys import Keys
+from gateway.principals import PrincipalStore
 from gateway.settings import RateLimitSettings, Settings, SettingsError, load_settings
 from tests.gateway.conftest import Caller, MakeClient
 
@@ -132,3 +136,94 @@ def test_the_defaults_are_generous_and_configurable(tmp_path: Any) -> None:
     ):
         with pytest.raises(SettingsError, match=message):
             load_settings(environ=bad)
+
+
+# --- the per-key window is hit with the per-address one (one round trip) ---------------------
+
+
+def _key_window(settings: Settings, caller: Caller) -> str:
+    return Keys(settings.store.key_prefix).rate_limit("key", caller.id)
+
+
+async def test_a_wrong_secret_or_a_revoked_key_never_counts_against_the_key(
+    make_client: MakeClient,
+    settings: Settings,
+    callers: dict[str, Caller],
+    redis: aredis.Redis,
+) -> None:
+    # The key's window is hit in the same script as the address's, but only where the key
+    # authenticates: someone who knows a key id cannot use up that key's requests.
+    client = await make_client(_limited(settings, per_key_per_window=3, per_ip_per_window=100))
+    editor = callers["editor"]
+    key_id, _, _secret = editor.key.removeprefix("mg_").partition("_")
+    wrong = Caller(f"mg_{key_id}_not-the-secret", editor.id, "editor", "sub_east")
+    assert [(await _get(client, wrong))[0] for _ in range(5)] == [401] * 5
+    assert await redis.get(_key_window(settings, editor)) is None
+    assert [(await _get(client, editor))[0] for _ in range(4)] == [200] * 3 + [429]
+    assert int(await redis.get(_key_window(settings, editor)) or 0) == 4  # as before: 429s count
+
+    auditor = callers["auditor"]
+    await PrincipalStore(redis, Keys(settings.store.key_prefix)).revoke(auditor.id)
+    assert [(await _get(client, auditor))[0] for _ in range(4)] == [401] * 4
+    assert await redis.get(_key_window(settings, auditor)) is None
+
+
+async def test_a_request_over_the_address_limit_does_not_count_against_the_key(
+    make_client: MakeClient,
+    settings: Settings,
+    callers: dict[str, Caller],
+    redis: aredis.Redis,
+) -> None:
+    client = await make_client(_limited(settings, per_key_per_window=10, per_ip_per_window=2))
+    editor = callers["editor"]
+    statuses = [await _get(client, editor) for _ in range(4)]
+    assert [s for s, _, _ in statuses] == [200, 200, 429, 429]
+    assert all(body["reason"] == "ip_rate_limit" for s, _, body in statuses if s == 429)
+    assert int(await redis.get(_key_window(settings, editor)) or 0) == 2
+
+
+@pytest.mark.parametrize(
+    ("per_key", "per_ip", "expected"),
+    [
+        (2, 0, [200, 200, 429]),  # no per-address limit: the key's still applies
+        (0, 100, [200, 200, 200]),  # no per-key limit
+        (2, 100, [200, 200, 429]),
+    ],
+)
+async def test_either_limit_off_leaves_the_other(
+    make_client: MakeClient,
+    settings: Settings,
+    callers: dict[str, Caller],
+    per_key: int,
+    per_ip: int,
+    expected: list[int],
+) -> None:
+    client = await make_client(
+        _limited(settings, per_key_per_window=per_key, per_ip_per_window=per_ip)
+    )
+    statuses = [await _get(client, callers["editor"]) for _ in range(3)]
+    assert [s for s, _, _ in statuses] == expected
+    for status, headers, body in statuses:
+        if status == 429:
+            assert body["reason"] == "key_rate_limit"
+            assert 1 <= int(headers["Retry-After"]) <= 60
+
+
+async def test_a_record_the_script_cannot_read_is_judged_by_authentication(
+    make_client: MakeClient,
+    settings: Settings,
+    callers: dict[str, Caller],
+    redis: aredis.Redis,
+) -> None:
+    # A record naming another id than its key: the script does not count it; the gateway
+    # authenticates as before and hits the window of the principal it found, as before.
+    keys = Keys(settings.store.key_prefix)
+    editor = callers["editor"]
+    raw = await redis.get(keys.api_key(editor.id))
+    record = json.loads(raw or b"{}")
+    record["id"] = "someone-else"
+    await redis.set(keys.api_key(editor.id), json.dumps(record))
+    client = await make_client(_limited(settings, per_key_per_window=2, per_ip_per_window=100))
+    assert [(await _get(client, editor))[0] for _ in range(3)] == [200, 200, 429]
+    assert await redis.get(_key_window(settings, editor)) is None
+    assert int(await redis.get(keys.rate_limit("key", "someone-else")) or 0) == 3
