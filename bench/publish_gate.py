@@ -39,6 +39,7 @@ import asyncio
 import base64
 import multiprocessing
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -187,6 +188,7 @@ def _one_run(args: argparse.Namespace, run_no: int) -> tuple[Phase, Phase]:
         return _forked(args, run_no, settings, runtime, people, data_dir)
     finally:
         store.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 async def _in_process(
