@@ -91,6 +91,22 @@ def robot_messages(base_url: str) -> list[dict[str, Any]]:
         return items
 
 
+def settled_robot_messages(
+    base_url: str, quiet_s: float = 1.0, limit_s: float = 10.0
+) -> list[dict[str, Any]]:
+    """The robot's messages once no new one has come for ``quiet_s`` (notices are sent in the
+    background, a moment after the action that caused them)."""
+    deadline = time.monotonic() + limit_s
+    got = robot_messages(base_url)
+    while time.monotonic() < deadline:
+        time.sleep(quiet_s)
+        again = robot_messages(base_url)
+        if len(again) == len(got):
+            return again
+        got = again
+    return got
+
+
 def desk_walk(demo: Demo, emulators: dict[str, str]) -> bool:
     """The review desk: nobody carries JSON or a token between people."""
     print("D1. The editor submits a draft for the subsidiary's Weibo account on the desk")
@@ -149,7 +165,7 @@ def desk_walk(demo: Demo, emulators: dict[str, str]) -> bool:
 
     robot = emulators.get("wecom_robot")
     if robot:
-        got = robot_messages(robot)
+        got = settled_robot_messages(robot)
         print(f"D5. The WeCom group robot received {len(got)} notice(s):")
         for message in got:
             print("  " + message["content"].splitlines()[0])

@@ -56,7 +56,7 @@ def _server_binary() -> str:
     return str(exe)
 
 
-def _die_with_parent() -> Callable[[], None] | None:
+def die_with_parent() -> Callable[[], None] | None:
     """A ``preexec_fn`` asking Linux to SIGTERM the child when its parent dies; None elsewhere.
 
     ``prctl`` is looked up here, before the fork; the child only calls it (no allocation, no
@@ -192,7 +192,7 @@ class EmbeddedValkey:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent(),  # noqa: PLW1509 - only prctl runs in the child
+            preexec_fn=die_with_parent(),  # noqa: PLW1509 - only prctl runs in the child
         )
         (self.data_dir / _PID_FILE).write_text(f"{self._proc.pid}\n{self.socket_path}\n")
         deadline = time.monotonic() + START_TIMEOUT_S

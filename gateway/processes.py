@@ -39,6 +39,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from gateway.embedded import die_with_parent
+
 log = logging.getLogger(__name__)
 
 #: Signals the parent handles itself (blocked, then taken with ``sigtimedwait``).
@@ -231,6 +233,7 @@ class Workers:
         self._ready_r = -1
         self._ready = 0
         self._old_mask: set[int | signal.Signals] = set()
+        self._with_parent: Callable[[], None] | None = None
 
     # the parent -------------------------------------------------------------------------
     def start(self) -> None:
@@ -240,6 +243,7 @@ class Workers:
             # a fork copies only this thread (a lock another one holds stays held in the
             # child), and a stop signal could go to a thread that does not block it
             raise RuntimeError("the gateway's workers are forked before any other thread runs")
+        self._with_parent = die_with_parent()  # a worker gets SIGTERM if the parent is killed
         self._old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
         read_end, write_end = os.pipe()
         self._ready_r = read_end
@@ -344,6 +348,8 @@ class Workers:
     def _child(self, index: int, ready_w: int) -> None:
         code = 0
         try:
+            if self._with_parent is not None:
+                self._with_parent()
             signal.pthread_sigmask(signal.SIG_SETMASK, self._old_mask)
 
             def ready() -> None:

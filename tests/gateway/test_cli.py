@@ -514,6 +514,31 @@ async def test_a_worker_that_dies_stops_the_whole_gateway_with_exit_1(serve_dir:
     assert not valkey_pids(serve_dir)
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+async def test_workers_do_not_outlive_a_killed_parent(serve_dir: Path) -> None:
+    server = _Server(serve_dir, "--processes", "2")
+    try:
+        await server.ready()
+        workers = _workers(server)
+        assert len(workers) == 2
+        server.proc.kill()  # SIGKILL: no supervisor left to stop them
+        await asyncio.to_thread(server.proc.wait, 10)
+        for _ in range(150):  # up to 30 s
+            if not _workers_left(workers):
+                break
+            await asyncio.sleep(0.2)
+        assert not _workers_left(workers), "workers outlived their parent"
+    finally:
+        for pid in _workers_left(workers):
+            os.kill(pid, signal.SIGKILL)
+        server.terminate()
+
+
+def _workers_left(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if _running(pid)]
+
+
 @pytest.mark.parametrize(
     ("argv", "env", "said"),
     [
