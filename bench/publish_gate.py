@@ -59,7 +59,7 @@ from aiohttp import web  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
-from gateway.app import Runtime, create_app  # noqa: E402
+from gateway.app import Runtime, create_app, preload  # noqa: E402
 from gateway.approvals import ApprovalService, build_key_ring  # noqa: E402
 from gateway.cli import serving_worker  # noqa: E402
 from gateway.embedded import EmbeddedValkey  # noqa: E402
@@ -225,6 +225,7 @@ def _forked(
     process of its own."""
     sock = bind("127.0.0.1", 0)
     share_metrics(data_dir / "metrics")
+    runtime = preload(settings, runtime)
     workers = Workers(args.processes, serving_worker(settings, runtime, sock))
     workers.start()
     try:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import gc
 import logging
 import os
 import time
@@ -42,15 +44,18 @@ from gateway.middleware import (
 )
 from gateway.principals import PrincipalStore
 from gateway.routes import ROUTES, add_routes
-from gateway.screening_service import ScreeningService
+from gateway.screening_service import ScreeningService, base_screener
 from gateway.services import Services
 from gateway.settings import Settings, anchor_path
 from gateway.vault import MasterKey, Vault
 from gateway.watch.reconciler import Reconciler
+from screening.lexicon import LexiconError
 
 log = logging.getLogger(__name__)
 
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
+#: The classifier stage (None: off) and its health entry.
+Classifier = tuple[object | None, dict[str, object]]
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,11 @@ class Runtime:
     old_master_keys: Sequence[MasterKey] = ()
     vault_problem: str = "no master key configured (MEDIAGATE_MASTER_KEY)"
     signing_key_pem: bytes = field(default=b"", repr=False)
-    # A screener built elsewhere (tests share one per session); None: built at start-up.
+    # A screener built elsewhere (tests share one per session; the parent of several
+    # processes builds it before forking: preload); None: built at start-up.
     screener: object | None = None
+    # The classifier and its health entry, loaded elsewhere (preload); None: at start-up.
+    classifier: Classifier | None = None
     # Resolves notification channels' secret references (None: the process environment).
     environ: Mapping[str, str] | None = None
     extra_contexts: Sequence[CleanupCtx] = ()
@@ -153,7 +161,10 @@ def _publish_ctx(runtime: Runtime) -> CleanupCtx:
         connectors = load_connectors(
             settings.connectors.allow, settings.connectors.sections, app[HTTP]
         )
-        classifier, classifier_info = await _load_classifier(settings)
+        loaded = runtime.classifier
+        if loaded is None:
+            loaded = await asyncio.to_thread(load_classifier, settings)
+        classifier, classifier_info = loaded
         screening = ScreeningService(
             settings, svc.redis, svc.keys, classifier, prebuilt=runtime.screener
         )
@@ -219,23 +230,20 @@ class StartupError(RuntimeError):
     """A part could not load; the gateway does not start (the message names the key and path)."""
 
 
-async def _load_classifier(settings: Settings) -> tuple[object | None, dict[str, object]]:
-    """The classifier stage: off when ``classifier_model_dir`` is unset; by default the shipped
-    model, on numpy; any failure to load a configured model (another checkpoint without the
-    ``[classifier]`` extra included) stops start-up (:class:`StartupError`)."""
+def load_classifier(settings: Settings) -> Classifier:
+    """The classifier stage and its health entry: off when ``classifier_model_dir`` is unset; by
+    default the shipped model, on numpy; any failure to load a configured model (another
+    checkpoint without the ``[classifier]`` extra included) stops start-up
+    (:class:`StartupError`). Blocks for a second or two."""
     model_dir = settings.screening.classifier_model_dir
     if model_dir is None:
         return None, {"ok": True, "enabled": False, "note": "classifier_model_dir is off"}
     from screening.classifier import ClassifierUnavailable, TextClassifier
 
-    loop = asyncio.get_running_loop()
     started = time.perf_counter()
     try:
-        classifier = await loop.run_in_executor(
-            None,
-            lambda: TextClassifier.load(
-                model_dir, threshold=settings.screening.classifier_threshold
-            ),
+        classifier = TextClassifier.load(
+            model_dir, threshold=settings.screening.classifier_threshold
         )
     except ClassifierUnavailable as exc:
         raise StartupError(
@@ -251,6 +259,24 @@ async def _load_classifier(settings: Settings) -> tuple[object | None, dict[str,
         "precision": classifier.precision,
         "parts": list(classifier.parts),
     }
+
+
+def preload(settings: Settings, runtime: Runtime) -> Runtime:
+    """``runtime`` with the classifier and the shipped lexicons' screener built now, in this
+    process: the parent of ``server.processes`` workers does this before forking, so that the
+    workers share those few hundred megabytes (copy-on-write; the heap is frozen for the
+    collector so that it does not touch them) and none of them builds its own."""
+    classifier = load_classifier(settings)
+    try:
+        screener = base_screener(settings, classifier[0])
+    except (LexiconError, OSError) as exc:
+        raise StartupError(
+            f"screening.lexicon_dir = {str(settings.screening.lexicon_dir)!r}: "
+            f"lexicons could not be loaded: {exc}"
+        ) from None
+    gc.collect()
+    gc.freeze()
+    return dataclasses.replace(runtime, screener=screener, classifier=classifier)
 
 
 def create_app(settings: Settings, runtime: Runtime) -> web.Application:

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import redis.asyncio as aredis
 from aiohttp import web
 
-from gateway.app import Runtime, StartupError
+from gateway.app import Runtime, StartupError, preload
 from gateway.audit import Anchor, AuditLog, read_anchor_file
 from gateway.embedded import EmbeddedStoreError
 from gateway.keys import Keys
@@ -177,8 +177,9 @@ def _serve_processes(
     """``server.processes`` > 1: fork the workers (:mod:`gateway.processes`), say when all
     listen, and supervise them until a stop signal or a worker's end."""
     share_metrics(settings.server.data_dir / "metrics")
-    workers = Workers(count, serving_worker(settings, runtime, sock))
     progress.starting()
+    runtime = preload(settings, runtime)  # built once, shared by the forked workers
+    workers = Workers(count, serving_worker(settings, runtime, sock))
     workers.start()
     try:
         try:

@@ -78,7 +78,7 @@ class ServerSettings:
     port: int = 8080
     data_dir: Path = Path("data")
     public_url: str = ""
-    processes: int = 1  # 0: one per CPU core (gateway/processes.py)
+    processes: int = 0  # 0: one per CPU core (gateway/processes.py)
 
 
 @dataclass(frozen=True)

@@ -488,6 +488,8 @@ async def test_serve_with_two_processes_shares_the_port_metrics_and_stops_cleanl
     said = server.output()
     assert code == 0, said
     assert "(GET /healthz; 2 processes; Ctrl-C stops)" in said
+    # built once, before the fork, and shared: not once per worker
+    assert said.count("screening ready: ") == 1 and said.count("classifier ready in ") == 1, said
     assert "stopping (SIGTERM)" in said and "mediagate stopped in " in said
     assert not [pid for pid in workers if _running(pid)], "a worker outlived the gateway"
     assert not valkey_pids(serve_dir), "embedded valkey outlived the gateway"
