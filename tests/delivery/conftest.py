@@ -428,6 +428,7 @@ def gateway_toml(
         "[server]",
         'host = "127.0.0.1"',
         f"port = {port}",
+        "processes = 1",  # one process per gateway: the tests kill and count gateways by it
         "[logging]",
         'level = "INFO"',
         "[screening]",
