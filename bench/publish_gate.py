@@ -230,6 +230,7 @@ def _forked(
     workers.start()
     try:
         workers.wait_ready(300)
+        workers.open(sock)
         base = f"http://127.0.0.1:{sock.getsockname()[1]}"
 
         async def drive() -> tuple[Phase, Phase]:

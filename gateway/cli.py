@@ -190,6 +190,7 @@ def _serve_processes(
         except Stopped as exc:
             progress.stopping(exc.signal)
             return 130 if exc.signal == "SIGINT" else 0
+        workers.open(sock)
         host, port = sock.getsockname()[:2]
         progress.started(f"http://{f'[{host}]' if ':' in host else host}:{port}", count)
         return workers.supervise(progress.stopping)

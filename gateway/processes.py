@@ -62,11 +62,19 @@ def process_count(configured: int) -> int:
 
 class ConnectionBalance:
     """How many connections each worker holds, in a few bytes of memory the workers share (an
-    anonymous shared mapping made before the fork; each worker writes only its own slot)."""
+    anonymous shared mapping made before the fork; each worker writes only its own slot), and
+    whether the parent has opened the port (the slot after the workers')."""
 
     def __init__(self, count: int) -> None:
         self.count = count
-        self._slots = mmap.mmap(-1, _SLOT.size * count)
+        self._slots = mmap.mmap(-1, _SLOT.size * (count + 1))
+
+    def open(self) -> None:
+        _SLOT.pack_into(self._slots, _SLOT.size * self.count, 1)
+
+    @property
+    def is_open(self) -> bool:
+        return bool(_SLOT.unpack_from(self._slots, _SLOT.size * self.count)[0])
 
     def note(self, worker: int, held: int) -> None:
         _SLOT.pack_into(self._slots, _SLOT.size * worker, held)
@@ -141,13 +149,27 @@ class SharedSocketSite(web.BaseSite):
         host, port = self._sock.getsockname()[:2]
         return f"http://{host}:{port} (worker {self._worker.index})"
 
+    #: How often a started worker looks whether the parent has opened the port.
+    OPEN_POLL_S = 0.005
+
     async def start(self) -> None:
+        """Ready to accept: the first connection is taken once the parent has made the socket
+        listen (:meth:`Workers.open`), after every worker is ready; until then connections are
+        refused, as with one process."""
         await super().start()
         self._sock.setblocking(False)
-        self._sock.listen(128)
         self._loop = asyncio.get_running_loop()
-        self._loop.add_reader(self._sock.fileno(), self._readable)
         self._server = _Listening(self)
+        self._resume()
+
+    def _resume(self) -> None:
+        self._timer = None
+        if self.closed:
+            return
+        if not self._worker.balance.is_open:
+            self._timer = self._loop.call_later(self.OPEN_POLL_S, self._resume)
+            return
+        self._loop.add_reader(self._sock.fileno(), self._readable)
 
     def close(self) -> None:
         if not self.closed:
@@ -192,11 +214,6 @@ class SharedSocketSite(web.BaseSite):
         self._pending.discard(task)
         if task.cancelled() or task.exception() is not None:
             conn.close()
-
-    def _resume(self) -> None:
-        self._timer = None
-        if not self.closed:
-            self._loop.add_reader(self._sock.fileno(), self._readable)
 
 
 class Stopped(Exception):
@@ -300,6 +317,12 @@ class Workers:
                 stopping(f"worker process {pid} ended with code {code}")
                 self.stop()
                 return 1
+
+    def open(self, sock: socket.socket, backlog: int = 128) -> None:
+        """Make the bound ``sock`` listen and let the workers accept (after :meth:`wait_ready`:
+        connections are refused until every worker can take them)."""
+        sock.listen(backlog)
+        self.balance.open()
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """SIGTERM to every live worker, wait up to ``timeout_s``, then SIGKILL."""

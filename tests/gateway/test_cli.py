@@ -447,8 +447,7 @@ async def test_serve_with_two_processes_shares_the_port_metrics_and_stops_cleanl
         sent = 0
         deadline = time.monotonic() + SERVE_READY_TIMEOUT_S
         async with aiohttp.ClientSession() as session:
-            # a new connection each: whichever worker is free accepts it; the second worker
-            # may still be building its screener when the first answers
+            # a new connection each: the worker holding fewest accepts it (both hold none)
             while len(answered) < 2 or sent < 20:
                 assert time.monotonic() < deadline, f"only workers {answered} answered"
                 async with session.get(
