@@ -173,7 +173,7 @@ def _prepare(text: str, *, visible: bool = False) -> str:
     between two Han characters go, whitespace-only runs become one space (at the very start
     too; the final strip removes it, and no character outside a run is whitespace), and any
     other whitespace, inside mixed runs, becomes a space. `_prepare_by_runs` is the same
-    normalisation run by run (tests compare the two). `visible`: the caller knows that `text`
+    normalisation run by run (the reference in the tests). `visible`: the caller knows that `text`
     holds no invisible character (a window of a text searched once).
     """
     if not visible and _has_invisible(text):
@@ -181,25 +181,6 @@ def _prepare(text: str, *, visible: bool = False) -> str:
     text = unicodedata.normalize("NFKC", text).lower()
     text = _SPACE_RUN.sub(" ", _han_gap().sub("", text))
     return _OTHER_SPACE.sub(" ", text).strip()
-
-
-def _prepare_by_runs(text: str) -> str:
-    """:func:`_prepare` with one Python decision per noise run (the reference the tests compare
-    the substitutions with)."""
-    text = unicodedata.normalize("NFKC", text.translate(_invisible_table())).lower()
-    n = len(text)
-
-    def run(m: re.Match[str]) -> str:
-        i, j = m.span()
-        # The character before a run is never noise (runs are maximal), so it is what came out.
-        if i > 0 and j < n and _is_han(text[i - 1]) and _is_han(text[j]):
-            return ""
-        found = m.group()
-        if found.isspace():
-            return " " if i > 0 else ""
-        return "".join(" " if c.isspace() else c for c in found)
-
-    return _NOISE_RUN.sub(run, text).strip()
 
 
 # --- char vocabulary -----------------------------------------------------------------------------

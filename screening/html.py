@@ -31,43 +31,12 @@ def looks_like_html(text: str) -> bool:
     return _LOOKS_HTML_RE.search(text) is not None
 
 
-def strip_html(source: str) -> tuple[str, list[int], list[int]]:
-    """Plain text plus, per plain character, its ``[start, end)`` span in ``source``.
-
-    One plain character at a time (the reference: :func:`strip_html_map` computes the same
-    spans as arrays, and the tests compare the two)."""
-    out: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    pos = 0
-    for m in _TOKEN_RE.finditer(source):
-        # the text before the token, one plain character per source character
-        out.append(source[pos : m.start()])
-        starts.extend(range(pos, m.start()))
-        ends.extend(range(pos + 1, m.start() + 1))
-        tok = m.group()
-        if tok.startswith("&"):
-            decoded = html.unescape(tok)
-            for c in decoded:
-                out.append(c)
-                starts.append(m.start())
-                ends.append(m.end())
-        elif m.group(2) and m.group(2).lower() in _BLOCK_TAGS:
-            out.append("\n")
-            starts.append(m.start())
-            ends.append(m.start())
-        pos = m.end()
-    out.append(source[pos:])
-    starts.extend(range(pos, len(source)))
-    ends.extend(range(pos + 1, len(source) + 1))
-    return "".join(out), starts, ends
-
-
 def strip_html_map(source: str) -> tuple[str, np.ndarray, np.ndarray]:
-    """:func:`strip_html` with the spans as int64 arrays, built per run rather than per
-    character: the text between two tokens is one run whose characters map to themselves, a
-    decoded reference or a block tag's newline one run whose characters share the token's span
-    (an article is ~2,000 characters in ~100 runs)."""
+    """Plain text plus, per plain character, its ``[start, end)`` span in ``source``, as int64
+    arrays built per run rather than per character (the tests compare it with a reference that
+    goes one character at a time): the text between two tokens is one run whose characters map
+    to themselves, a decoded reference or a block tag's newline one run whose characters share
+    the token's span (an article is ~2,000 characters in ~100 runs)."""
     out: list[str] = []
     first: list[int] = []  # per run: its first character's start in the source
     first_end: list[int] = []  # and that character's end

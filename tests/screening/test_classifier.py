@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from screening.classifier import (
+    _NOISE_RUN,
     NGRAM_FILE,
     ClassifierUnavailable,
     NgramLinear,
@@ -29,15 +30,35 @@ from screening.classifier import (
     _code_points,
     _counted,
     _has_invisible,
+    _invisible_table,
     _is_han,
     _is_invisible,
     _is_noise,
     _logit,
     _prepare,
-    _prepare_by_runs,
     char_ngrams,
 )
 from screening.encoder import NumpyBert, gelu, read_safetensors
+
+
+def _prepare_by_runs(text: str) -> str:
+    """:func:`_prepare` with one Python decision per noise run: the reference the
+    substitutions are compared with (it was the run time's own code before them)."""
+    text = unicodedata.normalize("NFKC", text.translate(_invisible_table())).lower()
+    n = len(text)
+
+    def run(m: re.Match[str]) -> str:
+        i, j = m.span()
+        # The character before a run is never noise (runs are maximal), so it is what came out.
+        if i > 0 and j < n and _is_han(text[i - 1]) and _is_han(text[j]):
+            return ""
+        found = m.group()
+        if found.isspace():
+            return " " if i > 0 else ""
+        return "".join(" " if c.isspace() else c for c in found)
+
+    return _NOISE_RUN.sub(run, text).strip()
+
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "screening" / "models" / "cold-mini"
 

@@ -7,7 +7,38 @@ import random
 
 import pytest
 
-from screening.html import looks_like_html, strip_html, strip_html_map
+from screening.html import _BLOCK_TAGS, _TOKEN_RE, looks_like_html, strip_html_map
+
+
+def strip_html(source: str) -> tuple[str, list[int], list[int]]:
+    """Plain text plus, per plain character, its ``[start, end)`` span in ``source``, one plain
+    character at a time: the reference :func:`strip_html_map` is compared with (it was the run
+    time's own code before it)."""
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    pos = 0
+    for m in _TOKEN_RE.finditer(source):
+        # the text before the token, one plain character per source character
+        out.append(source[pos : m.start()])
+        starts.extend(range(pos, m.start()))
+        ends.extend(range(pos + 1, m.start() + 1))
+        tok = m.group()
+        if tok.startswith("&"):
+            decoded = html.unescape(tok)
+            for c in decoded:
+                out.append(c)
+                starts.append(m.start())
+                ends.append(m.end())
+        elif m.group(2) and m.group(2).lower() in _BLOCK_TAGS:
+            out.append("\n")
+            starts.append(m.start())
+            ends.append(m.start())
+        pos = m.end()
+    out.append(source[pos:])
+    starts.extend(range(pos, len(source)))
+    ends.extend(range(pos + 1, len(source) + 1))
+    return "".join(out), starts, ends
 
 
 @pytest.mark.parametrize(
