@@ -42,7 +42,7 @@ from gateway.processes import (
     share_metrics,
 )
 from gateway.runtime import resolve_runtime, store_url
-from gateway.server import PortInUse, ServeHooks, bind, serve
+from gateway.server import PortInUse, ServeHooks, base_url, bind, serve
 from gateway.settings import ROLES, Settings, SettingsError, anchor_path, load_settings
 from gateway.vault import Vault, generate_master_key
 
@@ -191,8 +191,7 @@ def _serve_processes(
             progress.stopping(exc.signal)
             return 130 if exc.signal == "SIGINT" else 0
         workers.open(sock)
-        host, port = sock.getsockname()[:2]
-        progress.started(f"http://{f'[{host}]' if ':' in host else host}:{port}", count)
+        progress.started(base_url(sock), count)
         return workers.supervise(progress.stopping)
     finally:
         workers.close()

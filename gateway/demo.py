@@ -35,7 +35,7 @@ from gateway.keys import Keys
 from gateway.principals import PrincipalStore
 from gateway.proxy.clients import ProxyClientStore
 from gateway.runtime import resolve_runtime, store_url
-from gateway.server import ServeHooks, serve
+from gateway.server import ServeHooks, base_url, serve
 from gateway.settings import (
     NotifyChannel,
     NotifySettings,
@@ -356,7 +356,7 @@ def run_demo(settings: Settings, sock: socket.socket, hooks: ServeHooks | None =
             redis = aredis.Redis.from_url(url)
             keys = Keys(demo_settings.store.key_prefix)
             assert runtime.master_key is not None
-            base = f"http://{settings.server.host}:{settings.server.port}"
+            base = base_url(sock)  # the port bound (with --port 0, the kernel's choice)
             issued = await seed(
                 redis,
                 keys,

@@ -245,6 +245,13 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def base_url(sock: socket.socket) -> str:
+    """``http://host:port`` of a bound socket: the port it really has (``--port 0`` lets the
+    kernel choose one)."""
+    host, port = sock.getsockname()[:2]
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
 def _nothing(*_args: object) -> None:
     return None
 
@@ -276,8 +283,7 @@ async def serve(
             web.SockSite(runner, sock) if worker is None else SharedSocketSite(runner, sock, worker)
         )
         await site.start()
-        host, port = sock.getsockname()[:2]
-        hooks.started(f"http://{f'[{host}]' if ':' in host else host}:{port}")
+        hooks.started(base_url(sock))
         loop = asyncio.get_running_loop()
         stopped: asyncio.Future[str] = loop.create_future()
 

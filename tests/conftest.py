@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -91,3 +92,15 @@ async def loop_guard() -> AsyncIterator[_LoopBlockDetector]:
     assert detector.worst_s < detector.limit_s, (
         f"event loop blocked for {detector.worst_s * 1000:.0f} ms"
     )
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A loopback port that refuses connections for the whole test: bound here, never listening.
+
+    A port merely found free (``unused_tcp_port``) can be taken by another process before the
+    test connects to it, and then it answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        yield port

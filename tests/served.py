@@ -26,6 +26,28 @@ from typing import Any
 LISTENING_RE = re.compile(r"listening on (http://[^\s]+)")
 
 
+def listening_url(
+    log: Path, proc: subprocess.Popen[Any], timeout_s: float, *, offset: int = 0
+) -> str:
+    """The ``http://host:port`` that a ``serve`` or ``demo`` started with ``--port 0`` wrote to
+    ``log`` (from byte ``offset`` on, for a log appended to by restarts).
+
+    The kernel chooses the port as the gateway binds it. A port chosen by the test beforehand
+    can be taken in between by anything else on the host (a client's ephemeral port, another
+    test's server), and the gateway then rightly refuses to start."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        ended = proc.poll() is not None  # before reading: an exit after the line is not missed
+        text = log.read_bytes()[offset:].decode(errors="replace")
+        if found := LISTENING_RE.search(text):
+            return found.group(1)
+        if ended:
+            raise AssertionError(f"exited {proc.returncode} before listening:\n{text[-6000:]}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no 'listening on' within {timeout_s} s:\n{text[-6000:]}")
+        time.sleep(0.1)
+
+
 def quiet_env(**extra: str) -> dict[str, str]:
     """The parent's environment without anything that points mediagate elsewhere, the serve
     port set to 0 (any free port; the CLI prints it) and only the connectors without a remote

@@ -243,9 +243,9 @@ def test_payload_is_deterministic_and_keeps_cjk() -> None:
     assert "新园区启用".encode() in a
 
 
-async def test_ping(server: TestServer, session: Any, unused_tcp_port: int) -> None:
+async def test_ping(server: TestServer, session: Any, refused_port: int) -> None:
     assert await connector(session, base_url=str(server.make_url(""))).ping() is True
-    assert await connector(session, base_url=f"http://127.0.0.1:{unused_tcp_port}").ping() is False
+    assert await connector(session, base_url=f"http://127.0.0.1:{refused_port}").ping() is False
 
 
 async def test_conformance_kit(server: TestServer, session: Any) -> None:

@@ -327,11 +327,9 @@ async def test_secret_never_in_messages_or_logs(
     assert SECRET not in caplog.text
 
 
-async def test_ping(server: TestServer, session: Any, unused_tcp_port: int) -> None:
+async def test_ping(server: TestServer, session: Any, refused_port: int) -> None:
     assert await connector(server, session).ping() is True
-    dead = WeiboConnector(
-        session=session, base_url=f"http://127.0.0.1:{unused_tcp_port}", timeout_s=1
-    )
+    dead = WeiboConnector(session=session, base_url=f"http://127.0.0.1:{refused_port}", timeout_s=1)
     assert await dead.ping() is False
 
 

@@ -346,9 +346,9 @@ async def test_emulator_media_upload_errors(server: TestServer, session: Any) ->
         assert body["data"]["status"] == 400
 
 
-async def test_ping(server: TestServer, session: Any, unused_tcp_port: int) -> None:
+async def test_ping(server: TestServer, session: Any, refused_port: int) -> None:
     assert await connector(session, base_url=str(server.make_url(""))).ping() is True
-    assert await connector(session, base_url=f"http://127.0.0.1:{unused_tcp_port}").ping() is False
+    assert await connector(session, base_url=f"http://127.0.0.1:{refused_port}").ping() is False
 
 
 async def test_conformance_kit(server: TestServer, session: Any) -> None:

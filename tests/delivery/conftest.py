@@ -19,11 +19,11 @@ import dataclasses
 import hashlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,7 @@ from gateway.keys import Keys
 from gateway.principals import PrincipalStore
 from gateway.settings import Settings, load_settings
 from tests.gateway.conftest import MASTER, SIGNING_PEM, screener  # noqa: F401 - fixture
+from tests.served import listening_url
 
 REPO = Path(__file__).resolve().parents[2]
 FINAL = frozenset({"published", "failed", "unconfirmed", "needs_reauth", "deleted"})
@@ -382,13 +383,6 @@ async def gateway(
 # --- out-of-process pieces ------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class ThreadedEmulator:
     """An emulator app served from a thread of its own, so it outlives one test's event loop."""
 
@@ -401,15 +395,16 @@ class ThreadedEmulator:
 
     def start(self) -> str:
         self._thread.start()
-        port = free_port()
 
-        async def up() -> None:
+        async def up() -> str:
             self._runner = web.AppRunner(self.app)
             await self._runner.setup()
-            await web.TCPSite(self._runner, "127.0.0.1", port).start()
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)  # the kernel's choice of port
+            await site.start()
+            host, port = self._runner.addresses[0][:2]
+            return f"http://{host}:{port}"
 
-        asyncio.run_coroutine_threadsafe(up(), self.loop).result(10)
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = asyncio.run_coroutine_threadsafe(up(), self.loop).result(10)
         return self.url
 
     def stop(self) -> None:
@@ -420,14 +415,12 @@ class ThreadedEmulator:
         self.loop.close()
 
 
-def gateway_toml(
-    path: Path, *, port: int, emus: Emulators, lease_s: float = 2.0, workers: int = 4
-) -> Path:
-    """A gateway.toml for a subprocess gateway: loopback only, short leases."""
+def gateway_toml(path: Path, *, emus: Emulators, lease_s: float = 2.0, workers: int = 4) -> Path:
+    """A gateway.toml for a subprocess gateway: loopback only, short leases, any free port."""
     lines = [
         "[server]",
         'host = "127.0.0.1"',
-        f"port = {port}",
+        "port = 0",  # the kernel's choice: the gateway says where it listens
         "processes = 1",  # one process per gateway: the tests kill and count gateways by it
         "[logging]",
         'level = "INFO"',
@@ -453,13 +446,15 @@ def gateway_toml(
 
 
 class GatewayProcess:
-    """``python run.py serve`` on a port of its own, against a shared store."""
+    """``python run.py serve`` on a port of its own (the kernel's choice, new at each start:
+    ``url`` is known once :meth:`wait_ready` returns), against a shared store."""
 
-    def __init__(self, config: Path, data_dir: Path, port: int, redis_url: str) -> None:
-        self.config, self.data_dir, self.port, self.redis_url = config, data_dir, port, redis_url
-        self.url = f"http://127.0.0.1:{port}"
+    def __init__(self, config: Path, data_dir: Path, redis_url: str) -> None:
+        self.config, self.data_dir, self.redis_url = config, data_dir, redis_url
+        self.url = ""
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir / "gateway.log"
+        self._log_from = 0  # where this start's lines begin in the appended log
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -471,29 +466,18 @@ class GatewayProcess:
             PYTHONUNBUFFERED="1",
         )
         with self.log.open("ab") as out:
+            self._log_from = out.tell()
             self.proc = subprocess.Popen(
                 [sys.executable, str(REPO / "run.py"), "--config", str(self.config), "serve",
-                 "--port", str(self.port), "--data-dir", str(self.data_dir)],
+                 "--data-dir", str(self.data_dir)],
                 cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
 
     def wait_ready(self, timeout_s: float = 90.0) -> None:
-        import urllib.error
-        import urllib.request
-
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"gateway exited: {self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/livez", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"gateway not ready in {timeout_s} s: {self.log.read_text()[-3000:]}")
+        assert self.proc is not None
+        self.url = listening_url(self.log, self.proc, timeout_s, offset=self._log_from)
+        with urllib.request.urlopen(self.url + "/livez", timeout=10) as r:
+            assert r.status == 200  # the port listens only once the gateway is ready
 
     @property
     def pid(self) -> int:

@@ -37,7 +37,6 @@ from tests.delivery.conftest import (
     account_setup,
     control,
     create_callers,
-    free_port,
     gateway_toml,
     make_post,
     webhook_app,
@@ -90,9 +89,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     try:
         emus = Emulators(*(t.start() for t in threads))
         for i in range(2):
-            port = free_port()
-            config = gateway_toml(root / f"gateway{i}.toml", port=port, emus=emus, lease_s=2.0)
-            gateways.append(GatewayProcess(config, root / f"data{i}", port, url))
+            config = gateway_toml(root / f"gateway{i}.toml", emus=emus, lease_s=2.0)
+            gateways.append(GatewayProcess(config, root / f"data{i}", url))
         for gw in gateways:
             gw.start()
         for gw in gateways:

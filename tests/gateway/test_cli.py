@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +29,7 @@ from gateway.cli import build_parser, main
 from gateway.keys import Keys
 from gateway.principals import PrincipalStore
 from gateway.settings import CONFIG_DIR
-from tests.served import valkey_pids
+from tests.served import listening_url, valkey_pids
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_PY = ROOT / "run.py"
@@ -269,62 +270,45 @@ def test_a_stale_config_without_lexicons_stops_the_cli(
 # --- serve -------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class _Server:
+    """``run.py serve --port 0`` with its output in a log beside ``data_dir``; ``base`` is the
+    URL it says it listens on, known once :meth:`ready` returns."""
+
     def __init__(self, data_dir: Path, *extra: str) -> None:
         self.data_dir = data_dir
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = ""
-        self.proc = subprocess.Popen(
-            [sys.executable, str(RUN_PY), "serve", "--data-dir", str(data_dir),
-             "--port", str(self.port), *extra],
-            cwd=ROOT,
-            env=_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        self.base = ""
+        self.log_path = Path(tempfile.mkstemp(".log", "serve-", dir=data_dir.parent)[1])
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(RUN_PY), "serve", "--data-dir", str(data_dir),
+                 "--port", "0", *extra],
+                cwd=ROOT,
+                env=_env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
 
     async def ready(self) -> dict[str, Any]:
-        deadline = time.monotonic() + SERVE_READY_TIMEOUT_S
-        last: Any = None
-        async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
-                assert self.proc.poll() is None, self.output()
-                try:
-                    async with session.get(f"{self.base}/healthz") as resp:
-                        last = await resp.json()
-                        if resp.status == 200:
-                            return dict(last)
-                except aiohttp.ClientError as exc:
-                    last = exc
-                await asyncio.sleep(0.2)
-        raise AssertionError(f"/healthz not 200 within {SERVE_READY_TIMEOUT_S}s: {last}")
+        self.base = await asyncio.to_thread(
+            listening_url, self.log_path, self.proc, SERVE_READY_TIMEOUT_S
+        )
+        async with aiohttp.ClientSession() as session, session.get(f"{self.base}/healthz") as resp:
+            health: dict[str, Any] = await resp.json()
+            assert resp.status == 200, health  # the port listens only once the gateway is ready
+            return health
 
     def terminate(self) -> int:
-        """SIGTERM, wait, and keep what the process printed in ``self.log``."""
+        """SIGTERM and wait."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            code = self.proc.wait(timeout=20)
+            return self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            code = self.proc.wait()
-        self.output()
-        return code
+            return self.proc.wait()
 
     def output(self) -> str:
-        stdout = self.proc.stdout
-        if self.proc.poll() is not None and stdout is not None and not stdout.closed:
-            self.log = stdout.read().decode(errors="replace")
-            stdout.close()
-        return self.log
+        return self.log_path.read_text(errors="replace")
 
 
 @pytest.fixture

@@ -10,23 +10,16 @@ import json
 import os
 import re
 import signal
-import socket
 import stat
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
+from tests.served import listening_url
+
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 120.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _env() -> dict[str, str]:
@@ -36,28 +29,19 @@ def _env() -> dict[str, str]:
 
 
 def test_demo_starts_and_the_walkthrough_publishes(tmp_path: Path) -> None:
-    port = _free_port()
     data_dir = tmp_path / "demo"
     log = (tmp_path / "demo.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "run.py", "demo", "--data-dir", str(data_dir), "--port", str(port)],
+        [sys.executable, "run.py", "demo", "--data-dir", str(data_dir), "--port", "0"],
         cwd=ROOT,
         env=_env(),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            assert proc.poll() is None, (tmp_path / "demo.log").read_text()
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "demo did not become healthy in time"
-            time.sleep(0.5)
+        base = listening_url(tmp_path / "demo.log", proc, START_TIMEOUT_S)
+        with urllib.request.urlopen(f"{base}/healthz", timeout=10) as r:
+            assert r.status == 200  # the port listens only once the demo is ready
 
         keys_file = data_dir / "demo-keys.json"
         assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
@@ -65,7 +49,7 @@ def test_demo_starts_and_the_walkthrough_publishes(tmp_path: Path) -> None:
         proxy = keys.pop("wechat_proxy")  # the demo's WeChat proxy client (docs/proxy.md)
         assert set(proxy) == {"appid", "secret", "account", "base_url"}
         assert proxy["account"] == "hq-wechat"
-        assert proxy["base_url"] == f"http://127.0.0.1:{port}/proxy/wechat/cgi-bin/"
+        assert proxy["base_url"] == f"{base}/proxy/wechat/cgi-bin/"
         query = f"grant_type=client_credential&appid={proxy['appid']}&secret={proxy['secret']}"
         with urllib.request.urlopen(f"{proxy['base_url']}token?{query}", timeout=5) as r:
             assert json.loads(r.read())["expires_in"] == 7200
@@ -80,7 +64,7 @@ def test_demo_starts_and_the_walkthrough_publishes(tmp_path: Path) -> None:
         assert all(v["key"].startswith("mg_") and v["unit"] for v in keys.values())
         # the demo seeds one linked campaign for the subsidiaries (docs/hub.md)
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/v1/campaigns",
+            f"{base}/v1/campaigns",
             headers={"Authorization": f"Bearer {keys['editor']['key']}"},
         )
         with urllib.request.urlopen(request, timeout=10) as resp:
@@ -94,7 +78,7 @@ def test_demo_starts_and_the_walkthrough_publishes(tmp_path: Path) -> None:
                 "--data-dir",
                 str(data_dir),
                 "--url",
-                f"http://127.0.0.1:{port}",
+                base,
             ],
             cwd=ROOT,
             env=_env(),

@@ -7,7 +7,6 @@ import asyncio
 import base64
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from typing import Any
 import aiohttp
 
 from tests.gateway.conftest import MASTER, Caller, MakeClient
+from tests.served import listening_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,7 +114,6 @@ async def test_a_change_reaches_another_gateway_process_within_a_second(
     make_client: MakeClient, callers: dict[str, Caller], redis_url: str, tmp_path: Path
 ) -> None:
     """The second instance is a real ``run.py serve`` process on the same store."""
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAGATE_")}
     env.update(
         REDIS_URL=redis_url,
@@ -123,21 +122,10 @@ async def test_a_change_reaches_another_gateway_process_within_a_second(
         MEDIAGATE_MASTER_KEY=base64.b64encode(MASTER.key).decode(),
     )
     log = (tmp_path / "serve.log").open("wb")
-    proc = _serve(port, tmp_path / "data", env, log)
-    url = f"http://127.0.0.1:{port}"
+    proc = _serve(tmp_path / "data", env, log)
     try:
+        url = await asyncio.to_thread(listening_url, tmp_path / "serve.log", proc, 180)
         async with aiohttp.ClientSession() as session:
-            deadline = time.monotonic() + 180
-            while True:
-                assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-                try:
-                    async with session.get(f"{url}/healthz") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-                await asyncio.sleep(0.3)
 
             async def other_process() -> str:
                 async with session.post(
@@ -169,18 +157,11 @@ async def test_a_change_reaches_another_gateway_process_within_a_second(
             log.close()
 
 
-def _serve(port: int, data_dir: Path, env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
+def _serve(data_dir: Path, env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "run.py", "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        [sys.executable, "run.py", "serve", "--port", "0", "--data-dir", str(data_dir)],
         cwd=ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
