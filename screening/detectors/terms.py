@@ -119,10 +119,10 @@ def scan(
         elif h.view == "skeleton" and len(gaps) == 1 and set(gaps[0]) <= _WORD_BREAKS:
             # one punctuation mark between the pieces: two words of a sentence (2月7日，他 ≠ 日他)
             evidence["downgraded"] = "punctuation between two words ends a match"
-        elif h.view == "skeleton" and not gaps and _doubled_between_words(views, h):
-            # ordinary prose (域名认证证书 → 认证书) or a doubling typed at a word junction to
-            # break a term: either way a human decides, the post is not blocked outright
-            evidence["capped_at_review"] = "a doubled character ends one word and starts the next"
+        elif h.view == "skeleton" and not gaps and _doubled_in_prose(views, h):
+            # ordinary prose (域名认证证书 → 认证书, 其他妈妈的 → 他妈的) or a doubling typed to
+            # look like prose: either way a human decides, the post is not blocked outright
+            evidence["capped_at_review"] = "doubled characters that read as words of the text"
         if "downgraded" not in evidence and lex.category in ART14_CATEGORIES:
             about, named = subject(views.canon.text, *_canon_range(views, h), company)
             if about == "other":
@@ -194,10 +194,11 @@ def _ordinary_homophone(views: Views, h: Hit) -> bool:
     return crosses_boundary(views.skeleton.text, h.vstart, h.vend) or all_words(covered)
 
 
-def _doubled_between_words(views: Views, h: Hit) -> bool:
+def _doubled_in_prose(views: Views, h: Hit) -> bool:
     """Whether a skeleton hit exists only because the skeleton collapsed doubled characters that
-    the text uses as the end of one dictionary word and the start of the next (域名认证|证书 is
-    not 认证书), not as a repeat typed to break up a term (法法轮轮功 keeps its finding)."""
+    the text uses as words: a reduplicated word (其他|妈妈|的 is not 他妈的), or the end of one
+    dictionary word and the start of the next (域名认证|证书 is not 认证书); not a repeat typed to
+    break up a term (法法轮轮功 keeps its finding)."""
     canon = views.canon
     text = canon.text
     starts = canon.arrays()[1]
@@ -208,8 +209,11 @@ def _doubled_between_words(views: Views, h: Hit) -> bool:
         return False  # the term is there as typed; doubled characters around it change nothing
     pairs = [k for k in range(a, b - 1) if text[k] == text[k + 1] and not text[k].isdigit()]
     return bool(pairs) and all(
-        any(is_word(text[j : k + 1]) for j in range(max(0, k - 3), k))
-        and any(is_word(text[k + 1 : e]) for e in range(k + 3, min(len(text), k + 5) + 1))
+        is_word(text[k : k + 2])
+        or (
+            any(is_word(text[j : k + 1]) for j in range(max(0, k - 3), k))
+            and any(is_word(text[k + 1 : e]) for e in range(k + 3, min(len(text), k + 5) + 1))
+        )
         for k in pairs
     )
 

@@ -247,10 +247,11 @@ def test_must_not_block(screener: Screener, text: str) -> None:
     assert result.decision == "pass", [(f.rule, f.text, f.action) for f in result.findings]
 
 
-# The skeleton collapses doubled characters (法法轮轮功 → 法轮功). Where the doubled character
-# ends one dictionary word and starts the next, the text may be ordinary prose that collapses
-# into a term (域名认证|证书 → 认证书): such a match is reviewed, not blocked. A doubling that does
-# not sit between two words is a repeat typed to break the term, and still blocks.
+# The skeleton collapses doubled characters (法法轮轮功 → 法轮功). Where the doubled pair is a
+# reduplicated word (妈妈, 小小) or the doubled character ends one dictionary word and starts
+# the next, the text may be ordinary prose that collapses into a term (其他|妈妈|的 → 他妈的,
+# 域名认证|证书 → 认证书): such a match is reviewed, not blocked. Any other doubling is a repeat
+# typed to break the term, and still blocks.
 DOUBLED = [
     ("服务所签发的证书为域名认证证书", "pass"),  # 认证书 is no longer a term (issue #12 table)
     ("买卖大学学文凭", "review"),  # 大学|学文 → 买卖大学文凭: a human sees it
@@ -261,6 +262,12 @@ DOUBLED = [
     ("修炼法轮功功法", "review"),  # 法轮功 typed as it is: Art. 21(2) review (issue #12)
     ("大麻麻种植", "review"),  # the crime named in news: review (issue #12)
     ("傻傻逼逼", "block"),
+    ("听其他妈妈的推荐买了这本书", "review"),  # 其他|妈妈|的 (found in consumer reviews)
+    ("他爸爸妈妈的意见", "pass"),  # 妈妈的 alone is no term
+    ("他妈妈的", "review"),  # his mother's: ordinary words, a human looks
+    ("他他妈妈的的", "block"),  # every character doubled: typed to break 他妈的
+    ("他妈的的", "block"),  # the term typed as it is, a particle doubled after it
+    ("傻逼逼", "block"),  # 逼逼 is no word: a repeat typed after the term
 ]
 
 
