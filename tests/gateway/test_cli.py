@@ -277,8 +277,9 @@ class _Server:
     def __init__(self, data_dir: Path, *extra: str) -> None:
         self.data_dir = data_dir
         self.base = ""
-        self.log_path = Path(tempfile.mkstemp(".log", "serve-", dir=data_dir.parent)[1])
-        with self.log_path.open("wb") as log:
+        fd, name = tempfile.mkstemp(".log", "serve-", dir=data_dir.parent)
+        self.log_path = Path(name)
+        with open(fd, "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, str(RUN_PY), "serve", "--data-dir", str(data_dir),
                  "--port", "0", *extra],
