@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
 OUT_DIR = ROOT / "config" / "lexicons"
 TABLE_FILE = "curation.tsv"
-VERSION = "2026-12-06.1"
+VERSION = "2026-12-06.2"
 MAX_JIEBA_FREQ = 100
 MAX_JIEBA_FREQ_TWO_CHARS = 20
 PRIORITY = ("political", "violence_contraband", "vulgar", "advertising")
@@ -108,6 +108,21 @@ HAND_KEEP = {
         "代理加盟",
     ),
 }
+# Terms of the public lists that are ordinary words jieba does not know, found by reading every
+# two-character term of the vulgar list (and the three-character ones with 性, 奶, 妈): a colour
+# gamut, a film, a Buddhist realm, an acupoint, clothing, food, puberty, parenting
+HAND_ORDINARY = (
+    "色域",
+    "色戒",
+    "色界",
+    "穴口",
+    "胸垫",
+    "肉香",
+    "贝肉",
+    "性发育",
+    "挤母奶",
+    "辣妈群",
+)
 HAND_REVIEW = (
     "冰毒",
     "海洛因",
@@ -273,7 +288,6 @@ OBSCENE_WORDS = (
     "激情",
     "夜情",
     "诱惑",
-    "小姐",
     "上门",
     "种子",
     "色片",
@@ -513,6 +527,10 @@ def decide(
         return _REVIEW_FILE[source], "common words, nothing obscene: has an ordinary reading"
     if source == "vulgar" and not hand and is_word(key) and OBSCENE_CHARS.isdisjoint(key):
         return _REVIEW_FILE[source], "a dictionary word with an ordinary reading: review in context"
+    if source in _REVIEW_FILE and term in HAND_ORDINARY:
+        return _REVIEW_FILE[source], "an ordinary word jieba does not know (色域, 色戒): review"
+    if source in _REVIEW_FILE and not hand and _ordinary_reading(key, source):
+        return _REVIEW_FILE[source], "reads as ordinary words (他|奶奶, 女|公关, 卖|软件): review"
     if hand:
         return source, "hand-kept core term: never published" + seen
     return source, "kept: not found in clean prose"
@@ -570,7 +588,8 @@ def _ordinary_phrase(key: str) -> bool:
 
     if not all("\u4e00" <= c <= "\u9fff" for c in key):
         return False
-    if not (OBSCENE_CHARS | _CRUDE_CHARS).isdisjoint(key) or any(w in key for w in OBSCENE_WORDS):
+    obscene = (*OBSCENE_WORDS, *_EXPLICIT_WORDS)
+    if not (OBSCENE_CHARS | _CRUDE_CHARS).isdisjoint(key) or any(w in key for w in obscene):
         return False
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
@@ -579,6 +598,146 @@ def _ordinary_phrase(key: str) -> bool:
         freq.get(w, 0) >= COMMON_WORD_FREQ and (len(w) > 1 or w in _FUNCTION_WORDS)
         for w in jieba.cut(key, HMM=False)
     )
+
+
+# Crude in any word (淫荡, 嫖娼); the other crude characters only as a word of their own or in a
+# rare word (性|游戏, 奶子), not inside a common one (奶奶, 操作, 色彩, 射击, 胸怀)
+_STRONG_CRUDE = frozenset("淫逼屄嫖娼妓骚撸祼襙")
+# sex acts, curses and slurs that jieba splits into innocent-looking words (美女|足交, 日|你|老母,
+# 小|日本)
+_EXPLICIT_WORDS = (
+    "兽交",
+    "足交",
+    "幼交",
+    "狗交",
+    "吞精",
+    "吸精",
+    "中出",
+    "潮吹",
+    "抽送",
+    "交欢",
+    "幼女",
+    "作爱",
+    "阴道",
+    "阴茎",
+    "自尉",
+    "日你",
+    "干妳",
+    "草拟",
+    "杂种",
+    "小日本",
+    "狗日",
+    "咪咪",
+    "走光",
+    "换妻",
+    "性生活",
+    "肉体",
+    "被干",
+    "很紧",
+    "插入",
+    "黄站",
+    "黄网",
+    "草榴",
+    "有码",
+    "无码",
+    "修正",
+    "楼凤",
+    "出台",
+    "陪吸",
+    "果聊",
+)
+# contraband in any word (枪支, 毒品, 炸药, 博彩)
+_STRONG_CONTRABAND = frozenset("枪弹炮炸雷毒药麻赌钞假")
+_CONTRABAND_WORDS = ("博彩", "下注", "投注", "轮盘", "白粉", "包过")
+# a trade: a contraband term that offers, sells or buys is an advertisement (批发|砒霜, 卖|肾);
+# a common word that merely holds such a character is none (拍卖|官)
+_TRADE_CHARS = frozenset("买卖售购订供办做制代货")
+_TRADE_WORDS = frozenset(
+    (
+        "出售",
+        "销售",
+        "购买",
+        "订购",
+        "提供",
+        "供应",
+        "办理",
+        "代办",
+        "代购",
+        "代开",
+        "代理",
+        "制作",
+        "制造",
+        "自制",
+        "批发",
+        "直销",
+        "转让",
+        "出租",
+        "专营",
+        "专卖",
+        "赚钱",
+        "出货",
+        "到货",
+        "买卖",
+        "倒卖",
+        "贩卖",
+        "收购",
+        "求购",
+    )
+)
+#: a word of a term's ordinary reading: at least this frequent in jieba's dictionary
+READING_WORD_FREQ = 20
+#: longer terms are whole phrases of the lists' spam (妹妹的阴道好紧啊): prose never holds them
+#: by accident, so reading them as ordinary words would only let spam through
+READING_MAX_CHARS = 4
+
+
+def _ordinary_reading(key: str, source: str) -> bool:
+    """Whether a short term of the ``source`` list also reads as ordinary words in a row, the
+    way prose uses them: 他|奶奶, 女|公关, 烟草局, 午夜|场, 护士|证, 潜水|刀, 按摩|小姐.
+
+    At most :data:`READING_MAX_CHARS` hanzi, no obscene character or word, and jieba splits it
+    into dictionary words, at least one of two or more characters, where
+
+    * no word holds a strongly crude or a contraband character or word (淫荡, 枪支, 博彩);
+    * no word of two or more characters is rare (射钉, 母奶) or holds another crude character
+      while being less common than :data:`COMMON_WORD_FREQ` (奶子; 奶奶, 操作 are ordinary);
+    * no one-character word is crude (性|游戏, 色|老头) or contraband (消防|枪);
+    * a contraband term does not trade (批发|砒霜, 卖|肾, 提供|证件: an advertisement, or too
+      close to one to tell without its context).
+
+    Found by screening an outside register (consumer reviews) and ordinary sentences: terms the
+    clean corpora never held (女公关, 烟草局, 他奶奶, 职称证) blocked everyday prose.
+    """
+    import jieba
+
+    if len(key) > READING_MAX_CHARS or not all("\u4e00" <= c <= "\u9fff" for c in key):
+        return False
+    denied = (*OBSCENE_WORDS, *_EXPLICIT_WORDS, *_CONTRABAND_WORDS)
+    if not OBSCENE_CHARS.isdisjoint(key) or any(w in key for w in denied):
+        return False
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    freq = jieba.dt.FREQ
+    words = list(jieba.cut(key, HMM=False))
+    if all(len(w) == 1 for w in words):
+        return False
+    if source == "violence_contraband" and any(
+        w in _TRADE_WORDS
+        or any(t in w for t in _TRADE_WORDS)
+        or (not _TRADE_CHARS.isdisjoint(w) and (len(w) == 1 or freq.get(w, 0) < COMMON_WORD_FREQ))
+        for w in words
+    ):
+        return False
+    for w in words:
+        n = freq.get(w, 0)
+        if not (_STRONG_CRUDE | _STRONG_CONTRABAND).isdisjoint(w):
+            return False
+        if len(w) == 1 and w in _CRUDE_CHARS:
+            return False
+        crude = not _CRUDE_CHARS.isdisjoint(w)
+        if len(w) > 1 and (n < READING_WORD_FREQ or (crude and n < COMMON_WORD_FREQ)):
+            return False
+    return True
 
 
 def curate(

@@ -247,6 +247,46 @@ def test_must_not_block(screener: Screener, text: str) -> None:
     assert result.decision == "pass", [(f.rule, f.text, f.action) for f in result.findings]
 
 
+# Everyday sentences holding a short term of the public lists that also reads as ordinary words
+# (config/lexicons/README.md, "How the public lists were curated"): reviewed at most, never
+# blocked. The adversarial rows below them still block.
+ORDINARY_SENTENCES = [
+    "他奶奶今年八十岁了，身体依然硬朗。",
+    "公司新招聘了一名女公关，负责媒体关系。",
+    "市烟草局召开全市烟草专卖工作会议。",
+    "日领馆发表声明，呼吁侨民注意安全。",
+    "影院推出周末午夜场，观众反响热烈。",
+    "考生需持护士证参加执业注册。",
+    "申报职称需提交学历证、职称证复印件。",
+    "潜水员随身携带潜水刀以备不时之需。",
+    "拍卖官一锤定音，成交价创新高。",
+    "新款显示器的色域覆盖率达到百分之九十五。",
+    "李安导演的电影色戒曾获威尼斯金狮奖。",
+    "前台小姐电话通知我们房间已经准备好了。",
+    "听其他妈妈的推荐买了这本书。",
+]
+STILL_BLOCKED = [
+    "日你奶奶的",
+    "美女足交视频",
+    "深夜撸一发",
+    "急需卖肾，价格面议",
+    "批发砒霜",
+    "在线博彩平台",
+]
+
+
+@pytest.mark.parametrize("text", ORDINARY_SENTENCES)
+def test_ordinary_sentences_are_not_blocked(screener: Screener, text: str) -> None:
+    result = screener.screen({"content": text})
+    assert result.decision != "block", [(f.rule, f.text, f.action) for f in result.findings]
+
+
+@pytest.mark.parametrize("text", STILL_BLOCKED)
+def test_spam_made_of_ordinary_words_still_blocks(screener: Screener, text: str) -> None:
+    result = screener.screen({"content": text})
+    assert result.decision == "block", [(f.rule, f.text, f.action) for f in result.findings]
+
+
 # The skeleton collapses doubled characters (法法轮轮功 → 法轮功). Where the doubled pair is a
 # reduplicated word (妈妈, 小小) or the doubled character ends one dictionary word and starts
 # the next, the text may be ordinary prose that collapses into a term (其他|妈妈|的 → 他妈的,
