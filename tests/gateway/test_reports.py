@@ -21,6 +21,7 @@ from tests.gateway.conftest import Caller, MakeClient
 from tests.gateway.gate_support import EAST, HQ, PLAIN, WEST, Org, draft, problem, start_org
 
 CST = timezone(timedelta(hours=8))
+pytestmark = pytest.mark.usefixtures("one_cst_week")  # counts this week's activity
 
 
 def _this_week() -> str:

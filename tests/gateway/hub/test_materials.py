@@ -19,6 +19,7 @@ from tests.gateway.conftest import Caller, MakeClient
 from tests.gateway.gate_support import COVER_BYTES, Org, problem, start_org
 
 CST = timezone(timedelta(hours=8))
+pytestmark = pytest.mark.usefixtures("one_cst_week")  # counts this week's activity
 PNG = base64.b64encode(COVER_BYTES).decode()
 PDF = base64.b64encode(b"%PDF-1.4\n% mediagate test\n").decode()
 

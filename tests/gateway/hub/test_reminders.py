@@ -21,6 +21,7 @@ from tests.gateway.notify.notify_support import ENVIRON, eventually
 from tests.gateway.notify.test_outbox import Receivers, notify_settings, receivers
 
 __all__ = ["receivers"]  # the emulators' fixture
+pytestmark = pytest.mark.usefixtures("one_cst_week")  # counts this week's material
 
 
 async def test_silent_units_are_reminded_once_at_the_configured_time(
