@@ -34,6 +34,12 @@ _MARK_AFTER = frozenset("】])）」』>》〉\"”'’★☆*:：，。；、,;
 # 为 (转为内部资料性出版物 is ordinary prose)
 _MARK_VERBS = ("属于", "属", "系", "定为", "列为", "标为", "标注为", "确定为", "划为", "定密为")
 # Punctuation that separates words of a sentence: one such mark inside a match ends it.
+# An official notice asks people to provide or present papers (请提供证件, 需提供学历证书); an
+# advertisement offers them (提供证件, 办理证书). A contraband term that starts with such a verb
+# right after one of these is a request: reviewed, not blocked.
+_REQUEST_VERBS = ("提供", "办理", "出示")
+_REQUEST_WORDS = ("请", "需", "须", "需要", "必须", "务必", "应", "应当", "要求", "凭")
+_REQUEST_FILLERS = frozenset("您均都先并亦")
 _WORD_BREAKS = frozenset("，。、；：！？,.;:!?\n\r\t \u3000“”‘’\"'《》〈〉（）()「」『』【】[]")
 MAX_BOUNDARY_CHECKS = 500
 
@@ -134,6 +140,13 @@ def scan(
         ):
             # 泄露国家秘密, 侵犯商业秘密, 转为内部资料性出版物: the word, not a marking
             evidence["capped_at_review"] = "a secrecy word in running prose, not a marking"
+        if (
+            lex.action == "block"
+            and h.view == "canon"
+            and h.pattern.term.startswith(_REQUEST_VERBS)
+            and _requested(views.canon.text, h.vstart)
+        ):
+            evidence["capped_at_review"] = "a request for papers (请提供证件), not an offer"
         if "downgraded" not in evidence and lex.evasion_category:
             how = _evasion(views, h, canon_span, gaps)
             if how:
@@ -303,6 +316,15 @@ def _boundary_problem(text: str, a: int, b: int) -> str:
 def _spaced_words(original: str, h: Hit) -> bool:
     """Whether a pure-Latin pinyin hit is written as separate words (Falun Gong)."""
     return any(c.isspace() for c in original[h.start : h.end].strip())
+
+
+def _requested(text: str, a: int) -> bool:
+    """Whether the verb at ``text[a]`` follows a request word (请, 需, 须, 要求 …), allowing one
+    word between from :data:`_REQUEST_FILLERS` (请您提供, 须另行提供 is not one)."""
+    before = text[max(0, a - 4) : a]
+    if before[-1:] in _REQUEST_FILLERS:
+        before = before[:-1]
+    return before.endswith(_REQUEST_WORDS)
 
 
 def _as_marking(text: str, a: int, b: int) -> bool:

@@ -264,6 +264,10 @@ ORDINARY_SENTENCES = [
     "李安导演的电影色戒曾获威尼斯金狮奖。",
     "前台小姐电话通知我们房间已经准备好了。",
     "听其他妈妈的推荐买了这本书。",
+    # a request for papers, not an offer of them (a contraband trade term after 请, 需, 须 …)
+    "本次招聘需提供学历证书和学位证书原件。",
+    "办理业务时请提供证件原件。",
+    "考生均需提供证件。",
 ]
 STILL_BLOCKED = [
     "日你奶奶的",
@@ -272,6 +276,9 @@ STILL_BLOCKED = [
     "急需卖肾，价格面议",
     "批发砒霜",
     "在线博彩平台",
+    "专业提供证件，价格优惠",  # the same term offered
+    "我们提供学历证书",
+    "应聘提供证件",  # 应 inside 应聘 asks for nothing
 ]
 
 
