@@ -33,13 +33,13 @@ _MARK_AFTER = frozenset("】])）」』>》〉\"”'’★☆*:：，。；、,;
 # after these a secrecy noun classifies the text (本文件属于绝密级别, 列为机密); not after a bare
 # 为 (转为内部资料性出版物 is ordinary prose)
 _MARK_VERBS = ("属于", "属", "系", "定为", "列为", "标为", "标注为", "确定为", "划为", "定密为")
-# Punctuation that separates words of a sentence: one such mark inside a match ends it.
 # An official notice asks people to provide or present papers (请提供证件, 需提供学历证书); an
 # advertisement offers them (提供证件, 办理证书). A contraband term that starts with such a verb
-# right after one of these is a request: reviewed, not blocked.
+# right after a request word is a request: reviewed, not blocked.
 _REQUEST_VERBS = ("提供", "办理", "出示")
 _REQUEST_WORDS = ("请", "需", "须", "需要", "必须", "务必", "应", "应当", "要求", "凭")
 _REQUEST_FILLERS = frozenset("您均都先并亦")
+# Punctuation that separates words of a sentence: one such mark inside a match ends it.
 _WORD_BREAKS = frozenset("，。、；：！？,.;:!?\n\r\t \u3000“”‘’\"'《》〈〉（）()「」『』【】[]")
 MAX_BOUNDARY_CHECKS = 500
 
