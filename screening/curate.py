@@ -722,8 +722,7 @@ def _ordinary_reading(key: str, source: str) -> bool:
     if all(len(w) == 1 for w in words):
         return False
     if source == "violence_contraband" and any(
-        w in _TRADE_WORDS
-        or any(t in w for t in _TRADE_WORDS)
+        any(t in w for t in _TRADE_WORDS)
         or (not _TRADE_CHARS.isdisjoint(w) and (len(w) == 1 or freq.get(w, 0) < COMMON_WORD_FREQ))
         for w in words
     ):
